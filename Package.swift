@@ -1,0 +1,125 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "metropulse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "metropulse", targets: ["metropulse"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        /// Domain model, seams (Store, WorkQueue, Bus), scheduler, worker pool. No I/O libraries.
+        .target(
+            name: "MetropulseCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// Feed parsers and the HTTP fetcher.
+        .target(
+            name: "MetropulseConnectors",
+            dependencies: [
+                "MetropulseCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// SQLite store and embedded work queue (GRDB, WAL).
+        .target(
+            name: "MetropulseSQLite",
+            dependencies: [
+                "MetropulseCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// The built-in demo city: a feed server with live-changing data in real formats.
+        .target(
+            name: "MetropulseDemo",
+            dependencies: [
+                "MetropulseCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// REST API.
+        .target(
+            name: "MetropulseAPI",
+            dependencies: [
+                "MetropulseCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        /// Configuration loading and wiring of roles into service groups.
+        .target(
+            name: "MetropulseApp",
+            dependencies: [
+                "MetropulseCore",
+                "MetropulseConnectors",
+                "MetropulseSQLite",
+                "MetropulseDemo",
+                "MetropulseAPI",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "metropulse",
+            dependencies: [
+                "MetropulseApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MetropulseCoreTests",
+            dependencies: ["MetropulseCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MetropulseConnectorsTests",
+            dependencies: ["MetropulseConnectors", "MetropulseCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MetropulseConformanceTests",
+            dependencies: ["MetropulseCore", "MetropulseSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MetropulseAppTests",
+            dependencies: [
+                "MetropulseApp", "MetropulseCore", "MetropulseSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

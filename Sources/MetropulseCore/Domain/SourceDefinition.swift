@@ -1,0 +1,41 @@
+/// One feed declared in configuration.
+public struct SourceDefinition: Sendable, Hashable, Codable {
+    public var id: String
+    public var kind: SourceKind
+    /// Ordered endpoints: the first is tried first, the others are fallbacks.
+    public var urls: [String]
+    public var intervalMillis: Int64
+    public var timeoutMillis: Int64
+    /// Higher runs first when the queue is contended.
+    public var priority: Int
+    public var maxAttempts: Int
+    public var tags: [String: String]
+    public var enabled: Bool
+
+    public init(
+        id: String,
+        kind: SourceKind,
+        urls: [String],
+        intervalMillis: Int64 = 60_000,
+        timeoutMillis: Int64 = 10_000,
+        priority: Int = 0,
+        maxAttempts: Int = 5,
+        tags: [String: String] = [:],
+        enabled: Bool = true
+    ) {
+        self.id = id
+        self.kind = kind
+        self.urls = urls
+        self.intervalMillis = intervalMillis
+        self.timeoutMillis = timeoutMillis
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+        self.tags = tags
+        self.enabled = enabled
+    }
+}
+
+/// The connector that reads a source.
+public enum SourceKind: String, Sendable, Hashable, Codable, CaseIterable {
+    case gbfs
+}

@@ -1,0 +1,109 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Enqueues one task per source per slot. Runs as one leader; `tick` is the whole decision and is
+/// called directly by tests.
+public final class Scheduler: Service {
+    public struct Configuration: Sendable {
+        /// Upper bound of the random delay added to a slot's run time, as a fraction of the interval.
+        public var jitterFraction: Double
+        /// Jitter never exceeds this many milliseconds.
+        public var maxJitterMillis: Int64
+        /// The longest the scheduler sleeps, so reloaded sources are seen promptly.
+        public var maxSleepMillis: Int64
+
+        public init(jitterFraction: Double = 0.05, maxJitterMillis: Int64 = 2_000, maxSleepMillis: Int64 = 1_000) {
+            self.jitterFraction = jitterFraction
+            self.maxJitterMillis = maxJitterMillis
+            self.maxSleepMillis = maxSleepMillis
+        }
+    }
+
+    private let catalog: SourceCatalog
+    private let queue: any WorkQueue
+    private let store: any Store
+    private let clock: WallClock
+    private let configuration: Configuration
+    private let logger: Logger
+    /// Last slot enqueued per source; loaded from the store on first tick.
+    private let lastSlots = Mutex<[String: Int64]?>(nil)
+
+    public init(
+        catalog: SourceCatalog, queue: any WorkQueue, store: any Store, clock: WallClock = .system,
+        configuration: Configuration = Configuration(), logger: Logger
+    ) {
+        self.catalog = catalog
+        self.queue = queue
+        self.store = store
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("scheduler started", metadata: ["sources": "\(catalog.all.count)"])
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var sleepMillis = configuration.maxSleepMillis
+            do {
+                let next = try await tick(now: clock.nowMillis)
+                sleepMillis = min(sleepMillis, max(10, next - clock.nowMillis))
+            } catch {
+                logger.error("scheduler tick failed", metadata: ["error": "\(error)"])
+            }
+            let pause = sleepMillis
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(pause)) }
+        }
+        logger.info("scheduler stopped")
+    }
+
+    /// Enqueues every due slot; returns when the next slot starts (epoch ms).
+    @discardableResult
+    public func tick(now: Int64) async throws -> Int64 {
+        let known = try await loadedSlots()
+        var nextWake = now + configuration.maxSleepMillis
+        var generator = SystemRandomNumberGenerator()
+        for source in catalog.all where source.enabled {
+            let jitterCap = min(
+                configuration.maxJitterMillis, Int64(Double(source.intervalMillis) * configuration.jitterFraction))
+            let jitter = jitterCap > 0 ? Int64.random(in: 0...jitterCap, using: &generator) : 0
+            guard let due = SchedulePlanner.due(source, lastSlotAt: known[source.id], now: now, jitterMillis: jitter)
+            else {
+                let phase = SchedulePlanner.phase(sourceID: source.id, intervalMillis: source.intervalMillis)
+                let slot = SchedulePlanner.slotStart(
+                    containing: now, intervalMillis: source.intervalMillis, phase: phase)
+                nextWake = min(nextWake, slot + source.intervalMillis)
+                continue
+            }
+            let inserted = try await queue.enqueue([due.task], now: now)
+            try await store.recordScheduled(sourceID: source.id, slotAt: due.slotStart, nextRunAt: due.nextSlotStart)
+            lastSlots.withLock { $0?[source.id] = due.slotStart }
+            nextWake = min(nextWake, due.nextSlotStart)
+            logger.debug(
+                "slot enqueued",
+                metadata: ["source": "\(source.id)", "job_id": "\(due.task.jobID)", "new": "\(inserted == 1)"])
+        }
+        return nextWake
+    }
+
+    /// Enqueues an extra run of a source now, ahead of scheduled work. Returns its job id.
+    public func runNow(sourceID: String) async throws -> String? {
+        guard let source = catalog.source(id: sourceID) else { return nil }
+        let now = clock.nowMillis
+        let task = NewTask(
+            jobID: "\(source.id)@manual-\(now)", sourceID: source.id, priority: source.priority + 100, runAt: now,
+            maxAttempts: source.maxAttempts)
+        try await queue.enqueue([task], now: now)
+        return task.jobID
+    }
+
+    private func loadedSlots() async throws -> [String: Int64] {
+        if let cached = lastSlots.withLock({ $0 }) { return cached }
+        var slots: [String: Int64] = [:]
+        for state in try await store.sourceStates() {
+            if let slot = state.lastSlotAt { slots[state.sourceID] = slot }
+        }
+        lastSlots.withLock { $0 = slots }
+        return slots
+    }
+}

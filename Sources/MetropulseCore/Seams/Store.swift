@@ -1,0 +1,87 @@
+/// Where observations, run history, source bookkeeping and heartbeats live.
+///
+/// Writes are idempotent on natural keys: raw station rows are unique on
+/// (source, station, observed_at); the latest row per (source, station) only moves forward.
+public protocol Store: Sendable {
+    /// Writes runs and their observations; `RunResult.outcome` is applied by a `RunCommitter`,
+    /// not here.
+    func write(_ results: [RunResult]) async throws
+
+    func stations(_ query: StationQuery) async throws -> [StoredStation]
+    func station(sourceID: String, stationID: String) async throws -> StoredStation?
+    func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int) async throws
+        -> [StoredStation]
+    /// Number of raw observation rows for a source (all sources when nil).
+    func rawStationObservationCount(sourceID: String?) async throws -> Int
+
+    func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun]
+    func taskRun(id: String) async throws -> TaskRun?
+
+    func sourceStates() async throws -> [SourceState]
+    func recordScheduled(sourceID: String, slotAt: Int64, nextRunAt: Int64) async throws
+
+    func upsertHeartbeat(_ heartbeat: WorkerHeartbeat) async throws
+    func heartbeats() async throws -> [WorkerHeartbeat]
+}
+
+/// Commits run results together with their task outcomes.
+public protocol RunCommitter: Sendable {
+    func commit(_ results: [RunResult]) async throws
+}
+
+/// For backends where the store and the queue are separate systems: write, then finish.
+/// Safe because writes are idempotent: a crash between the two replays the task.
+public struct SequentialRunCommitter: RunCommitter {
+    let store: any Store
+    let queue: any WorkQueue
+
+    public init(store: any Store, queue: any WorkQueue) {
+        self.store = store
+        self.queue = queue
+    }
+
+    public func commit(_ results: [RunResult]) async throws {
+        try await store.write(results)
+        try await queue.finish(results.compactMap(\.outcome))
+    }
+}
+
+public struct StationQuery: Sendable, Hashable {
+    public var sourceID: String?
+    public var near: GeoPoint?
+    public var radiusMeters: Double?
+    public var limit: Int
+
+    public init(sourceID: String? = nil, near: GeoPoint? = nil, radiusMeters: Double? = nil, limit: Int = 5000) {
+        self.sourceID = sourceID
+        self.near = near
+        self.radiusMeters = radiusMeters
+        self.limit = limit
+    }
+}
+
+public struct TaskRunQuery: Sendable, Hashable {
+    public var status: TaskRunStatus?
+    public var sourceID: String?
+    public var limit: Int
+
+    public init(status: TaskRunStatus? = nil, sourceID: String? = nil, limit: Int = 100) {
+        self.status = status
+        self.sourceID = sourceID
+        self.limit = limit
+    }
+}
+
+/// A station observation as stored, with where and when it was fetched.
+public struct StoredStation: Sendable, Hashable {
+    public var observation: StationObservation
+    public var fetchedAt: Int64
+    /// The task run that produced this row.
+    public var runID: String
+
+    public init(observation: StationObservation, fetchedAt: Int64, runID: String) {
+        self.observation = observation
+        self.fetchedAt = fetchedAt
+        self.runID = runID
+    }
+}

@@ -1,0 +1,69 @@
+/// The durable work queue between the scheduler and the worker pool.
+///
+/// Semantics every backend keeps (the queue conformance suite checks them):
+/// - a job id is accepted at most once (dedupe);
+/// - `claim` hands out ready tasks by priority (high first) then `runAt` (old first), each to
+///   one claimer only, under a lease; a task whose lease expired is claimable again;
+/// - `finish` applies an outcome only when the caller still owns the lease;
+/// - a task out of attempts is `dead` until `requeueDead`.
+public protocol WorkQueue: Sendable {
+    /// Returns how many tasks were new (the rest were duplicates of known job ids).
+    @discardableResult
+    func enqueue(_ tasks: [NewTask], now: Int64) async throws -> Int
+
+    func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask]
+
+    /// Extends the lease of tasks the owner still holds.
+    func renewLeases(owner: String, taskIDs: [Int64], until: Int64) async throws
+
+    /// Applies outcomes; an outcome whose lease was lost is ignored.
+    func finish(_ outcomes: [TaskOutcome]) async throws
+
+    /// Moves dead tasks back to the queue (all of them when `taskIDs` is nil), attempts reset.
+    @discardableResult
+    func requeueDead(taskIDs: [Int64]?, now: Int64) async throws -> Int
+
+    func stats(now: Int64) async throws -> QueueStats
+
+    func tasks(state: TaskState?, limit: Int) async throws -> [QueuedTask]
+
+    /// Returns when new work may be ready, or after `timeoutMillis`.
+    func waitForWork(timeoutMillis: Int64) async
+}
+
+/// A task as listed by the operator API.
+public struct QueuedTask: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var jobID: String
+    public var sourceID: String
+    public var state: TaskState
+    public var priority: Int
+    public var attempts: Int
+    public var maxAttempts: Int
+    public var runAt: Int64
+    public var enqueuedAt: Int64
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Int64?
+    public var lastError: String?
+    public var finishedAt: Int64?
+
+    public init(
+        id: Int64, jobID: String, sourceID: String, state: TaskState, priority: Int, attempts: Int,
+        maxAttempts: Int, runAt: Int64, enqueuedAt: Int64, leaseOwner: String?, leaseExpiresAt: Int64?,
+        lastError: String?, finishedAt: Int64?
+    ) {
+        self.id = id
+        self.jobID = jobID
+        self.sourceID = sourceID
+        self.state = state
+        self.priority = priority
+        self.attempts = attempts
+        self.maxAttempts = maxAttempts
+        self.runAt = runAt
+        self.enqueuedAt = enqueuedAt
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.lastError = lastError
+        self.finishedAt = finishedAt
+    }
+}

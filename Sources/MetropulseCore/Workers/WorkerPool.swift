@@ -1,0 +1,276 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// N concurrent workers: claim tasks in batches, fetch, normalize, commit results with the task's
+/// outcome, heartbeat, obey control commands, and drain in-flight work on graceful shutdown.
+public final class WorkerPool: Service {
+    public struct Configuration: Sendable {
+        public var workerID: String
+        public var concurrency: Int
+        public var leaseMillis: Int64
+        public var heartbeatIntervalMillis: Int64
+        /// Longest wait for new work when the queue is empty.
+        public var idlePollMillis: Int64
+        public var retryPolicy: RetryPolicy
+
+        public init(
+            workerID: String = WorkerPool.defaultWorkerID(), concurrency: Int = 16, leaseMillis: Int64 = 60_000,
+            heartbeatIntervalMillis: Int64 = 10_000, idlePollMillis: Int64 = 500,
+            retryPolicy: RetryPolicy = .exponentialJitter()
+        ) {
+            self.workerID = workerID
+            self.concurrency = max(1, concurrency)
+            self.leaseMillis = leaseMillis
+            self.heartbeatIntervalMillis = heartbeatIntervalMillis
+            self.idlePollMillis = idlePollMillis
+            self.retryPolicy = retryPolicy
+        }
+    }
+
+    private struct State {
+        var inFlight: [Int64: ClaimedTask] = [:]
+        var processed = 0
+        var failed = 0
+        var paused = false
+        var stopping = false
+        /// Finish times and success flags of recent attempts, for the per-minute rates.
+        var recent: [(at: Int64, failed: Bool)] = []
+    }
+
+    public let configuration: Configuration
+    private let queue: any WorkQueue
+    private let committer: any RunCommitter
+    private let store: any Store
+    private let catalog: SourceCatalog
+    private let connectors: ConnectorRegistry
+    private let bus: any ControlBus
+    private let clock: WallClock
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wake = AsyncSignal()
+    private let startedAt: Int64
+
+    public init(
+        configuration: Configuration, queue: any WorkQueue, committer: any RunCommitter, store: any Store,
+        catalog: SourceCatalog, connectors: ConnectorRegistry, bus: any ControlBus, clock: WallClock = .system,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.queue = queue
+        self.committer = committer
+        self.store = store
+        self.catalog = catalog
+        self.connectors = connectors
+        self.bus = bus
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.workerID)"
+        self.logger = logger
+        self.startedAt = clock.nowMillis
+    }
+
+    public static func defaultWorkerID() -> String {
+        "\(ProcessStats.hostname)-\(ProcessStats.pid)-\(UInt16.random(in: .min ... .max))"
+    }
+
+    public func run() async throws {
+        let commands = try await bus.commands()
+        logger.info("worker pool started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { background in
+                background.addTask { await self.heartbeatLoop() }
+                background.addTask {
+                    for await command in commands where command.applies(to: self.configuration.workerID) {
+                        self.apply(command)
+                    }
+                }
+                await withDiscardingTaskGroup { workers in
+                    await self.dispatchLoop(workers: &workers)
+                }
+                background.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.notify()
+        }
+        await writeHeartbeat(status: .stopped)
+        logger.info("worker pool stopped")
+    }
+
+    /// Stops taking work; in-flight tasks finish. Used by graceful shutdown and tests.
+    public func stop() {
+        state.withLock { $0.stopping = true }
+        wake.notify()
+    }
+
+    public var inFlightCount: Int { state.withLock { $0.inFlight.count } }
+
+    private func dispatchLoop(workers: inout DiscardingTaskGroup) async {
+        while true {
+            let (stopping, paused, free) = state.withLock {
+                ($0.stopping, $0.paused, configuration.concurrency - $0.inFlight.count)
+            }
+            if stopping { return }
+            if paused || free <= 0 {
+                await wake.wait(timeoutMillis: configuration.idlePollMillis)
+                continue
+            }
+            let claimed: [ClaimedTask]
+            do {
+                claimed = try await queue.claim(
+                    owner: configuration.workerID, limit: free, leaseMillis: configuration.leaseMillis,
+                    now: clock.nowMillis)
+            } catch {
+                logger.error("claim failed", metadata: ["error": "\(error)"])
+                await wake.wait(timeoutMillis: 1_000)
+                continue
+            }
+            if claimed.isEmpty {
+                await queue.waitForWork(timeoutMillis: configuration.idlePollMillis)
+                continue
+            }
+            state.withLock { state in
+                for task in claimed { state.inFlight[task.id] = task }
+            }
+            for task in claimed {
+                workers.addTask {
+                    await self.process(task)
+                    self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.id) }
+                    self.wake.notify()
+                }
+            }
+        }
+    }
+
+    /// Runs one attempt and commits its result; never throws.
+    func process(_ task: ClaimedTask) async {
+        let startedAt = clock.nowMillis
+        let runID = "\(task.jobID)#\(task.attempt)"
+        var run = TaskRun(
+            id: runID, jobID: task.jobID, taskID: task.id, sourceID: task.sourceID, attempt: task.attempt,
+            workerID: configuration.workerID, status: .succeeded, startedAt: startedAt, finishedAt: startedAt)
+        var observations = ObservationBatch()
+        var failure: FetchError?
+        do {
+            guard let source = catalog.source(id: task.sourceID) else {
+                throw FetchError(.configuration, "source '\(task.sourceID)' is not in the catalogue")
+            }
+            guard let connector = connectors[source.kind] else {
+                throw FetchError(.configuration, "no connector for kind '\(source.kind.rawValue)'")
+            }
+            let result = try await connector.fetch(source, context: FetchContext(now: startedAt, logger: logger))
+            observations = result.observations
+            run.url = result.url
+            run.httpStatus = result.httpStatus
+            run.bytes = result.bytes
+            run.entityCount = result.observations.count
+            run.rejectedCount = result.rejected.count
+            run.contentHash = result.contentHash
+            run.feedTimestamp = result.feedTimestamp
+        } catch let error as FetchError {
+            failure = error
+        } catch is CancellationError {
+            logger.notice("task cancelled; its lease will expire", metadata: ["job_id": "\(task.jobID)"])
+            return
+        } catch {
+            failure = FetchError(.parse, "\(error)")
+        }
+        let finishedAt = clock.nowMillis
+        run.finishedAt = finishedAt
+        let disposition: TaskOutcome.Disposition
+        if let failure {
+            run.status = .failed
+            run.errorKind = failure.kind
+            run.errorMessage = failure.message
+            run.httpStatus = failure.httpStatus ?? run.httpStatus
+            let retryable = failure.kind != .configuration
+            disposition = configuration.retryPolicy.disposition(
+                afterAttempt: task.attempt, maxAttempts: retryable ? task.maxAttempts : task.attempt,
+                now: finishedAt, error: failure.description, retryAfterMillis: failure.retryAfterMillis)
+            logger.warning(
+                "fetch failed",
+                metadata: [
+                    "job_id": "\(task.jobID)", "attempt": "\(task.attempt)", "error_kind": "\(failure.kind.rawValue)",
+                    "error": "\(failure.message)",
+                ])
+        } else {
+            disposition = .succeeded
+            run.finishedAt = clock.nowMillis
+            logger.debug(
+                "fetch succeeded",
+                metadata: ["job_id": "\(task.jobID)", "entities": "\(run.entityCount)", "ms": "\(run.durationMillis)"])
+        }
+        let outcome = TaskOutcome(
+            taskID: task.id, leaseOwner: task.leaseOwner, disposition: disposition, finishedAt: run.finishedAt)
+        do {
+            try await committer.commit([RunResult(run: run, observations: observations, outcome: outcome)])
+            state.withLock { state in
+                state.processed += 1
+                if failure != nil { state.failed += 1 }
+                state.recent.append((run.finishedAt, failure != nil))
+            }
+        } catch {
+            logger.error(
+                "commit failed; the task will run again when its lease expires",
+                metadata: ["job_id": "\(task.jobID)", "error": "\(error)"])
+        }
+    }
+
+    private func apply(_ command: ControlCommand) {
+        logger.info("control command", metadata: ["kind": "\(command.kind.rawValue)", "id": "\(command.id)"])
+        switch command.kind {
+        case .pauseFetch, .drain:
+            state.withLock { $0.paused = true }
+        case .resumeFetch:
+            state.withLock { $0.paused = false }
+            wake.notify()
+        case .reloadConfig, .rebalance:
+            // The catalogue is shared and reloaded by the process; the embedded queue has no partitions.
+            wake.notify()
+        }
+    }
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            await writeHeartbeat(status: nil)
+            let renewUntil = clock.nowMillis + configuration.leaseMillis
+            let held = state.withLock { Array($0.inFlight.keys) }
+            if !held.isEmpty {
+                do {
+                    try await queue.renewLeases(owner: configuration.workerID, taskIDs: held, until: renewUntil)
+                } catch {
+                    logger.error("lease renewal failed", metadata: ["error": "\(error)"])
+                }
+            }
+            do {
+                try await Task.sleep(for: .milliseconds(configuration.heartbeatIntervalMillis))
+            } catch {
+                return
+            }
+        }
+    }
+
+    public func heartbeat(status override: WorkerStatus? = nil) -> WorkerHeartbeat {
+        let now = clock.nowMillis
+        return state.withLock { state in
+            state.recent.removeAll { $0.at < now - 60_000 }
+            let status: WorkerStatus =
+                override ?? (state.stopping ? .draining : (state.paused ? .paused : .running))
+            return WorkerHeartbeat(
+                workerID: configuration.workerID, host: ProcessStats.hostname, pid: ProcessStats.pid, status: status,
+                concurrency: configuration.concurrency, inFlight: state.inFlight.count, processed: state.processed,
+                failed: state.failed, fetchRate: Double(state.recent.count) / 60,
+                errorsLastMinute: state.recent.filter(\.failed).count, cpuSeconds: ProcessStats.cpuSeconds,
+                memoryBytes: ProcessStats.residentBytes, startedAt: startedAt, lastSeenAt: now)
+        }
+    }
+
+    private func writeHeartbeat(status: WorkerStatus?) async {
+        do {
+            try await store.upsertHeartbeat(heartbeat(status: status))
+        } catch {
+            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

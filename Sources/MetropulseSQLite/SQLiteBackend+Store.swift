@@ -1,0 +1,296 @@
+import GRDB
+public import MetropulseCore
+
+extension SQLiteBackend: Store {
+    public func write(_ results: [RunResult]) async throws {
+        guard !results.isEmpty else { return }
+        try await pool.write { db in try SQLiteBackend.writeResults(results, finishingTasks: false, in: db) }
+    }
+
+    /// Writes runs, raw and latest observations, source bookkeeping and (optionally) task outcomes.
+    static func writeResults(_ results: [RunResult], finishingTasks: Bool, in db: Database) throws {
+        for result in results {
+            try insertRun(result.run, in: db)
+            if !result.observations.stations.isEmpty {
+                try writeStations(
+                    result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
+            }
+        }
+        if finishingTasks {
+            try applyOutcomes(results.compactMap(\.outcome), in: db)
+        }
+    }
+
+    static func insertRun(_ run: TaskRun, in db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status,
+                    started_at, finished_at, duration_ms, url, http_status, bytes, entity_count, rejected_count,
+                    content_hash, feed_timestamp, error_kind, error_message)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            run.id, run.jobID, run.taskID, run.sourceID, run.attempt, run.workerID, run.status.rawValue,
+            run.startedAt, run.finishedAt, run.durationMillis, run.url, run.httpStatus, run.bytes, run.entityCount,
+            run.rejectedCount, run.contentHash, run.feedTimestamp, run.errorKind?.rawValue, run.errorMessage,
+        ])
+        let succeeded = run.status == .succeeded
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
+                    last_feed_timestamp)
+                VALUES (?1, ?2, ?3, CASE WHEN ?4 THEN ?2 END, ?5, ?6)
+                ON CONFLICT(source_id) DO UPDATE SET
+                    last_run_at = MAX(COALESCE(last_run_at, 0), excluded.last_run_at),
+                    last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(last_run_at, 0)
+                        THEN excluded.last_run_status ELSE last_run_status END,
+                    last_success_at = CASE WHEN ?4 THEN MAX(COALESCE(last_success_at, 0), excluded.last_run_at)
+                        ELSE last_success_at END,
+                    last_error = CASE WHEN ?4 THEN last_error ELSE excluded.last_error END,
+                    last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, last_feed_timestamp)
+                """
+        ).execute(arguments: [
+            run.sourceID, run.finishedAt, run.status.rawValue, succeeded, run.errorMessage,
+            succeeded ? run.feedTimestamp : nil,
+        ])
+    }
+
+    static func writeStations(_ stations: [StationObservation], fetchedAt: Int64, runID: String, in db: Database)
+        throws
+    {
+        let raw = try db.cachedStatement(
+            sql: """
+                INSERT INTO station_observations (source_id, station_id, observed_at, fetched_at, run_id,
+                    bikes_available, mechanical_available, ebikes_available, docks_available, capacity,
+                    is_installed, is_renting, is_returning, status, occupancy_rate)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """)
+        let latest = try db.cachedStatement(
+            sql: """
+                INSERT INTO stations_latest (source_id, station_id, code, name, latitude, longitude, capacity,
+                    bikes_available, mechanical_available, ebikes_available, docks_available, is_installed,
+                    is_renting, is_returning, status, occupancy_rate, observed_at, fetched_at, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(source_id, station_id) DO UPDATE SET
+                    code = excluded.code, name = excluded.name, latitude = excluded.latitude,
+                    longitude = excluded.longitude, capacity = excluded.capacity,
+                    bikes_available = excluded.bikes_available, mechanical_available = excluded.mechanical_available,
+                    ebikes_available = excluded.ebikes_available, docks_available = excluded.docks_available,
+                    is_installed = excluded.is_installed, is_renting = excluded.is_renting,
+                    is_returning = excluded.is_returning, status = excluded.status,
+                    occupancy_rate = excluded.occupancy_rate, observed_at = excluded.observed_at,
+                    fetched_at = excluded.fetched_at, run_id = excluded.run_id
+                WHERE excluded.observed_at >= stations_latest.observed_at
+                """)
+        for s in stations {
+            raw.setUncheckedArguments([
+                s.sourceID, s.stationID, s.observedAt, fetchedAt, runID, s.bikesAvailable, s.mechanicalAvailable,
+                s.ebikesAvailable, s.docksAvailable, s.capacity, s.isInstalled, s.isRenting, s.isReturning,
+                s.status.rawValue, s.occupancyRate,
+            ])
+            try raw.execute()
+            latest.setUncheckedArguments([
+                s.sourceID, s.stationID, s.code, s.name, s.latitude, s.longitude, s.capacity, s.bikesAvailable,
+                s.mechanicalAvailable, s.ebikesAvailable, s.docksAvailable, s.isInstalled, s.isRenting,
+                s.isReturning, s.status.rawValue, s.occupancyRate, s.observedAt, fetchedAt, runID,
+            ])
+            try latest.execute()
+        }
+    }
+
+    private static let latestColumns = """
+        source_id, station_id, code, name, latitude, longitude, capacity, bikes_available, mechanical_available,
+        ebikes_available, docks_available, is_installed, is_renting, is_returning, observed_at, fetched_at, run_id
+        """
+
+    private static func storedStation(_ row: Row) -> StoredStation {
+        var observation = StationObservation(
+            sourceID: row[0], stationID: row[1], code: row[2], name: row[3], latitude: row[4], longitude: row[5],
+            capacity: row[6], bikesAvailable: row[7], mechanicalAvailable: row[8], ebikesAvailable: row[9],
+            docksAvailable: row[10], isInstalled: row[11], isRenting: row[12], isReturning: row[13],
+            observedAt: row[14])
+        observation.sourceID = row[0]
+        return StoredStation(observation: observation, fetchedAt: row[15], runID: row[16])
+    }
+
+    public func stations(_ query: StationQuery) async throws -> [StoredStation] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let sourceID = query.sourceID {
+                clauses.append("source_id = ?")
+                _ = arguments.append(contentsOf: [sourceID])
+            }
+            if let near = query.near, let radius = query.radiusMeters {
+                let box = near.boundingBox(meters: radius)
+                clauses.append("latitude BETWEEN ? AND ? AND longitude BETWEEN ? AND ?")
+                _ = arguments.append(contentsOf: [box.minLat, box.maxLat, box.minLon, box.maxLon])
+            }
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT \(Self.latestColumns) FROM stations_latest \(whereClause) ORDER BY source_id, station_id",
+                arguments: arguments)
+            var stations = rows.map(Self.storedStation)
+            if let near = query.near {
+                let distance = { (s: StoredStation) -> Double in
+                    guard let lat = s.observation.latitude, let lon = s.observation.longitude else { return .infinity }
+                    return near.distance(to: GeoPoint(latitude: lat, longitude: lon))
+                }
+                if let radius = query.radiusMeters { stations.removeAll { distance($0) > radius } }
+                stations.sort { distance($0) < distance($1) }
+            }
+            return Array(stations.prefix(query.limit))
+        }
+    }
+
+    public func station(sourceID: String, stationID: String) async throws -> StoredStation? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT \(Self.latestColumns) FROM stations_latest
+                    WHERE source_id = ? AND (station_id = ? OR code = ?) ORDER BY station_id = ? DESC LIMIT 1
+                    """, arguments: [sourceID, stationID, stationID, stationID]
+            ).map(Self.storedStation)
+        }
+    }
+
+    public func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StoredStation]
+    {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT o.source_id, o.station_id, l.code, l.name, l.latitude, l.longitude, o.capacity,
+                        o.bikes_available, o.mechanical_available, o.ebikes_available, o.docks_available,
+                        o.is_installed, o.is_renting, o.is_returning, o.observed_at, o.fetched_at, o.run_id
+                    FROM station_observations o
+                    LEFT JOIN stations_latest l ON l.source_id = o.source_id AND l.station_id = o.station_id
+                    WHERE o.source_id = ? AND o.station_id = ? AND o.observed_at >= ? AND o.observed_at <= ?
+                    ORDER BY o.observed_at DESC LIMIT ?
+                    """,
+                arguments: [sourceID, stationID, since ?? Int64.min, until ?? Int64.max, limit])
+            return rows.map(Self.storedStation)
+        }
+    }
+
+    public func rawStationObservationCount(sourceID: String?) async throws -> Int {
+        try await pool.read { db in
+            if let sourceID {
+                return try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM station_observations WHERE source_id = ?", arguments: [sourceID]
+                ) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM station_observations") ?? 0
+        }
+    }
+
+    private static let runColumns = """
+        id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url, http_status,
+        bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message
+        """
+
+    private static func taskRun(_ row: Row) -> TaskRun {
+        TaskRun(
+            id: row[0], jobID: row[1], taskID: row[2], sourceID: row[3], attempt: row[4], workerID: row[5],
+            status: TaskRunStatus(rawValue: row[6]) ?? .failed, startedAt: row[7], finishedAt: row[8], url: row[9],
+            httpStatus: row[10], bytes: row[11], entityCount: row[12], rejectedCount: row[13], contentHash: row[14],
+            feedTimestamp: row[15], errorKind: (row[16] as String?).flatMap(FetchErrorKind.init(rawValue:)),
+            errorMessage: row[17])
+    }
+
+    public func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let status = query.status {
+                clauses.append("status = ?")
+                _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let sourceID = query.sourceID {
+                clauses.append("source_id = ?")
+                _ = arguments.append(contentsOf: [sourceID])
+            }
+            _ = arguments.append(contentsOf: [query.limit])
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.runColumns) FROM task_runs \(whereClause) ORDER BY finished_at DESC, id DESC LIMIT ?",
+                arguments: arguments
+            ).map(Self.taskRun)
+        }
+    }
+
+    public func taskRun(id: String) async throws -> TaskRun? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM task_runs WHERE id = ?", arguments: [id])
+                .map(Self.taskRun)
+        }
+    }
+
+    public func sourceStates() async throws -> [SourceState] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT source_id, last_slot_at, next_run_at, last_run_at, last_run_status, last_success_at,
+                        last_error, last_feed_timestamp FROM source_state ORDER BY source_id
+                    """
+            ).map { row in
+                SourceState(
+                    sourceID: row[0], lastSlotAt: row[1], nextRunAt: row[2], lastRunAt: row[3],
+                    lastRunStatus: (row[4] as String?).flatMap(TaskRunStatus.init(rawValue:)), lastSuccessAt: row[5],
+                    lastError: row[6], lastFeedTimestamp: row[7])
+            }
+        }
+    }
+
+    public func recordScheduled(sourceID: String, slotAt: Int64, nextRunAt: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO source_state (source_id, last_slot_at, next_run_at) VALUES (?, ?, ?)
+                    ON CONFLICT(source_id) DO UPDATE SET
+                        last_slot_at = MAX(COALESCE(last_slot_at, 0), excluded.last_slot_at),
+                        next_run_at = excluded.next_run_at
+                    """, arguments: [sourceID, slotAt, nextRunAt])
+        }
+    }
+
+    public func upsertHeartbeat(_ h: WorkerHeartbeat) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO worker_heartbeats (worker_id, host, pid, status, concurrency, in_flight,
+                        processed, failed, fetch_rate, errors_last_minute, cpu_seconds, memory_bytes, started_at,
+                        last_seen_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    h.workerID, h.host, h.pid, h.status.rawValue, h.concurrency, h.inFlight, h.processed, h.failed,
+                    h.fetchRate, h.errorsLastMinute, h.cpuSeconds, h.memoryBytes, h.startedAt, h.lastSeenAt,
+                ])
+        }
+    }
+
+    public func heartbeats() async throws -> [WorkerHeartbeat] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT worker_id, host, pid, status, concurrency, in_flight, processed, failed, fetch_rate,
+                        errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at
+                    FROM worker_heartbeats ORDER BY last_seen_at DESC
+                    """
+            ).map { row in
+                WorkerHeartbeat(
+                    workerID: row[0], host: row[1], pid: row[2], status: WorkerStatus(rawValue: row[3]) ?? .running,
+                    concurrency: row[4], inFlight: row[5], processed: row[6], failed: row[7], fetchRate: row[8],
+                    errorsLastMinute: row[9], cpuSeconds: row[10], memoryBytes: row[11], startedAt: row[12],
+                    lastSeenAt: row[13])
+            }
+        }
+    }
+}

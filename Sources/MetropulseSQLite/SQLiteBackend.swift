@@ -1,0 +1,72 @@
+public import GRDB
+public import MetropulseCore
+
+/// The embedded backend: one SQLite file (WAL) holding the store tiers and the work queue, so a
+/// run's observations, its `task_runs` row and its task's outcome commit in one transaction.
+///
+/// Concurrent commits from the worker pool are coalesced by a `GroupCommit` into one transaction,
+/// so they share one durable flush.
+public final class SQLiteBackend: Sendable {
+    public struct Configuration: Sendable {
+        /// `FULL` syncs every commit to disk (survives power loss); `NORMAL` survives a process
+        /// crash but may lose the last commits on power loss. Group commit keeps `FULL` affordable.
+        public enum Synchronous: String, Sendable {
+            case full = "FULL"
+            case normal = "NORMAL"
+        }
+
+        public var synchronous: Synchronous
+        public var busyTimeoutSeconds: Double
+
+        public init(synchronous: Synchronous = .full, busyTimeoutSeconds: Double = 10) {
+            self.synchronous = synchronous
+            self.busyTimeoutSeconds = busyTimeoutSeconds
+        }
+    }
+
+    public let path: String
+    let pool: DatabasePool
+    let workSignal = AsyncSignal()
+    private let committer: GroupCommit<RunResult>
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    public init(path: String, configuration: Configuration = Configuration()) throws {
+        self.path = path
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(configuration.busyTimeoutSeconds)
+        let synchronous = configuration.synchronous.rawValue
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        let pool = try DatabasePool(path: path, configuration: config)
+        try SQLiteSchema.migrator.migrate(pool)
+        self.pool = pool
+        self.committer = GroupCommit { [pool] results in
+            try await pool.write { db in
+                try SQLiteBackend.writeResults(results, finishingTasks: true, in: db)
+            }
+        }
+    }
+
+    /// Applied schema versions, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try SQLiteSchema.migrator.appliedMigrations(db) }
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+}
+
+extension SQLiteBackend: RunCommitter {
+    public func commit(_ results: [RunResult]) async throws {
+        if results.count == 1 {
+            try await committer.submit(results[0])
+        } else {
+            try await pool.write { db in try SQLiteBackend.writeResults(results, finishingTasks: true, in: db) }
+        }
+        if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {
+            workSignal.notify()
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import GRDB
+
+/// Versioned migrations of the SQLite file. Append new migrations; never edit a shipped one.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-queue-store") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE tasks (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job_id TEXT NOT NULL UNIQUE,
+                        source_id TEXT NOT NULL,
+                        priority INTEGER NOT NULL DEFAULT 0,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        max_attempts INTEGER NOT NULL,
+                        run_at INTEGER NOT NULL,
+                        enqueued_at INTEGER NOT NULL,
+                        lease_owner TEXT,
+                        lease_expires_at INTEGER,
+                        last_error TEXT,
+                        finished_at INTEGER
+                    );
+                    CREATE INDEX tasks_ready ON tasks(priority DESC, run_at) WHERE state IN ('queued', 'retrying');
+                    CREATE INDEX tasks_leased ON tasks(lease_expires_at) WHERE state = 'running';
+                    CREATE INDEX tasks_state ON tasks(state);
+                    CREATE INDEX tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL;
+
+                    CREATE TABLE task_runs (
+                        id TEXT PRIMARY KEY,
+                        job_id TEXT NOT NULL,
+                        task_id INTEGER,
+                        source_id TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        worker_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        finished_at INTEGER NOT NULL,
+                        duration_ms INTEGER NOT NULL,
+                        url TEXT,
+                        http_status INTEGER,
+                        bytes INTEGER,
+                        entity_count INTEGER NOT NULL,
+                        rejected_count INTEGER NOT NULL,
+                        content_hash TEXT,
+                        feed_timestamp INTEGER,
+                        error_kind TEXT,
+                        error_message TEXT
+                    );
+                    CREATE INDEX task_runs_finished ON task_runs(finished_at DESC);
+                    CREATE INDEX task_runs_source ON task_runs(source_id, finished_at DESC);
+
+                    CREATE TABLE source_state (
+                        source_id TEXT PRIMARY KEY,
+                        last_slot_at INTEGER,
+                        next_run_at INTEGER,
+                        last_run_at INTEGER,
+                        last_run_status TEXT,
+                        last_success_at INTEGER,
+                        last_error TEXT,
+                        last_feed_timestamp INTEGER
+                    );
+
+                    CREATE TABLE station_observations (
+                        source_id TEXT NOT NULL,
+                        station_id TEXT NOT NULL,
+                        observed_at INTEGER NOT NULL,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        bikes_available INTEGER NOT NULL,
+                        mechanical_available INTEGER,
+                        ebikes_available INTEGER,
+                        docks_available INTEGER,
+                        capacity INTEGER,
+                        is_installed INTEGER NOT NULL,
+                        is_renting INTEGER NOT NULL,
+                        is_returning INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        occupancy_rate REAL,
+                        PRIMARY KEY (source_id, station_id, observed_at)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE stations_latest (
+                        source_id TEXT NOT NULL,
+                        station_id TEXT NOT NULL,
+                        code TEXT,
+                        name TEXT,
+                        latitude REAL,
+                        longitude REAL,
+                        capacity INTEGER,
+                        bikes_available INTEGER NOT NULL,
+                        mechanical_available INTEGER,
+                        ebikes_available INTEGER,
+                        docks_available INTEGER,
+                        is_installed INTEGER NOT NULL,
+                        is_renting INTEGER NOT NULL,
+                        is_returning INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        occupancy_rate REAL,
+                        observed_at INTEGER NOT NULL,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        PRIMARY KEY (source_id, station_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX stations_latest_position ON stations_latest(latitude, longitude);
+
+                    CREATE TABLE worker_heartbeats (
+                        worker_id TEXT PRIMARY KEY,
+                        host TEXT NOT NULL,
+                        pid INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        concurrency INTEGER NOT NULL,
+                        in_flight INTEGER NOT NULL,
+                        processed INTEGER NOT NULL,
+                        failed INTEGER NOT NULL,
+                        fetch_rate REAL NOT NULL,
+                        errors_last_minute INTEGER NOT NULL,
+                        cpu_seconds REAL NOT NULL,
+                        memory_bytes INTEGER NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        last_seen_at INTEGER NOT NULL
+                    );
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+@main struct Metropulse: AsyncParsableCommand {
+    func run() async throws {}
+}
