@@ -1,4 +1,14 @@
 import ArgumentParser
-@main struct Metropulse: AsyncParsableCommand {
-    func run() async throws {}
+
+@main
+struct Metropulse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metropulse",
+        abstract: "Keeps a city's live data flowing: fetch feeds, queue work, store observations, serve them.",
+        subcommands: [
+            ServeCommand.self, SchedulerCommand.self, WorkerCommand.self, APICommand.self, MigrateCommand.self,
+            SourcesCommand.self, BenchCommand.self,
+        ],
+        defaultSubcommand: ServeCommand.self
+    )
 }

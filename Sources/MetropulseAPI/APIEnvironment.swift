@@ -1,0 +1,31 @@
+public import MetropulseCore
+
+/// What the API reads and acts on; filled from configuration by the app.
+public struct APIEnvironment: Sendable {
+    public var store: any Store
+    public var queue: any WorkQueue
+    public var bus: any ControlBus
+    public var catalog: SourceCatalog
+    /// Enqueues an immediate run of a source; nil where this process has no scheduler role.
+    public var runNow: (@Sendable (String) async throws -> String?)?
+    public var clock: WallClock
+    /// Admin endpoints accept this key in `X-API-Key`; nil disables them.
+    public var adminKey: String?
+    /// A worker whose last heartbeat is older than this is Behind; 3× older is Down.
+    public var heartbeatIntervalMillis: Int64
+
+    public init(
+        store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,
+        runNow: (@Sendable (String) async throws -> String?)?, clock: WallClock = .system, adminKey: String?,
+        heartbeatIntervalMillis: Int64 = 10_000
+    ) {
+        self.store = store
+        self.queue = queue
+        self.bus = bus
+        self.catalog = catalog
+        self.runNow = runNow
+        self.clock = clock
+        self.adminKey = adminKey
+        self.heartbeatIntervalMillis = heartbeatIntervalMillis
+    }
+}

@@ -1,0 +1,95 @@
+public import Hummingbird
+import MetropulseCore
+
+/// The source catalogue with each source's schedule and freshness; "run now" for operators.
+struct SourcesController {
+    let environment: APIEnvironment
+
+    struct SourceDTO: ResponseEncodable {
+        var id: String
+        var kind: String
+        var urls: [String]
+        var enabled: Bool
+        var intervalSeconds: Double
+        var timeoutSeconds: Double
+        var priority: Int
+        var tags: [String: String]
+        var lastRunAt: String?
+        var lastRunStatus: String?
+        var lastSuccessAt: String?
+        var lastError: String?
+        var nextRunAt: String?
+        var feedTimestamp: String?
+        /// Seconds since the last successful fetch.
+        var dataAgeSeconds: Double?
+        /// `fresh` (a success within two intervals), `late`, or `never` (no success yet).
+        var freshness: String
+    }
+
+    struct SourceList: ResponseEncodable {
+        var count: Int
+        var sources: [SourceDTO]
+    }
+
+    struct RunNowResponse: ResponseEncodable {
+        var source: String
+        var jobId: String
+    }
+
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
+        group.get("sources", use: list)
+        group.get("sources/:id", use: detail)
+        group.post("sources/:id/run", use: runNow)
+    }
+
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> SourceList {
+        let states = try await statesByID()
+        let now = environment.clock.nowMillis
+        let sources = environment.catalog.all.map { dto($0, state: states[$0.id], now: now) }
+        return SourceList(count: sources.count, sources: sources)
+    }
+
+    @Sendable func detail(_ request: Request, context: APIRequestContext) async throws -> SourceDTO {
+        let id = try context.parameters.require("id")
+        guard let source = environment.catalog.source(id: id) else {
+            throw HTTPError(.notFound, message: "unknown source '\(id)'")
+        }
+        return dto(source, state: try await statesByID()[id], now: environment.clock.nowMillis)
+    }
+
+    @Sendable func runNow(_ request: Request, context: APIRequestContext) async throws -> Response {
+        try AdminGuard(key: environment.adminKey).check(request)
+        let id = try context.parameters.require("id")
+        guard environment.catalog.source(id: id) != nil else {
+            throw HTTPError(.notFound, message: "unknown source '\(id)'")
+        }
+        guard let runNow = environment.runNow, let jobID = try await runNow(id) else {
+            throw HTTPError(.conflict, message: "this process has no scheduler role; call run on a scheduler")
+        }
+        var response = try RunNowResponse(source: id, jobId: jobID).response(from: request, context: context)
+        response.status = .accepted
+        return response
+    }
+
+    private func statesByID() async throws -> [String: SourceState] {
+        Dictionary(try await environment.store.sourceStates().map { ($0.sourceID, $0) }) { a, _ in a }
+    }
+
+    private func dto(_ source: SourceDefinition, state: SourceState?, now: Int64) -> SourceDTO {
+        let age = state?.lastSuccessAt.map { Double(now - $0) / 1000 }
+        let freshness: String
+        if let lastSuccess = state?.lastSuccessAt {
+            freshness = now - lastSuccess <= 2 * source.intervalMillis + source.timeoutMillis ? "fresh" : "late"
+        } else {
+            freshness = "never"
+        }
+        return SourceDTO(
+            id: source.id, kind: source.kind.rawValue, urls: source.urls, enabled: source.enabled,
+            intervalSeconds: Double(source.intervalMillis) / 1000, timeoutSeconds: Double(source.timeoutMillis) / 1000,
+            priority: source.priority, tags: source.tags, lastRunAt: state?.lastRunAt.map(Timestamp.iso8601),
+            lastRunStatus: state?.lastRunStatus?.rawValue, lastSuccessAt: state?.lastSuccessAt.map(Timestamp.iso8601),
+            lastError: state?.lastRunStatus == .failed ? state?.lastError : nil,
+            nextRunAt: state?.nextRunAt.map(Timestamp.iso8601),
+            feedTimestamp: state?.lastFeedTimestamp.map(Timestamp.iso8601), dataAgeSeconds: age, freshness: freshness)
+    }
+}

@@ -1,0 +1,46 @@
+public import Hummingbird
+import MetropulseCore
+
+/// Query-string parsing that fails with a 400 naming the parameter.
+extension Request {
+    func query(_ name: String) -> String? {
+        guard let value = uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func intQuery(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = query(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw HTTPError(
+                .badRequest, message: "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    func doubleQuery(_ name: String) throws -> Double? {
+        guard let text = query(name) else { return nil }
+        guard let number = Double(text), number.isFinite else {
+            throw HTTPError(.badRequest, message: "\(name) must be a number, got '\(text)'")
+        }
+        return number
+    }
+
+    /// An instant as ISO 8601 or epoch seconds.
+    func timeQuery(_ name: String) throws -> Int64? {
+        guard let text = query(name) else { return nil }
+        if let millis = Timestamp.parse(text) { return millis }
+        if let seconds = Double(text), seconds.isFinite { return Int64(seconds * 1000) }
+        throw HTTPError(
+            .badRequest, message: "\(name) must be an ISO 8601 time (2025-10-18T09:00:00Z) or epoch seconds")
+    }
+
+    func enumQuery<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T?
+    where T.RawValue == String {
+        guard let text = query(name) else { return nil }
+        guard let value = T(rawValue: text) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw HTTPError(.badRequest, message: "\(name) must be one of: \(allowed)")
+        }
+        return value
+    }
+}

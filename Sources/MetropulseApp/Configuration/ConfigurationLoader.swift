@@ -1,0 +1,181 @@
+import Foundation
+public import MetropulseCore
+import Yams
+
+/// Reads the YAML file and `METROPULSE_*` environment variables into a configuration.
+///
+/// Every scalar setting has a dotted YAML key and an environment variable; the environment wins.
+/// All problems are collected and reported together with their line and key.
+public enum ConfigurationLoader {
+    struct Setting: Sendable {
+        let key: String
+        let apply: @Sendable (inout MetropulseConfiguration, String) throws(ValueError) -> Void
+
+        var environmentName: String {
+            "METROPULSE_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+        }
+    }
+
+    struct ValueError: Error {
+        let message: String
+    }
+
+    static let settings: [Setting] = [
+        Setting(key: "database.path") { c, v in c.database.path = v },
+        Setting(key: "database.synchronous") { c, v throws(ValueError) in
+            guard ["full", "normal"].contains(v.lowercased()) else { throw ValueError(message: "expected full or normal") }
+            c.database.synchronous = v.lowercased()
+        },
+        Setting(key: "workers.concurrency") { c, v throws(ValueError) in c.workers.concurrency = try int(v, 1...4096) },
+        Setting(key: "workers.lease") { c, v throws(ValueError) in c.workers.leaseMillis = try duration(v) },
+        Setting(key: "workers.heartbeat") { c, v throws(ValueError) in c.workers.heartbeatMillis = try duration(v) },
+        Setting(key: "workers.max_retry_delay") { c, v throws(ValueError) in
+            c.workers.maxRetryDelayMillis = try duration(v)
+        },
+        Setting(key: "api.host") { c, v in c.api.host = v },
+        Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
+        Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
+        Setting(key: "demo.enabled") { c, v throws(ValueError) in c.demo.enabled = try bool(v) },
+        Setting(key: "demo.port") { c, v throws(ValueError) in c.demo.port = try int(v, 0...65535) },
+        Setting(key: "log_level") { c, v throws(ValueError) in
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(v.lowercased()) else {
+                throw ValueError(message: "expected one of \(levels.joined(separator: ", "))")
+            }
+            c.logLevel = v.lowercased()
+        },
+    ]
+
+    /// Every environment variable the loader reads.
+    public static var environmentVariables: [String] { settings.map(\.environmentName) }
+
+    /// Loads `path` (or only defaults when nil), then applies the environment.
+    public static func load(path: String?, environment: [String: String]? = nil) throws -> MetropulseConfiguration {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        var configuration = MetropulseConfiguration()
+        var errors: [ConfigurationError] = []
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationErrors(errors: [ConfigurationError(line: nil, key: path, message: "cannot read file")])
+            }
+            errors += apply(yaml: text, to: &configuration)
+        }
+        for setting in settings {
+            guard let value = environment[setting.environmentName] else { continue }
+            do {
+                try setting.apply(&configuration, value)
+            } catch {
+                errors.append(ConfigurationError(line: nil, key: setting.environmentName, message: error.message))
+            }
+        }
+        guard errors.isEmpty else { throw ConfigurationErrors(errors: errors) }
+        return configuration
+    }
+
+    /// Reads a file's text without the environment; returns the result and every problem found.
+    public static func validate(yaml: String) -> (configuration: MetropulseConfiguration, errors: [ConfigurationError]) {
+        var configuration = MetropulseConfiguration()
+        let errors = apply(yaml: yaml, to: &configuration)
+        return (configuration, errors)
+    }
+
+    static func apply(yaml: String, to configuration: inout MetropulseConfiguration) -> [ConfigurationError] {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            return [ConfigurationError(line: line(of: error), key: "(file)", message: "not valid YAML: \(error)")]
+        } catch {
+            return [ConfigurationError(line: nil, key: "(file)", message: "not valid YAML: \(error)")]
+        }
+        guard let root else { return [] }
+        guard let mapping = root.mapping else {
+            return [ConfigurationError(line: root.line, key: "(file)", message: "expected a mapping at the top level")]
+        }
+        var errors: [ConfigurationError] = []
+        var sourcesNode: Node?
+        let sections: Set = ["database", "workers", "api", "demo"]
+        for (keyNode, valueNode) in mapping {
+            guard let key = keyNode.string else { continue }
+            if key == "sources" {
+                sourcesNode = valueNode
+            } else if sections.contains(key) {
+                guard let section = valueNode.mapping else {
+                    errors.append(ConfigurationError(line: valueNode.line, key: key, message: "expected a mapping"))
+                    continue
+                }
+                for (subKeyNode, subValue) in section {
+                    let dotted = "\(key).\(subKeyNode.string ?? "?")"
+                    errors += applyScalar(dotted, subValue, keyLine: subKeyNode.line, to: &configuration)
+                }
+            } else {
+                errors += applyScalar(key, valueNode, keyLine: keyNode.line, to: &configuration)
+            }
+        }
+        if let sourcesNode {
+            var reader = SourceReader()
+            configuration.sources = reader.read(sourcesNode)
+            errors += reader.errors
+        }
+        return errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
+    }
+
+    private static func applyScalar(
+        _ key: String, _ node: Node, keyLine: Int, to configuration: inout MetropulseConfiguration
+    ) -> [ConfigurationError] {
+        guard let setting = settings.first(where: { $0.key == key }) else {
+            return [ConfigurationError(line: keyLine, key: key, message: "unknown setting")]
+        }
+        guard let value = node.scalar?.string else {
+            return [ConfigurationError(line: node.line, key: key, message: "expected a single value")]
+        }
+        do {
+            try setting.apply(&configuration, value)
+            return []
+        } catch {
+            return [ConfigurationError(line: node.line, key: key, message: error.message)]
+        }
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+
+    static func int(_ text: String, _ range: ClosedRange<Int>) throws(ValueError) -> Int {
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+            throw ValueError(message: "expected an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    static func bool(_ text: String) throws(ValueError) -> Bool {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ValueError(message: "expected true or false")
+        }
+    }
+
+    /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds.
+    static func duration(_ text: String) throws(ValueError) -> Int64 {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            if let number = Double(trimmed.dropLast(suffix.count)), number > 0, number.isFinite {
+                return Int64(number * factor)
+            }
+        }
+        if let seconds = Double(trimmed), seconds > 0, seconds.isFinite { return Int64(seconds * 1000) }
+        throw ValueError(message: "expected a positive duration like 500ms, 30s, 5m or 1h")
+    }
+}
+
+extension Node {
+    /// 1-based line of the node in its file.
+    var line: Int { mark?.line ?? 0 }
+}

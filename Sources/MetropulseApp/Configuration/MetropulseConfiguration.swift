@@ -1,0 +1,50 @@
+public import MetropulseCore
+
+/// Everything a Metropulse process is configured with. Defaults need no file: SQLite in the
+/// working directory, 16 workers, the API on 127.0.0.1:8080, and the demo city.
+public struct MetropulseConfiguration: Sendable {
+    public struct Database: Sendable {
+        public var path = "metropulse.sqlite"
+        /// `full` or `normal`; see `SQLiteBackend.Configuration.Synchronous`.
+        public var synchronous = "full"
+    }
+
+    public struct Workers: Sendable {
+        public var concurrency = 16
+        public var leaseMillis: Int64 = 60_000
+        public var heartbeatMillis: Int64 = 10_000
+        public var maxRetryDelayMillis: Int64 = 300_000
+    }
+
+    public struct API: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        public var adminKey: String?
+    }
+
+    public struct Demo: Sendable {
+        /// nil: on when a source uses a `demo:` URL.
+        public var enabled: Bool?
+        public var port = 0
+    }
+
+    public var database = Database()
+    public var workers = Workers()
+    public var api = API()
+    public var demo = Demo()
+    public var logLevel = "info"
+    public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources
+
+    public init() {}
+
+    public var demoEnabled: Bool {
+        demo.enabled ?? sources.contains { source in source.urls.contains { $0.hasPrefix("demo:") } }
+    }
+
+    /// The demo city's sources, used when no file declares sources.
+    public static let demoSources = [
+        SourceDefinition(
+            id: "demo-bikes", kind: .gbfs, urls: ["demo:gbfs/gbfs.json"], intervalMillis: 10_000,
+            timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"])
+    ]
+}

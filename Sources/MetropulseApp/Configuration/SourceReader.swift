@@ -1,0 +1,128 @@
+import MetropulseCore
+import Yams
+
+/// Reads the `sources:` list, collecting errors with their line and key.
+struct SourceReader {
+    private(set) var errors: [ConfigurationError] = []
+
+    private static let knownKeys: Set = [
+        "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
+    ]
+
+    mutating func read(_ node: Node) -> [SourceDefinition] {
+        guard let sequence = node.sequence else {
+            fail(node.line, "sources", "expected a list of sources")
+            return []
+        }
+        var sources: [SourceDefinition] = []
+        var seen: Set<String> = []
+        for (index, item) in sequence.enumerated() {
+            let prefix = "sources[\(index)]"
+            guard let mapping = item.mapping else {
+                fail(item.line, prefix, "expected a mapping with id, kind and url")
+                continue
+            }
+            if let source = readSource(mapping, item: item, prefix: prefix) {
+                if seen.insert(source.id).inserted {
+                    sources.append(source)
+                } else {
+                    fail(item.line, "\(prefix).id", "duplicate source id '\(source.id)'")
+                }
+            }
+        }
+        return sources
+    }
+
+    private mutating func readSource(_ mapping: Node.Mapping, item: Node, prefix: String) -> SourceDefinition? {
+        var values: [String: (Node, line: Int)] = [:]
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? "?"
+            guard Self.knownKeys.contains(key) else {
+                fail(keyNode.line, "\(prefix).\(key)", "unknown key (expected one of \(Self.knownKeys.sorted().joined(separator: ", ")))")
+                continue
+            }
+            values[key] = (value, keyNode.line)
+        }
+        let errorCount = errors.count
+        guard let id = values["id"]?.0.string, !id.isEmpty else {
+            fail(item.line, "\(prefix).id", "missing")
+            return nil
+        }
+        if id.contains(where: { $0 == "/" || $0 == "@" || $0.isWhitespace }) {
+            fail(values["id"]!.line, "\(prefix).id", "must not contain '/', '@' or spaces")
+        }
+        var kind = SourceKind.gbfs
+        if let node = values["kind"]?.0 {
+            if let parsed = node.string.flatMap(SourceKind.init(rawValue:)) {
+                kind = parsed
+            } else {
+                let allowed = SourceKind.allCases.map(\.rawValue).joined(separator: ", ")
+                fail(node.line, "\(prefix).kind", "unknown kind '\(node.string ?? "")' (expected \(allowed))")
+            }
+        } else {
+            fail(item.line, "\(prefix).kind", "missing")
+        }
+        var urls: [String] = []
+        if let node = values["url"]?.0 {
+            if let url = node.string { urls.append(url) } else { fail(node.line, "\(prefix).url", "expected a URL") }
+        }
+        if let node = values["urls"]?.0 {
+            if let list = node.sequence?.compactMap(\.string), !list.isEmpty {
+                urls += list
+            } else {
+                fail(node.line, "\(prefix).urls", "expected a list of URLs")
+            }
+        }
+        if urls.isEmpty { fail(item.line, "\(prefix).url", "missing (give url or urls)") }
+        for url in urls where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")) {
+            fail(values["url"]?.line ?? values["urls"]?.line ?? item.line, "\(prefix).url", "'\(url)' is not an http(s) or demo: URL")
+        }
+        var source = SourceDefinition(id: id, kind: kind, urls: urls)
+        if let (node, _) = values["interval"] {
+            if let millis = duration(node, "\(prefix).interval") { source.intervalMillis = max(1_000, millis) }
+        }
+        if let (node, _) = values["timeout"] {
+            if let millis = duration(node, "\(prefix).timeout") { source.timeoutMillis = millis }
+        }
+        if let (node, _) = values["priority"] {
+            if let value = node.int { source.priority = value } else { fail(node.line, "\(prefix).priority", "expected an integer") }
+        }
+        if let (node, _) = values["max_attempts"] {
+            if let value = node.int, value >= 1 {
+                source.maxAttempts = value
+            } else {
+                fail(node.line, "\(prefix).max_attempts", "expected an integer of at least 1")
+            }
+        }
+        if let (node, _) = values["enabled"] {
+            if let value = node.bool { source.enabled = value } else { fail(node.line, "\(prefix).enabled", "expected true or false") }
+        }
+        if let (node, _) = values["tags"] {
+            if let tags = node.mapping {
+                for (key, value) in tags {
+                    if let k = key.string, let v = value.string { source.tags[k] = v }
+                }
+            } else {
+                fail(node.line, "\(prefix).tags", "expected a mapping of names to values")
+            }
+        }
+        return errors.count == errorCount ? source : nil
+    }
+
+    private mutating func duration(_ node: Node, _ key: String) -> Int64? {
+        guard let text = node.scalar?.string else {
+            fail(node.line, key, "expected a duration like 30s")
+            return nil
+        }
+        do {
+            return try ConfigurationLoader.duration(text)
+        } catch {
+            fail(node.line, key, error.message)
+            return nil
+        }
+    }
+
+    private mutating func fail(_ line: Int, _ key: String, _ message: String) {
+        errors.append(ConfigurationError(line: line, key: key, message: message))
+    }
+}

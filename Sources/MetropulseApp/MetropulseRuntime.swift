@@ -1,0 +1,121 @@
+public import AsyncHTTPClient
+import Hummingbird
+public import Logging
+public import MetropulseAPI
+public import MetropulseConnectors
+public import MetropulseCore
+public import MetropulseDemo
+public import MetropulseSQLite
+import NIOCore
+public import ServiceLifecycle
+import UnixSignals
+
+/// Builds and runs the services of one Metropulse process from its configuration and roles.
+public struct MetropulseRuntime: Sendable {
+    public let configuration: MetropulseConfiguration
+    public let configurationPath: String?
+    public let roles: Roles
+    public let backend: SQLiteBackend
+    public let catalog: SourceCatalog
+    public let bus: any ControlBus
+    public let clock: WallClock
+    public let logger: Logger
+    public let demoEndpoint: DemoEndpoint
+    public let scheduler: Scheduler?
+    public let workerPool: WorkerPool?
+    private let httpClient: HTTPClient
+    /// Called with the API's bound port once it listens.
+    private let onAPIBound: @Sendable (Int) -> Void
+
+    public init(
+        configuration: MetropulseConfiguration, configurationPath: String?, roles: Roles = .all,
+        clock: WallClock = .system, logger: Logger, onAPIBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws {
+        self.configuration = configuration
+        self.configurationPath = configurationPath
+        self.roles = roles
+        self.clock = clock
+        self.logger = logger
+        self.onAPIBound = onAPIBound
+        backend = try SQLiteBackend(
+            path: configuration.database.path,
+            configuration: .init(synchronous: configuration.database.synchronous == "normal" ? .normal : .full))
+        catalog = SourceCatalog(configuration.sources)
+        bus = InProcessControlBus()
+        demoEndpoint = DemoEndpoint()
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+
+        if roles.contains(.worker) {
+            let endpoint = demoEndpoint
+            let http = FeedHTTPClient(client: httpClient) { await endpoint.resolve($0) }
+            workerPool = WorkerPool(
+                configuration: .init(
+                    concurrency: configuration.workers.concurrency, leaseMillis: configuration.workers.leaseMillis,
+                    heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
+                    retryPolicy: .exponentialJitter(maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
+                queue: backend, committer: backend, store: backend, catalog: catalog,
+                connectors: ConnectorRegistry([.gbfs: GBFSConnector(http: http)]), bus: bus, clock: clock,
+                logger: logger)
+        } else {
+            workerPool = nil
+        }
+        scheduler =
+            roles.contains(.scheduler)
+            ? Scheduler(catalog: catalog, queue: backend, store: backend, clock: clock, logger: logger) : nil
+    }
+
+    /// The services in start order; they stop in reverse (API first, HTTP client last).
+    public func services() -> [any Service] {
+        var services: [any Service] = [HTTPClientService(client: httpClient)]
+        if configuration.demoEnabled && roles.contains(.worker) {
+            services.append(
+                DemoFeedServer.application(
+                    city: DemoCity(), endpoint: demoEndpoint, port: configuration.demo.port, clock: clock,
+                    logger: logger))
+        }
+        services.append(ConfigReloader(path: configurationPath, catalog: catalog, bus: bus, logger: logger))
+        if let workerPool { services.append(workerPool) }
+        if let scheduler { services.append(scheduler) }
+        if roles.contains(.api) {
+            var runNow: (@Sendable (String) async throws -> String?)?
+            if let scheduler = self.scheduler {
+                runNow = { sourceID in try await scheduler.runNow(sourceID: sourceID) }
+            }
+            let environment = APIEnvironment(
+                store: backend, queue: backend, bus: bus, catalog: catalog,
+                runNow: runNow, clock: clock,
+                adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis)
+            let logger = self.logger
+            let onAPIBound = self.onAPIBound
+            let host = configuration.api.host
+            services.append(
+                Application(
+                    router: APIRouter.build(environment),
+                    configuration: .init(address: .hostname(host, port: configuration.api.port), serverName: "metropulse"),
+                    onServerRunning: { channel in
+                        let port = channel.localAddress?.port ?? 0
+                        logger.notice("API listening on http://\(host):\(port)")
+                        onAPIBound(port)
+                    },
+                    logger: logger))
+        }
+        return services
+    }
+
+    /// Runs until SIGTERM/SIGINT (graceful: in-flight tasks finish) or cancellation.
+    public func run() async throws {
+        logger.info(
+            "starting",
+            metadata: [
+                "database": "\(configuration.database.path)", "sources": "\(catalog.all.count)",
+                "workers": "\(roles.contains(.worker) ? configuration.workers.concurrency : 0)",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

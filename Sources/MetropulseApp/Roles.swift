@@ -1,0 +1,11 @@
+/// Which parts of the pipeline a process runs. `serve` runs all of them.
+public struct Roles: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    public static let scheduler = Roles(rawValue: 1 << 0)
+    public static let worker = Roles(rawValue: 1 << 1)
+    public static let api = Roles(rawValue: 1 << 2)
+    public static let all: Roles = [.scheduler, .worker, .api]
+}

@@ -1,0 +1,111 @@
+import Logging
+public import MetropulseCore
+
+/// Reads a GBFS system: discovery (`gbfs.json`), `station_information`, `vehicle_types` and
+/// `station_status`. Discovery, information and vehicle types change rarely and are cached for
+/// their `ttl` (at least a minute); status is fetched on every run. The source's URLs are
+/// discovery endpoints tried in order.
+public struct GBFSConnector: Connector {
+    private let http: FeedHTTPClient
+    private let cache = GBFSCache()
+
+    public init(http: FeedHTTPClient) {
+        self.http = http
+    }
+
+    public func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
+        guard !source.urls.isEmpty else {
+            throw FetchError(.configuration, "source '\(source.id)' has no url")
+        }
+        var lastError: FetchError?
+        for url in source.urls {
+            do {
+                return try await fetch(source, discoveryURL: url, context: context)
+            } catch let error as FetchError {
+                if error.kind == .configuration { throw error }
+                lastError = error
+                if source.urls.count > 1 {
+                    context.logger.notice(
+                        "endpoint failed, trying the next one",
+                        metadata: ["source": "\(source.id)", "url": "\(url)", "error": "\(error)"])
+                }
+            }
+        }
+        throw lastError ?? FetchError(.configuration, "source '\(source.id)' has no url")
+    }
+
+    private func fetch(_ source: SourceDefinition, discoveryURL: String, context: FetchContext) async throws
+        -> FetchResult
+    {
+        let now = context.now
+        let timeout = source.timeoutMillis
+        let key = "\(source.id) \(discoveryURL)"
+        var cached = await cache.entry(key)
+        var bytes = 0
+
+        if cached.feeds == nil || now >= cached.feedsExpireAt {
+            let document = try await http.get(discoveryURL, timeoutMillis: timeout)
+            bytes += document.body.count
+            let feeds = try GBFSParser.discovery(document.body)
+            cached.feeds = feeds
+            cached.feedsExpireAt = now + Self.cacheMillis(ttl: feeds.ttl)
+        }
+        guard let feeds = cached.feeds else { throw FetchError(.validation, "gbfs.json could not be read") }
+        guard let statusURL = feeds.feeds["station_status"] else {
+            throw FetchError(.validation, "gbfs.json has no station_status feed")
+        }
+        if let informationURL = feeds.feeds["station_information"],
+            cached.catalog == nil || now >= cached.catalogExpiresAt
+        {
+            let document = try await http.get(informationURL, timeoutMillis: timeout)
+            bytes += document.body.count
+            let catalog = try GBFSParser.stationInformation(document.body)
+            cached.catalog = catalog
+            cached.catalogExpiresAt = now + Self.cacheMillis(ttl: catalog.ttl)
+        }
+        if let typesURL = feeds.feeds["vehicle_types"], cached.propulsion == nil || now >= cached.propulsionExpiresAt {
+            let document = try await http.get(typesURL, timeoutMillis: timeout)
+            bytes += document.body.count
+            cached.propulsion = try GBFSParser.vehicleTypes(document.body)
+            cached.propulsionExpiresAt = now + Self.cacheMillis(ttl: nil)
+        }
+
+        let status = try await http.get(statusURL, timeoutMillis: timeout)
+        bytes += status.body.count
+        let snapshot = try GBFSParser.stationStatus(
+            status.body, sourceID: source.id, catalog: cached.catalog, propulsion: cached.propulsion ?? [:],
+            fetchedAt: now)
+        // A station unknown to the cached information file means the file changed: refresh it next run.
+        if let catalog = cached.catalog, snapshot.stations.contains(where: { catalog.stations[$0.stationID] == nil }) {
+            cached.catalogExpiresAt = now
+        }
+        await cache.store(cached, for: key)
+        return FetchResult(
+            observations: ObservationBatch(stations: snapshot.stations), url: statusURL, httpStatus: status.status,
+            bytes: bytes, contentHash: ContentHash.fnv1a64(status.body), feedTimestamp: snapshot.lastUpdated,
+            rejected: snapshot.rejected)
+    }
+
+    /// How long a rarely-changing file is reused: its `ttl`, at least 60 s, at most an hour.
+    static func cacheMillis(ttl: Int?) -> Int64 {
+        Int64(min(3600, max(60, ttl ?? 300))) * 1000
+    }
+}
+
+/// Per-source cache of the GBFS files that change rarely.
+actor GBFSCache {
+    struct Entry: Sendable {
+        var feeds: GBFSFeedList?
+        var feedsExpireAt: Int64 = 0
+        var catalog: GBFSStationCatalog?
+        var catalogExpiresAt: Int64 = 0
+        var propulsion: [String: String]?
+        var propulsionExpiresAt: Int64 = 0
+    }
+
+    private var entries: [String: Entry] = [:]
+
+    func entry(_ key: String) -> Entry { entries[key] ?? Entry() }
+
+    func store(_ entry: Entry, for key: String) { entries[key] = entry }
+}

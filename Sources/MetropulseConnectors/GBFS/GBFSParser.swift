@@ -1,0 +1,244 @@
+import Foundation
+public import MetropulseCore
+
+/// Parses and validates GBFS v1/v2/v3 files into the station model.
+///
+/// Tolerant of real deviations (Vélib' `lastUpdatedOther`, 0/1 flags, integer ids above 2^32,
+/// array-of-object bike types, missing `version`); strict where a value would be wrong. A bad
+/// station is rejected with its reason and counted; a file that cannot be read at all throws.
+public enum GBFSParser {
+    public static func discovery(_ body: [UInt8]) throws -> GBFSFeedList {
+        let file = try decode(GBFSFile<GBFSDiscovery>.self, body, file: "gbfs.json")
+        guard let data = file.data else {
+            throw FetchError(.validation, "gbfs.json has no data object")
+        }
+        guard !data.feeds.isEmpty else {
+            throw FetchError(.validation, "gbfs.json lists no feeds")
+        }
+        var feeds: [String: String] = [:]
+        for feed in data.feeds where feeds[feed.name] == nil { feeds[feed.name] = feed.url }
+        return GBFSFeedList(feeds: feeds, ttl: file.ttl, version: file.version, lastUpdated: file.lastUpdated?.millis)
+    }
+
+    public static func stationInformation(_ body: [UInt8]) throws -> GBFSStationCatalog {
+        let file = try decode(GBFSFile<GBFSStationInformation>.self, body, file: "station_information.json")
+        guard let stations = file.data?.stations else {
+            throw FetchError(.validation, "station_information.json has no data.stations array")
+        }
+        var details: [String: GBFSStationDetails] = [:]
+        details.reserveCapacity(stations.count)
+        for station in stations {
+            guard let id = station.stationID?.text else { continue }
+            details[id] = GBFSStationDetails(
+                code: station.stationCode ?? station.shortName, name: station.name?.text, latitude: station.lat,
+                longitude: station.lon, capacity: station.capacity)
+        }
+        return GBFSStationCatalog(stations: details, ttl: file.ttl, lastUpdated: file.lastUpdated?.millis)
+    }
+
+    /// `vehicle_types.json` → propulsion by vehicle type id.
+    public static func vehicleTypes(_ body: [UInt8]) throws -> [String: String] {
+        let file = try decode(GBFSFile<GBFSVehicleTypes>.self, body, file: "vehicle_types.json")
+        var propulsion: [String: String] = [:]
+        for type in file.data?.vehicleTypes ?? [] {
+            propulsion[type.vehicleTypeID] = type.propulsionType ?? "human"
+        }
+        return propulsion
+    }
+
+    public static func stationStatus(
+        _ body: [UInt8], sourceID: String, catalog: GBFSStationCatalog?, propulsion: [String: String] = [:],
+        fetchedAt: Int64
+    ) throws -> GBFSStatusSnapshot {
+        let file = try decode(GBFSFile<GBFSStationStatus>.self, body, file: "station_status.json")
+        guard let stations = file.data?.stations else {
+            throw FetchError(.validation, "station_status.json has no data.stations array")
+        }
+        if let lastUpdated = file.lastUpdated?.millis, lastUpdated < 0 {
+            throw FetchError(.validation, "station_status.json last_updated \(lastUpdated / 1000) is negative")
+        }
+        let feedTime = file.lastUpdated?.millis ?? fetchedAt
+        var observations: [StationObservation] = []
+        observations.reserveCapacity(stations.count)
+        var rejected: [Rejection] = []
+        for (index, station) in stations.enumerated() {
+            switch normalize(
+                station, index: index, sourceID: sourceID, catalog: catalog, propulsion: propulsion, feedTime: feedTime)
+            {
+            case .accepted(let observation): observations.append(observation)
+            case .rejected(let rejection): rejected.append(rejection)
+            }
+        }
+        return GBFSStatusSnapshot(
+            stations: observations, rejected: rejected, lastUpdated: file.lastUpdated?.millis, ttl: file.ttl,
+            version: file.version)
+    }
+
+    private static func normalize(
+        _ s: GBFSStationStatus.Station, index: Int, sourceID: String, catalog: GBFSStationCatalog?,
+        propulsion: [String: String], feedTime: Int64
+    ) -> Normalized {
+        guard let id = s.stationID?.text, !id.isEmpty else {
+            return .rejected(Rejection(entity: "stations[\(index)]", reason: "station_id is missing"))
+        }
+        guard let bikes = s.numBikesAvailable ?? s.numVehiclesAvailable else {
+            return .rejected(Rejection(entity: id, reason: "num_bikes_available is missing"))
+        }
+        guard bikes >= 0 else {
+            return .rejected(Rejection(entity: id, reason: "num_bikes_available \(bikes) is negative"))
+        }
+        if let docks = s.numDocksAvailable, docks < 0 {
+            return .rejected(Rejection(entity: id, reason: "num_docks_available \(docks) is negative"))
+        }
+        guard let installed = s.isInstalled, let renting = s.isRenting, let returning = s.isReturning else {
+            return .rejected(Rejection(entity: id, reason: "is_installed, is_renting or is_returning is missing"))
+        }
+        if let reported = s.lastReported?.millis, reported < 0 {
+            return .rejected(Rejection(entity: id, reason: "last_reported \(reported / 1000) is not a valid time"))
+        }
+        var mechanical: Int?
+        var ebike: Int?
+        if let types = s.bikeTypes {
+            for entry in types {
+                if let n = entry["mechanical"] { mechanical = (mechanical ?? 0) + n }
+                if let n = entry["ebike"] { ebike = (ebike ?? 0) + n }
+            }
+        } else if let types = s.vehicleTypes, !propulsion.isEmpty {
+            for entry in types {
+                guard let kind = propulsion[entry.vehicleTypeID] else { continue }
+                if kind == "human" {
+                    mechanical = (mechanical ?? 0) + entry.count
+                } else {
+                    ebike = (ebike ?? 0) + entry.count
+                }
+            }
+        }
+        let details = catalog?.stations[id]
+        var observedAt = s.lastReported?.millis ?? feedTime
+        if observedAt <= 0 { observedAt = feedTime }
+        return .accepted(
+            StationObservation(
+                sourceID: sourceID, stationID: id, code: details?.code ?? s.stationCode, name: details?.name,
+                latitude: details?.latitude, longitude: details?.longitude, capacity: details?.capacity,
+                bikesAvailable: bikes, mechanicalAvailable: mechanical, ebikesAvailable: ebike,
+                docksAvailable: s.numDocksAvailable, isInstalled: installed.value, isRenting: renting.value,
+                isReturning: returning.value, observedAt: observedAt))
+    }
+
+    private enum Normalized {
+        case accepted(StationObservation)
+        case rejected(Rejection)
+    }
+
+    /// `free_bike_status.json` / `vehicle_status.json`.
+    public static func vehicleStatus(_ body: [UInt8]) throws -> GBFSVehicleSnapshot {
+        let file = try decode(GBFSFile<GBFSVehicleStatus>.self, body, file: "vehicle_status.json")
+        guard let vehicles = file.data?.vehicles else {
+            throw FetchError(.validation, "vehicle status has no data.bikes or data.vehicles array")
+        }
+        var accepted: [GBFSVehicle] = []
+        var rejected: [Rejection] = []
+        for (index, v) in vehicles.enumerated() {
+            guard let id = v.vehicleID?.text else {
+                rejected.append(Rejection(entity: "vehicles[\(index)]", reason: "bike_id / vehicle_id is missing"))
+                continue
+            }
+            if let reported = v.lastReported?.millis, reported < 0 {
+                rejected.append(Rejection(entity: id, reason: "last_reported \(reported / 1000) is not a valid time"))
+                continue
+            }
+            if let lat = v.lat, !(-90...90).contains(lat) {
+                rejected.append(Rejection(entity: id, reason: "lat \(lat) is out of range"))
+                continue
+            }
+            if let lon = v.lon, !(-180...180).contains(lon) {
+                rejected.append(Rejection(entity: id, reason: "lon \(lon) is out of range"))
+                continue
+            }
+            accepted.append(
+                GBFSVehicle(
+                    vehicleID: id, latitude: v.lat, longitude: v.lon, isReserved: v.isReserved?.value ?? false,
+                    isDisabled: v.isDisabled?.value ?? false, vehicleTypeID: v.vehicleTypeID,
+                    stationID: v.stationID?.text, lastReported: v.lastReported?.millis))
+        }
+        return GBFSVehicleSnapshot(vehicles: accepted, rejected: rejected, lastUpdated: file.lastUpdated?.millis)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8], file: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(body))
+        } catch let error as DecodingError {
+            throw FetchError(.parse, "\(file): \(describe(error))")
+        } catch {
+            throw FetchError(.parse, "\(file): \(error)")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return keys.isEmpty ? "" : "at \(keys.hasPrefix(".") ? String(keys.dropFirst()) : keys): "
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "not valid JSON" }
+            return path(context) + context.debugDescription
+        case .keyNotFound(let key, let context):
+            return path(context) + "missing key \(key.stringValue)"
+        case .typeMismatch(let type, let context):
+            return path(context) + "expected \(type)"
+        case .valueNotFound(let type, let context):
+            return path(context) + "expected \(type), found null"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// The feeds a `gbfs.json` lists, by name.
+public struct GBFSFeedList: Sendable, Hashable {
+    public var feeds: [String: String]
+    public var ttl: Int?
+    public var version: String?
+    public var lastUpdated: Int64?
+}
+
+public struct GBFSStationDetails: Sendable, Hashable {
+    public var code: String?
+    public var name: String?
+    public var latitude: Double?
+    public var longitude: Double?
+    public var capacity: Int?
+}
+
+/// `station_information.json`, by station id.
+public struct GBFSStationCatalog: Sendable {
+    public var stations: [String: GBFSStationDetails]
+    public var ttl: Int?
+    public var lastUpdated: Int64?
+}
+
+public struct GBFSStatusSnapshot: Sendable {
+    public var stations: [StationObservation]
+    public var rejected: [Rejection]
+    public var lastUpdated: Int64?
+    public var ttl: Int?
+    public var version: String?
+}
+
+public struct GBFSVehicle: Sendable, Hashable {
+    public var vehicleID: String
+    public var latitude: Double?
+    public var longitude: Double?
+    public var isReserved: Bool
+    public var isDisabled: Bool
+    public var vehicleTypeID: String?
+    public var stationID: String?
+    public var lastReported: Int64?
+}
+
+public struct GBFSVehicleSnapshot: Sendable {
+    public var vehicles: [GBFSVehicle]
+    public var rejected: [Rejection]
+    public var lastUpdated: Int64?
+}

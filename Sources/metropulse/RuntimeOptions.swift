@@ -1,0 +1,77 @@
+import ArgumentParser
+import Logging
+import MetropulseApp
+
+/// Options shared by every command that runs a pipeline role. Flags override the environment,
+/// which overrides the file.
+struct RuntimeOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file (sources, backends, workers, API). Env: METROPULSE_CONFIG.")
+    var config: String?
+
+    @Option(name: .long, help: "SQLite database file. Env: METROPULSE_DATABASE_PATH.")
+    var databasePath: String?
+
+    @Option(name: .long, help: "API port (0 picks a free port). Env: METROPULSE_API_PORT.")
+    var port: Int?
+
+    @Option(name: .long, help: "API bind address. Env: METROPULSE_API_HOST.")
+    var host: String?
+
+    @Option(name: .long, help: "Concurrent workers. Env: METROPULSE_WORKERS_CONCURRENCY.")
+    var workers: Int?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error. Env: METROPULSE_LOG_LEVEL.")
+    var logLevel: String?
+
+    var configPath: String? {
+        config ?? ProcessInfoEnvironment.value("METROPULSE_CONFIG")
+    }
+
+    func load() throws -> MetropulseConfiguration {
+        var configuration: MetropulseConfiguration
+        do {
+            configuration = try ConfigurationLoader.load(path: configPath)
+        } catch let error as ConfigurationErrors {
+            throw ValidationError("invalid configuration:\n\(error)")
+        }
+        if let databasePath { configuration.database.path = databasePath }
+        if let port { configuration.api.port = port }
+        if let host { configuration.api.host = host }
+        if let workers {
+            guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+            configuration.workers.concurrency = workers
+        }
+        if let logLevel {
+            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+            configuration.logLevel = logLevel
+        }
+        return configuration
+    }
+
+    func run(roles: Roles) async throws {
+        let configuration = try load()
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "metropulse")
+        let runtime = try MetropulseRuntime(
+            configuration: configuration, configurationPath: configPath, roles: roles, logger: logger)
+        try await runtime.run()
+    }
+}
+
+enum ProcessInfoEnvironment {
+    static func value(_ name: String) -> String? {
+        guard let pointer = getenv(name) else { return nil }
+        return String(cString: pointer)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
