@@ -8,7 +8,7 @@ public import MetropulseDemo
 public import MetropulseSQLite
 import NIOCore
 public import ServiceLifecycle
-import UnixSignals
+public import UnixSignals
 
 /// Builds and runs the services of one Metropulse process from its configuration and roles.
 public struct MetropulseRuntime: Sendable {
@@ -54,7 +54,9 @@ public struct MetropulseRuntime: Sendable {
                 configuration: .init(
                     concurrency: configuration.workers.concurrency, leaseMillis: configuration.workers.leaseMillis,
                     heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
-                    retryPolicy: .exponentialJitter(maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
+                    retryPolicy: .exponentialJitter(
+                        baseDelayMillis: configuration.workers.retryBaseDelayMillis,
+                        maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
                 queue: backend, committer: backend, store: backend, catalog: catalog,
                 connectors: ConnectorRegistry([.gbfs: GBFSConnector(http: http)]), bus: bus, clock: clock,
                 logger: logger)
@@ -106,16 +108,20 @@ public struct MetropulseRuntime: Sendable {
 
     /// Runs until SIGTERM/SIGINT (graceful: in-flight tasks finish) or cancellation.
     public func run() async throws {
+        try await serviceGroup(signals: [.sigterm, .sigint]).run()
+    }
+
+    /// The process's service group; `triggerGracefulShutdown()` stops it as SIGTERM would.
+    public func serviceGroup(signals: [UnixSignal]) -> ServiceGroup {
         logger.info(
             "starting",
             metadata: [
                 "database": "\(configuration.database.path)", "sources": "\(catalog.all.count)",
                 "workers": "\(roles.contains(.worker) ? configuration.workers.concurrency : 0)",
             ])
-        let group = ServiceGroup(
+        return ServiceGroup(
             configuration: .init(
                 services: services().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+                gracefulShutdownSignals: signals, logger: logger))
     }
 }

@@ -29,6 +29,9 @@ public enum ConfigurationLoader {
         Setting(key: "workers.concurrency") { c, v throws(ValueError) in c.workers.concurrency = try int(v, 1...4096) },
         Setting(key: "workers.lease") { c, v throws(ValueError) in c.workers.leaseMillis = try duration(v) },
         Setting(key: "workers.heartbeat") { c, v throws(ValueError) in c.workers.heartbeatMillis = try duration(v) },
+        Setting(key: "workers.retry_base_delay") { c, v throws(ValueError) in
+            c.workers.retryBaseDelayMillis = try duration(v)
+        },
         Setting(key: "workers.max_retry_delay") { c, v throws(ValueError) in
             c.workers.maxRetryDelayMillis = try duration(v)
         },

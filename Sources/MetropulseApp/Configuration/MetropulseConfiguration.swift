@@ -13,6 +13,7 @@ public struct MetropulseConfiguration: Sendable {
         public var concurrency = 16
         public var leaseMillis: Int64 = 60_000
         public var heartbeatMillis: Int64 = 10_000
+        public var retryBaseDelayMillis: Int64 = 2_000
         public var maxRetryDelayMillis: Int64 = 300_000
     }
 

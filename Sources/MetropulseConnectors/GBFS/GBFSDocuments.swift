@@ -230,3 +230,17 @@ struct GBFSVehicleStatus: Decodable, Sendable {
             try c.decodeIfPresent([Vehicle].self, forKey: .vehicles) ?? c.decodeIfPresent([Vehicle].self, forKey: .bikes)
     }
 }
+
+/// Any JSON object, contents ignored.
+struct GBFSAnyObject: Decodable, Sendable {
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        _ = try decoder.container(keyedBy: AnyKey.self)
+    }
+}

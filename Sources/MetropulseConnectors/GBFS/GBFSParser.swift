@@ -20,6 +20,17 @@ public enum GBFSParser {
         return GBFSFeedList(feeds: feeds, ttl: file.ttl, version: file.version, lastUpdated: file.lastUpdated?.millis)
     }
 
+    /// The header every GBFS file has; throws when it is missing or impossible.
+    public static func header(_ body: [UInt8]) throws -> GBFSHeader {
+        let file = try decode(GBFSFile<GBFSAnyObject>.self, body, file: "GBFS file")
+        guard file.data != nil else { throw FetchError(.validation, "GBFS file has no data object") }
+        guard let lastUpdated = file.lastUpdated?.millis else {
+            throw FetchError(.validation, "GBFS file has no last_updated")
+        }
+        guard lastUpdated >= 0 else { throw FetchError(.validation, "last_updated \(lastUpdated / 1000) is negative") }
+        return GBFSHeader(lastUpdated: lastUpdated, ttl: file.ttl, version: file.version)
+    }
+
     public static func stationInformation(_ body: [UInt8]) throws -> GBFSStationCatalog {
         let file = try decode(GBFSFile<GBFSStationInformation>.self, body, file: "station_information.json")
         guard let stations = file.data?.stations else {
@@ -193,6 +204,12 @@ public enum GBFSParser {
             return "\(error)"
         }
     }
+}
+
+public struct GBFSHeader: Sendable, Hashable {
+    public var lastUpdated: Int64
+    public var ttl: Int?
+    public var version: String?
 }
 
 /// The feeds a `gbfs.json` lists, by name.

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Locates the shared feed captures (`METROPULSE_FIXTURES`, or `shared/fixtures` beside a parent
+/// of this package).
+enum Fixtures {
+    static let root: String = {
+        if let explicit = ProcessInfo.processInfo.environment["METROPULSE_FIXTURES"] { return explicit }
+        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        for _ in 0..<8 {
+            for candidate in ["shared/fixtures", "../shared/fixtures"] {
+                let path = folder.appendingPathComponent(candidate).standardizedFileURL.path
+                if FileManager.default.fileExists(atPath: path + "/SOURCES.md") { return path }
+            }
+            folder.deleteLastPathComponent()
+        }
+        fatalError("feed captures not found: set METROPULSE_FIXTURES to the shared fixtures folder")
+    }()
+
+    static func bytes(_ relative: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: root + "/" + relative)))
+    }
+
+    static func files(under relative: String) throws -> [String] {
+        let base = root + "/" + relative
+        let enumerator = FileManager.default.enumerator(atPath: base)
+        var files: [String] = []
+        while let next = enumerator?.nextObject() as? String {
+            if next.hasSuffix(".json") { files.append(relative + "/" + next) }
+        }
+        return files.sorted()
+    }
+}
