@@ -151,7 +151,7 @@ extension SQLiteBackend: WorkQueue {
                 case nil: break
                 }
             }
-            stats.oldestWaitingEnqueuedAt = try Int64.fetchOne(
+            stats.oldestReadySince = try Int64.fetchOne(
                 db,
                 sql: "SELECT MIN(run_at) FROM tasks WHERE state IN ('queued', 'retrying') AND run_at <= ?",
                 arguments: [now])

@@ -130,7 +130,7 @@ struct SystemController {
         return QueueDTO(
             queued: stats.queued, running: stats.running, retrying: stats.retrying, dead: stats.dead,
             succeeded: stats.succeeded,
-            oldestWaitingAgeSeconds: stats.oldestWaitingEnqueuedAt.map { Double(max(0, now - $0)) / 1000 },
+            oldestWaitingAgeSeconds: stats.oldestReadySince.map { Double(max(0, now - $0)) / 1000 },
             finishedLastMinute: stats.finishedLastMinute,
             throughputPerSecond: (Double(stats.finishedLastMinute) / 60 * 100).rounded() / 100)
     }

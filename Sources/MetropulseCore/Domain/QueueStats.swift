@@ -5,21 +5,21 @@ public struct QueueStats: Sendable, Hashable, Codable {
     public var retrying: Int
     public var dead: Int
     public var succeeded: Int
-    /// Enqueue time of the oldest task that is ready and waiting, epoch ms.
-    public var oldestWaitingEnqueuedAt: Int64?
+    /// Since when the oldest ready, unstarted task has been ready (its run time), epoch ms.
+    public var oldestReadySince: Int64?
     /// Tasks finished (succeeded or dead) in the last 60 s.
     public var finishedLastMinute: Int
 
     public init(
         queued: Int = 0, running: Int = 0, retrying: Int = 0, dead: Int = 0, succeeded: Int = 0,
-        oldestWaitingEnqueuedAt: Int64? = nil, finishedLastMinute: Int = 0
+        oldestReadySince: Int64? = nil, finishedLastMinute: Int = 0
     ) {
         self.queued = queued
         self.running = running
         self.retrying = retrying
         self.dead = dead
         self.succeeded = succeeded
-        self.oldestWaitingEnqueuedAt = oldestWaitingEnqueuedAt
+        self.oldestReadySince = oldestReadySince
         self.finishedLastMinute = finishedLastMinute
     }
 }
