@@ -12,6 +12,10 @@ public enum SchedulePlanner {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
+        // Finish with a SplitMix64 mix so ids that differ in one character land far apart.
+        hash = (hash ^ (hash >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        hash = (hash ^ (hash >> 27)) &* 0x94D0_49BB_1331_11EB
+        hash ^= hash >> 31
         return Int64(hash % UInt64(intervalMillis))
     }
 
