@@ -50,7 +50,8 @@ extension SQLiteBackend: Store {
                     last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, last_feed_timestamp)
                 """
         ).execute(arguments: [
-            run.sourceID, run.finishedAt, run.status.rawValue, succeeded, run.errorMessage,
+            run.sourceID, run.finishedAt, run.status.rawValue, succeeded,
+            run.errorKind.map { "\($0.rawValue): \(run.errorMessage ?? "")" } ?? run.errorMessage,
             succeeded ? run.feedTimestamp : nil,
         ])
     }

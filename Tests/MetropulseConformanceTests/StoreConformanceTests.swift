@@ -109,7 +109,7 @@ struct StoreConformanceTests {
         #expect(state.lastRunAt == 1_200)
         #expect(state.lastRunStatus == .failed)
         #expect(state.lastSuccessAt == 1_100)
-        #expect(state.lastError == "slow")
+        #expect(state.lastError == "timeout: slow")
     }
 
     @Test("heartbeats are upserted per worker", arguments: BackendFactory.all)

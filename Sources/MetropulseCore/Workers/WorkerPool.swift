@@ -146,7 +146,8 @@ public final class WorkerPool: Service {
     /// Runs one attempt and commits its result; never throws.
     func process(_ task: ClaimedTask) async {
         let startedAt = clock.nowMillis
-        let runID = "\(task.jobID)#\(task.attempt)"
+        // Unique per attempt, also across requeues (which restart the attempt count).
+        let runID = "\(task.jobID)#\(task.attempt)@\(startedAt)"
         var run = TaskRun(
             id: runID, jobID: task.jobID, taskID: task.id, sourceID: task.sourceID, attempt: task.attempt,
             workerID: configuration.workerID, status: .succeeded, startedAt: startedAt, finishedAt: startedAt)
