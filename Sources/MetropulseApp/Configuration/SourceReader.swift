@@ -4,6 +4,7 @@ import Yams
 /// Reads the `sources:` list, collecting errors with their line and key.
 struct SourceReader {
     private(set) var errors: [ConfigurationError] = []
+    private var seenIDs: Set<String> = []
 
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
@@ -15,20 +16,13 @@ struct SourceReader {
             return []
         }
         var sources: [SourceDefinition] = []
-        var seen: Set<String> = []
         for (index, item) in sequence.enumerated() {
             let prefix = "sources[\(index)]"
             guard let mapping = item.mapping else {
                 fail(item.line, prefix, "expected a mapping with id, kind and url")
                 continue
             }
-            if let source = readSource(mapping, item: item, prefix: prefix) {
-                if seen.insert(source.id).inserted {
-                    sources.append(source)
-                } else {
-                    fail(item.line, "\(prefix).id", "duplicate source id '\(source.id)'")
-                }
-            }
+            if let source = readSource(mapping, item: item, prefix: prefix) { sources.append(source) }
         }
         return sources
     }
@@ -47,6 +41,9 @@ struct SourceReader {
         guard let id = values["id"]?.0.string, !id.isEmpty else {
             fail(item.line, "\(prefix).id", "missing")
             return nil
+        }
+        if !seenIDs.insert(id).inserted {
+            fail(values["id"]!.line, "\(prefix).id", "duplicate source id '\(id)'")
         }
         if id.contains(where: { $0 == "/" || $0 == "@" || $0.isWhitespace }) {
             fail(values["id"]!.line, "\(prefix).id", "must not contain '/', '@' or spaces")

@@ -1,0 +1,102 @@
+import Foundation
+import MetropulseApp
+import MetropulseCore
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    static var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+
+    @Test("no file: the demo city on SQLite with 16 workers on 127.0.0.1:8080")
+    func defaults() throws {
+        let configuration = try ConfigurationLoader.load(path: nil, environment: [:])
+        #expect(configuration.sources.map(\.id) == ["demo-bikes"])
+        #expect(configuration.demoEnabled)
+        #expect(configuration.workers.concurrency == 16)
+        #expect(configuration.api.port == 8080)
+        #expect(configuration.database.path == "metropulse.sqlite")
+        #expect(configuration.api.adminKey == nil)
+    }
+
+    @Test("the example files are valid; Paris polls Vélib' every 60 s without the demo")
+    func examples() throws {
+        let paris = try ConfigurationLoader.load(path: Self.packageRoot + "/examples/paris.yaml", environment: [:])
+        let velib = try #require(paris.sources.first)
+        #expect(paris.sources.count == 1)
+        #expect(velib.kind == .gbfs)
+        #expect(velib.intervalMillis == 60_000)
+        #expect(velib.urls.first?.contains("Velib_Metropole/gbfs.json") == true)
+        #expect(!paris.demoEnabled)
+        let demo = try ConfigurationLoader.load(path: Self.packageRoot + "/examples/demo.yaml", environment: [:])
+        #expect(demo.sources.first?.intervalMillis == 10_000)
+        #expect(demo.workers.leaseMillis == 60_000)
+        #expect(demo.workers.retryBaseDelayMillis == 2_000)
+        #expect(demo.workers.maxRetryDelayMillis == 300_000)
+    }
+
+    @Test("every setting can be overridden from METROPULSE_* variables")
+    func environment() throws {
+        let configuration = try ConfigurationLoader.load(
+            path: Self.packageRoot + "/examples/paris.yaml",
+            environment: [
+                "METROPULSE_DATABASE_PATH": "/tmp/x.sqlite", "METROPULSE_WORKERS_CONCURRENCY": "3",
+                "METROPULSE_API_PORT": "9999", "METROPULSE_API_ADMIN_KEY": "k", "METROPULSE_WORKERS_LEASE": "2m",
+                "METROPULSE_DEMO_ENABLED": "yes", "METROPULSE_LOG_LEVEL": "DEBUG",
+            ])
+        #expect(configuration.database.path == "/tmp/x.sqlite")
+        #expect(configuration.workers.concurrency == 3)
+        #expect(configuration.api.port == 9999)
+        #expect(configuration.api.adminKey == "k")
+        #expect(configuration.workers.leaseMillis == 120_000)
+        #expect(configuration.demoEnabled)
+        #expect(configuration.logLevel == "debug")
+        #expect(ConfigurationLoader.environmentVariables.contains("METROPULSE_WORKERS_MAX_RETRY_DELAY"))
+
+        let error = try #require(throws: ConfigurationErrors.self) {
+            try ConfigurationLoader.load(path: nil, environment: ["METROPULSE_WORKERS_CONCURRENCY": "many"])
+        }
+        #expect(error.errors == [
+            ConfigurationError(line: nil, key: "METROPULSE_WORKERS_CONCURRENCY", message: "expected an integer from 1 to 4096")
+        ])
+    }
+
+    @Test("validation reports every problem with its line and key")
+    func validation() {
+        let yaml = """
+            workers:
+              concurrency: lots
+            api:
+              prot: 8080
+            sources:
+              - id: a
+                kind: gbfs
+                url: https://example.org/gbfs.json
+                interval: soon
+              - id: a
+                kind: gbfs
+                url: https://example.org/other.json
+              - id: b
+                kind: carrier-pigeon
+                url: ftp://example.org
+              - kind: gbfs
+                url: https://example.org/gbfs.json
+            """
+        let errors = ConfigurationLoader.validate(yaml: yaml).errors
+        #expect(errors.map(\.description) == [
+            "line 2: workers.concurrency: expected an integer from 1 to 4096",
+            "line 4: api.prot: unknown setting",
+            "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m or 1h",
+            "line 10: sources[1].id: duplicate source id 'a'",
+            "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs)",
+            "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
+            "line 16: sources[3].id: missing",
+        ])
+        let broken = ConfigurationLoader.validate(yaml: "sources: [unclosed").errors
+        #expect(broken.count == 1)
+        #expect(broken.first?.line != nil)
+        #expect(broken.first?.message.hasPrefix("not valid YAML") == true)
+    }
+}
