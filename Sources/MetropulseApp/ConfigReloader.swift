@@ -17,7 +17,8 @@ public struct ConfigReloader: Service {
                 catalog.replace(with: configuration.sources)
                 logger.info("configuration reloaded", metadata: ["sources": "\(configuration.sources.count)"])
             } catch {
-                logger.error("configuration reload failed; keeping the current sources", metadata: ["error": "\(error)"])
+                logger.error(
+                    "configuration reload failed; keeping the current sources", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -95,7 +95,8 @@ public struct MetropulseRuntime: Sendable {
             services.append(
                 Application(
                     router: APIRouter.build(environment),
-                    configuration: .init(address: .hostname(host, port: configuration.api.port), serverName: "metropulse"),
+                    configuration: .init(
+                        address: .hostname(host, port: configuration.api.port), serverName: "metropulse"),
                     onServerRunning: { channel in
                         let port = channel.localAddress?.port ?? 0
                         logger.notice("API listening on http://\(host):\(port)")

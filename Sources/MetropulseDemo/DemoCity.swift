@@ -58,7 +58,8 @@ public struct DemoCity: Sendable {
             let angle = random.nextDouble() * 2 * Double.pi
             let distanceKm = 7.0 * random.nextDouble().squareRoot()
             let latitude = Self.center.latitude + distanceKm / 111.32 * cos(angle)
-            let longitude = Self.center.longitude + distanceKm / (111.32 * cos(Self.center.latitude * .pi / 180)) * sin(angle)
+            let longitude =
+                Self.center.longitude + distanceKm / (111.32 * cos(Self.center.latitude * .pi / 180)) * sin(angle)
             let profile: Profile = distanceKm < 2.2 ? .business : (distanceKm > 4 ? .residential : .mixed)
             let name = "\(streets[index % streets.count]) - \(places[(index / streets.count) % places.count])"
             stations.append(
@@ -66,7 +67,8 @@ public struct DemoCity: Sendable {
                     id: String(10_000 + index * 7), name: name, latitude: latitude, longitude: longitude,
                     capacity: 12 + Int(random.next() % 29), profile: profile,
                     ebikeShare: 0.25 + random.nextDouble() * 0.35,
-                    noisePhases: (random.nextDouble() * 6.283, random.nextDouble() * 6.283, random.nextDouble() * 6.283)))
+                    noisePhases: (random.nextDouble() * 6.283, random.nextDouble() * 6.283, random.nextDouble() * 6.283)
+                ))
         }
         self.stations = stations
     }

@@ -130,7 +130,8 @@ extension SQLiteBackend: Store {
             }
             let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             let rows = try Row.fetchAll(
-                db, sql: "SELECT \(Self.latestColumns) FROM stations_latest \(whereClause) ORDER BY source_id, station_id",
+                db,
+                sql: "SELECT \(Self.latestColumns) FROM stations_latest \(whereClause) ORDER BY source_id, station_id",
                 arguments: arguments)
             var stations = rows.map(Self.storedStation)
             if let near = query.near {
@@ -218,7 +219,8 @@ extension SQLiteBackend: Store {
             let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             return try Row.fetchAll(
                 db,
-                sql: "SELECT \(Self.runColumns) FROM task_runs \(whereClause) ORDER BY finished_at DESC, id DESC LIMIT ?",
+                sql:
+                    "SELECT \(Self.runColumns) FROM task_runs \(whereClause) ORDER BY finished_at DESC, id DESC LIMIT ?",
                 arguments: arguments
             ).map(Self.taskRun)
         }

@@ -12,7 +12,8 @@ struct MigrateCommand: AsyncParsableCommand {
         let configuration = try options.load()
         let backend = try SQLiteBackend(path: configuration.database.path)
         let applied = try backend.appliedMigrations()
-        print("\(configuration.database.path): schema at \(applied.last ?? "none") (\(applied.count) migrations applied)")
+        print(
+            "\(configuration.database.path): schema at \(applied.last ?? "none") (\(applied.count) migrations applied)")
         try backend.close()
     }
 }

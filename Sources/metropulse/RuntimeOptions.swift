@@ -42,7 +42,9 @@ struct RuntimeOptions: ParsableArguments {
             configuration.workers.concurrency = workers
         }
         if let logLevel {
-            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+            guard Logger.Level(rawValue: logLevel) != nil else {
+                throw ValidationError("unknown --log-level '\(logLevel)'")
+            }
             configuration.logLevel = logLevel
         }
         return configuration
@@ -71,7 +73,7 @@ enum ProcessInfoEnvironment {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

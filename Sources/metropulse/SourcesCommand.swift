@@ -27,7 +27,9 @@ struct SourcesCommand: AsyncParsableCommand {
             }
             print("\(file): OK, \(configuration.sources.count) sources")
             for source in configuration.sources {
-                print("  \(source.id) (\(source.kind.rawValue)) every \(source.intervalMillis / 1000)s: \(source.urls.joined(separator: " | "))")
+                print(
+                    "  \(source.id) (\(source.kind.rawValue)) every \(source.intervalMillis / 1000)s: \(source.urls.joined(separator: " | "))"
+                )
             }
         }
     }

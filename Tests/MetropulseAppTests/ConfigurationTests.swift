@@ -58,9 +58,11 @@ struct ConfigurationTests {
         let error = try #require(throws: ConfigurationErrors.self) {
             try ConfigurationLoader.load(path: nil, environment: ["METROPULSE_WORKERS_CONCURRENCY": "many"])
         }
-        #expect(error.errors == [
-            ConfigurationError(line: nil, key: "METROPULSE_WORKERS_CONCURRENCY", message: "expected an integer from 1 to 4096")
-        ])
+        #expect(
+            error.errors == [
+                ConfigurationError(
+                    line: nil, key: "METROPULSE_WORKERS_CONCURRENCY", message: "expected an integer from 1 to 4096")
+            ])
     }
 
     @Test("validation reports every problem with its line and key")
@@ -85,15 +87,16 @@ struct ConfigurationTests {
                 url: https://example.org/gbfs.json
             """
         let errors = ConfigurationLoader.validate(yaml: yaml).errors
-        #expect(errors.map(\.description) == [
-            "line 2: workers.concurrency: expected an integer from 1 to 4096",
-            "line 4: api.prot: unknown setting",
-            "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m or 1h",
-            "line 10: sources[1].id: duplicate source id 'a'",
-            "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs)",
-            "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
-            "line 16: sources[3].id: missing",
-        ])
+        #expect(
+            errors.map(\.description) == [
+                "line 2: workers.concurrency: expected an integer from 1 to 4096",
+                "line 4: api.prot: unknown setting",
+                "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m or 1h",
+                "line 10: sources[1].id: duplicate source id 'a'",
+                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs)",
+                "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
+                "line 16: sources[3].id: missing",
+            ])
         let broken = ConfigurationLoader.validate(yaml: "sources: [unclosed").errors
         #expect(broken.count == 1)
         #expect(broken.first?.line != nil)

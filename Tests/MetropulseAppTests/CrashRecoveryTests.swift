@@ -10,7 +10,9 @@ struct CrashRecoveryTests {
     /// The `metropulse` executable built next to the test bundle.
     static var binary: String {
         let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("metropulse").path,
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+                "metropulse"
+            ).path,
             URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent(".build/debug/metropulse").path,
         ]
@@ -81,7 +83,8 @@ struct CrashRecoveryTests {
         let secondPort = try await second.apiPort()
         let base = "http://127.0.0.1:\(secondPort)"
         let (_, queued) = try await getJSON("\(base)/api/system/tasks?state=queued")
-        #expect((queued["tasks"] as? [[String: Any]])?.contains { $0["job_id"] as? String == "demo-bikes@future" } == true)
+        #expect(
+            (queued["tasks"] as? [[String: Any]])?.contains { $0["job_id"] as? String == "demo-bikes@future" } == true)
         let (_, served) = try await getJSON("\(base)/api/stations?source=demo-bikes")
         #expect(served["count"] as? Int == 300)
         let (_, runs) = try await getJSON("\(base)/api/system/task-runs?limit=10000")
@@ -107,5 +110,5 @@ struct CrashRecoveryTests {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -48,7 +48,8 @@ struct FailingSourcesTests {
         let refusedPort = try Self.closedPort()
 
         func broken(_ id: String, _ url: String, timeout: Int64 = 2_000) -> SourceDefinition {
-            SourceDefinition(id: id, kind: .gbfs, urls: [url], intervalMillis: 600_000, timeoutMillis: timeout, maxAttempts: 3)
+            SourceDefinition(
+                id: id, kind: .gbfs, urls: [url], intervalMillis: 600_000, timeoutMillis: timeout, maxAttempts: 3)
         }
         var sources = MetropulseConfiguration.demoSources
         sources[0].intervalMillis = 600_000
@@ -76,8 +77,11 @@ struct FailingSourcesTests {
         for (source, (kind, text)) in expectations {
             let runs = try await backend.taskRuns(TaskRunQuery(sourceID: source)).sorted { $0.attempt < $1.attempt }
             #expect(runs.map(\.attempt) == [1, 2, 3], "\(source)")
-            #expect(runs.allSatisfy { $0.status == .failed && $0.errorKind == kind }, "\(source): \(runs.map(\.errorKind))")
-            #expect(runs.allSatisfy { $0.errorMessage?.contains(text) == true }, "\(source): \(runs.first?.errorMessage ?? "")")
+            #expect(
+                runs.allSatisfy { $0.status == .failed && $0.errorKind == kind }, "\(source): \(runs.map(\.errorKind))")
+            #expect(
+                runs.allSatisfy { $0.errorMessage?.contains(text) == true },
+                "\(source): \(runs.first?.errorMessage ?? "")")
             if source == "status500" { #expect(runs.allSatisfy { $0.httpStatus == 500 }) }
             // Exponential backoff with jitter: at least half the ceiling (200 ms, then 400 ms) between attempts.
             for (index, pair) in zip(runs, runs.dropFirst()).enumerated() {
@@ -96,7 +100,8 @@ struct FailingSourcesTests {
             try await backend.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).count == 2
         }
         let (_, sourceList) = try await getJSON("\(app.base)/api/sources")
-        let refused = try #require((sourceList["sources"] as? [[String: Any]])?.first { $0["id"] as? String == "refused" })
+        let refused = try #require(
+            (sourceList["sources"] as? [[String: Any]])?.first { $0["id"] as? String == "refused" })
         #expect(refused["freshness"] as? String == "never")
         #expect((refused["last_error"] as? String)?.contains("network") == true)
 
@@ -113,5 +118,5 @@ struct FailingSourcesTests {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -40,7 +40,9 @@ func getJSON(_ url: String) async throws -> (status: Int, json: [String: Any]) {
     return (Int(response.status.code), object as? [String: Any] ?? [:])
 }
 
-func post(_ url: String, body: String = "", headers: [String: String] = [:]) async throws -> (status: Int, json: [String: Any]) {
+func post(_ url: String, body: String = "", headers: [String: String] = [:]) async throws -> (
+    status: Int, json: [String: Any]
+) {
     var request = HTTPClientRequest(url: url)
     request.method = .POST
     for (name, value) in headers { request.headers.add(name: name, value: value) }

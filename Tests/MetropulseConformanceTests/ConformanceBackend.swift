@@ -19,7 +19,8 @@ struct BackendFactory: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 
     static let sqlite = BackendFactory(name: "sqlite") {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mp-conformance-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mp-conformance-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let backend = try SQLiteBackend(path: folder.appendingPathComponent("test.sqlite").path)
         return ConformanceBackend(store: backend, queue: backend, committer: backend) {

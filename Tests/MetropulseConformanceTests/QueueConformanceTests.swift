@@ -13,7 +13,8 @@ struct QueueConformanceTests {
         let claimed = try await backend.queue.claim(owner: "w", limit: 10, leaseMillis: 1000, now: 0)
         #expect(Set(claimed.map(\.jobID)) == ["a", "b", "c"])
         // Still deduplicated after the task finished.
-        try await backend.queue.finish(claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 1) })
+        try await backend.queue.finish(
+            claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 1) })
         #expect(try await backend.queue.enqueue([task("a")], now: 2) == 0)
     }
 
@@ -32,7 +33,10 @@ struct QueueConformanceTests {
         let second = try await backend.queue.claim(owner: "w", limit: 10, leaseMillis: 1000, now: 100)
         #expect(second.map(\.jobID) == ["low-new"])
         #expect(try await backend.queue.claim(owner: "w", limit: 10, leaseMillis: 1000, now: 999).isEmpty)
-        #expect(try await backend.queue.claim(owner: "w", limit: 10, leaseMillis: 1000, now: 1_000).map(\.jobID) == ["future"])
+        #expect(
+            try await backend.queue.claim(owner: "w", limit: 10, leaseMillis: 1000, now: 1_000).map(\.jobID) == [
+                "future"
+            ])
     }
 
     @Test("an expired lease is taken again; the old owner's outcome is ignored", arguments: BackendFactory.all)
@@ -40,17 +44,23 @@ struct QueueConformanceTests {
         let backend = try await factory.make()
         defer { backend.cleanup() }
         try await backend.queue.enqueue([task("a")], now: 0)
-        let first = try #require(try await backend.queue.claim(owner: "dead-worker", limit: 1, leaseMillis: 100, now: 0).first)
+        let first = try #require(
+            try await backend.queue.claim(owner: "dead-worker", limit: 1, leaseMillis: 100, now: 0).first)
         #expect(first.attempt == 1)
         #expect(try await backend.queue.claim(owner: "other", limit: 1, leaseMillis: 100, now: 50).isEmpty)
-        let second = try #require(try await backend.queue.claim(owner: "other", limit: 1, leaseMillis: 100, now: 101).first)
+        let second = try #require(
+            try await backend.queue.claim(owner: "other", limit: 1, leaseMillis: 100, now: 101).first)
         #expect(second.id == first.id)
         #expect(second.attempt == 2)
         #expect(second.leaseOwner == "other")
         // The first worker wakes up and reports: ignored, the task stays with "other".
-        try await backend.queue.finish([.init(taskID: first.id, leaseOwner: "dead-worker", disposition: .succeeded, finishedAt: 120)])
+        try await backend.queue.finish([
+            .init(taskID: first.id, leaseOwner: "dead-worker", disposition: .succeeded, finishedAt: 120)
+        ])
         #expect(try await backend.queue.stats(now: 120).running == 1)
-        try await backend.queue.finish([.init(taskID: second.id, leaseOwner: "other", disposition: .succeeded, finishedAt: 130)])
+        try await backend.queue.finish([
+            .init(taskID: second.id, leaseOwner: "other", disposition: .succeeded, finishedAt: 130)
+        ])
         let stats = try await backend.queue.stats(now: 130)
         #expect(stats.running == 0)
         #expect(stats.succeeded == 1)
@@ -68,14 +78,17 @@ struct QueueConformanceTests {
         #expect(try await backend.queue.claim(owner: "other", limit: 1, leaseMillis: 100, now: 501).count == 1)
     }
 
-    @Test("retry waits for its time, dead after the last attempt, requeue brings it back", arguments: BackendFactory.all)
+    @Test(
+        "retry waits for its time, dead after the last attempt, requeue brings it back", arguments: BackendFactory.all)
     func retryDeadRequeue(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
         let queue = backend.queue
         try await queue.enqueue([task("a", maxAttempts: 2)], now: 0)
         let first = try #require(try await queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 0).first)
-        try await queue.finish([.init(taskID: first.id, leaseOwner: "w", disposition: .retry(at: 1_000, error: "boom"), finishedAt: 10)])
+        try await queue.finish([
+            .init(taskID: first.id, leaseOwner: "w", disposition: .retry(at: 1_000, error: "boom"), finishedAt: 10)
+        ])
         var stats = try await queue.stats(now: 10)
         #expect(stats.retrying == 1)
         #expect(try await queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 999).isEmpty)
@@ -84,7 +97,9 @@ struct QueueConformanceTests {
         #expect(listed.first?.runAt == 1_000)
         let second = try #require(try await queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 1_000).first)
         #expect(second.attempt == 2)
-        try await queue.finish([.init(taskID: second.id, leaseOwner: "w", disposition: .dead(error: "boom again"), finishedAt: 1_010)])
+        try await queue.finish([
+            .init(taskID: second.id, leaseOwner: "w", disposition: .dead(error: "boom again"), finishedAt: 1_010)
+        ])
         stats = try await queue.stats(now: 1_010)
         #expect(stats.dead == 1)
         #expect(stats.retrying == 0)
@@ -130,7 +145,8 @@ struct QueueConformanceTests {
         #expect(stats.queued == 3)
         #expect(stats.oldestReadySince == 1_000)
         let claimed = try await queue.claim(owner: "w", limit: 1, leaseMillis: 1000, now: 5_000)
-        try await queue.finish(claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 6_000) })
+        try await queue.finish(
+            claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 6_000) })
         stats = try await queue.stats(now: 7_000)
         #expect(stats.queued == 2)
         #expect(stats.succeeded == 1)

@@ -13,7 +13,9 @@ struct StoreConformanceTests {
             docksAvailable: 20 - bikes, isInstalled: true, isRenting: true, isReturning: true, observedAt: observedAt)
     }
 
-    static func result(_ runID: String, at time: Int64, _ stations: [StationObservation], status: TaskRunStatus = .succeeded)
+    static func result(
+        _ runID: String, at time: Int64, _ stations: [StationObservation], status: TaskRunStatus = .succeeded
+    )
         -> RunResult
     {
         RunResult(
@@ -28,13 +30,17 @@ struct StoreConformanceTests {
     func idempotentRaw(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
-        let first = Self.result("r1", at: 100, [Self.station("1", bikes: 3, at: 50), Self.station("2", bikes: 4, at: 50)])
+        let first = Self.result(
+            "r1", at: 100, [Self.station("1", bikes: 3, at: 50), Self.station("2", bikes: 4, at: 50)])
         try await backend.store.write([first])
         try await backend.store.write([first])
-        try await backend.store.write([Self.result("r2", at: 200, [Self.station("1", bikes: 3, at: 50), Self.station("2", bikes: 5, at: 150)])])
+        try await backend.store.write([
+            Self.result("r2", at: 200, [Self.station("1", bikes: 3, at: 50), Self.station("2", bikes: 5, at: 150)])
+        ])
         #expect(try await backend.store.rawStationObservationCount(sourceID: "bikes") == 3)
         #expect(try await backend.store.rawStationObservationCount(sourceID: nil) == 3)
-        let history = try await backend.store.stationHistory(sourceID: "bikes", stationID: "2", since: nil, until: nil, limit: 10)
+        let history = try await backend.store.stationHistory(
+            sourceID: "bikes", stationID: "2", since: nil, until: nil, limit: 10)
         #expect(history.map(\.observation.bikesAvailable) == [5, 4])
         #expect(history.map(\.runID) == ["r2", "r1"])
     }
@@ -82,11 +88,15 @@ struct StoreConformanceTests {
         let backend = try await factory.make()
         defer { backend.cleanup() }
         for t in stride(from: Int64(100), through: 500, by: 100) {
-            try await backend.store.write([Self.result("r\(t)", at: t + 1, [Self.station("1", bikes: Int(t / 100), at: t)])])
+            try await backend.store.write([
+                Self.result("r\(t)", at: t + 1, [Self.station("1", bikes: Int(t / 100), at: t)])
+            ])
         }
-        let window = try await backend.store.stationHistory(sourceID: "bikes", stationID: "1", since: 200, until: 400, limit: 100)
+        let window = try await backend.store.stationHistory(
+            sourceID: "bikes", stationID: "1", since: 200, until: 400, limit: 100)
         #expect(window.map(\.observation.observedAt) == [400, 300, 200])
-        let limited = try await backend.store.stationHistory(sourceID: "bikes", stationID: "1", since: nil, until: nil, limit: 2)
+        let limited = try await backend.store.stationHistory(
+            sourceID: "bikes", stationID: "1", since: nil, until: nil, limit: 2)
         #expect(limited.map(\.observation.observedAt) == [500, 400])
     }
 
@@ -135,7 +145,8 @@ struct StoreConformanceTests {
         let backend = try await factory.make()
         defer { backend.cleanup() }
         try await backend.queue.enqueue([task("job", source: "bikes")], now: 0)
-        let claimed = try #require(try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 1_000, now: 0).first)
+        let claimed = try #require(
+            try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 1_000, now: 0).first)
         var result = Self.result("job#1", at: 10, [Self.station("1", bikes: 1, at: 5)])
         result.outcome = TaskOutcome(taskID: claimed.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 10)
         let withOutcome = result
@@ -144,7 +155,9 @@ struct StoreConformanceTests {
             group.addTask { try await backend.committer.commit([withOutcome]) }
             for i in 0..<20 {
                 group.addTask {
-                    try await backend.committer.commit([Self.result("extra\(i)", at: 20, [Self.station("x\(i)", bikes: 1, at: 5)])])
+                    try await backend.committer.commit([
+                        Self.result("extra\(i)", at: 20, [Self.station("x\(i)", bikes: 1, at: 5)])
+                    ])
                 }
             }
             try await group.waitForAll()

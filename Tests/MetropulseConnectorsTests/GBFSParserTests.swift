@@ -1,3 +1,4 @@
+import Foundation
 import MetropulseConnectors
 import MetropulseCore
 import Testing
@@ -37,7 +38,8 @@ struct GBFSParserTests {
         #expect(big.latitude == 48.798922410229)
         #expect(big.mechanicalAvailable == 12)
         #expect(big.ebikesAvailable == 8)
-        #expect(snapshot.stations.filter { $0.stationID.count > 10 || (UInt64($0.stationID) ?? 0) > 1 << 32 }.count == 187)
+        #expect(
+            snapshot.stations.filter { $0.stationID.count > 10 || (UInt64($0.stationID) ?? 0) > 1 << 32 }.count == 187)
 
         #expect(snapshot.stations.filter { $0.status == .outOfService }.count == 11)
         #expect(snapshot.stations.filter { $0.status == .closed }.count == 22)
@@ -66,7 +68,8 @@ struct GBFSParserTests {
         #expect(station.ebikesAvailable == 3)
         #expect(station.docksAvailable == 15)
 
-        let mit = try GBFSParser.stationInformation(Fixtures.bytes("gbfs/velib-paris-2022-05-mit/station_information.json"))
+        let mit = try GBFSParser.stationInformation(
+            Fixtures.bytes("gbfs/velib-paris-2022-05-mit/station_information.json"))
         #expect(mit.stations.count == 1438)
     }
 
@@ -111,7 +114,8 @@ struct GBFSParserTests {
         let information = try GBFSParser.stationInformation(
             Fixtures.bytes("gbfs/v3.0-json-schema-testfixtures/station_information.json"))
         #expect(information.stations.count == 23)
-        #expect(information.stations["dba20483-5fdb-42ba-9955-d883df3195ee"]?.name == "73 rue de Lourmel 75015 Fantasmo")
+        #expect(
+            information.stations["dba20483-5fdb-42ba-9955-d883df3195ee"]?.name == "73 rue de Lourmel 75015 Fantasmo")
         #expect(information.stations["dba20483-5fdb-42ba-9955-d883df3195ee"]?.capacity == 10)
 
         let propulsion = try GBFSParser.vehicleTypes(
@@ -132,7 +136,8 @@ struct GBFSParserTests {
         let vehicles = try GBFSParser.vehicleStatus(
             Fixtures.bytes("gbfs/v3.0-json-schema-testfixtures/vehicle_status.json"))
         #expect(vehicles.vehicles.count == 7)
-        #expect(vehicles.vehicles.first?.vehicleID == "2b6488755477b6803d3e21072a3dbcff52fb8f806283fc73591c8053e6ad6125")
+        #expect(
+            vehicles.vehicles.first?.vehicleID == "2b6488755477b6803d3e21072a3dbcff52fb8f806283fc73591c8053e6ad6125")
     }
 
     @Test("every capture in fixtures/gbfs is read by the parser its file name calls for")
@@ -171,9 +176,11 @@ struct GBFSParserTests {
 
         let broken = try GBFSParser.vehicleStatus(
             Fixtures.bytes("invalid/gbfs/entur-v2.3-free_bike_status_with_error.json"))
-        #expect(broken.rejected == [
-            Rejection(entity: "987fd100-b822-4347-86a4-b3eef8ca8b53", reason: "last_reported -1 is not a valid time")
-        ])
+        #expect(
+            broken.rejected == [
+                Rejection(
+                    entity: "987fd100-b822-4347-86a4-b3eef8ca8b53", reason: "last_reported -1 is not a valid time")
+            ])
         #expect(broken.vehicles.count == 1)
 
         let valid = try GBFSParser.vehicleStatus(
@@ -192,7 +199,8 @@ struct GBFSParserTests {
         #expect(notJSON.message.hasPrefix("station_status.json:"))
 
         let noStations = try #require(throws: FetchError.self) {
-            try GBFSParser.stationStatus(Array(#"{"last_updated": 1, "data": {}}"#.utf8), sourceID: "x", catalog: nil, fetchedAt: 0)
+            try GBFSParser.stationStatus(
+                Array(#"{"last_updated": 1, "data": {}}"#.utf8), sourceID: "x", catalog: nil, fetchedAt: 0)
         }
         #expect(noStations.kind == .validation)
         #expect(noStations.message == "station_status.json has no data.stations array")
@@ -204,11 +212,10 @@ struct GBFSParserTests {
         #expect(partial.stations.map(\.stationID) == ["ok"])
         #expect(partial.stations.first?.status == .closed)
         #expect(partial.stations.first?.observedAt == 10_000)
-        #expect(partial.rejected == [
-            Rejection(entity: "a", reason: "num_bikes_available -2 is negative"),
-            Rejection(entity: "stations[1]", reason: "station_id is missing"),
-        ])
+        #expect(
+            partial.rejected == [
+                Rejection(entity: "a", reason: "num_bikes_available -2 is negative"),
+                Rejection(entity: "stations[1]", reason: "station_id is missing"),
+            ])
     }
 }
-
-import Foundation

@@ -10,7 +10,8 @@ struct SchedulePlannerTests {
         let a = SchedulePlanner.phase(sourceID: "velib", intervalMillis: 60_000)
         #expect(a == SchedulePlanner.phase(sourceID: "velib", intervalMillis: 60_000))
         #expect((0..<60_000).contains(a))
-        let phases = Set((0..<50).map { SchedulePlanner.phase(sourceID: "source-\($0)", intervalMillis: 60_000) / 1_000 })
+        let phases = Set(
+            (0..<50).map { SchedulePlanner.phase(sourceID: "source-\($0)", intervalMillis: 60_000) / 1_000 })
         #expect(phases.count >= 28)
     }
 
@@ -58,7 +59,9 @@ struct RetryPolicyTests {
         #expect(policy.ceiling(afterAttempt: 200) == 10_000)
         for attempt in 1...5 {
             for _ in 0..<50 {
-                guard case .retry(let at, _) = policy.disposition(afterAttempt: attempt, maxAttempts: 9, now: 100, error: "e")
+                guard
+                    case .retry(let at, _) = policy.disposition(
+                        afterAttempt: attempt, maxAttempts: 9, now: 100, error: "e")
                 else {
                     Issue.record("expected a retry")
                     return
@@ -73,8 +76,9 @@ struct RetryPolicyTests {
     func deadAndRetryAfter() {
         let policy = RetryPolicy.exponentialJitter(baseDelayMillis: 1_000, maxDelayMillis: 10_000)
         #expect(policy.disposition(afterAttempt: 3, maxAttempts: 3, now: 0, error: "x") == .dead(error: "x"))
-        guard case .retry(let at, _) = policy.disposition(
-            afterAttempt: 1, maxAttempts: 3, now: 0, error: "x", retryAfterMillis: 30_000)
+        guard
+            case .retry(let at, _) = policy.disposition(
+                afterAttempt: 1, maxAttempts: 3, now: 0, error: "x", retryAfterMillis: 30_000)
         else {
             Issue.record("expected a retry")
             return

@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 import MetropulseCore
 
@@ -116,10 +117,12 @@ struct StationsController {
         }
         let limit = try request.intQuery("limit", default: 5000, range: 1...50_000)
         let rows = try await environment.store.stations(
-            StationQuery(sourceID: source, near: near, radiusMeters: near == nil ? nil : (radius ?? 1000), limit: limit))
+            StationQuery(sourceID: source, near: near, radiusMeters: near == nil ? nil : (radius ?? 1000), limit: limit)
+        )
         let now = environment.clock.nowMillis
         let stations = rows.map { StationDTO($0, now: now, from: near) }
-        return StationList(source: source, count: stations.count, generatedAt: Timestamp.iso8601(now), stations: stations)
+        return StationList(
+            source: source, count: stations.count, generatedAt: Timestamp.iso8601(now), stations: stations)
     }
 
     @Sendable func detail(_ request: Request, context: APIRequestContext) async throws -> StationDetail {
@@ -166,5 +169,3 @@ struct StationsController {
         }
     }
 }
-
-import Foundation

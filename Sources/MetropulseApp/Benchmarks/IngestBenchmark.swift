@@ -45,7 +45,8 @@ public struct IngestBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        let information = try GBFSParser.stationInformation(Array(try Data(contentsOf: URL(fileURLWithPath: informationPath))))
+        let information = try GBFSParser.stationInformation(
+            Array(try Data(contentsOf: URL(fileURLWithPath: informationPath))))
         let bodies = try snapshotBodies()
 
         // Pipeline: the production code path.
@@ -63,7 +64,9 @@ public struct IngestBenchmark: Sendable {
                 id: "bench@\(index)#1", jobID: "bench@\(index)", taskID: nil, sourceID: "velib", attempt: 1,
                 workerID: "bench", status: .succeeded, startedAt: now, finishedAt: now,
                 entityCount: snapshot.stations.count)
-            try await backend.write([RunResult(run: run, observations: ObservationBatch(stations: snapshot.stations), outcome: nil)])
+            try await backend.write([
+                RunResult(run: run, observations: ObservationBatch(stations: snapshot.stations), outcome: nil)
+            ])
             rows += snapshot.stations.count
             normalized.append(snapshot.stations)
         }
@@ -95,7 +98,8 @@ public struct IngestBenchmark: Sendable {
         let baselineStarted = ContinuousClock.now
         for (index, stations) in normalized.enumerated() {
             try await pool.write { db in
-                let statement = try db.makeStatement(sql: "INSERT INTO bare VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                let statement = try db.makeStatement(
+                    sql: "INSERT INTO bare VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 for s in stations {
                     statement.setUncheckedArguments([
                         s.sourceID, s.stationID, s.observedAt, Int64(index), "bench", s.bikesAvailable,
@@ -125,7 +129,9 @@ public struct IngestBenchmark: Sendable {
         for k in 0..<snapshots {
             var shifted = stations
             for i in shifted.indices {
-                if let reported = shifted[i]["last_reported"] as? Int { shifted[i]["last_reported"] = reported + k * 60 }
+                if let reported = shifted[i]["last_reported"] as? Int {
+                    shifted[i]["last_reported"] = reported + k * 60
+                }
             }
             payload["stations"] = shifted
             root["data"] = payload

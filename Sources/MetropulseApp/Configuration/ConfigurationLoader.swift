@@ -23,7 +23,9 @@ public enum ConfigurationLoader {
     static let settings: [Setting] = [
         Setting(key: "database.path") { c, v in c.database.path = v },
         Setting(key: "database.synchronous") { c, v throws(ValueError) in
-            guard ["full", "normal"].contains(v.lowercased()) else { throw ValueError(message: "expected full or normal") }
+            guard ["full", "normal"].contains(v.lowercased()) else {
+                throw ValueError(message: "expected full or normal")
+            }
             c.database.synchronous = v.lowercased()
         },
         Setting(key: "workers.concurrency") { c, v throws(ValueError) in c.workers.concurrency = try int(v, 1...4096) },
@@ -59,7 +61,9 @@ public enum ConfigurationLoader {
         var errors: [ConfigurationError] = []
         if let path {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigurationErrors(errors: [ConfigurationError(line: nil, key: path, message: "cannot read file")])
+                throw ConfigurationErrors(errors: [
+                    ConfigurationError(line: nil, key: path, message: "cannot read file")
+                ])
             }
             errors += apply(yaml: text, to: &configuration)
         }
@@ -76,7 +80,8 @@ public enum ConfigurationLoader {
     }
 
     /// Reads a file's text without the environment; returns the result and every problem found.
-    public static func validate(yaml: String) -> (configuration: MetropulseConfiguration, errors: [ConfigurationError]) {
+    public static func validate(yaml: String) -> (configuration: MetropulseConfiguration, errors: [ConfigurationError])
+    {
         var configuration = MetropulseConfiguration()
         let errors = apply(yaml: yaml, to: &configuration)
         return (configuration, errors)

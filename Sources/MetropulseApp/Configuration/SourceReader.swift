@@ -32,7 +32,9 @@ struct SourceReader {
         for (keyNode, value) in mapping {
             let key = keyNode.string ?? "?"
             guard Self.knownKeys.contains(key) else {
-                fail(keyNode.line, "\(prefix).\(key)", "unknown key (expected one of \(Self.knownKeys.sorted().joined(separator: ", ")))")
+                fail(
+                    keyNode.line, "\(prefix).\(key)",
+                    "unknown key (expected one of \(Self.knownKeys.sorted().joined(separator: ", ")))")
                 continue
             }
             values[key] = (value, keyNode.line)
@@ -72,7 +74,9 @@ struct SourceReader {
         }
         if urls.isEmpty { fail(item.line, "\(prefix).url", "missing (give url or urls)") }
         for url in urls where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")) {
-            fail(values["url"]?.line ?? values["urls"]?.line ?? item.line, "\(prefix).url", "'\(url)' is not an http(s) or demo: URL")
+            fail(
+                values["url"]?.line ?? values["urls"]?.line ?? item.line, "\(prefix).url",
+                "'\(url)' is not an http(s) or demo: URL")
         }
         var source = SourceDefinition(id: id, kind: kind, urls: urls)
         if let (node, _) = values["interval"] {
@@ -82,7 +86,11 @@ struct SourceReader {
             if let millis = duration(node, "\(prefix).timeout") { source.timeoutMillis = millis }
         }
         if let (node, _) = values["priority"] {
-            if let value = node.int { source.priority = value } else { fail(node.line, "\(prefix).priority", "expected an integer") }
+            if let value = node.int {
+                source.priority = value
+            } else {
+                fail(node.line, "\(prefix).priority", "expected an integer")
+            }
         }
         if let (node, _) = values["max_attempts"] {
             if let value = node.int, value >= 1 {
@@ -92,7 +100,11 @@ struct SourceReader {
             }
         }
         if let (node, _) = values["enabled"] {
-            if let value = node.bool { source.enabled = value } else { fail(node.line, "\(prefix).enabled", "expected true or false") }
+            if let value = node.bool {
+                source.enabled = value
+            } else {
+                fail(node.line, "\(prefix).enabled", "expected true or false")
+            }
         }
         if let (node, _) = values["tags"] {
             if let tags = node.mapping {

@@ -54,7 +54,9 @@ struct GBFSDiscovery: Decodable, Sendable {
             return
         }
         let languages = container.allKeys.sorted { a, b in
-            (a.stringValue.hasPrefix("en") ? 0 : 1, a.stringValue) < (b.stringValue.hasPrefix("en") ? 0 : 1, b.stringValue)
+            (a.stringValue.hasPrefix("en") ? 0 : 1, a.stringValue) < (
+                b.stringValue.hasPrefix("en") ? 0 : 1, b.stringValue
+            )
         }
         for key in languages {
             if let language = try? container.decode(Language.self, forKey: key), let feeds = language.feeds {
@@ -227,7 +229,8 @@ struct GBFSVehicleStatus: Decodable, Sendable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vehicles =
-            try c.decodeIfPresent([Vehicle].self, forKey: .vehicles) ?? c.decodeIfPresent([Vehicle].self, forKey: .bikes)
+            try c.decodeIfPresent([Vehicle].self, forKey: .vehicles)
+            ?? c.decodeIfPresent([Vehicle].self, forKey: .bikes)
     }
 }
 

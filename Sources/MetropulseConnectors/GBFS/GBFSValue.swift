@@ -1,5 +1,7 @@
 /// Decoding helpers for the shapes real GBFS feeds use in place of the spec's.
 
+import MetropulseCore
+
 /// An identifier given as a string or as an integer; integers are converted exactly (no Double).
 struct GBFSIdentifier: Decodable, Sendable {
     let text: String
@@ -74,5 +76,3 @@ struct GBFSText: Decodable, Sendable {
         }
     }
 }
-
-import MetropulseCore

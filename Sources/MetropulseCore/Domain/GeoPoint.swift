@@ -1,3 +1,5 @@
+import Foundation
+
 /// A WGS84 position.
 public struct GeoPoint: Sendable, Hashable, Codable {
     public var latitude: Double
@@ -28,5 +30,3 @@ public struct GeoPoint: Sendable, Hashable, Codable {
         return (latitude - dLat, latitude + dLat, longitude - dLon, longitude + dLon)
     }
 }
-
-import Foundation

@@ -4,7 +4,8 @@ public struct RetryPolicy: Sendable, Hashable {
     public var maxDelayMillis: Int64
 
     /// Delay after attempt n is a random value in [d/2, d] with d = min(max, base * 2^(n-1)).
-    public static func exponentialJitter(baseDelayMillis: Int64 = 2_000, maxDelayMillis: Int64 = 300_000) -> RetryPolicy {
+    public static func exponentialJitter(baseDelayMillis: Int64 = 2_000, maxDelayMillis: Int64 = 300_000) -> RetryPolicy
+    {
         RetryPolicy(baseDelayMillis: baseDelayMillis, maxDelayMillis: maxDelayMillis)
     }
 
