@@ -1,4 +1,4 @@
-public import Hummingbird
+import Hummingbird
 
 /// Admin endpoints need the configured key in `X-API-Key`.
 struct AdminGuard {

@@ -1,4 +1,4 @@
-public import Hummingbird
+import Hummingbird
 import MetropulseCore
 
 /// Query-string parsing that fails with a 400 naming the parameter.

@@ -1,4 +1,4 @@
-public import MetropulseCore
+import MetropulseCore
 import Synchronization
 
 /// Where the demo feed server listens, known once it is bound; resolves `demo:` URLs.

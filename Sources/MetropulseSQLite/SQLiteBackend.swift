@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 public import MetropulseCore
 
 /// The embedded backend: one SQLite file (WAL) holding the store tiers and the work queue, so a

@@ -1,4 +1,4 @@
-public import Hummingbird
+import Hummingbird
 import MetropulseCore
 
 /// The source catalogue with each source's schedule and freshness; "run now" for operators.

@@ -1,5 +1,5 @@
 import Foundation
-public import Hummingbird
+import Hummingbird
 import MetropulseCore
 
 /// Bike-share stations: latest values, one station with provenance, and raw history.

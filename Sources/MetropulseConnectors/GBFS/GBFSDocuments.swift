@@ -36,20 +36,13 @@ struct GBFSDiscovery: Decodable, Sendable {
 
     let feeds: [Feed]
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     private struct Language: Decodable {
         let feeds: [Feed]?
     }
 
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: AnyKey.self)
-        if let feeds = try container.decodeIfPresent([Feed].self, forKey: AnyKey(stringValue: "feeds")) {
+        let container = try decoder.container(keyedBy: GBFSAnyKey.self)
+        if let feeds = try container.decodeIfPresent([Feed].self, forKey: GBFSAnyKey(stringValue: "feeds")) {
             self.feeds = feeds
             return
         }
@@ -236,14 +229,15 @@ struct GBFSVehicleStatus: Decodable, Sendable {
 
 /// Any JSON object, contents ignored.
 struct GBFSAnyObject: Decodable, Sendable {
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     init(from decoder: any Decoder) throws {
-        _ = try decoder.container(keyedBy: AnyKey.self)
+        _ = try decoder.container(keyedBy: GBFSAnyKey.self)
     }
+}
+
+/// A coding key for objects whose keys are data (languages) or ignored.
+struct GBFSAnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }
