@@ -1,5 +1,5 @@
-public import Logging
-public import MetropulseCore
+import Logging
+import MetropulseCore
 public import ServiceLifecycle
 
 /// Re-reads the configuration file on `RELOAD_CONFIG` and swaps the source catalogue.

@@ -1,8 +1,8 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import Hummingbird
 public import Logging
-public import MetropulseAPI
-public import MetropulseConnectors
+import MetropulseAPI
+import MetropulseConnectors
 public import MetropulseCore
 public import MetropulseDemo
 public import MetropulseSQLite

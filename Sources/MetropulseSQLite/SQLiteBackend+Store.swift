@@ -84,19 +84,46 @@ extension SQLiteBackend: Store {
                     fetched_at = excluded.fetched_at, run_id = excluded.run_id
                 WHERE excluded.observed_at >= stations_latest.observed_at
                 """)
+        var rawRow = StatementBinder(raw, in: db)
+        var latestRow = StatementBinder(latest, in: db)
         for s in stations {
-            raw.setUncheckedArguments([
-                s.sourceID, s.stationID, s.observedAt, fetchedAt, runID, s.bikesAvailable, s.mechanicalAvailable,
-                s.ebikesAvailable, s.docksAvailable, s.capacity, s.isInstalled, s.isRenting, s.isReturning,
-                s.status.rawValue, s.occupancyRate,
-            ])
-            try raw.execute()
-            latest.setUncheckedArguments([
-                s.sourceID, s.stationID, s.code, s.name, s.latitude, s.longitude, s.capacity, s.bikesAvailable,
-                s.mechanicalAvailable, s.ebikesAvailable, s.docksAvailable, s.isInstalled, s.isRenting,
-                s.isReturning, s.status.rawValue, s.occupancyRate, s.observedAt, fetchedAt, runID,
-            ])
-            try latest.execute()
+            rawRow.bind(s.sourceID)
+            rawRow.bind(s.stationID)
+            rawRow.bind(s.observedAt)
+            rawRow.bind(fetchedAt)
+            rawRow.bind(runID)
+            rawRow.bind(s.bikesAvailable)
+            rawRow.bind(s.mechanicalAvailable)
+            rawRow.bind(s.ebikesAvailable)
+            rawRow.bind(s.docksAvailable)
+            rawRow.bind(s.capacity)
+            rawRow.bind(s.isInstalled)
+            rawRow.bind(s.isRenting)
+            rawRow.bind(s.isReturning)
+            rawRow.bind(s.status.rawValue)
+            rawRow.bind(s.occupancyRate)
+            try rawRow.step()
+
+            latestRow.bind(s.sourceID)
+            latestRow.bind(s.stationID)
+            latestRow.bind(s.code)
+            latestRow.bind(s.name)
+            latestRow.bind(s.latitude)
+            latestRow.bind(s.longitude)
+            latestRow.bind(s.capacity)
+            latestRow.bind(s.bikesAvailable)
+            latestRow.bind(s.mechanicalAvailable)
+            latestRow.bind(s.ebikesAvailable)
+            latestRow.bind(s.docksAvailable)
+            latestRow.bind(s.isInstalled)
+            latestRow.bind(s.isRenting)
+            latestRow.bind(s.isReturning)
+            latestRow.bind(s.status.rawValue)
+            latestRow.bind(s.occupancyRate)
+            latestRow.bind(s.observedAt)
+            latestRow.bind(fetchedAt)
+            latestRow.bind(runID)
+            try latestRow.step()
         }
     }
 

@@ -37,6 +37,9 @@ public final class SQLiteBackend: Sendable {
         let synchronous = configuration.synchronous.rawValue
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // 64 MiB of page cache per connection: the ingest path touches the recent end of the
+            // raw table and all of the latest table on every snapshot.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try SQLiteSchema.migrator.migrate(pool)

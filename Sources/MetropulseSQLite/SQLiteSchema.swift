@@ -78,7 +78,7 @@ enum SQLiteSchema {
                         is_returning INTEGER NOT NULL,
                         status TEXT NOT NULL,
                         occupancy_rate REAL,
-                        PRIMARY KEY (source_id, station_id, observed_at)
+                        PRIMARY KEY (source_id, observed_at, station_id)
                     ) WITHOUT ROWID;
 
                     CREATE TABLE stations_latest (
@@ -103,7 +103,6 @@ enum SQLiteSchema {
                         run_id TEXT NOT NULL,
                         PRIMARY KEY (source_id, station_id)
                     ) WITHOUT ROWID;
-                    CREATE INDEX stations_latest_position ON stations_latest(latitude, longitude);
 
                     CREATE TABLE worker_heartbeats (
                         worker_id TEXT PRIMARY KEY,

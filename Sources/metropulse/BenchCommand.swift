@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MetropulseApp
+import MetropulseSQLite
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Folder of feed captures (default: METROPULSE_FIXTURES or ../shared/fixtures).")
         var fixtures: String?
 
+        @Option(help: "SQLite synchronous mode for both the pipeline and the baseline: full or normal.")
+        var synchronous = "full"
+
         @Option(help: "Where to create the throwaway databases.")
         var directory = FileManager.default.temporaryDirectory.path
 
@@ -27,7 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
             let folder = root + "/gbfs/velib-paris-2025-10"
             let benchmark = IngestBenchmark(
                 statusPath: folder + "/station_status.json", informationPath: folder + "/station_information.json",
-                snapshots: max(1, snapshots), directory: directory)
+                snapshots: max(1, snapshots), directory: directory,
+                synchronous: synchronous.lowercased() == "normal" ? .normal : .full)
             print(try await benchmark.run())
         }
     }

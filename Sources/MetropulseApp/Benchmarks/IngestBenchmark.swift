@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 import MetropulseConnectors
-public import MetropulseCore
-import MetropulseSQLite
+import MetropulseCore
+public import MetropulseSQLite
 
 /// `metropulse bench ingest`: replays the Vélib' capture as successive snapshots through
 /// parse → normalize → raw + latest + run record in SQLite, against a baseline measured in the
@@ -10,6 +9,7 @@ import MetropulseSQLite
 /// into a bare table.
 public struct IngestBenchmark: Sendable {
     public struct Report: Sendable, CustomStringConvertible {
+        public var synchronous: String
         public var snapshots: Int
         public var rows: Int
         public var bytes: Int
@@ -31,7 +31,7 @@ public struct IngestBenchmark: Sendable {
             func f(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
             return """
                 ingest benchmark: \(snapshots) snapshots x \(rows / max(1, snapshots)) stations = \(rows) rows
-                  pipeline (parse + normalize + raw + latest + run, SQLite FULL sync): \(f(pipelineRowsPerSecond)) rows/s, \
+                  pipeline (parse + normalize + raw + latest + run, SQLite synchronous=\(synchronous)): \(f(pipelineRowsPerSecond)) rows/s, \
                 \(f(pipelineCPUSeconds / Double(rows) * 1e6, 2)) µs CPU/row
                     of which parse + normalize: \(f(parseSeconds / Double(rows) * 1e6, 2)) µs/row \
                 (\(f(Double(bytes) / parseSeconds / 1e6, 1)) MB/s); store: \
@@ -48,8 +48,13 @@ public struct IngestBenchmark: Sendable {
     public var informationPath: String
     public var snapshots: Int
     public var directory: String
+    public var synchronous: SQLiteBackend.Configuration.Synchronous
 
-    public init(statusPath: String, informationPath: String, snapshots: Int, directory: String) {
+    public init(
+        statusPath: String, informationPath: String, snapshots: Int, directory: String,
+        synchronous: SQLiteBackend.Configuration.Synchronous = .full
+    ) {
+        self.synchronous = synchronous
         self.statusPath = statusPath
         self.informationPath = informationPath
         self.snapshots = snapshots
@@ -64,7 +69,7 @@ public struct IngestBenchmark: Sendable {
         // Pipeline: the production code path.
         let pipelinePath = directory + "/bench-ingest-\(getpid()).sqlite"
         defer { removeDatabase(pipelinePath) }
-        let backend = try SQLiteBackend(path: pipelinePath)
+        let backend = try SQLiteBackend(path: pipelinePath, configuration: .init(synchronous: synchronous))
         var rows = 0
         var normalized: [[StationObservation]] = []
         let cpuBefore = ProcessStats.cpuSeconds
@@ -87,10 +92,8 @@ public struct IngestBenchmark: Sendable {
         }
         let pipelineSeconds = (ContinuousClock.now - started).seconds
         let pipelineCPU = ProcessStats.cpuSeconds - cpuBefore
+        let stored = try await backend.rawStationObservationCount(sourceID: nil)
         try backend.close()
-        let stored = try await DatabaseQueue(path: pipelinePath).read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM station_observations") ?? 0
-        }
         guard stored == rows else {
             throw BenchmarkError("pipeline stored \(stored) raw rows, expected \(rows)")
         }
@@ -99,52 +102,15 @@ public struct IngestBenchmark: Sendable {
         // transaction (the issue's baseline), then one transaction per snapshot (the pipeline's unit).
         let baselinePath = directory + "/bench-baseline-\(getpid()).sqlite"
         defer { removeDatabase(baselinePath) }
-        var configuration = GRDB.Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let pool = try DatabasePool(path: baselinePath, configuration: configuration)
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE bare (source_id TEXT, station_id TEXT, observed_at INTEGER, fetched_at INTEGER,
-                        run_id TEXT, bikes_available INTEGER, mechanical_available INTEGER, ebikes_available INTEGER,
-                        docks_available INTEGER, capacity INTEGER, is_installed INTEGER, is_renting INTEGER,
-                        is_returning INTEGER, status TEXT, occupancy_rate REAL)
-                    """)
-        }
-        let rowsToInsert = normalized
-        let oneTransactionStarted = ContinuousClock.now
-        try await pool.write { db in
-            let statement = try db.makeStatement(sql: Self.bareInsert)
-            for (index, stations) in rowsToInsert.enumerated() {
-                try Self.insertBare(stations, index: index, with: statement)
-            }
-        }
-        let oneTransactionSeconds = (ContinuousClock.now - oneTransactionStarted).seconds
-        let perSnapshotStarted = ContinuousClock.now
-        for (index, stations) in rowsToInsert.enumerated() {
-            try await pool.write { db in
-                try Self.insertBare(stations, index: index, with: try db.cachedStatement(sql: Self.bareInsert))
-            }
-        }
-        let perSnapshotSeconds = (ContinuousClock.now - perSnapshotStarted).seconds
-        try pool.close()
+        let baseline = try BareInsertBaseline(path: baselinePath, synchronous: synchronous.rawValue)
+        let oneTransactionSeconds = try await baseline.insert(normalized, transactionPerSnapshot: false).seconds
+        let perSnapshotSeconds = try await baseline.insert(normalized, transactionPerSnapshot: true).seconds
+        try baseline.close()
         return Report(
-            snapshots: bodies.count, rows: rows, bytes: bodies.reduce(0) { $0 + $1.count },
+            synchronous: synchronous.rawValue, snapshots: bodies.count, rows: rows,
+            bytes: bodies.reduce(0) { $0 + $1.count },
             pipelineSeconds: pipelineSeconds, parseSeconds: parseDuration.seconds, pipelineCPUSeconds: pipelineCPU,
             baselineSeconds: oneTransactionSeconds, perSnapshotBaselineSeconds: perSnapshotSeconds)
-    }
-
-    static let bareInsert = "INSERT INTO bare VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-    static func insertBare(_ stations: [StationObservation], index: Int, with statement: Statement) throws {
-        for s in stations {
-            statement.setUncheckedArguments([
-                s.sourceID, s.stationID, s.observedAt, Int64(index), "bench", s.bikesAvailable, s.mechanicalAvailable,
-                s.ebikesAvailable, s.docksAvailable, s.capacity, s.isInstalled, s.isRenting, s.isReturning,
-                s.status.rawValue, s.occupancyRate,
-            ])
-            try statement.execute()
-        }
     }
 
     /// The capture, re-timed: snapshot k moves every `last_reported` and the file time by k minutes,

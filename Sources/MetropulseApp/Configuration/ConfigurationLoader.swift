@@ -1,5 +1,5 @@
 import Foundation
-public import MetropulseCore
+import MetropulseCore
 import Yams
 
 /// Reads the YAML file and `METROPULSE_*` environment variables into a configuration.

@@ -96,65 +96,6 @@ struct GBFSStationInformation: Decodable, Sendable {
     let stations: [Station]?
 }
 
-struct GBFSStationStatus: Decodable, Sendable {
-    struct Station: Decodable, Sendable {
-        let stationID: GBFSIdentifier?
-        let stationCode: String?
-        let numBikesAvailable: Int?
-        let numVehiclesAvailable: Int?
-        let numDocksAvailable: Int?
-        /// Vélib': `[{"mechanical": n}, {"ebike": m}]`.
-        let bikeTypes: [[String: Int]]?
-        /// GBFS v2.3+/v3: `[{"vehicle_type_id": ..., "count": n}]`.
-        let vehicleTypes: [VehicleTypeCount]?
-        let isInstalled: GBFSFlag?
-        let isRenting: GBFSFlag?
-        let isReturning: GBFSFlag?
-        let lastReported: GBFSTime?
-
-        private enum CodingKeys: String, CodingKey {
-            case stationID = "station_id"
-            case stationCode
-            case numBikesAvailable = "num_bikes_available"
-            case numVehiclesAvailable = "num_vehicles_available"
-            case numDocksAvailable = "num_docks_available"
-            case bikeTypes = "num_bikes_available_types"
-            case vehicleTypes = "vehicle_types_available"
-            case isInstalled = "is_installed"
-            case isRenting = "is_renting"
-            case isReturning = "is_returning"
-            case lastReported = "last_reported"
-        }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            stationID = try c.decodeIfPresent(GBFSIdentifier.self, forKey: .stationID)
-            stationCode = try? c.decodeIfPresent(GBFSIdentifier.self, forKey: .stationCode)?.text
-            numBikesAvailable = try c.decodeIfPresent(Int.self, forKey: .numBikesAvailable)
-            numVehiclesAvailable = try c.decodeIfPresent(Int.self, forKey: .numVehiclesAvailable)
-            numDocksAvailable = try c.decodeIfPresent(Int.self, forKey: .numDocksAvailable)
-            bikeTypes = try? c.decodeIfPresent([[String: Int]].self, forKey: .bikeTypes)
-            vehicleTypes = try? c.decodeIfPresent([VehicleTypeCount].self, forKey: .vehicleTypes)
-            isInstalled = try c.decodeIfPresent(GBFSFlag.self, forKey: .isInstalled)
-            isRenting = try c.decodeIfPresent(GBFSFlag.self, forKey: .isRenting)
-            isReturning = try c.decodeIfPresent(GBFSFlag.self, forKey: .isReturning)
-            lastReported = try c.decodeIfPresent(GBFSTime.self, forKey: .lastReported)
-        }
-    }
-
-    struct VehicleTypeCount: Decodable, Sendable {
-        let vehicleTypeID: String
-        let count: Int
-
-        private enum CodingKeys: String, CodingKey {
-            case vehicleTypeID = "vehicle_type_id"
-            case count
-        }
-    }
-
-    let stations: [Station]?
-}
-
 /// `vehicle_types.json`: only the propulsion matters, to split mechanical from electric bikes.
 struct GBFSVehicleTypes: Decodable, Sendable {
     struct VehicleType: Decodable, Sendable {

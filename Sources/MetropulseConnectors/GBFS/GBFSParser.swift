@@ -61,14 +61,19 @@ public enum GBFSParser {
         _ body: [UInt8], sourceID: String, catalog: GBFSStationCatalog?, propulsion: [String: String] = [:],
         fetchedAt: Int64
     ) throws -> GBFSStatusSnapshot {
-        let file = try decode(GBFSFile<GBFSStationStatus>.self, body, file: "station_status.json")
-        guard let stations = file.data?.stations else {
+        let file: GBFSStatusReader
+        do {
+            file = try GBFSStatusReader.read(body)
+        } catch let error as JSONCursor.Failure {
+            throw FetchError(.parse, "station_status.json: \(error)")
+        }
+        guard let stations = file.stations else {
             throw FetchError(.validation, "station_status.json has no data.stations array")
         }
-        if let lastUpdated = file.lastUpdated?.millis, lastUpdated < 0 {
+        if let lastUpdated = file.lastUpdated, lastUpdated < 0 {
             throw FetchError(.validation, "station_status.json last_updated \(lastUpdated / 1000) is negative")
         }
-        let feedTime = file.lastUpdated?.millis ?? fetchedAt
+        let feedTime = file.lastUpdated ?? fetchedAt
         var observations: [StationObservation] = []
         observations.reserveCapacity(stations.count)
         var rejected: [Rejection] = []
@@ -81,59 +86,57 @@ public enum GBFSParser {
             }
         }
         return GBFSStatusSnapshot(
-            stations: observations, rejected: rejected, lastUpdated: file.lastUpdated?.millis, ttl: file.ttl,
+            stations: observations, rejected: rejected, lastUpdated: file.lastUpdated, ttl: file.ttl,
             version: file.version)
     }
 
     private static func normalize(
-        _ s: GBFSStationStatus.Station, index: Int, sourceID: String, catalog: GBFSStationCatalog?,
+        _ s: GBFSStatusReader.Entry, index: Int, sourceID: String, catalog: GBFSStationCatalog?,
         propulsion: [String: String], feedTime: Int64
     ) -> Normalized {
-        guard let id = s.stationID?.text, !id.isEmpty else {
+        guard let id = s.stationID, !id.isEmpty else {
             return .rejected(Rejection(entity: "stations[\(index)]", reason: "station_id is missing"))
         }
-        guard let bikes = s.numBikesAvailable ?? s.numVehiclesAvailable else {
+        if let field = s.invalid {
+            return .rejected(Rejection(entity: id, reason: "\(field) has an impossible value"))
+        }
+        guard let bikes = s.bikes ?? s.vehicles else {
             return .rejected(Rejection(entity: id, reason: "num_bikes_available is missing"))
         }
         guard bikes >= 0 else {
             return .rejected(Rejection(entity: id, reason: "num_bikes_available \(bikes) is negative"))
         }
-        if let docks = s.numDocksAvailable, docks < 0 {
+        if let docks = s.docks, docks < 0 {
             return .rejected(Rejection(entity: id, reason: "num_docks_available \(docks) is negative"))
         }
         guard let installed = s.isInstalled, let renting = s.isRenting, let returning = s.isReturning else {
             return .rejected(Rejection(entity: id, reason: "is_installed, is_renting or is_returning is missing"))
         }
-        if let reported = s.lastReported?.millis, reported < 0 {
+        if let reported = s.lastReported, reported < 0 {
             return .rejected(Rejection(entity: id, reason: "last_reported \(reported / 1000) is not a valid time"))
         }
-        var mechanical: Int?
-        var ebike: Int?
-        if let types = s.bikeTypes {
-            for entry in types {
-                if let n = entry["mechanical"] { mechanical = (mechanical ?? 0) + n }
-                if let n = entry["ebike"] { ebike = (ebike ?? 0) + n }
-            }
-        } else if let types = s.vehicleTypes, !propulsion.isEmpty {
-            for entry in types {
-                guard let kind = propulsion[entry.vehicleTypeID] else { continue }
+        var mechanical = s.mechanical
+        var ebike = s.ebike
+        if mechanical == nil, ebike == nil, let types = s.typeCounts, !propulsion.isEmpty {
+            for (type, count) in types {
+                guard let kind = propulsion[type] else { continue }
                 if kind == "human" {
-                    mechanical = (mechanical ?? 0) + entry.count
+                    mechanical = (mechanical ?? 0) + count
                 } else {
-                    ebike = (ebike ?? 0) + entry.count
+                    ebike = (ebike ?? 0) + count
                 }
             }
         }
         let details = catalog?.stations[id]
-        var observedAt = s.lastReported?.millis ?? feedTime
+        var observedAt = s.lastReported ?? feedTime
         if observedAt <= 0 { observedAt = feedTime }
         return .accepted(
             StationObservation(
                 sourceID: sourceID, stationID: id, code: details?.code ?? s.stationCode, name: details?.name,
                 latitude: details?.latitude, longitude: details?.longitude, capacity: details?.capacity,
                 bikesAvailable: bikes, mechanicalAvailable: mechanical, ebikesAvailable: ebike,
-                docksAvailable: s.numDocksAvailable, isInstalled: installed.value, isRenting: renting.value,
-                isReturning: returning.value, observedAt: observedAt))
+                docksAvailable: s.docks, isInstalled: installed, isRenting: renting, isReturning: returning,
+                observedAt: observedAt))
     }
 
     private enum Normalized {

@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-public import MetropulseCore
+import MetropulseCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
