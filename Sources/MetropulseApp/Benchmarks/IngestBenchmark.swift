@@ -114,27 +114,39 @@ public struct IngestBenchmark: Sendable {
     }
 
     /// The capture, re-timed: snapshot k moves every `last_reported` and the file time by k minutes,
-    /// so every snapshot's rows are new observations.
+    /// so every snapshot's rows are new observations. Digits are rewritten in place (the bytes are
+    /// otherwise the capture's own).
     func snapshotBodies() throws -> [[UInt8]] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: statusPath))
-        guard var root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-            var payload = root["data"] as? [String: Any], let stations = payload["stations"] as? [[String: Any]]
-        else { throw BenchmarkError("\(statusPath) is not a station_status file") }
-        let baseTime = (root["lastUpdatedOther"] as? Int) ?? (root["last_updated"] as? Int) ?? 0
-        var bodies: [[UInt8]] = []
-        for k in 0..<snapshots {
-            var shifted = stations
-            for i in shifted.indices {
-                if let reported = shifted[i]["last_reported"] as? Int {
-                    shifted[i]["last_reported"] = reported + k * 60
-                }
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: statusPath)))
+        let keys = [
+            Array(#""last_reported":"#.utf8), Array(#""lastUpdatedOther":"#.utf8), Array(#""last_updated":"#.utf8),
+        ]
+        var positions: [Range<Int>] = []
+        var i = 0
+        while i < original.count {
+            if original[i] == UInt8(ascii: "\""),
+                let key = keys.first(where: { original[i...].starts(with: $0) })
+            {
+                var start = i + key.count
+                while start < original.count, original[start] == UInt8(ascii: " ") { start += 1 }
+                var end = start
+                while end < original.count, (0x30...0x39).contains(original[end]) { end += 1 }
+                if end > start { positions.append(start..<end) }
+                i = end
+            } else {
+                i += 1
             }
-            payload["stations"] = shifted
-            root["data"] = payload
-            root["lastUpdatedOther"] = baseTime + k * 60
-            bodies.append(Array(try JSONSerialization.data(withJSONObject: root)))
         }
-        return bodies
+        guard !positions.isEmpty else { throw BenchmarkError("\(statusPath) has no last_reported times") }
+        return (0..<snapshots).map { k in
+            var body = original
+            for range in positions {
+                let value = Int(String(decoding: original[range], as: UTF8.self))! + k * 60
+                let digits = Array(String(value).utf8)
+                if digits.count == range.count { body.replaceSubrange(range, with: digits) }
+            }
+            return body
+        }
     }
 
     private func removeDatabase(_ path: String) {
