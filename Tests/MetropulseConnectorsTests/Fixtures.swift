@@ -3,7 +3,13 @@ import Foundation
 /// Locates the shared feed captures (`METROPULSE_FIXTURES`, or `shared/fixtures` beside a parent
 /// of this package).
 enum Fixtures {
-    static let root: String = {
+    struct NotFound: Error, CustomStringConvertible {
+        var description: String {
+            "feed captures not found: set METROPULSE_FIXTURES to the shared fixtures folder"
+        }
+    }
+
+    static let root: String? = {
         if let explicit = ProcessInfo.processInfo.environment["METROPULSE_FIXTURES"] { return explicit }
         var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         for _ in 0..<8 {
@@ -13,14 +19,16 @@ enum Fixtures {
             }
             folder.deleteLastPathComponent()
         }
-        fatalError("feed captures not found: set METROPULSE_FIXTURES to the shared fixtures folder")
+        return nil
     }()
 
     static func bytes(_ relative: String) throws -> [UInt8] {
-        Array(try Data(contentsOf: URL(fileURLWithPath: root + "/" + relative)))
+        guard let root else { throw NotFound() }
+        return Array(try Data(contentsOf: URL(fileURLWithPath: root + "/" + relative)))
     }
 
     static func files(under relative: String) throws -> [String] {
+        guard let root else { throw NotFound() }
         let base = root + "/" + relative
         let enumerator = FileManager.default.enumerator(atPath: base)
         var files: [String] = []
