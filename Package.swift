@@ -115,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MetropulseConnectorsTests",
-            dependencies: ["MetropulseConnectors", "MetropulseCore"],
+            dependencies: ["MetropulseApp", "MetropulseConnectors", "MetropulseCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

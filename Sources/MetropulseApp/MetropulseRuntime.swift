@@ -65,7 +65,13 @@ public struct MetropulseRuntime: Sendable {
         }
         scheduler =
             roles.contains(.scheduler)
-            ? Scheduler(catalog: catalog, queue: backend, store: backend, clock: clock, logger: logger) : nil
+            ? Scheduler(
+                catalog: catalog, queue: backend, store: backend, clock: clock,
+                configuration: .init(
+                    taskRetentionMillis: configuration.retention.tasksMillis,
+                    runRetentionMillis: configuration.retention.taskRunsMillis,
+                    heartbeatRetentionMillis: configuration.retention.heartbeatsMillis),
+                logger: logger) : nil
     }
 
     /// The services in start order; they stop in reverse (API first, HTTP client last).

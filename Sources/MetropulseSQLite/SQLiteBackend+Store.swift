@@ -305,6 +305,17 @@ extension SQLiteBackend: Store {
         }
     }
 
+    @discardableResult
+    public func prune(runsBefore: Int64, heartbeatsBefore: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM task_runs WHERE finished_at < ?", arguments: [runsBefore])
+            var count = db.changesCount
+            try db.execute(sql: "DELETE FROM worker_heartbeats WHERE last_seen_at < ?", arguments: [heartbeatsBefore])
+            count += db.changesCount
+            return count
+        }
+    }
+
     public func heartbeats() async throws -> [WorkerHeartbeat] {
         try await pool.read { db in
             try Row.fetchAll(

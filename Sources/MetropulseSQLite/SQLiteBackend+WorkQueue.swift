@@ -186,6 +186,14 @@ extension SQLiteBackend: WorkQueue {
         }
     }
 
+    @discardableResult
+    public func pruneSucceeded(finishedBefore before: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM tasks WHERE state = 'succeeded' AND finished_at < ?", arguments: [before])
+            return db.changesCount
+        }
+    }
+
     public func waitForWork(timeoutMillis: Int64) async {
         await workSignal.wait(timeoutMillis: timeoutMillis)
     }

@@ -35,6 +35,8 @@ struct ConfigurationTests {
         #expect(demo.workers.leaseMillis == 60_000)
         #expect(demo.workers.retryBaseDelayMillis == 2_000)
         #expect(demo.workers.maxRetryDelayMillis == 300_000)
+        #expect(demo.retention.tasksMillis == 7 * 86_400_000)
+        #expect(demo.retention.taskRunsMillis == 30 * 86_400_000)
     }
 
     @Test("every setting can be overridden from METROPULSE_* variables")
@@ -91,7 +93,7 @@ struct ConfigurationTests {
             errors.map(\.description) == [
                 "line 2: workers.concurrency: expected an integer from 1 to 4096",
                 "line 4: api.prot: unknown setting",
-                "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m or 1h",
+                "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d",
                 "line 10: sources[1].id: duplicate source id 'a'",
                 "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs)",
                 "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",

@@ -155,3 +155,24 @@ struct QueueConformanceTests {
         #expect(try await queue.stats(now: 70_000).finishedLastMinute == 0)
     }
 }
+
+extension QueueConformanceTests {
+    @Test("old succeeded tasks are pruned; dead and unfinished ones stay", arguments: BackendFactory.all)
+    func prune(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        let queue = backend.queue
+        try await queue.enqueue(
+            [task("old"), task("new"), task("dead", maxAttempts: 1), task("waiting", runAt: 9_999)], now: 0)
+        let claimed = try await queue.claim(owner: "w", limit: 3, leaseMillis: 1_000, now: 0)
+        let byJob = Dictionary(uniqueKeysWithValues: claimed.map { ($0.jobID, $0.id) })
+        try await queue.finish([
+            .init(taskID: byJob["old"]!, leaseOwner: "w", disposition: .succeeded, finishedAt: 100),
+            .init(taskID: byJob["new"]!, leaseOwner: "w", disposition: .succeeded, finishedAt: 900),
+            .init(taskID: byJob["dead"]!, leaseOwner: "w", disposition: .dead(error: "x"), finishedAt: 100),
+        ])
+        #expect(try await queue.pruneSucceeded(finishedBefore: 500) == 1)
+        let left = try await queue.tasks(state: nil, limit: 10).map(\.jobID).sorted()
+        #expect(left == ["dead", "new", "waiting"])
+    }
+}

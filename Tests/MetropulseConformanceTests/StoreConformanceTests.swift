@@ -169,3 +169,24 @@ struct StoreConformanceTests {
         #expect(try await backend.store.taskRuns(TaskRunQuery(limit: 100)).count == 21)
     }
 }
+
+extension StoreConformanceTests {
+    @Test("old run records and stale heartbeats are pruned; observations stay", arguments: BackendFactory.all)
+    func prune(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        try await backend.store.write([Self.result("old", at: 100, [Self.station("1", bikes: 1, at: 50)])])
+        try await backend.store.write([Self.result("new", at: 900, [Self.station("1", bikes: 2, at: 850)])])
+        for (id, seen) in [("gone", Int64(100)), ("alive", 900)] {
+            try await backend.store.upsertHeartbeat(
+                WorkerHeartbeat(
+                    workerID: id, host: "h", pid: 1, status: .running, concurrency: 1, inFlight: 0, processed: 0,
+                    failed: 0, fetchRate: 0, errorsLastMinute: 0, cpuSeconds: 0, memoryBytes: 0, startedAt: 0,
+                    lastSeenAt: seen))
+        }
+        #expect(try await backend.store.prune(runsBefore: 500, heartbeatsBefore: 500) == 2)
+        #expect(try await backend.store.taskRuns(TaskRunQuery()).map(\.id) == ["new"])
+        #expect(try await backend.store.heartbeats().map(\.workerID) == ["alive"])
+        #expect(try await backend.store.rawStationObservationCount(sourceID: "bikes") == 2)
+    }
+}

@@ -1,7 +1,8 @@
 import Foundation
+import MetropulseApp
 
-/// Locates the shared feed captures (`METROPULSE_FIXTURES`, or `shared/fixtures` beside a parent
-/// of this package).
+/// The shared feed captures (`METROPULSE_FIXTURES`, or `shared/fixtures` beside a parent of this
+/// package).
 enum Fixtures {
     struct NotFound: Error, CustomStringConvertible {
         var description: String {
@@ -9,18 +10,8 @@ enum Fixtures {
         }
     }
 
-    static let root: String? = {
-        if let explicit = ProcessInfo.processInfo.environment["METROPULSE_FIXTURES"] { return explicit }
-        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<8 {
-            for candidate in ["shared/fixtures", "../shared/fixtures"] {
-                let path = folder.appendingPathComponent(candidate).standardizedFileURL.path
-                if FileManager.default.fileExists(atPath: path + "/SOURCES.md") { return path }
-            }
-            folder.deleteLastPathComponent()
-        }
-        return nil
-    }()
+    static let root: String? = FixtureLocator.directory(
+        from: URL(fileURLWithPath: #filePath).deletingLastPathComponent().path)
 
     static func bytes(_ relative: String) throws -> [UInt8] {
         guard let root else { throw NotFound() }

@@ -37,6 +37,10 @@ public enum ConfigurationLoader {
         Setting(key: "workers.max_retry_delay") { c, v throws(ValueError) in
             c.workers.maxRetryDelayMillis = try duration(v)
         },
+        Setting(key: "retention.tasks") { c, v throws(ValueError) in c.retention.tasksMillis = try duration(v) },
+        Setting(key: "retention.task_runs") { c, v throws(ValueError) in c.retention.taskRunsMillis = try duration(v) },
+        Setting(key: "retention.heartbeats") { c, v throws(ValueError) in c.retention.heartbeatsMillis = try duration(v)
+        },
         Setting(key: "api.host") { c, v in c.api.host = v },
         Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
         Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
@@ -102,7 +106,7 @@ public enum ConfigurationLoader {
         }
         var errors: [ConfigurationError] = []
         var sourcesNode: Node?
-        let sections: Set = ["database", "workers", "api", "demo"]
+        let sections: Set = ["database", "workers", "retention", "api", "demo"]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }
             if key == "sources" {
@@ -169,17 +173,17 @@ public enum ConfigurationLoader {
         }
     }
 
-    /// `500ms`, `30s`, `5m`, `1h`, or a plain number of seconds.
+    /// `500ms`, `30s`, `5m`, `1h`, `7d`, or a plain number of seconds.
     static func duration(_ text: String) throws(ValueError) -> Int64 {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
             if let number = Double(trimmed.dropLast(suffix.count)), number > 0, number.isFinite {
                 return Int64(number * factor)
             }
         }
         if let seconds = Double(trimmed), seconds > 0, seconds.isFinite { return Int64(seconds * 1000) }
-        throw ValueError(message: "expected a positive duration like 500ms, 30s, 5m or 1h")
+        throw ValueError(message: "expected a positive duration like 500ms, 30s, 5m, 1h or 7d")
     }
 }
 

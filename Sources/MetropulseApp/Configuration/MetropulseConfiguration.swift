@@ -17,6 +17,12 @@ public struct MetropulseConfiguration: Sendable {
         public var maxRetryDelayMillis: Int64 = 300_000
     }
 
+    public struct Retention: Sendable {
+        public var tasksMillis: Int64 = 7 * 86_400_000
+        public var taskRunsMillis: Int64 = 30 * 86_400_000
+        public var heartbeatsMillis: Int64 = 86_400_000
+    }
+
     public struct API: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
@@ -31,6 +37,7 @@ public struct MetropulseConfiguration: Sendable {
 
     public var database = Database()
     public var workers = Workers()
+    public var retention = Retention()
     public var api = API()
     public var demo = Demo()
     public var logLevel = "info"

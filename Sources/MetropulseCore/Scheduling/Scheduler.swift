@@ -12,11 +12,27 @@ public final class Scheduler: Service {
         public var maxJitterMillis: Int64
         /// The longest the scheduler sleeps, so reloaded sources are seen promptly.
         public var maxSleepMillis: Int64
+        /// Succeeded tasks are deleted this long after they finished.
+        public var taskRetentionMillis: Int64
+        /// Run records are deleted this long after they finished.
+        public var runRetentionMillis: Int64
+        /// Heartbeats of workers not seen for this long are deleted.
+        public var heartbeatRetentionMillis: Int64
+        /// How often the retention clean-up runs.
+        public var maintenanceIntervalMillis: Int64
 
-        public init(jitterFraction: Double = 0.05, maxJitterMillis: Int64 = 2_000, maxSleepMillis: Int64 = 1_000) {
+        public init(
+            jitterFraction: Double = 0.05, maxJitterMillis: Int64 = 2_000, maxSleepMillis: Int64 = 1_000,
+            taskRetentionMillis: Int64 = 7 * 86_400_000, runRetentionMillis: Int64 = 30 * 86_400_000,
+            heartbeatRetentionMillis: Int64 = 86_400_000, maintenanceIntervalMillis: Int64 = 3_600_000
+        ) {
             self.jitterFraction = jitterFraction
             self.maxJitterMillis = maxJitterMillis
             self.maxSleepMillis = maxSleepMillis
+            self.taskRetentionMillis = taskRetentionMillis
+            self.runRetentionMillis = runRetentionMillis
+            self.heartbeatRetentionMillis = heartbeatRetentionMillis
+            self.maintenanceIntervalMillis = maintenanceIntervalMillis
         }
     }
 
@@ -28,6 +44,7 @@ public final class Scheduler: Service {
     private let logger: Logger
     /// Last slot enqueued per source; loaded from the store on first tick.
     private let lastSlots = Mutex<[String: Int64]?>(nil)
+    private let lastMaintenance = Mutex<Int64>(0)
 
     public init(
         catalog: SourceCatalog, queue: any WorkQueue, store: any Store, clock: WallClock = .system,
@@ -50,6 +67,11 @@ public final class Scheduler: Service {
                 sleepMillis = min(sleepMillis, max(10, next - clock.nowMillis))
             } catch {
                 logger.error("scheduler tick failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await maintainIfDue(now: clock.nowMillis)
+            } catch {
+                logger.error("retention clean-up failed", metadata: ["error": "\(error)"])
             }
             let pause = sleepMillis
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(pause)) }
@@ -84,6 +106,26 @@ public final class Scheduler: Service {
                 metadata: ["source": "\(source.id)", "job_id": "\(due.task.jobID)", "new": "\(inserted == 1)"])
         }
         return nextWake
+    }
+
+    /// Deletes old succeeded tasks, run records and heartbeats once per maintenance interval.
+    /// Returns how many rows were deleted (0 when not due).
+    @discardableResult
+    public func maintainIfDue(now: Int64) async throws -> Int {
+        let due = lastMaintenance.withLock { last in
+            guard now - last >= configuration.maintenanceIntervalMillis else { return false }
+            last = now
+            return true
+        }
+        guard due else { return 0 }
+        let tasks = try await queue.pruneSucceeded(finishedBefore: now - configuration.taskRetentionMillis)
+        let records = try await store.prune(
+            runsBefore: now - configuration.runRetentionMillis,
+            heartbeatsBefore: now - configuration.heartbeatRetentionMillis)
+        if tasks + records > 0 {
+            logger.info("retention clean-up", metadata: ["tasks": "\(tasks)", "rows": "\(records)"])
+        }
+        return tasks + records
     }
 
     /// Enqueues an extra run of a source now, ahead of scheduled work. Returns its job id.

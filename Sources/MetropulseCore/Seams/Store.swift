@@ -22,6 +22,11 @@ public protocol Store: Sendable {
 
     func upsertHeartbeat(_ heartbeat: WorkerHeartbeat) async throws
     func heartbeats() async throws -> [WorkerHeartbeat]
+
+    /// Deletes run records that finished before `runsBefore` and heartbeats of workers last seen
+    /// before `heartbeatsBefore`. Observations are kept.
+    @discardableResult
+    func prune(runsBefore: Int64, heartbeatsBefore: Int64) async throws -> Int
 }
 
 /// Commits run results together with their task outcomes.

@@ -27,6 +27,11 @@ public protocol WorkQueue: Sendable {
 
     func tasks(state: TaskState?, limit: Int) async throws -> [QueuedTask]
 
+    /// Deletes succeeded tasks that finished before `before` (dead tasks stay until requeued).
+    /// Their job ids become free again, which is harmless: the scheduler never goes back in time.
+    @discardableResult
+    func pruneSucceeded(finishedBefore before: Int64) async throws -> Int
+
     /// Returns when new work may be ready, or after `timeoutMillis`.
     func waitForWork(timeoutMillis: Int64) async
 }
