@@ -43,21 +43,7 @@ public struct BareInsertBaseline: Sendable {
     private static func insert(_ stations: [StationObservation], index: Int, in db: Database) throws {
         var row = StatementBinder(try db.cachedStatement(sql: insert), in: db)
         for s in stations {
-            row.bind(s.sourceID)
-            row.bind(s.stationID)
-            row.bind(s.observedAt)
-            row.bind(Int64(index))
-            row.bind("bench")
-            row.bind(s.bikesAvailable)
-            row.bind(s.mechanicalAvailable)
-            row.bind(s.ebikesAvailable)
-            row.bind(s.docksAvailable)
-            row.bind(s.capacity)
-            row.bind(s.isInstalled)
-            row.bind(s.isRenting)
-            row.bind(s.isReturning)
-            row.bind(s.status.rawValue)
-            row.bind(s.occupancyRate)
+            row.bindRawColumns(s, fetchedAt: Int64(index), runID: "bench")
             try row.step()
         }
     }

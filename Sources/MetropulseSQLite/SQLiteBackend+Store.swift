@@ -87,21 +87,7 @@ extension SQLiteBackend: Store {
         var rawRow = StatementBinder(raw, in: db)
         var latestRow = StatementBinder(latest, in: db)
         for s in stations {
-            rawRow.bind(s.sourceID)
-            rawRow.bind(s.stationID)
-            rawRow.bind(s.observedAt)
-            rawRow.bind(fetchedAt)
-            rawRow.bind(runID)
-            rawRow.bind(s.bikesAvailable)
-            rawRow.bind(s.mechanicalAvailable)
-            rawRow.bind(s.ebikesAvailable)
-            rawRow.bind(s.docksAvailable)
-            rawRow.bind(s.capacity)
-            rawRow.bind(s.isInstalled)
-            rawRow.bind(s.isRenting)
-            rawRow.bind(s.isReturning)
-            rawRow.bind(s.status.rawValue)
-            rawRow.bind(s.occupancyRate)
+            rawRow.bindRawColumns(s, fetchedAt: fetchedAt, runID: runID)
             try rawRow.step()
 
             latestRow.bind(s.sourceID)
@@ -333,5 +319,26 @@ extension SQLiteBackend: Store {
                     lastSeenAt: row[13])
             }
         }
+    }
+}
+
+extension StatementBinder {
+    /// The `station_observations` columns, in table order.
+    mutating func bindRawColumns(_ s: StationObservation, fetchedAt: Int64, runID: String) {
+        bind(s.sourceID)
+        bind(s.stationID)
+        bind(s.observedAt)
+        bind(fetchedAt)
+        bind(runID)
+        bind(s.bikesAvailable)
+        bind(s.mechanicalAvailable)
+        bind(s.ebikesAvailable)
+        bind(s.docksAvailable)
+        bind(s.capacity)
+        bind(s.isInstalled)
+        bind(s.isRenting)
+        bind(s.isReturning)
+        bind(s.status.rawValue)
+        bind(s.occupancyRate)
     }
 }
