@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -56,6 +57,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// PostgreSQL store, work queue (FOR UPDATE SKIP LOCKED) and committer.
+        .target(
+            name: "MetropulsePostgres",
+            dependencies: [
+                "MetropulseCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         /// The built-in demo city: a feed server with live-changing data in real formats.
         .target(
             name: "MetropulseDemo",
@@ -85,9 +96,11 @@ let package = Package(
                 "MetropulseCore",
                 "MetropulseConnectors",
                 "MetropulseSQLite",
+                "MetropulsePostgres",
                 "MetropulseDemo",
                 "MetropulseAPI",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,13 +133,18 @@ let package = Package(
         ),
         .testTarget(
             name: "MetropulseConformanceTests",
-            dependencies: ["MetropulseCore", "MetropulseSQLite"],
+            dependencies: [
+                "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MetropulseAppTests",
             dependencies: [
-                "MetropulseApp", "MetropulseCore", "MetropulseSQLite",
+                "MetropulseApp", "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

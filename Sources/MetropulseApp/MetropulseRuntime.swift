@@ -5,7 +5,6 @@ import MetropulseAPI
 import MetropulseConnectors
 public import MetropulseCore
 public import MetropulseDemo
-public import MetropulseSQLite
 import NIOCore
 public import ServiceLifecycle
 public import UnixSignals
@@ -15,7 +14,7 @@ public struct MetropulseRuntime: Sendable {
     public let configuration: MetropulseConfiguration
     public let configurationPath: String?
     public let roles: Roles
-    public let backend: SQLiteBackend
+    public let backend: StorageBackend
     public let catalog: SourceCatalog
     public let bus: any ControlBus
     public let clock: WallClock
@@ -37,9 +36,7 @@ public struct MetropulseRuntime: Sendable {
         self.clock = clock
         self.logger = logger
         self.onAPIBound = onAPIBound
-        backend = try SQLiteBackend(
-            path: configuration.database.path,
-            configuration: .init(synchronous: configuration.database.synchronous == "normal" ? .normal : .full))
+        backend = try StorageBackend.make(configuration.database, logger: logger)
         catalog = SourceCatalog(configuration.sources)
         bus = InProcessControlBus()
         demoEndpoint = DemoEndpoint()
@@ -57,7 +54,7 @@ public struct MetropulseRuntime: Sendable {
                     retryPolicy: .exponentialJitter(
                         baseDelayMillis: configuration.workers.retryBaseDelayMillis,
                         maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
-                queue: backend, committer: backend, store: backend, catalog: catalog,
+                queue: backend.queue, committer: backend.committer, store: backend.store, catalog: catalog,
                 connectors: ConnectorRegistry([.gbfs: GBFSConnector(http: http)]), bus: bus, clock: clock,
                 logger: logger)
         } else {
@@ -66,7 +63,7 @@ public struct MetropulseRuntime: Sendable {
         scheduler =
             roles.contains(.scheduler)
             ? Scheduler(
-                catalog: catalog, queue: backend, store: backend, clock: clock,
+                catalog: catalog, queue: backend.queue, store: backend.store, clock: clock,
                 configuration: .init(
                     taskRetentionMillis: configuration.retention.tasksMillis,
                     runRetentionMillis: configuration.retention.taskRunsMillis,
@@ -76,7 +73,8 @@ public struct MetropulseRuntime: Sendable {
 
     /// The services in start order; they stop in reverse (API first, HTTP client last).
     public func services() -> [any Service] {
-        var services: [any Service] = [HTTPClientService(client: httpClient)]
+        var services: [any Service] = backend.services
+        services.append(HTTPClientService(client: httpClient))
         if configuration.demoEnabled && roles.contains(.worker) {
             services.append(
                 DemoFeedServer.application(
@@ -92,7 +90,7 @@ public struct MetropulseRuntime: Sendable {
                 runNow = { sourceID in try await scheduler.runNow(sourceID: sourceID) }
             }
             let environment = APIEnvironment(
-                store: backend, queue: backend, bus: bus, catalog: catalog,
+                store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,
                 adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis)
             let logger = self.logger
@@ -115,6 +113,7 @@ public struct MetropulseRuntime: Sendable {
 
     /// Runs until SIGTERM/SIGINT (graceful: in-flight tasks finish) or cancellation.
     public func run() async throws {
+        try await backend.prepare()
         try await serviceGroup(signals: [.sigterm, .sigint]).run()
     }
 
@@ -123,7 +122,7 @@ public struct MetropulseRuntime: Sendable {
         logger.info(
             "starting",
             metadata: [
-                "database": "\(configuration.database.path)", "sources": "\(catalog.all.count)",
+                "database": "\(backend.description)", "sources": "\(catalog.all.count)",
                 "workers": "\(roles.contains(.worker) ? configuration.workers.concurrency : 0)",
             ])
         return ServiceGroup(

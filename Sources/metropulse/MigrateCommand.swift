@@ -1,6 +1,6 @@
 import ArgumentParser
+import Logging
 import MetropulseApp
-import MetropulseSQLite
 
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,10 +10,10 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
-        let backend = try SQLiteBackend(path: configuration.database.path)
-        let applied = try backend.appliedMigrations()
-        print(
-            "\(configuration.database.path): schema at \(applied.last ?? "none") (\(applied.count) migrations applied)")
+        let logger = Logger(label: "metropulse")
+        let backend = try StorageBackend.make(configuration.database, logger: logger)
+        try await backend.prepare()
         try backend.close()
+        print("\(backend.description): schema is up to date")
     }
 }

@@ -11,6 +11,12 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .long, help: "SQLite database file. Env: METROPULSE_DATABASE_PATH.")
     var databasePath: String?
 
+    @Option(
+        name: .long,
+        help: "PostgreSQL instead of SQLite: postgres://user:password@host:port/database. Env: METROPULSE_DATABASE_URL."
+    )
+    var databaseURL: String?
+
     @Option(name: .long, help: "API port (0 picks a free port). Env: METROPULSE_API_PORT.")
     var port: Int?
 
@@ -35,6 +41,12 @@ struct RuntimeOptions: ParsableArguments {
             throw ValidationError("invalid configuration:\n\(error)")
         }
         if let databasePath { configuration.database.path = databasePath }
+        if let databaseURL {
+            guard databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") else {
+                throw ValidationError("--database-url must be postgres://user:password@host:port/database")
+            }
+            configuration.database.url = databaseURL
+        }
         if let port { configuration.api.port = port }
         if let host { configuration.api.host = host }
         if let workers {

@@ -62,15 +62,15 @@ struct EndToEndTests {
         let (_, served) = try await getJSON("\(again.base)/api/stations?source=demo-bikes")
         #expect(served["count"] as? Int == 300)
         try await eventually("a new run after the restart") {
-            let runs = try await again.runtime.backend.taskRuns(TaskRunQuery(status: .succeeded, limit: 10_000))
+            let runs = try await again.runtime.backend.store.taskRuns(TaskRunQuery(status: .succeeded, limit: 10_000))
             return runs.count > runsBefore.count
         }
         let (_, history) = try await getJSON("\(again.base)/api/stations/demo-bikes/\(id)/history")
         #expect((history["count"] as? Int ?? 0) >= 1)
-        let runsAfter = try await again.runtime.backend.taskRuns(TaskRunQuery(status: .succeeded, limit: 10_000))
+        let runsAfter = try await again.runtime.backend.store.taskRuns(TaskRunQuery(status: .succeeded, limit: 10_000))
         #expect(Set(runsAfter.map(\.jobID)).count == runsAfter.count, "a slot ran twice")
         #expect(Set(runsBefore.map(\.id)).isSubset(of: Set(runsAfter.map(\.id))))
-        #expect(try await again.runtime.backend.rawStationObservationCount(sourceID: "demo-bikes") >= rawBefore)
+        #expect(try await again.runtime.backend.store.rawStationObservationCount(sourceID: "demo-bikes") >= rawBefore)
         try await again.stop()
     }
 
@@ -119,7 +119,7 @@ struct EndToEndTests {
         sources[0].intervalMillis = 60_000
         let app = try await RunningApp.start(configuration(database: folder + "/m.sqlite", sources: sources))
         try await eventually("first run") {
-            try await !app.runtime.backend.taskRuns(TaskRunQuery()).isEmpty
+            try await !app.runtime.backend.store.taskRuns(TaskRunQuery()).isEmpty
         }
         let (status, _) = try await post(
             "\(app.base)/api/system/commands", body: #"{"kind": "PAUSE_FETCH"}"#, headers: ["X-API-Key": "secret"])
@@ -133,15 +133,15 @@ struct EndToEndTests {
         // Two heartbeats later the paused pool has gone round its loop and still not taken it.
         let enqueuedAt = app.runtime.clock.nowMillis
         try await eventually("two heartbeats while paused") {
-            let beat = try await app.runtime.backend.heartbeats().first
+            let beat = try await app.runtime.backend.store.heartbeats().first
             return beat.map { $0.lastSeenAt > enqueuedAt + 1_000 && $0.status == .paused } ?? false
         }
-        #expect(try await app.runtime.backend.tasks(state: .queued, limit: 10).map(\.jobID).contains(jobID))
-        #expect(try await app.runtime.backend.tasks(state: .running, limit: 10).isEmpty)
+        #expect(try await app.runtime.backend.queue.tasks(state: .queued, limit: 10).map(\.jobID).contains(jobID))
+        #expect(try await app.runtime.backend.queue.tasks(state: .running, limit: 10).isEmpty)
         _ = try await post(
             "\(app.base)/api/system/commands", body: #"{"kind": "RESUME_FETCH"}"#, headers: ["X-API-Key": "secret"])
         try await eventually("the queued run is taken after resume") {
-            try await app.runtime.backend.taskRuns(TaskRunQuery()).contains { $0.jobID == jobID }
+            try await app.runtime.backend.store.taskRuns(TaskRunQuery()).contains { $0.jobID == jobID }
         }
         try await app.stop()
     }

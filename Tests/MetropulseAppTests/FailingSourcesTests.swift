@@ -63,10 +63,11 @@ struct FailingSourcesTests {
         config.workers.retryBaseDelayMillis = 200
         config.workers.maxRetryDelayMillis = 2_000
         let app = try await RunningApp.start(config)
-        let backend = app.runtime.backend
+        let store = app.runtime.backend.store
+        let queue = app.runtime.backend.queue
 
         try await eventually("every broken source dead after 3 attempts") {
-            try await backend.tasks(state: .dead, limit: 10).count == 4
+            try await queue.tasks(state: .dead, limit: 10).count == 4
         }
         let expectations: [String: (FetchErrorKind, String)] = [
             "refused": (.network, "connection"),
@@ -75,7 +76,7 @@ struct FailingSourcesTests {
             "slow": (.timeout, "300 ms"),
         ]
         for (source, (kind, text)) in expectations {
-            let runs = try await backend.taskRuns(TaskRunQuery(sourceID: source)).sorted { $0.attempt < $1.attempt }
+            let runs = try await store.taskRuns(TaskRunQuery(sourceID: source)).sorted { $0.attempt < $1.attempt }
             #expect(runs.map(\.attempt) == [1, 2, 3], "\(source)")
             #expect(
                 runs.allSatisfy { $0.status == .failed && $0.errorKind == kind }, "\(source): \(runs.map(\.errorKind))")
@@ -88,17 +89,17 @@ struct FailingSourcesTests {
                 let gap = pair.1.startedAt - pair.0.finishedAt
                 #expect(gap >= 100 << index, "\(source): attempt \(index + 2) started \(gap) ms after the previous one")
             }
-            let dead = try #require(try await backend.tasks(state: .dead, limit: 10).first { $0.sourceID == source })
+            let dead = try #require(try await queue.tasks(state: .dead, limit: 10).first { $0.sourceID == source })
             #expect(dead.attempts == 3)
             #expect(dead.lastError?.contains(kind.rawValue) == true)
         }
 
         // The healthy source kept working throughout, and still does.
-        let healthyRuns = try await backend.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).count
+        let healthyRuns = try await store.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).count
         #expect(healthyRuns >= 1)
         let jobID = try #require(try await app.runtime.scheduler?.runNow(sourceID: "demo-bikes"))
         try await eventually("the healthy source runs again") {
-            try await backend.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).contains {
+            try await store.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).contains {
                 $0.jobID == jobID
             }
         }
@@ -114,7 +115,7 @@ struct FailingSourcesTests {
         #expect(status == 200)
         #expect(requeued["requeued"] as? Int == 4)
         try await eventually("requeued tasks attempted again") {
-            try await backend.taskRuns(TaskRunQuery(sourceID: "garbage")).count > 3
+            try await store.taskRuns(TaskRunQuery(sourceID: "garbage")).count > 3
         }
         try await app.stop()
     }

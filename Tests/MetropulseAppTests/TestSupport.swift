@@ -65,6 +65,7 @@ final class RunningApp: Sendable {
         let runtime = try MetropulseRuntime(
             configuration: configuration, configurationPath: nil, roles: roles, logger: quietLogger,
             onAPIBound: { bound.continuation.yield($0) })
+        try await runtime.backend.prepare()
         let group = runtime.serviceGroup(signals: [])
         let task = Task { try await group.run() }
         var iterator = bound.stream.makeAsyncIterator()

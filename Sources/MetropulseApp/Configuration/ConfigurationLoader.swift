@@ -21,6 +21,12 @@ public enum ConfigurationLoader {
     }
 
     static let settings: [Setting] = [
+        Setting(key: "database.url") { c, v throws(ValueError) in
+            guard v.isEmpty || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
+                throw ValueError(message: "expected postgres://user:password@host:port/database")
+            }
+            c.database.url = v.isEmpty ? nil : v
+        },
         Setting(key: "database.path") { c, v in c.database.path = v },
         Setting(key: "database.synchronous") { c, v throws(ValueError) in
             guard ["full", "normal"].contains(v.lowercased()) else {

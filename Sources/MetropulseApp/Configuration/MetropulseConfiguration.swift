@@ -4,6 +4,8 @@ public import MetropulseCore
 /// working directory, 16 workers, the API on 127.0.0.1:8080, and the demo city.
 public struct MetropulseConfiguration: Sendable {
     public struct Database: Sendable {
+        /// `postgres://user:password@host:port/database`: use PostgreSQL instead of the SQLite file.
+        public var url: String?
         public var path = "metropulse.sqlite"
         /// `full` or `normal`; see `SQLiteBackend.Configuration.Synchronous`.
         public var synchronous = "full"

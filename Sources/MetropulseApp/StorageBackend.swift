@@ -1,0 +1,60 @@
+public import Logging
+public import MetropulseCore
+import MetropulsePostgres
+import MetropulseSQLite
+import PostgresNIO
+public import ServiceLifecycle
+
+/// The store, queue and committer a process uses, chosen by configuration: SQLite by default,
+/// PostgreSQL when `database.url` is set.
+public struct StorageBackend: Sendable {
+    public let store: any Store
+    public let queue: any WorkQueue
+    public let committer: any RunCommitter
+    /// Services the backend needs running (the PostgreSQL connection pool), started first.
+    public let services: [any Service]
+    public let description: String
+    private let prepareAction: @Sendable () async throws -> Void
+    private let closeAction: @Sendable () throws -> Void
+
+    public static func make(_ database: MetropulseConfiguration.Database, logger: Logger) throws -> StorageBackend {
+        if let url = database.url {
+            let client = try PostgresBackend.client(url: url, logger: logger)
+            let backend = PostgresBackend(client: client, logger: logger)
+            return StorageBackend(
+                store: backend, queue: backend, committer: backend, services: [PostgresClientService(client: client)],
+                description: "postgresql", prepareAction: { try await migratePostgres(url: url, logger: logger) },
+                closeAction: {})
+        }
+        let backend = try SQLiteBackend(
+            path: database.path,
+            configuration: .init(synchronous: database.synchronous == "normal" ? .normal : .full))
+        return StorageBackend(
+            store: backend, queue: backend, committer: backend, services: [], description: "sqlite \(database.path)",
+            prepareAction: {}, closeAction: { try backend.close() })
+    }
+
+    /// Creates or upgrades the schema (SQLite migrates when opened).
+    public func prepare() async throws { try await prepareAction() }
+
+    public func close() throws { try closeAction() }
+
+    /// Runs the PostgreSQL migrations with a short-lived client.
+    static func migratePostgres(url: String, logger: Logger) async throws {
+        let client = try PostgresBackend.client(url: url, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await PostgresBackend(client: client, logger: logger).migrate()
+        }
+    }
+}
+
+/// Runs the PostgreSQL connection pool until graceful shutdown, after every service using it stopped.
+struct PostgresClientService: Service {
+    let client: PostgresClient
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await client.run() }
+    }
+}

@@ -1,0 +1,365 @@
+import Foundation
+import Logging
+public import MetropulseCore
+import PostgresNIO
+
+extension PostgresBackend: Store {
+    public func write(_ results: [RunResult]) async throws {
+        guard !results.isEmpty else { return }
+        try await client.withTransaction(logger: logger) { connection in
+            try await Self.writeResults(results, finishingTasks: false, on: connection, logger: logger)
+        }
+    }
+
+    static func writeResults(
+        _ results: [RunResult], finishingTasks: Bool, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        for result in results {
+            try await insertRun(result.run, on: connection, logger: logger)
+            if !result.observations.stations.isEmpty {
+                try await writeStations(
+                    result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
+                    on: connection, logger: logger)
+            }
+        }
+        if finishingTasks {
+            try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
+        }
+    }
+
+    static func insertRun(_ run: TaskRun, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
+                duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp,
+                error_kind, error_message)
+            VALUES (\(run.id), \(run.jobID), \(run.taskID), \(run.sourceID), \(run.attempt), \(run.workerID),
+                \(run.status.rawValue), \(run.startedAt), \(run.finishedAt), \(run.durationMillis), \(run.url),
+                \(run.httpStatus), \(run.bytes), \(run.entityCount), \(run.rejectedCount), \(run.contentHash),
+                \(run.feedTimestamp), \(run.errorKind?.rawValue), \(run.errorMessage))
+            ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+                error_kind = excluded.error_kind, error_message = excluded.error_message
+            """, logger: logger)
+        let succeeded = run.status == .succeeded
+        let error = run.errorKind.map { "\($0.rawValue): \(run.errorMessage ?? "")" } ?? run.errorMessage
+        let successAt: Int64? = succeeded ? run.finishedAt : nil
+        let feedTimestamp: Int64? = succeeded ? run.feedTimestamp : nil
+        try await connection.query(
+            """
+            INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
+                last_feed_timestamp)
+            VALUES (\(run.sourceID), \(run.finishedAt), \(run.status.rawValue), \(successAt), \(error), \(feedTimestamp))
+            ON CONFLICT (source_id) DO UPDATE SET
+                last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
+                last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
+                    THEN excluded.last_run_status ELSE source_state.last_run_status END,
+                last_success_at = CASE WHEN \(succeeded)
+                    THEN GREATEST(COALESCE(source_state.last_success_at, 0), excluded.last_run_at)
+                    ELSE source_state.last_success_at END,
+                last_error = CASE WHEN \(succeeded) THEN source_state.last_error ELSE excluded.last_error END,
+                last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
+            """, logger: logger)
+    }
+
+    /// One row of a snapshot, as the JSON record `jsonb_to_recordset` expands.
+    struct StationRecord: Encodable {
+        var source_id: String
+        var station_id: String
+        var code: String?
+        var name: String?
+        var latitude: Double?
+        var longitude: Double?
+        var capacity: Int?
+        var bikes_available: Int
+        var mechanical_available: Int?
+        var ebikes_available: Int?
+        var docks_available: Int?
+        var is_installed: Bool
+        var is_renting: Bool
+        var is_returning: Bool
+        var status: String
+        var occupancy_rate: Double?
+        var observed_at: Int64
+    }
+
+    /// Writes a snapshot in two statements (raw, then latest), never one round trip per row.
+    static func writeStations(
+        _ stations: [StationObservation], fetchedAt: Int64, runID: String, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        // One row per station (the newest) so the latest upsert never touches a row twice.
+        var newest: [String: StationObservation] = [:]
+        for station in stations where (newest[station.stationID]?.observedAt ?? .min) <= station.observedAt {
+            newest[station.stationID] = station
+        }
+        let records = newest.values.map { s in
+            StationRecord(
+                source_id: s.sourceID, station_id: s.stationID, code: s.code, name: s.name, latitude: s.latitude,
+                longitude: s.longitude, capacity: s.capacity, bikes_available: s.bikesAvailable,
+                mechanical_available: s.mechanicalAvailable, ebikes_available: s.ebikesAvailable,
+                docks_available: s.docksAvailable, is_installed: s.isInstalled, is_renting: s.isRenting,
+                is_returning: s.isReturning, status: s.status.rawValue, occupancy_rate: s.occupancyRate,
+                observed_at: s.observedAt)
+        }
+        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
+        try await connection.query(
+            """
+            INSERT INTO station_observations (source_id, station_id, observed_at, fetched_at, run_id, bikes_available,
+                mechanical_available, ebikes_available, docks_available, capacity, is_installed, is_renting,
+                is_returning, status, occupancy_rate)
+            SELECT source_id, station_id, observed_at, \(fetchedAt), \(runID), bikes_available, mechanical_available,
+                ebikes_available, docks_available, capacity, is_installed, is_renting, is_returning, status,
+                occupancy_rate
+            FROM jsonb_to_recordset(\(json)::jsonb) AS r(source_id text, station_id text, observed_at bigint,
+                bikes_available integer, mechanical_available integer, ebikes_available integer,
+                docks_available integer, capacity integer, is_installed boolean, is_renting boolean,
+                is_returning boolean, status text, occupancy_rate double precision)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO stations_latest AS l (source_id, station_id, code, name, latitude, longitude, capacity,
+                bikes_available, mechanical_available, ebikes_available, docks_available, is_installed, is_renting,
+                is_returning, status, occupancy_rate, observed_at, fetched_at, run_id)
+            SELECT source_id, station_id, code, name, latitude, longitude, capacity, bikes_available,
+                mechanical_available, ebikes_available, docks_available, is_installed, is_renting, is_returning,
+                status, occupancy_rate, observed_at, \(fetchedAt), \(runID)
+            FROM jsonb_to_recordset(\(json)::jsonb) AS r(source_id text, station_id text, code text, name text,
+                latitude double precision, longitude double precision, capacity integer, bikes_available integer,
+                mechanical_available integer, ebikes_available integer, docks_available integer,
+                is_installed boolean, is_renting boolean, is_returning boolean, status text,
+                occupancy_rate double precision, observed_at bigint)
+            ON CONFLICT (source_id, station_id) DO UPDATE SET
+                code = excluded.code, name = excluded.name, latitude = excluded.latitude,
+                longitude = excluded.longitude, capacity = excluded.capacity,
+                bikes_available = excluded.bikes_available, mechanical_available = excluded.mechanical_available,
+                ebikes_available = excluded.ebikes_available, docks_available = excluded.docks_available,
+                is_installed = excluded.is_installed, is_renting = excluded.is_renting,
+                is_returning = excluded.is_returning, status = excluded.status,
+                occupancy_rate = excluded.occupancy_rate, observed_at = excluded.observed_at,
+                fetched_at = excluded.fetched_at, run_id = excluded.run_id
+            WHERE excluded.observed_at >= l.observed_at
+            """, logger: logger)
+    }
+
+    private static func storedStation(_ row: PostgresRow) throws -> StoredStation {
+        let r = row.makeRandomAccess()
+        let observation = StationObservation(
+            sourceID: try r[0].decode(String.self), stationID: try r[1].decode(String.self),
+            code: try r[2].decode(String?.self), name: try r[3].decode(String?.self),
+            latitude: try r[4].decode(Double?.self), longitude: try r[5].decode(Double?.self),
+            capacity: try r[6].decode(Int?.self), bikesAvailable: try r[7].decode(Int.self),
+            mechanicalAvailable: try r[8].decode(Int?.self), ebikesAvailable: try r[9].decode(Int?.self),
+            docksAvailable: try r[10].decode(Int?.self), isInstalled: try r[11].decode(Bool.self),
+            isRenting: try r[12].decode(Bool.self), isReturning: try r[13].decode(Bool.self),
+            observedAt: try r[14].decode(Int64.self))
+        return StoredStation(
+            observation: observation, fetchedAt: try r[15].decode(Int64.self), runID: try r[16].decode(String.self))
+    }
+
+    private func stations(_ rows: PostgresRowSequence) async throws -> [StoredStation] {
+        var stations: [StoredStation] = []
+        for try await row in rows { stations.append(try Self.storedStation(row)) }
+        return stations
+    }
+
+    public func stations(_ query: StationQuery) async throws -> [StoredStation] {
+        var box: (minLat: Double, maxLat: Double, minLon: Double, maxLon: Double)?
+        if let near = query.near, let radius = query.radiusMeters { box = near.boundingBox(meters: radius) }
+        let rows = try await client.query(
+            """
+            SELECT source_id, station_id, code, name, latitude, longitude, capacity, bikes_available,
+                mechanical_available, ebikes_available, docks_available, is_installed, is_renting, is_returning,
+                observed_at, fetched_at, run_id
+            FROM stations_latest
+            WHERE (\(query.sourceID)::text IS NULL OR source_id = \(query.sourceID))
+                AND (\(box == nil) OR (latitude BETWEEN \(box?.minLat ?? 0) AND \(box?.maxLat ?? 0)
+                    AND longitude BETWEEN \(box?.minLon ?? 0) AND \(box?.maxLon ?? 0)))
+            ORDER BY source_id, station_id
+            """, logger: logger)
+        var found = try await stations(rows)
+        if let near = query.near {
+            let distance = { (s: StoredStation) -> Double in
+                guard let lat = s.observation.latitude, let lon = s.observation.longitude else { return .infinity }
+                return near.distance(to: GeoPoint(latitude: lat, longitude: lon))
+            }
+            if let radius = query.radiusMeters { found.removeAll { distance($0) > radius } }
+            found.sort { distance($0) < distance($1) }
+        }
+        return Array(found.prefix(query.limit))
+    }
+
+    public func station(sourceID: String, stationID: String) async throws -> StoredStation? {
+        let rows = try await client.query(
+            """
+            SELECT source_id, station_id, code, name, latitude, longitude, capacity, bikes_available,
+                mechanical_available, ebikes_available, docks_available, is_installed, is_renting, is_returning,
+                observed_at, fetched_at, run_id
+            FROM stations_latest
+            WHERE source_id = \(sourceID) AND (station_id = \(stationID) OR code = \(stationID))
+            ORDER BY station_id = \(stationID) DESC LIMIT 1
+            """, logger: logger)
+        return try await stations(rows).first
+    }
+
+    public func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StoredStation]
+    {
+        let rows = try await client.query(
+            """
+            SELECT o.source_id, o.station_id, l.code, l.name, l.latitude, l.longitude, o.capacity,
+                o.bikes_available, o.mechanical_available, o.ebikes_available, o.docks_available,
+                o.is_installed, o.is_renting, o.is_returning, o.observed_at, o.fetched_at, o.run_id
+            FROM station_observations o
+            LEFT JOIN stations_latest l ON l.source_id = o.source_id AND l.station_id = o.station_id
+            WHERE o.source_id = \(sourceID) AND o.station_id = \(stationID)
+                AND o.observed_at >= \(since ?? Int64.min) AND o.observed_at <= \(until ?? Int64.max)
+            ORDER BY o.observed_at DESC LIMIT \(limit)
+            """, logger: logger)
+        return try await stations(rows)
+    }
+
+    public func rawStationObservationCount(sourceID: String?) async throws -> Int {
+        let rows = try await client.query(
+            "SELECT COUNT(*) FROM station_observations WHERE (\(sourceID)::text IS NULL OR source_id = \(sourceID))",
+            logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
+    private func runs(_ rows: PostgresRowSequence) async throws -> [TaskRun] {
+        var runs: [TaskRun] = []
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            runs.append(
+                TaskRun(
+                    id: try r[0].decode(String.self), jobID: try r[1].decode(String.self),
+                    taskID: try r[2].decode(Int64?.self), sourceID: try r[3].decode(String.self),
+                    attempt: try r[4].decode(Int.self), workerID: try r[5].decode(String.self),
+                    status: TaskRunStatus(rawValue: try r[6].decode(String.self)) ?? .failed,
+                    startedAt: try r[7].decode(Int64.self), finishedAt: try r[8].decode(Int64.self),
+                    url: try r[9].decode(String?.self), httpStatus: try r[10].decode(Int?.self),
+                    bytes: try r[11].decode(Int?.self), entityCount: try r[12].decode(Int.self),
+                    rejectedCount: try r[13].decode(Int.self), contentHash: try r[14].decode(String?.self),
+                    feedTimestamp: try r[15].decode(Int64?.self),
+                    errorKind: try r[16].decode(String?.self).flatMap(FetchErrorKind.init(rawValue:)),
+                    errorMessage: try r[17].decode(String?.self)))
+        }
+        return runs
+    }
+
+    public func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun] {
+        let status = query.status?.rawValue
+        return try await runs(
+            try await client.query(
+                """
+                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url,
+                    http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind,
+                    error_message
+                FROM task_runs
+                WHERE (\(status)::text IS NULL OR status = \(status))
+                    AND (\(query.sourceID)::text IS NULL OR source_id = \(query.sourceID))
+                ORDER BY finished_at DESC, id DESC LIMIT \(query.limit)
+                """, logger: logger))
+    }
+
+    public func taskRun(id: String) async throws -> TaskRun? {
+        try await runs(
+            try await client.query(
+                """
+                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url,
+                    http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind,
+                    error_message
+                FROM task_runs WHERE id = \(id)
+                """, logger: logger)
+        ).first
+    }
+
+    public func sourceStates() async throws -> [SourceState] {
+        var states: [SourceState] = []
+        for try await row in try await client.query(
+            """
+            SELECT source_id, last_slot_at, next_run_at, last_run_at, last_run_status, last_success_at, last_error,
+                last_feed_timestamp
+            FROM source_state ORDER BY source_id
+            """, logger: logger)
+        {
+            let r = row.makeRandomAccess()
+            states.append(
+                SourceState(
+                    sourceID: try r[0].decode(String.self), lastSlotAt: try r[1].decode(Int64?.self),
+                    nextRunAt: try r[2].decode(Int64?.self), lastRunAt: try r[3].decode(Int64?.self),
+                    lastRunStatus: try r[4].decode(String?.self).flatMap(TaskRunStatus.init(rawValue:)),
+                    lastSuccessAt: try r[5].decode(Int64?.self), lastError: try r[6].decode(String?.self),
+                    lastFeedTimestamp: try r[7].decode(Int64?.self)))
+        }
+        return states
+    }
+
+    public func recordScheduled(sourceID: String, slotAt: Int64, nextRunAt: Int64) async throws {
+        try await client.query(
+            """
+            INSERT INTO source_state (source_id, last_slot_at, next_run_at) VALUES (\(sourceID), \(slotAt), \(nextRunAt))
+            ON CONFLICT (source_id) DO UPDATE SET
+                last_slot_at = GREATEST(COALESCE(source_state.last_slot_at, 0), excluded.last_slot_at),
+                next_run_at = excluded.next_run_at
+            """, logger: logger)
+    }
+
+    public func upsertHeartbeat(_ h: WorkerHeartbeat) async throws {
+        try await client.query(
+            """
+            INSERT INTO worker_heartbeats (worker_id, host, pid, status, concurrency, in_flight, processed, failed,
+                fetch_rate, errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at)
+            VALUES (\(h.workerID), \(h.host), \(h.pid), \(h.status.rawValue), \(h.concurrency), \(h.inFlight),
+                \(h.processed), \(h.failed), \(h.fetchRate), \(h.errorsLastMinute), \(h.cpuSeconds), \(h.memoryBytes),
+                \(h.startedAt), \(h.lastSeenAt))
+            ON CONFLICT (worker_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, status = excluded.status,
+                concurrency = excluded.concurrency, in_flight = excluded.in_flight, processed = excluded.processed,
+                failed = excluded.failed, fetch_rate = excluded.fetch_rate,
+                errors_last_minute = excluded.errors_last_minute, cpu_seconds = excluded.cpu_seconds,
+                memory_bytes = excluded.memory_bytes, started_at = excluded.started_at,
+                last_seen_at = excluded.last_seen_at
+            """, logger: logger)
+    }
+
+    public func heartbeats() async throws -> [WorkerHeartbeat] {
+        var beats: [WorkerHeartbeat] = []
+        for try await row in try await client.query(
+            """
+            SELECT worker_id, host, pid, status, concurrency, in_flight, processed, failed, fetch_rate,
+                errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at
+            FROM worker_heartbeats ORDER BY last_seen_at DESC
+            """, logger: logger)
+        {
+            let r = row.makeRandomAccess()
+            beats.append(
+                WorkerHeartbeat(
+                    workerID: try r[0].decode(String.self), host: try r[1].decode(String.self),
+                    pid: try r[2].decode(Int.self),
+                    status: WorkerStatus(rawValue: try r[3].decode(String.self)) ?? .running,
+                    concurrency: try r[4].decode(Int.self), inFlight: try r[5].decode(Int.self),
+                    processed: try r[6].decode(Int.self), failed: try r[7].decode(Int.self),
+                    fetchRate: try r[8].decode(Double.self), errorsLastMinute: try r[9].decode(Int.self),
+                    cpuSeconds: try r[10].decode(Double.self), memoryBytes: try r[11].decode(Int64.self),
+                    startedAt: try r[12].decode(Int64.self), lastSeenAt: try r[13].decode(Int64.self)))
+        }
+        return beats
+    }
+
+    @discardableResult
+    public func prune(runsBefore: Int64, heartbeatsBefore: Int64) async throws -> Int {
+        var count = 0
+        for try await _ in try await client.query(
+            "DELETE FROM task_runs WHERE finished_at < \(runsBefore) RETURNING 1", logger: logger)
+        {
+            count += 1
+        }
+        for try await _ in try await client.query(
+            "DELETE FROM worker_heartbeats WHERE last_seen_at < \(heartbeatsBefore) RETURNING 1", logger: logger)
+        {
+            count += 1
+        }
+        return count
+    }
+}

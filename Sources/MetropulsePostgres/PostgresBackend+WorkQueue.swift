@@ -1,0 +1,191 @@
+import Logging
+public import MetropulseCore
+import PostgresNIO
+
+extension PostgresBackend: WorkQueue {
+    @discardableResult
+    public func enqueue(_ tasks: [NewTask], now: Int64) async throws -> Int {
+        guard !tasks.isEmpty else { return 0 }
+        let rows = try await client.query(
+            """
+            INSERT INTO tasks (job_id, source_id, priority, state, attempts, max_attempts, run_at, enqueued_at)
+            SELECT job_id, source_id, priority, 'queued', 0, max_attempts, run_at, \(now)
+            FROM UNNEST(\(tasks.map(\.jobID))::text[], \(tasks.map(\.sourceID))::text[], \(tasks.map { Int64($0.priority) })::bigint[],
+                \(tasks.map { Int64(max(1, $0.maxAttempts)) })::bigint[], \(tasks.map(\.runAt))::bigint[])
+                AS t(job_id, source_id, priority, max_attempts, run_at)
+            ON CONFLICT (job_id) DO NOTHING
+            RETURNING id
+            """, logger: logger)
+        var inserted = 0
+        for try await _ in rows { inserted += 1 }
+        if inserted > 0 { workSignal.notify() }
+        return inserted
+    }
+
+    public func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask] {
+        guard limit > 0 else { return [] }
+        let expires = now + leaseMillis
+        let rows = try await client.query(
+            """
+            WITH picked AS (
+                SELECT id FROM tasks
+                WHERE (state IN ('queued', 'retrying') AND run_at <= \(now))
+                    OR (state = 'running' AND lease_expires_at < \(now))
+                ORDER BY priority DESC, run_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_owner = \(owner),
+                lease_expires_at = \(expires)
+            FROM picked WHERE t.id = picked.id
+            RETURNING t.id, t.job_id, t.source_id, t.priority, t.attempts, t.max_attempts, t.enqueued_at, t.run_at
+            """, logger: logger)
+        var claimed: [ClaimedTask] = []
+        for try await (id, jobID, sourceID, priority, attempts, maxAttempts, enqueuedAt, runAt) in rows.decode(
+            (Int64, String, String, Int, Int, Int, Int64, Int64).self)
+        {
+            claimed.append(
+                ClaimedTask(
+                    id: id, jobID: jobID, sourceID: sourceID, priority: priority, attempt: attempts,
+                    maxAttempts: maxAttempts, enqueuedAt: enqueuedAt, runAt: runAt, leaseOwner: owner,
+                    leaseExpiresAt: expires))
+        }
+        return claimed.sorted { ($0.priority, -$0.runAt, -$0.id) > ($1.priority, -$1.runAt, -$1.id) }
+    }
+
+    public func renewLeases(owner: String, taskIDs: [Int64], until: Int64) async throws {
+        guard !taskIDs.isEmpty else { return }
+        try await client.query(
+            """
+            UPDATE tasks SET lease_expires_at = \(until)
+            WHERE id = ANY(\(taskIDs)::bigint[]) AND lease_owner = \(owner) AND state = 'running'
+            """, logger: logger)
+    }
+
+    public func finish(_ outcomes: [TaskOutcome]) async throws {
+        guard !outcomes.isEmpty else { return }
+        try await client.withTransaction(logger: logger) { connection in
+            try await Self.applyOutcomes(outcomes, on: connection, logger: logger)
+        }
+        if outcomes.contains(where: { if case .retry = $0.disposition { true } else { false } }) {
+            workSignal.notify()
+        }
+    }
+
+    static func applyOutcomes(_ outcomes: [TaskOutcome], on connection: PostgresConnection, logger: Logger) async throws
+    {
+        for outcome in outcomes {
+            switch outcome.disposition {
+            case .succeeded:
+                try await connection.query(
+                    """
+                    UPDATE tasks SET state = 'succeeded', finished_at = \(outcome.finishedAt), lease_owner = NULL,
+                        lease_expires_at = NULL, last_error = NULL
+                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND state = 'running'
+                    """, logger: logger)
+            case .retry(let at, let error):
+                try await connection.query(
+                    """
+                    UPDATE tasks SET state = 'retrying', run_at = \(at), last_error = \(error), lease_owner = NULL,
+                        lease_expires_at = NULL
+                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND state = 'running'
+                    """, logger: logger)
+            case .dead(let error):
+                try await connection.query(
+                    """
+                    UPDATE tasks SET state = 'dead', finished_at = \(outcome.finishedAt), last_error = \(error),
+                        lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND state = 'running'
+                    """, logger: logger)
+            }
+        }
+    }
+
+    @discardableResult
+    public func requeueDead(taskIDs: [Int64]?, now: Int64) async throws -> Int {
+        let rows: PostgresRowSequence
+        if let taskIDs {
+            rows = try await client.query(
+                """
+                UPDATE tasks SET state = 'queued', attempts = 0, run_at = \(now), finished_at = NULL
+                WHERE state = 'dead' AND id = ANY(\(taskIDs)::bigint[]) RETURNING id
+                """, logger: logger)
+        } else {
+            rows = try await client.query(
+                """
+                UPDATE tasks SET state = 'queued', attempts = 0, run_at = \(now), finished_at = NULL
+                WHERE state = 'dead' RETURNING id
+                """, logger: logger)
+        }
+        var count = 0
+        for try await _ in rows { count += 1 }
+        if count > 0 { workSignal.notify() }
+        return count
+    }
+
+    public func stats(now: Int64) async throws -> QueueStats {
+        var stats = QueueStats()
+        for try await (state, count) in try await client.query(
+            "SELECT state, COUNT(*) FROM tasks GROUP BY state", logger: logger
+        ).decode((String, Int).self) {
+            switch TaskState(rawValue: state) {
+            case .queued: stats.queued = count
+            case .running: stats.running = count
+            case .retrying: stats.retrying = count
+            case .dead: stats.dead = count
+            case .succeeded: stats.succeeded = count
+            case nil: break
+            }
+        }
+        for try await (oldest, finished) in try await client.query(
+            """
+            SELECT (SELECT MIN(run_at) FROM tasks WHERE state IN ('queued', 'retrying') AND run_at <= \(now)),
+                (SELECT COUNT(*) FROM tasks WHERE finished_at >= \(now - 60_000))
+            """, logger: logger
+        ).decode((Int64?, Int).self) {
+            stats.oldestReadySince = oldest
+            stats.finishedLastMinute = finished
+        }
+        return stats
+    }
+
+    public func tasks(state: TaskState?, limit: Int) async throws -> [QueuedTask] {
+        let rows = try await client.query(
+            """
+            SELECT id, job_id, source_id, state, priority, attempts, max_attempts, run_at, enqueued_at, lease_owner,
+                lease_expires_at, last_error, finished_at
+            FROM tasks WHERE (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) ORDER BY id DESC LIMIT \(limit)
+            """, logger: logger)
+        var tasks: [QueuedTask] = []
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            tasks.append(
+                QueuedTask(
+                    id: try r[0].decode(Int64.self), jobID: try r[1].decode(String.self),
+                    sourceID: try r[2].decode(String.self),
+                    state: TaskState(rawValue: try r[3].decode(String.self)) ?? .queued,
+                    priority: try r[4].decode(Int.self), attempts: try r[5].decode(Int.self),
+                    maxAttempts: try r[6].decode(Int.self), runAt: try r[7].decode(Int64.self),
+                    enqueuedAt: try r[8].decode(Int64.self), leaseOwner: try r[9].decode(String?.self),
+                    leaseExpiresAt: try r[10].decode(Int64?.self), lastError: try r[11].decode(String?.self),
+                    finishedAt: try r[12].decode(Int64?.self)))
+        }
+        return tasks
+    }
+
+    @discardableResult
+    public func pruneSucceeded(finishedBefore before: Int64) async throws -> Int {
+        var count = 0
+        for try await _ in try await client.query(
+            "DELETE FROM tasks WHERE state = 'succeeded' AND finished_at < \(before) RETURNING id", logger: logger)
+        {
+            count += 1
+        }
+        return count
+    }
+
+    /// Woken at once by work enqueued in this process; other processes' work is seen within the timeout.
+    public func waitForWork(timeoutMillis: Int64) async {
+        await workSignal.wait(timeoutMillis: timeoutMillis)
+    }
+}

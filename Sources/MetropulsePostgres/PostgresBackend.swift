@@ -1,0 +1,73 @@
+import Foundation
+public import Logging
+public import MetropulseCore
+public import PostgresNIO
+
+/// The PostgreSQL backend: the same tables and semantics as the SQLite one, shared by every
+/// process of a deployment. A run's observations, its `task_runs` row and its task's outcome
+/// commit in one transaction; concurrent commits are coalesced by `GroupCommit`.
+///
+/// The client is a `Service`: run it (or add it to the service group) before using the backend.
+public final class PostgresBackend: Sendable {
+    public let client: PostgresClient
+    let logger: Logger
+    let workSignal = AsyncSignal()
+    private let committer: GroupCommit<RunResult>
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        committer = GroupCommit { [client, logger] results in
+            try await client.withTransaction(logger: logger) { connection in
+                try await PostgresBackend.writeResults(results, finishingTasks: true, on: connection, logger: logger)
+            }
+        }
+    }
+
+    /// A client for `postgres://user:password@host:port/database`; `schema` sets `search_path`.
+    public static func client(url: String, schema: String? = nil, logger: Logger) throws -> PostgresClient {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
+            let host = components.host, !host.isEmpty
+        else {
+            throw PostgresURLError(url: url)
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password,
+            database: components.path.count > 1 ? String(components.path.dropFirst()) : nil,
+            tls: .disable)
+        if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        configuration.options.maximumConnections = 20
+        return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// Creates or upgrades the schema; safe to run from several processes at once.
+    public func migrate() async throws {
+        try await PostgresSchema.migrate(client: client, logger: logger)
+    }
+}
+
+extension PostgresBackend: RunCommitter {
+    public func commit(_ results: [RunResult]) async throws {
+        if results.count == 1 {
+            try await committer.submit(results[0])
+        } else {
+            try await client.withTransaction(logger: logger) { connection in
+                try await Self.writeResults(results, finishingTasks: true, on: connection, logger: logger)
+            }
+        }
+        if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {
+            workSignal.notify()
+        }
+    }
+}
+
+public struct PostgresURLError: Error, CustomStringConvertible {
+    public var url: String
+
+    public init(url: String) {
+        self.url = url
+    }
+
+    public var description: String { "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)" }
+}

@@ -1,0 +1,156 @@
+import Logging
+import PostgresNIO
+
+/// Versioned migrations; each runs once, under an advisory lock so concurrent starts are safe.
+enum PostgresSchema {
+    static let migrations: [(String, [PostgresQuery])] = [
+        (
+            "v1-queue-store",
+            [
+                """
+                CREATE TABLE tasks (
+                    id BIGSERIAL PRIMARY KEY,
+                    job_id TEXT NOT NULL UNIQUE,
+                    source_id TEXT NOT NULL,
+                    priority INTEGER NOT NULL DEFAULT 0,
+                    state TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL,
+                    run_at BIGINT NOT NULL,
+                    enqueued_at BIGINT NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at BIGINT,
+                    last_error TEXT,
+                    finished_at BIGINT
+                )
+                """,
+                "CREATE INDEX tasks_ready ON tasks (priority DESC, run_at) WHERE state IN ('queued', 'retrying')",
+                "CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE state = 'running'",
+                "CREATE INDEX tasks_state ON tasks (state)",
+                "CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL",
+                """
+                CREATE TABLE task_runs (
+                    id TEXT PRIMARY KEY,
+                    job_id TEXT NOT NULL,
+                    task_id BIGINT,
+                    source_id TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    worker_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    finished_at BIGINT NOT NULL,
+                    duration_ms BIGINT NOT NULL,
+                    url TEXT,
+                    http_status INTEGER,
+                    bytes BIGINT,
+                    entity_count INTEGER NOT NULL,
+                    rejected_count INTEGER NOT NULL,
+                    content_hash TEXT,
+                    feed_timestamp BIGINT,
+                    error_kind TEXT,
+                    error_message TEXT
+                )
+                """,
+                "CREATE INDEX task_runs_finished ON task_runs (finished_at DESC)",
+                "CREATE INDEX task_runs_source ON task_runs (source_id, finished_at DESC)",
+                """
+                CREATE TABLE source_state (
+                    source_id TEXT PRIMARY KEY,
+                    last_slot_at BIGINT,
+                    next_run_at BIGINT,
+                    last_run_at BIGINT,
+                    last_run_status TEXT,
+                    last_success_at BIGINT,
+                    last_error TEXT,
+                    last_feed_timestamp BIGINT
+                )
+                """,
+                """
+                CREATE TABLE station_observations (
+                    source_id TEXT NOT NULL,
+                    station_id TEXT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    bikes_available INTEGER NOT NULL,
+                    mechanical_available INTEGER,
+                    ebikes_available INTEGER,
+                    docks_available INTEGER,
+                    capacity INTEGER,
+                    is_installed BOOLEAN NOT NULL,
+                    is_renting BOOLEAN NOT NULL,
+                    is_returning BOOLEAN NOT NULL,
+                    status TEXT NOT NULL,
+                    occupancy_rate DOUBLE PRECISION,
+                    PRIMARY KEY (source_id, observed_at, station_id)
+                )
+                """,
+                "CREATE INDEX station_observations_station ON station_observations (source_id, station_id, observed_at)",
+                """
+                CREATE TABLE stations_latest (
+                    source_id TEXT NOT NULL,
+                    station_id TEXT NOT NULL,
+                    code TEXT,
+                    name TEXT,
+                    latitude DOUBLE PRECISION,
+                    longitude DOUBLE PRECISION,
+                    capacity INTEGER,
+                    bikes_available INTEGER NOT NULL,
+                    mechanical_available INTEGER,
+                    ebikes_available INTEGER,
+                    docks_available INTEGER,
+                    is_installed BOOLEAN NOT NULL,
+                    is_renting BOOLEAN NOT NULL,
+                    is_returning BOOLEAN NOT NULL,
+                    status TEXT NOT NULL,
+                    occupancy_rate DOUBLE PRECISION,
+                    observed_at BIGINT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    PRIMARY KEY (source_id, station_id)
+                )
+                """,
+                """
+                CREATE TABLE worker_heartbeats (
+                    worker_id TEXT PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    concurrency INTEGER NOT NULL,
+                    in_flight INTEGER NOT NULL,
+                    processed BIGINT NOT NULL,
+                    failed BIGINT NOT NULL,
+                    fetch_rate DOUBLE PRECISION NOT NULL,
+                    errors_last_minute INTEGER NOT NULL,
+                    cpu_seconds DOUBLE PRECISION NOT NULL,
+                    memory_bytes BIGINT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        )
+    ]
+
+    static func migrate(client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // One migrator at a time across every process; released at commit.
+            try await connection.query("SELECT pg_advisory_xact_lock(7345001)", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                logger: logger)
+            var applied: Set<String> = []
+            for try await version in try await connection.query("SELECT version FROM schema_migrations", logger: logger)
+                .decode(String.self)
+            {
+                applied.insert(version)
+            }
+            for (version, statements) in migrations where !applied.contains(version) {
+                for statement in statements { try await connection.query(statement, logger: logger) }
+                try await connection.query(
+                    "INSERT INTO schema_migrations (version) VALUES (\(version))", logger: logger)
+                logger.info("migration applied", metadata: ["version": "\(version)"])
+            }
+        }
+    }
+}

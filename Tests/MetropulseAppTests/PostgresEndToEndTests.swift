@@ -1,0 +1,58 @@
+import Foundation
+import MetropulseApp
+import MetropulseCore
+import MetropulsePostgres
+import PostgresNIO
+import Testing
+
+/// The PostgreSQL server tests may use (`.ci/run` starts one and sets this).
+let testPostgresURL = ProcessInfo.processInfo.environment["METROPULSE_TEST_POSTGRES_URL"]
+
+/// The whole pipeline on PostgreSQL; runs when `METROPULSE_TEST_POSTGRES_URL` names a server.
+@Suite("End to end on PostgreSQL", .enabled(if: testPostgresURL != nil))
+struct PostgresEndToEndTests {
+    /// A fresh database on the test server; returns its URL.
+    static func freshDatabase() async throws -> String {
+        let url = try #require(testPostgresURL)
+        let name = "mp_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let admin = try PostgresBackend.client(url: url, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            defer { group.cancelAll() }
+            try await admin.query("CREATE DATABASE \(unescaped: name)", logger: quietLogger)
+        }
+        var components = try #require(URLComponents(string: url))
+        components.path = "/" + name
+        return try #require(components.string)
+    }
+
+    @Test("serve the demo city on PostgreSQL, restart, and find everything again")
+    func demoCity() async throws {
+        let databaseURL = try await Self.freshDatabase()
+        var config = configuration(database: "unused.sqlite")
+        config.database.url = databaseURL
+        config.sources[0].intervalMillis = 2_000
+
+        let app = try await RunningApp.start(config)
+        try await eventually("demo stations served from PostgreSQL") {
+            let (_, json) = try await getJSON("\(app.base)/api/stations?source=demo-bikes")
+            return json["count"] as? Int == 300
+        }
+        try await eventually("two successful runs") {
+            try await app.runtime.backend.store.taskRuns(TaskRunQuery(status: .succeeded)).count >= 2
+        }
+        let (_, workers) = try await getJSON("\(app.base)/api/system/workers")
+        #expect((workers["workers"] as? [[String: Any]])?.first?["health"] as? String == "healthy")
+        let raw = try await app.runtime.backend.store.rawStationObservationCount(sourceID: "demo-bikes")
+        try await app.stop()
+
+        // Migrations are idempotent; the data is still there after a restart.
+        let again = try await RunningApp.start(config)
+        let (_, served) = try await getJSON("\(again.base)/api/stations?source=demo-bikes")
+        #expect(served["count"] as? Int == 300)
+        #expect(try await again.runtime.backend.store.rawStationObservationCount(sourceID: "demo-bikes") >= raw)
+        let runs = try await again.runtime.backend.store.taskRuns(TaskRunQuery(status: .succeeded, limit: 1_000))
+        #expect(Set(runs.map(\.jobID)).count == runs.count, "a slot ran twice")
+        try await again.stop()
+    }
+}
