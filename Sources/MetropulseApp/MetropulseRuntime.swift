@@ -37,8 +37,8 @@ public struct MetropulseRuntime: Sendable {
         self.logger = logger
         self.onAPIBound = onAPIBound
         backend = try StorageBackend.make(configuration.database, logger: logger)
+        bus = backend.bus ?? InProcessControlBus()
         catalog = SourceCatalog(configuration.sources)
-        bus = InProcessControlBus()
         demoEndpoint = DemoEndpoint()
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(60))

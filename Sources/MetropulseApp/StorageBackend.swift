@@ -11,6 +11,9 @@ public struct StorageBackend: Sendable {
     public let store: any Store
     public let queue: any WorkQueue
     public let committer: any RunCommitter
+    /// The control bus that reaches every process sharing this backend (PostgreSQL NOTIFY), or
+    /// nil when commands stay in-process.
+    public let bus: (any ControlBus)?
     /// Services the backend needs running (the PostgreSQL connection pool), started first.
     public let services: [any Service]
     public let description: String
@@ -21,8 +24,10 @@ public struct StorageBackend: Sendable {
         if let url = database.url {
             let client = try PostgresBackend.client(url: url, logger: logger)
             let backend = PostgresBackend(client: client, logger: logger)
+            let notifier = PostgresNotifier(backend: backend, logger: logger)
             return StorageBackend(
-                store: backend, queue: backend, committer: backend, services: [PostgresClientService(client: client)],
+                store: backend, queue: backend, committer: backend, bus: notifier,
+                services: [PostgresClientService(client: client), notifier],
                 description: "postgresql", prepareAction: { try await migratePostgres(url: url, logger: logger) },
                 closeAction: {})
         }
@@ -30,7 +35,8 @@ public struct StorageBackend: Sendable {
             path: database.path,
             configuration: .init(synchronous: database.synchronous == "normal" ? .normal : .full))
         return StorageBackend(
-            store: backend, queue: backend, committer: backend, services: [], description: "sqlite \(database.path)",
+            store: backend, queue: backend, committer: backend, bus: nil, services: [],
+            description: "sqlite \(database.path)",
             prepareAction: {}, closeAction: { try backend.close() })
     }
 

@@ -18,7 +18,7 @@ extension PostgresBackend: WorkQueue {
             """, logger: logger)
         var inserted = 0
         for try await _ in rows { inserted += 1 }
-        if inserted > 0 { workSignal.notify() }
+        if inserted > 0 { try await announceWork() }
         return inserted
     }
 
@@ -68,8 +68,14 @@ extension PostgresBackend: WorkQueue {
             try await Self.applyOutcomes(outcomes, on: connection, logger: logger)
         }
         if outcomes.contains(where: { if case .retry = $0.disposition { true } else { false } }) {
-            workSignal.notify()
+            try await announceWork()
         }
+    }
+
+    /// Wakes idle workers here at once and, through NOTIFY, in every other process.
+    func announceWork() async throws {
+        workSignal.notify()
+        try await client.query("SELECT pg_notify('metropulse', 'work')", logger: logger)
     }
 
     static func applyOutcomes(_ outcomes: [TaskOutcome], on connection: PostgresConnection, logger: Logger) async throws
@@ -119,7 +125,7 @@ extension PostgresBackend: WorkQueue {
         }
         var count = 0
         for try await _ in rows { count += 1 }
-        if count > 0 { workSignal.notify() }
+        if count > 0 { try await announceWork() }
         return count
     }
 
@@ -184,7 +190,7 @@ extension PostgresBackend: WorkQueue {
         return count
     }
 
-    /// Woken at once by work enqueued in this process; other processes' work is seen within the timeout.
+    /// Woken at once by work enqueued here or, through `PostgresNotifier`, in any other process.
     public func waitForWork(timeoutMillis: Int64) async {
         await workSignal.wait(timeoutMillis: timeoutMillis)
     }

@@ -57,7 +57,7 @@ extension PostgresBackend: RunCommitter {
             }
         }
         if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {
-            workSignal.notify()
+            try await announceWork()
         }
     }
 }

@@ -129,7 +129,20 @@ enum PostgresSchema {
                 )
                 """,
             ]
-        )
+        ),
+        (
+            "v2-control-commands",
+            [
+                """
+                CREATE TABLE control_commands (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    target TEXT,
+                    issued_at BIGINT NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(client: PostgresClient, logger: Logger) async throws {

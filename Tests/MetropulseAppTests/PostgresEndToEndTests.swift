@@ -3,6 +3,8 @@ import MetropulseApp
 import MetropulseCore
 import MetropulsePostgres
 import PostgresNIO
+import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// The PostgreSQL server tests may use (`.ci/run` starts one and sets this).
@@ -55,4 +57,48 @@ struct PostgresEndToEndTests {
         #expect(Set(runs.map(\.jobID)).count == runs.count, "a slot ran twice")
         try await again.stop()
     }
+}
+
+extension PostgresEndToEndTests {
+    @Test("enqueued work and control commands reach another process through NOTIFY")
+    func notifications() async throws {
+        var database = MetropulseConfiguration().database
+        database.url = try await Self.freshDatabase()
+        let a = try StorageBackend.make(database, logger: quietLogger)
+        let b = try StorageBackend.make(database, logger: quietLogger)
+        try await a.prepare()
+        let groups = [a, b].map { (backend: StorageBackend) in
+            ServiceGroup(services: backend.services, logger: quietLogger)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { running in
+            for group in groups { running.addTask { try await group.run() } }
+            let listener = try #require(b.bus as? PostgresNotifier)
+            try await eventually("b listening") { listener.isListening }
+            await b.queue.waitForWork(timeoutMillis: 1)  // consume the wake-up sent when listening began
+
+            let woken = Flag()
+            running.addTask {
+                await b.queue.waitForWork(timeoutMillis: 120_000)
+                woken.set()
+            }
+            try await a.queue.enqueue([NewTask(jobID: "x@1", sourceID: "x", runAt: 0)], now: 0)
+            try await eventually("b woken by a's enqueue", timeout: .seconds(60)) { woken.isSet }
+
+            let commands = try await b.bus!.commands()
+            let command = ControlCommand(id: "cmd-1", kind: .pauseFetch, target: nil, issuedAt: 1)
+            try await a.bus!.publish(command)
+            var iterator = commands.makeAsyncIterator()
+            #expect(await iterator.next() == command)
+
+            for group in groups { await group.triggerGracefulShutdown() }
+            try await running.waitForAll()
+        }
+    }
+}
+
+/// A flag set once by one task and read by another.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }

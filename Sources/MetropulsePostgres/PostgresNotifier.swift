@@ -1,0 +1,93 @@
+import Foundation
+public import Logging
+public import MetropulseCore
+public import PostgresNIO
+public import ServiceLifecycle
+import Synchronization
+
+/// Listens on the `metropulse` channel on a dedicated connection and fans notifications out:
+/// `work` wakes idle workers at once (instead of waiting for their poll), `command:<json>` delivers
+/// control commands to every subscriber in this process. Reconnects after a lost connection.
+public final class PostgresNotifier: Service, ControlBus {
+    static let channel = "metropulse"
+
+    private let backend: PostgresBackend
+    private let logger: Logger
+    private let subscribers = Mutex<[Int: AsyncStream<ControlCommand>.Continuation]>([:])
+    private let nextID = Atomic<Int>(0)
+    private let listening = Atomic<Bool>(false)
+
+    /// True while the listener holds its connection and receives notifications.
+    public var isListening: Bool { listening.load(ordering: .relaxed) }
+
+    public init(backend: PostgresBackend, logger: Logger) {
+        self.backend = backend
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await self.backend.client.withConnection { connection in
+                        try await connection.listen(on: Self.channel) { notifications in
+                            self.listening.store(true, ordering: .relaxed)
+                            defer { self.listening.store(false, ordering: .relaxed) }
+                            // Anything enqueued while we were not listening is picked up now.
+                            self.backend.workSignal.notify()
+                            for try await notification in notifications { self.deliver(notification.payload) }
+                        }
+                    }
+                }
+            } catch is CancellationError {
+                break
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                logger.warning("notification listener lost its connection; retrying", metadata: ["error": "\(error)"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            }
+        }
+        // Finish outside the lock: finishing runs `onTermination`, which takes the lock.
+        let open = subscribers.withLock { subscribers in
+            defer { subscribers.removeAll() }
+            return Array(subscribers.values)
+        }
+        for continuation in open { continuation.finish() }
+    }
+
+    private func deliver(_ payload: String) {
+        if payload == "work" {
+            backend.workSignal.notify()
+            return
+        }
+        guard payload.hasPrefix("command:"),
+            let command = try? JSONDecoder().decode(ControlCommand.self, from: Data(payload.dropFirst(8).utf8))
+        else { return }
+        let targets = subscribers.withLock { Array($0.values) }
+        for continuation in targets { continuation.yield(command) }
+    }
+
+    /// Records the command and broadcasts it to every process listening on the database.
+    public func publish(_ command: ControlCommand) async throws {
+        let json = String(decoding: try JSONEncoder().encode(command), as: UTF8.self)
+        try await backend.client.query(
+            """
+            WITH recorded AS (
+                INSERT INTO control_commands (id, kind, target, issued_at)
+                VALUES (\(command.id), \(command.kind.rawValue), \(command.target), \(command.issuedAt))
+                ON CONFLICT (id) DO NOTHING
+            )
+            SELECT pg_notify(\(Self.channel), \("command:" + json))
+            """, logger: logger)
+    }
+
+    public func commands() async throws -> AsyncStream<ControlCommand> {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        let (stream, continuation) = AsyncStream<ControlCommand>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        subscribers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        return stream
+    }
+}
