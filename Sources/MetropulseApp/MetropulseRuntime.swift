@@ -68,7 +68,7 @@ public struct MetropulseRuntime: Sendable {
                     taskRetentionMillis: configuration.retention.tasksMillis,
                     runRetentionMillis: configuration.retention.taskRunsMillis,
                     heartbeatRetentionMillis: configuration.retention.heartbeatsMillis),
-                logger: logger) : nil
+                leadership: backend.leadership, logger: logger) : nil
     }
 
     /// The services in start order; they stop in reverse (API first, HTTP client last).

@@ -14,6 +14,8 @@ public struct StorageBackend: Sendable {
     /// The control bus that reaches every process sharing this backend (PostgreSQL NOTIFY), or
     /// nil when commands stay in-process.
     public let bus: (any ControlBus)?
+    /// Leader election for schedulers sharing the database (PostgreSQL), nil for SQLite.
+    public let leadership: (any LeaderElection)?
     /// Services the backend needs running (the PostgreSQL connection pool), started first.
     public let services: [any Service]
     public let description: String
@@ -27,6 +29,7 @@ public struct StorageBackend: Sendable {
             let notifier = PostgresNotifier(backend: backend, logger: logger)
             return StorageBackend(
                 store: backend, queue: backend, committer: backend, bus: notifier,
+                leadership: try PostgresLeaderElection(url: url, logger: logger),
                 services: [PostgresClientService(client: client), notifier],
                 description: "postgresql", prepareAction: { try await migratePostgres(url: url, logger: logger) },
                 closeAction: {})
@@ -35,7 +38,7 @@ public struct StorageBackend: Sendable {
             path: database.path,
             configuration: .init(synchronous: database.synchronous == "normal" ? .normal : .full))
         return StorageBackend(
-            store: backend, queue: backend, committer: backend, bus: nil, services: [],
+            store: backend, queue: backend, committer: backend, bus: nil, leadership: nil, services: [],
             description: "sqlite \(database.path)",
             prepareAction: {}, closeAction: { try backend.close() })
     }

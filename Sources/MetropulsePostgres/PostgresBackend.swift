@@ -26,19 +26,21 @@ public final class PostgresBackend: Sendable {
 
     /// A client for `postgres://user:password@host:port/database`; `schema` sets `search_path`.
     public static func client(url: String, schema: String? = nil, logger: Logger) throws -> PostgresClient {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
-            let host = components.host, !host.isEmpty
-        else {
-            throw PostgresURLError(url: url)
-        }
+        let target = try PostgresTarget(url: url)
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password,
-            database: components.path.count > 1 ? String(components.path.dropFirst()) : nil,
-            tls: .disable)
+            host: target.host, port: target.port, username: target.user, password: target.password,
+            database: target.database, tls: .disable)
         if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         configuration.options.maximumConnections = 20
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    /// A single-connection configuration for the same URL (used for session-level locks).
+    public static func connectionConfiguration(url: String) throws -> PostgresConnection.Configuration {
+        let target = try PostgresTarget(url: url)
+        return PostgresConnection.Configuration(
+            host: target.host, port: target.port, username: target.user, password: target.password,
+            database: target.database, tls: .disable)
     }
 
     /// Creates or upgrades the schema; safe to run from several processes at once.
@@ -59,6 +61,28 @@ extension PostgresBackend: RunCommitter {
         if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {
             try await announceWork()
         }
+    }
+}
+
+/// The parts of a `postgres://user:password@host:port/database` URL.
+struct PostgresTarget {
+    var host: String
+    var port: Int
+    var user: String
+    var password: String?
+    var database: String?
+
+    init(url: String) throws {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme),
+            let host = components.host, !host.isEmpty
+        else {
+            throw PostgresURLError(url: url)
+        }
+        self.host = host
+        port = components.port ?? 5432
+        user = components.user ?? "postgres"
+        password = components.password
+        database = components.path.count > 1 ? String(components.path.dropFirst()) : nil
     }
 }
 

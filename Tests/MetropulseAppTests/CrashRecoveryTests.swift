@@ -37,6 +37,11 @@ struct CrashRecoveryTests {
             try process.run()
         }
 
+        deinit {
+            // A test that stops early must not leave its child running.
+            if process.isRunning { process.terminate() }
+        }
+
         /// The API port the child logs once it listens.
         func apiPort() async throws -> Int {
             var port: Int?

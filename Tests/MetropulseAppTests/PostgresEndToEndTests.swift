@@ -102,3 +102,53 @@ final class Flag: Sendable {
     func set() { value.store(true, ordering: .relaxed) }
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
+
+extension PostgresEndToEndTests {
+    @Test("two schedulers: one leads; when it dies the other takes over")
+    func leaderElection() async throws {
+        var database = MetropulseConfiguration().database
+        database.url = try await Self.freshDatabase()
+        let url = try #require(database.url)
+        let backends = try (0..<2).map { _ in try StorageBackend.make(database, logger: quietLogger) }
+        try await backends[0].prepare()
+        let catalog = SourceCatalog([
+            SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:9/x"], intervalMillis: 1_000)
+        ])
+        let elections = try (0..<2).map { _ in
+            try PostgresLeaderElection(url: url, retryInterval: .milliseconds(200), logger: quietLogger)
+        }
+        let schedulers = (0..<2).map { i in
+            Scheduler(
+                catalog: catalog, queue: backends[i].queue, store: backends[i].store, leadership: elections[i],
+                logger: quietLogger)
+        }
+        let pools = backends.map { (backend: StorageBackend) in
+            ServiceGroup(services: backend.services, logger: quietLogger)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { running in
+            for pool in pools { running.addTask { try await pool.run() } }
+            let first = Task { try await schedulers[0].run() }
+            try await eventually("the first scheduler leads") { elections[0].isLeader }
+            let second = Task { try await schedulers[1].run() }
+            try await eventually("slots enqueued by the leader") {
+                try await backends[1].queue.tasks(state: nil, limit: 10).count >= 2
+            }
+            #expect(!elections[1].isLeader)
+
+            first.cancel()  // the leader dies: its lock connection closes
+            _ = try? await first.value
+            try await eventually("the standby takes over", timeout: .seconds(15)) { elections[1].isLeader }
+            let before = try await backends[1].queue.tasks(state: nil, limit: 1_000).count
+            try await eventually("the new leader schedules") {
+                try await backends[1].queue.tasks(state: nil, limit: 1_000).count > before
+            }
+            let jobs = try await backends[1].queue.tasks(state: nil, limit: 1_000).map(\.jobID)
+            #expect(Set(jobs).count == jobs.count)
+
+            second.cancel()
+            _ = try? await second.value
+            for pool in pools { await pool.triggerGracefulShutdown() }
+            try await running.waitForAll()
+        }
+    }
+}

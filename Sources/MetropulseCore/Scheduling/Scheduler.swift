@@ -41,6 +41,7 @@ public final class Scheduler: Service {
     private let store: any Store
     private let clock: WallClock
     private let configuration: Configuration
+    private let leadership: (any LeaderElection)?
     private let logger: Logger
     /// Last slot enqueued per source; loaded from the store on first tick.
     private let lastSlots = Mutex<[String: Int64]?>(nil)
@@ -48,8 +49,9 @@ public final class Scheduler: Service {
 
     public init(
         catalog: SourceCatalog, queue: any WorkQueue, store: any Store, clock: WallClock = .system,
-        configuration: Configuration = Configuration(), logger: Logger
+        configuration: Configuration = Configuration(), leadership: (any LeaderElection)? = nil, logger: Logger
     ) {
+        self.leadership = leadership
         self.catalog = catalog
         self.queue = queue
         self.store = store
@@ -60,6 +62,22 @@ public final class Scheduler: Service {
 
     public func run() async throws {
         logger.info("scheduler started", metadata: ["sources": "\(catalog.all.count)"])
+        if let leadership {
+            try await leadership.whileLeader {
+                // Another leader may have scheduled meanwhile: reload what was enqueued.
+                self.lastSlots.withLock { $0 = nil }
+                await self.scheduleLoop()
+            }
+        } else {
+            await scheduleLoop()
+        }
+        logger.info("scheduler stopped")
+    }
+
+    /// True when this scheduler schedules (always, without leader election).
+    public var isLeader: Bool { leadership?.isLeader ?? true }
+
+    private func scheduleLoop() async {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var sleepMillis = configuration.maxSleepMillis
             do {
@@ -76,7 +94,6 @@ public final class Scheduler: Service {
             let pause = sleepMillis
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(pause)) }
         }
-        logger.info("scheduler stopped")
     }
 
     /// Enqueues every due slot; returns when the next slot starts (epoch ms).
