@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "MetropulseAppTests",
             dependencies: [
-                "MetropulseApp", "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres",
+                "MetropulseApp", "MetropulseCore", "MetropulseDemo", "MetropulseSQLite", "MetropulsePostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -19,42 +19,6 @@ struct CrashRecoveryTests {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
     }
 
-    final class ChildProcess: Sendable {
-        let process: Process
-        let output = Mutex("")
-
-        init(arguments: [String]) throws {
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                self.output.withLock { $0 += text }
-            }
-            try process.run()
-        }
-
-        deinit {
-            // A test that stops early must not leave its child running.
-            if process.isRunning { process.terminate() }
-        }
-
-        /// The API port the child logs once it listens.
-        func apiPort() async throws -> Int {
-            var port: Int?
-            try await eventually("the child API listening") {
-                let text = output.withLock { $0 }
-                guard let range = text.range(of: "API listening on http://127.0.0.1:") else { return false }
-                port = Int(text[range.upperBound...].prefix { $0.isNumber })
-                return port != nil
-            }
-            return port!
-        }
-    }
-
     @Test("kill -9 and restart: stations, run history and queued tasks survive, no slot runs twice")
     func killAndRestart() async throws {
         let database = try temporaryFolder() + "/crash.sqlite"
@@ -111,6 +75,44 @@ struct CrashRecoveryTests {
         #expect(stillQueued.contains("demo-bikes@future"))
         #expect(try await final.rawStationObservationCount(sourceID: "demo-bikes") >= rawAfterCrash)
         try final.close()
+    }
+}
+
+/// A `metropulse` child process whose output is captured.
+final class ChildProcess: Sendable {
+    let process: Process
+    let output = Mutex("")
+
+    init(arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            self.output.withLock { $0 += text }
+        }
+        try process.run()
+    }
+
+    deinit {
+        // A test that stops early must not leave its child running.
+        if process.isRunning { process.terminate() }
+    }
+
+    /// The API port the child logs once it listens.
+    func apiPort() async throws -> Int {
+        var port: Int?
+        try await eventually("the child API listening") {
+            let text = output.withLock { $0 }
+            guard let range = text.range(of: "API listening on http://127.0.0.1:") else { return false }
+            port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            return port != nil
+        }
+        return port!
     }
 }
 

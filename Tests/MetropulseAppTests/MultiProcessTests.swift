@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import MetropulseApp
+import MetropulseCore
+import MetropulseDemo
+import Testing
+
+/// Scheduler, three workers and an API as separate processes on one PostgreSQL database.
+@Suite("Multi-process on PostgreSQL", .enabled(if: testPostgresURL != nil))
+struct MultiProcessTests {
+    /// A GBFS publisher whose station_status takes a while, so workers hold tasks when killed.
+    static func slowPublisher() async throws -> (port: Int, task: Task<Void, any Error>) {
+        let city = DemoCity(stationCount: 20)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let router = Router()
+        router.get("slow/gbfs.json") { request, _ in
+            city.discovery(
+                baseURL: "http://\(request.head.authority ?? "")/slow", nowMillis: WallClock.system.nowMillis)
+        }
+        router.get("slow/station_information.json") { _, _ in
+            city.stationInformation(nowMillis: WallClock.system.nowMillis)
+        }
+        router.get("slow/vehicle_types.json") { _, _ in city.vehicleTypes(nowMillis: WallClock.system.nowMillis) }
+        router.get("slow/system_information.json") { _, _ in
+            city.systemInformation(nowMillis: WallClock.system.nowMillis)
+        }
+        router.get("slow/station_status.json") { _, _ in
+            try await Task.sleep(for: .milliseconds(1_500))
+            return city.stationStatus(nowMillis: WallClock.system.nowMillis)
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: quietLogger)
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        return (try #require(await iterator.next()), task)
+    }
+
+    @Test("kill -9 a worker holding tasks: it shows Down, others redo its tasks, every slot arrives once")
+    func killWorker() async throws {
+        let databaseURL = try await PostgresEndToEndTests.freshDatabase()
+        let (port, publisher) = try await Self.slowPublisher()
+        defer { publisher.cancel() }
+        let folder = try temporaryFolder()
+        let sources = (1...4).map { i in
+            """
+              - id: slow-\(i)
+                kind: gbfs
+                url: http://127.0.0.1:\(port)/slow/gbfs.json
+                interval: 3s
+                timeout: 10s
+            """
+        }.joined(separator: "\n")
+        try "sources:\n\(sources)\n".write(toFile: folder + "/sources.yaml", atomically: true, encoding: .utf8)
+        let environment = [
+            "METROPULSE_DATABASE_URL": databaseURL, "METROPULSE_CONFIG": folder + "/sources.yaml",
+            "METROPULSE_WORKERS_LEASE": "3s", "METROPULSE_WORKERS_HEARTBEAT": "1s",
+        ]
+        let scheduler = try ChildProcess(arguments: ["scheduler", "--port", "0"], environment: environment)
+        let workers = try (0..<3).map { _ in
+            try ChildProcess(arguments: ["worker", "--workers", "2", "--port", "0"], environment: environment)
+        }
+        let api = try ChildProcess(arguments: ["api", "--port", "0"], environment: environment)
+        let children = [scheduler, api] + workers
+        defer { for child in children where child.process.isRunning { child.process.terminate() } }
+        let base = "http://127.0.0.1:\(try await api.apiPort())"
+
+        func workerList() async throws -> [[String: Any]] {
+            let (_, json) = try await getJSON("\(base)/api/system/workers")
+            return json["workers"] as? [[String: Any]] ?? []
+        }
+        try await eventually("three healthy workers", timeout: .seconds(60)) {
+            try await workerList().filter { $0["health"] as? String == "healthy" }.count == 3
+        }
+
+        // Find a worker that holds a task right now and kill it.
+        var victimID = ""
+        var victimPID: Int32 = 0
+        var heldJobs: [String] = []
+        try await eventually("a worker holding a task", timeout: .seconds(60)) {
+            let (_, json) = try await getJSON("\(base)/api/system/tasks?state=running")
+            guard let task = (json["tasks"] as? [[String: Any]])?.first,
+                let owner = task["lease_owner"] as? String,
+                let beat = try await workerList().first(where: { $0["worker_id"] as? String == owner }),
+                let pid = beat["pid"] as? Int
+            else { return false }
+            victimID = owner
+            victimPID = Int32(pid)
+            heldJobs = (json["tasks"] as? [[String: Any]] ?? []).filter { $0["lease_owner"] as? String == owner }
+                .compactMap { $0["job_id"] as? String }
+            return true
+        }
+        let victim = try #require(workers.first { $0.process.processIdentifier == victimPID })
+        kill(victimPID, SIGKILL)
+        victim.process.waitUntilExit()
+
+        try await eventually("the killed worker shown down", timeout: .seconds(60)) {
+            try await workerList().first { $0["worker_id"] as? String == victimID }?["health"] as? String == "down"
+        }
+        try await eventually("its tasks redone by the others", timeout: .seconds(60)) {
+            let (_, json) = try await getJSON("\(base)/api/system/task-runs?status=succeeded&limit=10000")
+            let runs = json["runs"] as? [[String: Any]] ?? []
+            return heldJobs.allSatisfy { job in
+                runs.contains { $0["job_id"] as? String == job && $0["worker_id"] as? String != victimID }
+            }
+        }
+
+        // Every slot that was enqueued before now ends succeeded exactly once.
+        let (_, tasksJSON) = try await getJSON("\(base)/api/system/tasks?limit=10000")
+        let slots = (tasksJSON["tasks"] as? [[String: Any]] ?? []).compactMap { $0["job_id"] as? String }
+        try await eventually("every slot fetched", timeout: .seconds(60)) {
+            let (_, json) = try await getJSON("\(base)/api/system/task-runs?status=succeeded&limit=10000")
+            let done = Set((json["runs"] as? [[String: Any]] ?? []).compactMap { $0["job_id"] as? String })
+            return Set(slots).isSubset(of: done)
+        }
+        let (_, runsJSON) = try await getJSON("\(base)/api/system/task-runs?status=succeeded&limit=10000")
+        let succeeded = (runsJSON["runs"] as? [[String: Any]] ?? []).compactMap { $0["job_id"] as? String }
+        #expect(Set(succeeded).count == succeeded.count, "a slot succeeded twice")
+
+        for child in children where child.process.isRunning {
+            kill(child.process.processIdentifier, SIGTERM)
+            child.process.waitUntilExit()
+            #expect(child.process.terminationStatus == 0)
+        }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif
