@@ -177,16 +177,7 @@ extension PostgresBackend: Store {
                     AND longitude BETWEEN \(box?.minLon ?? 0) AND \(box?.maxLon ?? 0)))
             ORDER BY source_id, station_id
             """, logger: logger)
-        var found = try await stations(rows)
-        if let near = query.near {
-            let distance = { (s: StoredStation) -> Double in
-                guard let lat = s.observation.latitude, let lon = s.observation.longitude else { return .infinity }
-                return near.distance(to: GeoPoint(latitude: lat, longitude: lon))
-            }
-            if let radius = query.radiusMeters { found.removeAll { distance($0) > radius } }
-            found.sort { distance($0) < distance($1) }
-        }
-        return Array(found.prefix(query.limit))
+        return query.refine(try await stations(rows))
     }
 
     public func station(sourceID: String, stationID: String) async throws -> StoredStation? {

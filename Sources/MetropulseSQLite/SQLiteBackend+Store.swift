@@ -146,16 +146,7 @@ extension SQLiteBackend: Store {
                 db,
                 sql: "SELECT \(Self.latestColumns) FROM stations_latest \(whereClause) ORDER BY source_id, station_id",
                 arguments: arguments)
-            var stations = rows.map(Self.storedStation)
-            if let near = query.near {
-                let distance = { (s: StoredStation) -> Double in
-                    guard let lat = s.observation.latitude, let lon = s.observation.longitude else { return .infinity }
-                    return near.distance(to: GeoPoint(latitude: lat, longitude: lon))
-                }
-                if let radius = query.radiusMeters { stations.removeAll { distance($0) > radius } }
-                stations.sort { distance($0) < distance($1) }
-            }
-            return Array(stations.prefix(query.limit))
+            return query.refine(rows.map(Self.storedStation))
         }
     }
 

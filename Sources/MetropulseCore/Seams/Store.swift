@@ -65,6 +65,21 @@ public struct StationQuery: Sendable, Hashable {
     }
 }
 
+extension StationQuery {
+    /// The part of a station query every backend does the same way after its bounding-box
+    /// pre-filter: exact great-circle radius, nearest first, then the limit.
+    public func refine(_ stations: [StoredStation]) -> [StoredStation] {
+        guard let near else { return Array(stations.prefix(limit)) }
+        let measured = stations.compactMap { station -> (StoredStation, Double)? in
+            guard let lat = station.observation.latitude, let lon = station.observation.longitude else { return nil }
+            let distance = near.distance(to: GeoPoint(latitude: lat, longitude: lon))
+            if let radiusMeters, distance > radiusMeters { return nil }
+            return (station, distance)
+        }
+        return measured.sorted { $0.1 < $1.1 }.prefix(limit).map(\.0)
+    }
+}
+
 public struct TaskRunQuery: Sendable, Hashable {
     public var status: TaskRunStatus?
     public var sourceID: String?
