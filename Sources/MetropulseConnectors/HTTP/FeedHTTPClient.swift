@@ -54,6 +54,8 @@ public struct FeedHTTPClient: Sendable {
         } catch let error as FetchError {
             throw error
         } catch {
+            // A cancelled task is not a failed fetch: let the worker leave the lease to expire.
+            if Task.isCancelled || error is CancellationError { throw CancellationError() }
             throw Self.classify(error, url: url, timeoutMillis: timeoutMillis)
         }
     }
@@ -72,7 +74,6 @@ public struct FeedHTTPClient: Sendable {
         if error is NIOTooManyBytesError {
             return FetchError(.parse, "GET \(url): body larger than the allowed size")
         }
-        if error is CancellationError { return FetchError(.timeout, "GET \(url) was cancelled") }
         return FetchError(.network, "GET \(url) failed: \(describe(error))")
     }
 

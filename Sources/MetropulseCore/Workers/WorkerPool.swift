@@ -197,7 +197,6 @@ public final class WorkerPool: Service {
                 ])
         } else {
             disposition = .succeeded
-            run.finishedAt = clock.nowMillis
             logger.debug(
                 "fetch succeeded",
                 metadata: ["job_id": "\(task.jobID)", "entities": "\(run.entityCount)", "ms": "\(run.durationMillis)"])
