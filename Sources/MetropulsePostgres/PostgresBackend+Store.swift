@@ -338,6 +338,26 @@ extension PostgresBackend: Store {
         return beats
     }
 
+    public func recordLeadership(_ l: SchedulerLeadership) async throws {
+        try await client.query(
+            """
+            INSERT INTO scheduler_leader (singleton, scheduler_id, host, pid, since, renewed_at)
+            VALUES (1, \(l.schedulerID), \(l.host), \(l.pid), \(l.since), \(l.renewedAt))
+            ON CONFLICT (singleton) DO UPDATE SET scheduler_id = excluded.scheduler_id, host = excluded.host,
+                pid = excluded.pid, since = excluded.since, renewed_at = excluded.renewed_at
+            """, logger: logger)
+    }
+
+    public func leadership() async throws -> SchedulerLeadership? {
+        for try await (id, host, pid, since, renewed) in try await client.query(
+            "SELECT scheduler_id, host, pid, since, renewed_at FROM scheduler_leader WHERE singleton = 1",
+            logger: logger
+        ).decode((String, String, Int, Int64, Int64).self) {
+            return SchedulerLeadership(schedulerID: id, host: host, pid: pid, since: since, renewedAt: renewed)
+        }
+        return nil
+    }
+
     @discardableResult
     public func prune(runsBefore: Int64, heartbeatsBefore: Int64) async throws -> Int {
         var count = 0

@@ -143,6 +143,21 @@ enum PostgresSchema {
                 """
             ]
         ),
+        (
+            "v3-scheduler-leader",
+            [
+                """
+                CREATE TABLE scheduler_leader (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    scheduler_id TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    since BIGINT NOT NULL,
+                    renewed_at BIGINT NOT NULL
+                )
+                """
+            ]
+        ),
     ]
 
     static func migrate(client: PostgresClient, logger: Logger) async throws {

@@ -282,6 +282,26 @@ extension SQLiteBackend: Store {
         }
     }
 
+    public func recordLeadership(_ l: SchedulerLeadership) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO scheduler_leader (singleton, scheduler_id, host, pid, since, renewed_at)
+                    VALUES (1, ?, ?, ?, ?, ?)
+                    """, arguments: [l.schedulerID, l.host, l.pid, l.since, l.renewedAt])
+        }
+    }
+
+    public func leadership() async throws -> SchedulerLeadership? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT scheduler_id, host, pid, since, renewed_at FROM scheduler_leader WHERE singleton = 1"
+            ).map { row in
+                SchedulerLeadership(schedulerID: row[0], host: row[1], pid: row[2], since: row[3], renewedAt: row[4])
+            }
+        }
+    }
+
     @discardableResult
     public func prune(runsBefore: Int64, heartbeatsBefore: Int64) async throws -> Int {
         try await pool.write { db in

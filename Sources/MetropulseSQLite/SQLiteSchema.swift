@@ -122,6 +122,19 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v2-scheduler-leader") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE scheduler_leader (
+                        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                        scheduler_id TEXT NOT NULL,
+                        host TEXT NOT NULL,
+                        pid INTEGER NOT NULL,
+                        since INTEGER NOT NULL,
+                        renewed_at INTEGER NOT NULL
+                    )
+                    """)
+        }
         return migrator
     }
 }

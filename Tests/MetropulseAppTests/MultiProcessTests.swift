@@ -72,6 +72,12 @@ struct MultiProcessTests {
         try await eventually("three healthy workers", timeout: .seconds(60)) {
             try await workerList().filter { $0["health"] as? String == "healthy" }.count == 3
         }
+        try await eventually("the scheduler process shown as leader", timeout: .seconds(30)) {
+            let (_, json) = try await getJSON("\(base)/api/system/scheduler")
+            let leader = json["leader"] as? [String: Any]
+            return json["state"] as? String == "leading"
+                && leader?["pid"] as? Int == Int(scheduler.process.processIdentifier)
+        }
 
         // Find a worker that holds a task right now and kill it.
         var victimID = ""

@@ -119,7 +119,8 @@ extension PostgresEndToEndTests {
         }
         let schedulers = (0..<2).map { i in
             Scheduler(
-                catalog: catalog, queue: backends[i].queue, store: backends[i].store, leadership: elections[i],
+                catalog: catalog, queue: backends[i].queue, store: backends[i].store,
+                configuration: Scheduler.Configuration(schedulerID: "scheduler-\(i)"), leadership: elections[i],
                 logger: quietLogger)
         }
         let pools = backends.map { (backend: StorageBackend) in
@@ -134,6 +135,7 @@ extension PostgresEndToEndTests {
                 try await backends[1].queue.tasks(state: nil, limit: 10).count >= 2
             }
             #expect(!elections[1].isLeader)
+            #expect(try await backends[1].store.leadership()?.schedulerID == "scheduler-0")
 
             first.cancel()  // the leader dies: its lock connection closes
             _ = try? await first.value
@@ -141,6 +143,9 @@ extension PostgresEndToEndTests {
             let before = try await backends[1].queue.tasks(state: nil, limit: 1_000).count
             try await eventually("the new leader schedules") {
                 try await backends[1].queue.tasks(state: nil, limit: 1_000).count > before
+            }
+            try await eventually("the leadership record names the new leader") {
+                try await backends[0].store.leadership()?.schedulerID == "scheduler-1"
             }
             let jobs = try await backends[1].queue.tasks(state: nil, limit: 1_000).map(\.jobID)
             #expect(Set(jobs).count == jobs.count)

@@ -140,6 +140,21 @@ struct StoreConformanceTests {
         #expect(beats.first?.processed == 5)
     }
 
+    @Test("one leadership record, replaced by whoever leads", arguments: BackendFactory.all)
+    func leadership(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        #expect(try await backend.store.leadership() == nil)
+        let first = SchedulerLeadership(schedulerID: "s1", host: "h1", pid: 11, since: 100, renewedAt: 100)
+        try await backend.store.recordLeadership(first)
+        try await backend.store.recordLeadership(
+            SchedulerLeadership(schedulerID: "s1", host: "h1", pid: 11, since: 100, renewedAt: 5_100))
+        #expect(try await backend.store.leadership()?.renewedAt == 5_100)
+        let second = SchedulerLeadership(schedulerID: "s2", host: "h2", pid: 22, since: 9_000, renewedAt: 9_000)
+        try await backend.store.recordLeadership(second)
+        #expect(try await backend.store.leadership() == second)
+    }
+
     @Test("a run's observations, record and task outcome commit together", arguments: BackendFactory.all)
     func commitWithOutcome(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()

@@ -91,6 +91,22 @@ struct SystemController {
         var tasks: [TaskDTO]
     }
 
+    struct LeaderDTO: Codable, Sendable {
+        var schedulerId: String
+        var host: String
+        var pid: Int
+        var since: String
+        var renewedAt: String
+        var renewedAgeSeconds: Double
+    }
+
+    struct SchedulerDTO: ResponseEncodable {
+        /// `leading` while the leader renews its record, `no_leader` when none has for 15 s (a
+        /// standby takes over within that time), `never` before any scheduler ran.
+        var state: String
+        var leader: LeaderDTO?
+    }
+
     struct CommandRequest: Decodable {
         var kind: String
         var target: String?
@@ -118,6 +134,7 @@ struct SystemController {
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get("system/queue", use: queue)
         group.get("system/workers", use: workers)
+        group.get("system/scheduler", use: scheduler)
         group.get("system/task-runs", use: taskRuns)
         group.get("system/tasks", use: tasks)
         group.post("system/commands", use: command)
@@ -157,6 +174,17 @@ struct SystemController {
                 heartbeatAgeSeconds: Double(age) / 1000)
         }
         return WorkerList(count: workers.count, workers: workers)
+    }
+
+    @Sendable func scheduler(_ request: Request, context: APIRequestContext) async throws -> SchedulerDTO {
+        let now = environment.clock.nowMillis
+        guard let l = try await environment.store.leadership() else { return SchedulerDTO(state: "never", leader: nil) }
+        let age = max(0, now - l.renewedAt)
+        return SchedulerDTO(
+            state: age <= 15_000 ? "leading" : "no_leader",
+            leader: LeaderDTO(
+                schedulerId: l.schedulerID, host: l.host, pid: l.pid, since: Timestamp.iso8601(l.since),
+                renewedAt: Timestamp.iso8601(l.renewedAt), renewedAgeSeconds: Double(age) / 1000))
     }
 
     @Sendable func taskRuns(_ request: Request, context: APIRequestContext) async throws -> TaskRunList {

@@ -20,12 +20,19 @@ public final class Scheduler: Service {
         public var heartbeatRetentionMillis: Int64
         /// How often the retention clean-up runs.
         public var maintenanceIntervalMillis: Int64
+        /// Names this scheduler in the leadership record.
+        public var schedulerID: String
+        /// How often the leader renews its leadership record.
+        public var leadershipRenewMillis: Int64
 
         public init(
             jitterFraction: Double = 0.05, maxJitterMillis: Int64 = 2_000, maxSleepMillis: Int64 = 1_000,
             taskRetentionMillis: Int64 = 7 * 86_400_000, runRetentionMillis: Int64 = 30 * 86_400_000,
-            heartbeatRetentionMillis: Int64 = 86_400_000, maintenanceIntervalMillis: Int64 = 3_600_000
+            heartbeatRetentionMillis: Int64 = 86_400_000, maintenanceIntervalMillis: Int64 = 3_600_000,
+            schedulerID: String = "\(ProcessStats.hostname)-\(ProcessStats.pid)", leadershipRenewMillis: Int64 = 5_000
         ) {
+            self.schedulerID = schedulerID
+            self.leadershipRenewMillis = leadershipRenewMillis
             self.jitterFraction = jitterFraction
             self.maxJitterMillis = maxJitterMillis
             self.maxSleepMillis = maxSleepMillis
@@ -46,6 +53,8 @@ public final class Scheduler: Service {
     /// Last slot enqueued per source; loaded from the store on first tick.
     private let lastSlots = Mutex<[String: Int64]?>(nil)
     private let lastMaintenance = Mutex<Int64>(0)
+    /// When this scheduler last became the leader, and when it last renewed the record.
+    private let leadingSince = Mutex<(since: Int64, renewed: Int64)?>(nil)
 
     public init(
         catalog: SourceCatalog, queue: any WorkQueue, store: any Store, clock: WallClock = .system,
@@ -66,6 +75,7 @@ public final class Scheduler: Service {
             try await leadership.whileLeader {
                 // Another leader may have scheduled meanwhile: reload what was enqueued.
                 self.lastSlots.withLock { $0 = nil }
+                self.leadingSince.withLock { $0 = nil }
                 await self.scheduleLoop()
             }
         } else {
@@ -85,6 +95,11 @@ public final class Scheduler: Service {
                 sleepMillis = min(sleepMillis, max(10, next - clock.nowMillis))
             } catch {
                 logger.error("scheduler tick failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await renewLeadershipIfDue(now: clock.nowMillis)
+            } catch {
+                logger.error("leadership record failed", metadata: ["error": "\(error)"])
             }
             do {
                 try await maintainIfDue(now: clock.nowMillis)
@@ -123,6 +138,22 @@ public final class Scheduler: Service {
                 metadata: ["source": "\(source.id)", "job_id": "\(due.task.jobID)", "new": "\(inserted == 1)"])
         }
         return nextWake
+    }
+
+    /// Writes the leadership record when this scheduler starts leading and every
+    /// `leadershipRenewMillis` after.
+    func renewLeadershipIfDue(now: Int64) async throws {
+        let since = leadingSince.withLock { state -> Int64? in
+            if let current = state, now - current.renewed < configuration.leadershipRenewMillis { return nil }
+            let since = state?.since ?? now
+            state = (since, now)
+            return since
+        }
+        guard let since else { return }
+        try await store.recordLeadership(
+            SchedulerLeadership(
+                schedulerID: configuration.schedulerID, host: ProcessStats.hostname, pid: ProcessStats.pid,
+                since: since, renewedAt: now))
     }
 
     /// Deletes old succeeded tasks, run records and heartbeats once per maintenance interval.

@@ -23,6 +23,10 @@ public protocol Store: Sendable {
     func upsertHeartbeat(_ heartbeat: WorkerHeartbeat) async throws
     func heartbeats() async throws -> [WorkerHeartbeat]
 
+    /// Replaces the leadership record (there is one, whoever leads).
+    func recordLeadership(_ leadership: SchedulerLeadership) async throws
+    func leadership() async throws -> SchedulerLeadership?
+
     /// Deletes run records that finished before `runsBefore` and heartbeats of workers last seen
     /// before `heartbeatsBefore`. Observations are kept.
     @discardableResult
