@@ -18,7 +18,8 @@ public struct ConfigReloader: Service {
                 logger.info("configuration reloaded", metadata: ["sources": "\(configuration.sources.count)"])
             } catch {
                 logger.error(
-                    "configuration reload failed; keeping the current sources", metadata: ["error": "\(error)"])
+                    "configuration reload failed; keeping the current sources",
+                    metadata: ["error": "\(loggable(error))"])
             }
         }
     }

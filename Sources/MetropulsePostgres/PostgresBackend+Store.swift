@@ -11,23 +11,33 @@ extension PostgresBackend: Store {
         }
     }
 
+    /// When finishing tasks, outcomes are applied first: an attempt whose lease passed to a later
+    /// attempt writes only its (failed) run record.
     static func writeResults(
         _ results: [RunResult], finishingTasks: Bool, on connection: PostgresConnection, logger: Logger
     ) async throws {
+        var results = results
+        if finishingTasks {
+            let applied = try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
+            results = results.map { result in
+                guard let outcome = result.outcome, !applied.contains(outcome.taskID) else { return result }
+                return result.superseded
+            }
+        }
         for result in results {
-            try await insertRun(result.run, on: connection, logger: logger)
+            try await insertRun(
+                result.run, updatingSourceState: !result.isSuperseded, on: connection, logger: logger)
             if !result.observations.stations.isEmpty {
                 try await writeStations(
                     result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
                     on: connection, logger: logger)
             }
         }
-        if finishingTasks {
-            try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
-        }
     }
 
-    static func insertRun(_ run: TaskRun, on connection: PostgresConnection, logger: Logger) async throws {
+    static func insertRun(
+        _ run: TaskRun, updatingSourceState: Bool = true, on connection: PostgresConnection, logger: Logger
+    ) async throws {
         try await connection.query(
             """
             INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
@@ -40,6 +50,7 @@ extension PostgresBackend: Store {
             ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
                 error_kind = excluded.error_kind, error_message = excluded.error_message
             """, logger: logger)
+        guard updatingSourceState else { return }
         let succeeded = run.status == .succeeded
         let error = run.errorKind.map { "\($0.rawValue): \(run.errorMessage ?? "")" } ?? run.errorMessage
         let successAt: Int64? = succeeded ? run.finishedAt : nil

@@ -78,33 +78,46 @@ extension PostgresBackend: WorkQueue {
         try await client.query("SELECT pg_notify('metropulse', 'work')", logger: logger)
     }
 
-    static func applyOutcomes(_ outcomes: [TaskOutcome], on connection: PostgresConnection, logger: Logger) async throws
+    /// Applies each outcome whose lease still holds; returns the ids of the tasks it finished.
+    @discardableResult
+    static func applyOutcomes(_ outcomes: [TaskOutcome], on connection: PostgresConnection, logger: Logger)
+        async throws -> Set<Int64>
     {
+        var applied = Set<Int64>()
         for outcome in outcomes {
+            let rows: PostgresRowSequence
             switch outcome.disposition {
             case .succeeded:
-                try await connection.query(
+                rows = try await connection.query(
                     """
                     UPDATE tasks SET state = 'succeeded', finished_at = \(outcome.finishedAt), lease_owner = NULL,
                         lease_expires_at = NULL, last_error = NULL
-                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND state = 'running'
+                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND attempts = \(outcome.attempt)
+                        AND state = 'running'
+                    RETURNING id
                     """, logger: logger)
             case .retry(let at, let error):
-                try await connection.query(
+                rows = try await connection.query(
                     """
                     UPDATE tasks SET state = 'retrying', run_at = \(at), last_error = \(error), lease_owner = NULL,
                         lease_expires_at = NULL
-                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND state = 'running'
+                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND attempts = \(outcome.attempt)
+                        AND state = 'running'
+                    RETURNING id
                     """, logger: logger)
             case .dead(let error):
-                try await connection.query(
+                rows = try await connection.query(
                     """
                     UPDATE tasks SET state = 'dead', finished_at = \(outcome.finishedAt), last_error = \(error),
                         lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND state = 'running'
+                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND attempts = \(outcome.attempt)
+                        AND state = 'running'
+                    RETURNING id
                     """, logger: logger)
             }
+            for try await id in rows.decode(Int64.self) { applied.insert(id) }
         }
+        return applied
     }
 
     @discardableResult

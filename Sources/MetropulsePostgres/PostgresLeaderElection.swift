@@ -34,7 +34,7 @@ public final class PostgresLeaderElection: LeaderElection {
                 try await holdWhileLeader(connection, body)
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                logger.warning("leader election connection failed", metadata: ["error": "\(error)"])
+                logger.warning("leader election connection failed", metadata: ["error": "\(loggable(error))"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.retryInterval) }
         }
@@ -64,14 +64,35 @@ public final class PostgresLeaderElection: LeaderElection {
         // Lead until the body ends or the lock connection fails its health check.
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await body() }
-            group.addTask {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: self.retryInterval)
-                    try await connection.query("SELECT 1", logger: self.logger)
-                }
-            }
+            group.addTask { try await self.watch(connection) }
             defer { group.cancelAll() }
             try await group.next()
         }
     }
+
+    /// Returns (throwing) once the lock connection is closed or stops answering: the server has
+    /// then released the lock, so this process must stop leading. A probe that does not answer
+    /// within `retryInterval` closes the connection, so nothing here waits on a dead socket.
+    private func watch(_ connection: PostgresConnection) async throws {
+        while true {
+            try await Task.sleep(for: retryInterval)
+            if connection.isClosed { throw LeadershipLost() }
+            let answered = Atomic<Bool>(false)
+            let deadline = Task {
+                try await Task.sleep(for: self.retryInterval)
+                if !answered.load(ordering: .relaxed) { try? await connection.close() }
+            }
+            defer { deadline.cancel() }
+            do {
+                try await connection.query("SELECT 1", logger: logger)
+                answered.store(true, ordering: .relaxed)
+            } catch {
+                throw LeadershipLost()
+            }
+        }
+    }
+}
+
+struct LeadershipLost: Error, CustomStringConvertible {
+    var description: String { "the leader lock connection was lost" }
 }

@@ -43,7 +43,8 @@ public final class PostgresNotifier: Service, ControlBus {
                 break
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                logger.warning("notification listener lost its connection; retrying", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "notification listener lost its connection; retrying", metadata: ["error": "\(loggable(error))"])
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             }
         }

@@ -8,20 +8,27 @@ extension SQLiteBackend: Store {
     }
 
     /// Writes runs, raw and latest observations, source bookkeeping and (optionally) task outcomes.
+    /// When finishing tasks, outcomes are applied first: an attempt whose lease passed to a later
+    /// attempt writes only its (failed) run record.
     static func writeResults(_ results: [RunResult], finishingTasks: Bool, in db: Database) throws {
+        var results = results
+        if finishingTasks {
+            let applied = try applyOutcomes(results.compactMap(\.outcome), in: db)
+            results = results.map { result in
+                guard let outcome = result.outcome, !applied.contains(outcome.taskID) else { return result }
+                return result.superseded
+            }
+        }
         for result in results {
-            try insertRun(result.run, in: db)
+            try insertRun(result.run, updatingSourceState: !result.isSuperseded, in: db)
             if !result.observations.stations.isEmpty {
                 try writeStations(
                     result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
             }
         }
-        if finishingTasks {
-            try applyOutcomes(results.compactMap(\.outcome), in: db)
-        }
     }
 
-    static func insertRun(_ run: TaskRun, in db: Database) throws {
+    static func insertRun(_ run: TaskRun, updatingSourceState: Bool = true, in db: Database) throws {
         try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status,
@@ -34,6 +41,7 @@ extension SQLiteBackend: Store {
             run.startedAt, run.finishedAt, run.durationMillis, run.url, run.httpStatus, run.bytes, run.entityCount,
             run.rejectedCount, run.contentHash, run.feedTimestamp, run.errorKind?.rawValue, run.errorMessage,
         ])
+        guard updatingSourceState else { return }
         let succeeded = run.status == .succeeded
         try db.cachedStatement(
             sql: """

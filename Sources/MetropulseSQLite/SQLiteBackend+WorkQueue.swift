@@ -86,7 +86,10 @@ extension SQLiteBackend: WorkQueue {
         }
     }
 
-    static func applyOutcomes(_ outcomes: [TaskOutcome], in db: Database) throws {
+    /// Applies each outcome whose lease still holds; returns the ids of the tasks it finished.
+    @discardableResult
+    static func applyOutcomes(_ outcomes: [TaskOutcome], in db: Database) throws -> Set<Int64> {
+        var applied = Set<Int64>()
         for outcome in outcomes {
             switch outcome.disposition {
             case .succeeded:
@@ -94,27 +97,29 @@ extension SQLiteBackend: WorkQueue {
                     sql: """
                         UPDATE tasks SET state = 'succeeded', finished_at = ?, lease_owner = NULL,
                             lease_expires_at = NULL, last_error = NULL
-                        WHERE id = ? AND lease_owner = ? AND state = 'running'
+                        WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'running'
                         """
-                ).execute(arguments: [outcome.finishedAt, outcome.taskID, outcome.leaseOwner])
+                ).execute(arguments: [outcome.finishedAt, outcome.taskID, outcome.leaseOwner, outcome.attempt])
             case .retry(let at, let error):
                 try db.cachedStatement(
                     sql: """
                         UPDATE tasks SET state = 'retrying', run_at = ?, last_error = ?, lease_owner = NULL,
                             lease_expires_at = NULL
-                        WHERE id = ? AND lease_owner = ? AND state = 'running'
+                        WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'running'
                         """
-                ).execute(arguments: [at, error, outcome.taskID, outcome.leaseOwner])
+                ).execute(arguments: [at, error, outcome.taskID, outcome.leaseOwner, outcome.attempt])
             case .dead(let error):
                 try db.cachedStatement(
                     sql: """
                         UPDATE tasks SET state = 'dead', finished_at = ?, last_error = ?, lease_owner = NULL,
                             lease_expires_at = NULL
-                        WHERE id = ? AND lease_owner = ? AND state = 'running'
+                        WHERE id = ? AND lease_owner = ? AND attempts = ? AND state = 'running'
                         """
-                ).execute(arguments: [outcome.finishedAt, error, outcome.taskID, outcome.leaseOwner])
+                ).execute(arguments: [outcome.finishedAt, error, outcome.taskID, outcome.leaseOwner, outcome.attempt])
             }
+            if db.changesCount > 0 { applied.insert(outcome.taskID) }
         }
+        return applied
     }
 
     @discardableResult

@@ -49,7 +49,7 @@ struct SchedulerTests {
         try await backend.enqueue([NewTask(jobID: "j", sourceID: "bikes", runAt: 0)], now: 0)
         let claimed = try await backend.claim(owner: "w", limit: 1, leaseMillis: 100, now: 0)
         try await backend.finish(
-            claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 10) })
+            claimed.map { .init($0, disposition: .succeeded, finishedAt: 10) })
         #expect(try await scheduler.maintainIfDue(now: 5_000_000) == 1)
         #expect(try await backend.stats(now: 5_000_000).succeeded == 0)
         #expect(try await scheduler.maintainIfDue(now: 5_000_001) == 0)

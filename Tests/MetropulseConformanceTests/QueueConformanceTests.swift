@@ -14,7 +14,7 @@ struct QueueConformanceTests {
         #expect(Set(claimed.map(\.jobID)) == ["a", "b", "c"])
         // Still deduplicated after the task finished.
         try await backend.queue.finish(
-            claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 1) })
+            claimed.map { .init($0, disposition: .succeeded, finishedAt: 1) })
         #expect(try await backend.queue.enqueue([task("a")], now: 2) == 0)
     }
 
@@ -55,11 +55,11 @@ struct QueueConformanceTests {
         #expect(second.leaseOwner == "other")
         // The first worker wakes up and reports: ignored, the task stays with "other".
         try await backend.queue.finish([
-            .init(taskID: first.id, leaseOwner: "dead-worker", disposition: .succeeded, finishedAt: 120)
+            .init(first, disposition: .succeeded, finishedAt: 120)
         ])
         #expect(try await backend.queue.stats(now: 120).running == 1)
         try await backend.queue.finish([
-            .init(taskID: second.id, leaseOwner: "other", disposition: .succeeded, finishedAt: 130)
+            .init(second, disposition: .succeeded, finishedAt: 130)
         ])
         let stats = try await backend.queue.stats(now: 130)
         #expect(stats.running == 0)
@@ -87,7 +87,7 @@ struct QueueConformanceTests {
         try await queue.enqueue([task("a", maxAttempts: 2)], now: 0)
         let first = try #require(try await queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 0).first)
         try await queue.finish([
-            .init(taskID: first.id, leaseOwner: "w", disposition: .retry(at: 1_000, error: "boom"), finishedAt: 10)
+            .init(first, disposition: .retry(at: 1_000, error: "boom"), finishedAt: 10)
         ])
         var stats = try await queue.stats(now: 10)
         #expect(stats.retrying == 1)
@@ -98,7 +98,7 @@ struct QueueConformanceTests {
         let second = try #require(try await queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 1_000).first)
         #expect(second.attempt == 2)
         try await queue.finish([
-            .init(taskID: second.id, leaseOwner: "w", disposition: .dead(error: "boom again"), finishedAt: 1_010)
+            .init(second, disposition: .dead(error: "boom again"), finishedAt: 1_010)
         ])
         stats = try await queue.stats(now: 1_010)
         #expect(stats.dead == 1)
@@ -146,7 +146,7 @@ struct QueueConformanceTests {
         #expect(stats.oldestReadySince == 1_000)
         let claimed = try await queue.claim(owner: "w", limit: 1, leaseMillis: 1000, now: 5_000)
         try await queue.finish(
-            claimed.map { .init(taskID: $0.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 6_000) })
+            claimed.map { .init($0, disposition: .succeeded, finishedAt: 6_000) })
         stats = try await queue.stats(now: 7_000)
         #expect(stats.queued == 2)
         #expect(stats.succeeded == 1)
@@ -167,9 +167,9 @@ extension QueueConformanceTests {
         let claimed = try await queue.claim(owner: "w", limit: 3, leaseMillis: 1_000, now: 0)
         let byJob = Dictionary(uniqueKeysWithValues: claimed.map { ($0.jobID, $0.id) })
         try await queue.finish([
-            .init(taskID: byJob["old"]!, leaseOwner: "w", disposition: .succeeded, finishedAt: 100),
-            .init(taskID: byJob["new"]!, leaseOwner: "w", disposition: .succeeded, finishedAt: 900),
-            .init(taskID: byJob["dead"]!, leaseOwner: "w", disposition: .dead(error: "x"), finishedAt: 100),
+            .init(taskID: byJob["old"]!, leaseOwner: "w", attempt: 1, disposition: .succeeded, finishedAt: 100),
+            .init(taskID: byJob["new"]!, leaseOwner: "w", attempt: 1, disposition: .succeeded, finishedAt: 900),
+            .init(taskID: byJob["dead"]!, leaseOwner: "w", attempt: 1, disposition: .dead(error: "x"), finishedAt: 100),
         ])
         #expect(try await queue.pruneSucceeded(finishedBefore: 500) == 1)
         let left = try await queue.tasks(state: nil, limit: 10).map(\.jobID).sorted()

@@ -163,7 +163,7 @@ struct StoreConformanceTests {
         let claimed = try #require(
             try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 1_000, now: 0).first)
         var result = Self.result("job#1", at: 10, [Self.station("1", bikes: 1, at: 5)])
-        result.outcome = TaskOutcome(taskID: claimed.id, leaseOwner: "w", disposition: .succeeded, finishedAt: 10)
+        result.outcome = TaskOutcome(claimed, disposition: .succeeded, finishedAt: 10)
         let withOutcome = result
         // Concurrent commits are coalesced; each still lands exactly once.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -186,6 +186,36 @@ struct StoreConformanceTests {
 }
 
 extension StoreConformanceTests {
+    @Test(
+        "an attempt that commits after the same worker took its task again writes only a lease_lost record",
+        arguments: BackendFactory.all)
+    func supersededAttempt(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        try await backend.queue.enqueue([task("job", source: "bikes")], now: 0)
+        let first = try #require(try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 0).first)
+        // The commit stalls past the lease; the same worker claims the task again.
+        let second = try #require(
+            try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 200).first)
+        #expect(second.attempt == 2)
+        var late = Self.result("job#1", at: 250, [Self.station("1", bikes: 1, at: 5)])
+        late.outcome = TaskOutcome(first, disposition: .succeeded, finishedAt: 250)
+        try await backend.committer.commit([late])
+        #expect(try await backend.queue.stats(now: 250).running == 1)
+        #expect(try await backend.store.rawStationObservationCount(sourceID: "bikes") == 0)
+        let lost = try #require(try await backend.store.taskRun(id: "job#1"))
+        #expect(lost.status == .failed)
+        #expect(lost.errorKind == .leaseLost)
+        #expect(try await backend.store.sourceStates().first?.lastRunStatus == nil)
+
+        var current = Self.result("job#2", at: 260, [Self.station("1", bikes: 2, at: 6)])
+        current.outcome = TaskOutcome(second, disposition: .succeeded, finishedAt: 260)
+        try await backend.committer.commit([current])
+        #expect(try await backend.queue.stats(now: 260).succeeded == 1)
+        #expect(try await backend.store.rawStationObservationCount(sourceID: "bikes") == 1)
+        #expect(try await backend.store.taskRuns(TaskRunQuery(status: .succeeded, limit: 10)).map(\.id) == ["job#2"])
+    }
+
     @Test("old run records and stale heartbeats are pruned; observations stay", arguments: BackendFactory.all)
     func prune(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()

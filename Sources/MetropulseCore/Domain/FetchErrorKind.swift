@@ -13,6 +13,9 @@ public enum FetchErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case configuration
     /// Writing the results failed.
     case storage
+    /// The attempt finished after its lease had passed to a later attempt of the same task; its
+    /// observations were dropped so the task's slot is written once, by the later attempt.
+    case leaseLost = "lease_lost"
 }
 
 /// A classified fetch failure.

@@ -9,15 +9,27 @@ public struct TaskOutcome: Sendable, Hashable {
     }
 
     public var taskID: Int64
+    /// With `attempt`, the lease token: an outcome applies only while the task is still running
+    /// under this owner and this attempt. The attempt matters when the same worker takes the task
+    /// again after its lease expired (a stalled commit, a database restart).
     public var leaseOwner: String
+    public var attempt: Int
     public var disposition: Disposition
     public var finishedAt: Int64
 
-    public init(taskID: Int64, leaseOwner: String, disposition: Disposition, finishedAt: Int64) {
+    public init(taskID: Int64, leaseOwner: String, attempt: Int, disposition: Disposition, finishedAt: Int64) {
         self.taskID = taskID
         self.leaseOwner = leaseOwner
+        self.attempt = attempt
         self.disposition = disposition
         self.finishedAt = finishedAt
+    }
+
+    /// The outcome of the attempt `task` was claimed for.
+    public init(_ task: ClaimedTask, disposition: Disposition, finishedAt: Int64) {
+        self.init(
+            taskID: task.id, leaseOwner: task.leaseOwner, attempt: task.attempt, disposition: disposition,
+            finishedAt: finishedAt)
     }
 }
 

@@ -94,17 +94,17 @@ public final class Scheduler: Service {
                 let next = try await tick(now: clock.nowMillis)
                 sleepMillis = min(sleepMillis, max(10, next - clock.nowMillis))
             } catch {
-                logger.error("scheduler tick failed", metadata: ["error": "\(error)"])
+                logger.error("scheduler tick failed", metadata: ["error": "\(loggable(error))"])
             }
             do {
                 try await renewLeadershipIfDue(now: clock.nowMillis)
             } catch {
-                logger.error("leadership record failed", metadata: ["error": "\(error)"])
+                logger.error("leadership record failed", metadata: ["error": "\(loggable(error))"])
             }
             do {
                 try await maintainIfDue(now: clock.nowMillis)
             } catch {
-                logger.error("retention clean-up failed", metadata: ["error": "\(error)"])
+                logger.error("retention clean-up failed", metadata: ["error": "\(loggable(error))"])
             }
             let pause = sleepMillis
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(pause)) }

@@ -122,7 +122,7 @@ public final class WorkerPool: Service {
                     owner: configuration.workerID, limit: free, leaseMillis: configuration.leaseMillis,
                     now: clock.nowMillis)
             } catch {
-                logger.error("claim failed", metadata: ["error": "\(error)"])
+                logger.error("claim failed", metadata: ["error": "\(loggable(error))"])
                 await wake.wait(timeoutMillis: 1_000)
                 continue
             }
@@ -201,8 +201,7 @@ public final class WorkerPool: Service {
                 "fetch succeeded",
                 metadata: ["job_id": "\(task.jobID)", "entities": "\(run.entityCount)", "ms": "\(run.durationMillis)"])
         }
-        let outcome = TaskOutcome(
-            taskID: task.id, leaseOwner: task.leaseOwner, disposition: disposition, finishedAt: run.finishedAt)
+        let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
         do {
             try await committer.commit([RunResult(run: run, observations: observations, outcome: outcome)])
             state.withLock { state in
@@ -213,7 +212,7 @@ public final class WorkerPool: Service {
         } catch {
             logger.error(
                 "commit failed; the task will run again when its lease expires",
-                metadata: ["job_id": "\(task.jobID)", "error": "\(error)"])
+                metadata: ["job_id": "\(task.jobID)", "error": "\(loggable(error))"])
         }
     }
 
@@ -240,7 +239,7 @@ public final class WorkerPool: Service {
                 do {
                     try await queue.renewLeases(owner: configuration.workerID, taskIDs: held, until: renewUntil)
                 } catch {
-                    logger.error("lease renewal failed", metadata: ["error": "\(error)"])
+                    logger.error("lease renewal failed", metadata: ["error": "\(loggable(error))"])
                 }
             }
             do {
@@ -270,7 +269,7 @@ public final class WorkerPool: Service {
         do {
             try await store.upsertHeartbeat(heartbeat(status: status))
         } catch {
-            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+            logger.error("heartbeat failed", metadata: ["error": "\(loggable(error))"])
         }
     }
 }
