@@ -24,50 +24,102 @@ extension PostgresBackend: Store {
                 return result.superseded
             }
         }
-        for result in results {
-            try await insertRun(
-                result.run, updatingSourceState: !result.isSuperseded, on: connection, logger: logger)
-            if !result.observations.stations.isEmpty {
-                try await writeStations(
-                    result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
-                    on: connection, logger: logger)
-            }
+        try await insertRuns(results.map(\.run), on: connection, logger: logger)
+        for result in results where !result.observations.stations.isEmpty {
+            try await writeStations(
+                result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
+                on: connection, logger: logger)
         }
+        try await updateSourceStates(results.map(\.run), on: connection, logger: logger)
     }
 
-    static func insertRun(
-        _ run: TaskRun, updatingSourceState: Bool = true, on connection: PostgresConnection, logger: Logger
-    ) async throws {
+    /// A `task_runs` row as the JSON record `jsonb_to_recordset` expands.
+    struct RunRecord: Encodable {
+        var id: String
+        var job_id: String
+        var task_id: Int64?
+        var source_id: String
+        var attempt: Int
+        var worker_id: String
+        var status: String
+        var started_at: Int64
+        var finished_at: Int64
+        var duration_ms: Int64
+        var url: String?
+        var http_status: Int?
+        var bytes: Int?
+        var entity_count: Int
+        var rejected_count: Int
+        var content_hash: String?
+        var feed_timestamp: Int64?
+        var error_kind: String?
+        var error_message: String?
+    }
+
+    /// All run records of a commit in one statement.
+    static func insertRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !runs.isEmpty else { return }
+        // One row per id, so the upsert never touches a row twice.
+        var seen = Set<String>()
+        let records = runs.reversed().filter { seen.insert($0.id).inserted }.map { run in
+            RunRecord(
+                id: run.id, job_id: run.jobID, task_id: run.taskID, source_id: run.sourceID, attempt: run.attempt,
+                worker_id: run.workerID, status: run.status.rawValue, started_at: run.startedAt,
+                finished_at: run.finishedAt, duration_ms: run.durationMillis, url: run.url,
+                http_status: run.httpStatus, bytes: run.bytes, entity_count: run.entityCount,
+                rejected_count: run.rejectedCount, content_hash: run.contentHash, feed_timestamp: run.feedTimestamp,
+                error_kind: run.errorKind?.rawValue, error_message: run.errorMessage)
+        }
+        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
         try await connection.query(
             """
             INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
                 duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp,
                 error_kind, error_message)
-            VALUES (\(run.id), \(run.jobID), \(run.taskID), \(run.sourceID), \(run.attempt), \(run.workerID),
-                \(run.status.rawValue), \(run.startedAt), \(run.finishedAt), \(run.durationMillis), \(run.url),
-                \(run.httpStatus), \(run.bytes), \(run.entityCount), \(run.rejectedCount), \(run.contentHash),
-                \(run.feedTimestamp), \(run.errorKind?.rawValue), \(run.errorMessage))
+            SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, duration_ms,
+                url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind,
+                error_message
+            FROM jsonb_to_recordset(\(json)::jsonb) AS r(id text, job_id text, task_id bigint, source_id text,
+                attempt integer, worker_id text, status text, started_at bigint, finished_at bigint,
+                duration_ms bigint, url text, http_status integer, bytes integer, entity_count integer,
+                rejected_count integer, content_hash text, feed_timestamp bigint, error_kind text,
+                error_message text)
             ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
                 error_kind = excluded.error_kind, error_message = excluded.error_message
             """, logger: logger)
-        guard updatingSourceState else { return }
-        let succeeded = run.status == .succeeded
-        let error = run.errorKind.map { "\($0.rawValue): \(run.errorMessage ?? "")" } ?? run.errorMessage
-        let successAt: Int64? = succeeded ? run.finishedAt : nil
-        let feedTimestamp: Int64? = succeeded ? run.feedTimestamp : nil
+    }
+
+    /// One upsert per source for a batch of runs, in one statement.
+    static func updateSourceStates(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
+        let summaries = SourceRunSummary.fold(runs)
+        guard !summaries.isEmpty else { return }
+        struct Record: Encodable {
+            var source_id: String
+            var last_run_at: Int64
+            var last_run_status: String
+            var last_success_at: Int64?
+            var last_error: String?
+            var last_feed_timestamp: Int64?
+        }
+        let records = summaries.map {
+            Record(
+                source_id: $0.sourceID, last_run_at: $0.lastRunAt, last_run_status: $0.lastRunStatus.rawValue,
+                last_success_at: $0.lastSuccessAt, last_error: $0.lastError, last_feed_timestamp: $0.lastFeedTimestamp)
+        }
+        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
         try await connection.query(
             """
             INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
                 last_feed_timestamp)
-            VALUES (\(run.sourceID), \(run.finishedAt), \(run.status.rawValue), \(successAt), \(error), \(feedTimestamp))
+            SELECT source_id, last_run_at, last_run_status, last_success_at, last_error, last_feed_timestamp
+            FROM jsonb_to_recordset(\(json)::jsonb) AS r(source_id text, last_run_at bigint, last_run_status text,
+                last_success_at bigint, last_error text, last_feed_timestamp bigint)
             ON CONFLICT (source_id) DO UPDATE SET
                 last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
                 last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
                     THEN excluded.last_run_status ELSE source_state.last_run_status END,
-                last_success_at = CASE WHEN \(succeeded)
-                    THEN GREATEST(COALESCE(source_state.last_success_at, 0), excluded.last_run_at)
-                    ELSE source_state.last_success_at END,
-                last_error = CASE WHEN \(succeeded) THEN source_state.last_error ELSE excluded.last_error END,
+                last_success_at = GREATEST(source_state.last_success_at, excluded.last_success_at),
+                last_error = COALESCE(excluded.last_error, source_state.last_error),
                 last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
             """, logger: logger)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 public import MetropulseCore
 import PostgresNIO
@@ -78,45 +79,54 @@ extension PostgresBackend: WorkQueue {
         try await client.query("SELECT pg_notify('metropulse', 'work')", logger: logger)
     }
 
-    /// Applies each outcome whose lease still holds; returns the ids of the tasks it finished.
+    /// Applies each outcome whose lease still holds, all in one statement; returns the ids of the
+    /// tasks it finished.
     @discardableResult
     static func applyOutcomes(_ outcomes: [TaskOutcome], on connection: PostgresConnection, logger: Logger)
         async throws -> Set<Int64>
     {
-        var applied = Set<Int64>()
-        for outcome in outcomes {
-            let rows: PostgresRowSequence
+        guard !outcomes.isEmpty else { return [] }
+        struct Record: Encodable {
+            var id: Int64
+            var owner: String
+            var attempt: Int
+            var kind: String
+            var run_at: Int64?
+            var error: String?
+            var finished_at: Int64
+        }
+        let records = outcomes.map { outcome in
             switch outcome.disposition {
             case .succeeded:
-                rows = try await connection.query(
-                    """
-                    UPDATE tasks SET state = 'succeeded', finished_at = \(outcome.finishedAt), lease_owner = NULL,
-                        lease_expires_at = NULL, last_error = NULL
-                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND attempts = \(outcome.attempt)
-                        AND state = 'running'
-                    RETURNING id
-                    """, logger: logger)
+                Record(
+                    id: outcome.taskID, owner: outcome.leaseOwner, attempt: outcome.attempt, kind: "succeeded",
+                    finished_at: outcome.finishedAt)
             case .retry(let at, let error):
-                rows = try await connection.query(
-                    """
-                    UPDATE tasks SET state = 'retrying', run_at = \(at), last_error = \(error), lease_owner = NULL,
-                        lease_expires_at = NULL
-                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND attempts = \(outcome.attempt)
-                        AND state = 'running'
-                    RETURNING id
-                    """, logger: logger)
+                Record(
+                    id: outcome.taskID, owner: outcome.leaseOwner, attempt: outcome.attempt, kind: "retrying",
+                    run_at: at, error: error, finished_at: outcome.finishedAt)
             case .dead(let error):
-                rows = try await connection.query(
-                    """
-                    UPDATE tasks SET state = 'dead', finished_at = \(outcome.finishedAt), last_error = \(error),
-                        lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = \(outcome.taskID) AND lease_owner = \(outcome.leaseOwner) AND attempts = \(outcome.attempt)
-                        AND state = 'running'
-                    RETURNING id
-                    """, logger: logger)
+                Record(
+                    id: outcome.taskID, owner: outcome.leaseOwner, attempt: outcome.attempt, kind: "dead",
+                    error: error, finished_at: outcome.finishedAt)
             }
-            for try await id in rows.decode(Int64.self) { applied.insert(id) }
         }
+        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
+        // A retry keeps its finish time empty and moves its run time; success clears the error.
+        let rows = try await connection.query(
+            """
+            UPDATE tasks t SET state = o.kind,
+                finished_at = CASE WHEN o.kind = 'retrying' THEN t.finished_at ELSE o.finished_at END,
+                run_at = COALESCE(o.run_at, t.run_at),
+                last_error = o.error,
+                lease_owner = NULL, lease_expires_at = NULL
+            FROM jsonb_to_recordset(\(json)::jsonb) AS o(id bigint, owner text, attempt integer, kind text,
+                run_at bigint, error text, finished_at bigint)
+            WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt AND t.state = 'running'
+            RETURNING t.id
+            """, logger: logger)
+        var applied = Set<Int64>()
+        for try await id in rows.decode(Int64.self) { applied.insert(id) }
         return applied
     }
 

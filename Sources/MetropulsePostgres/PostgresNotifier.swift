@@ -7,14 +7,15 @@ import Synchronization
 
 /// Listens on the `metropulse` channel on a dedicated connection and fans notifications out:
 /// `work` wakes idle workers at once (instead of waiting for their poll), `command:<json>` delivers
-/// control commands to every subscriber in this process. Reconnects after a lost connection.
+/// control commands and `metrics:<json>` worker heartbeats to every subscriber in this process.
+/// Reconnects after a lost connection.
 public final class PostgresNotifier: Service, ControlBus {
     static let channel = "metropulse"
 
     private let backend: PostgresBackend
     private let logger: Logger
-    private let subscribers = Mutex<[Int: AsyncStream<ControlCommand>.Continuation]>([:])
-    private let nextID = Atomic<Int>(0)
+    private let commandSubscribers = Broadcast<ControlCommand>()
+    private let metricSubscribers = Broadcast<WorkerHeartbeat>()
     private let listening = Atomic<Bool>(false)
 
     /// True while the listener holds its connection and receives notifications.
@@ -48,12 +49,8 @@ public final class PostgresNotifier: Service, ControlBus {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             }
         }
-        // Finish outside the lock: finishing runs `onTermination`, which takes the lock.
-        let open = subscribers.withLock { subscribers in
-            defer { subscribers.removeAll() }
-            return Array(subscribers.values)
-        }
-        for continuation in open { continuation.finish() }
+        commandSubscribers.finishAll()
+        metricSubscribers.finishAll()
     }
 
     private func deliver(_ payload: String) {
@@ -61,11 +58,27 @@ public final class PostgresNotifier: Service, ControlBus {
             backend.workSignal.notify()
             return
         }
+        if payload.hasPrefix("metrics:") {
+            if let beat = try? JSONDecoder().decode(WorkerHeartbeat.self, from: Data(payload.dropFirst(8).utf8)) {
+                metricSubscribers.yield(beat)
+            }
+            return
+        }
         guard payload.hasPrefix("command:"),
             let command = try? JSONDecoder().decode(ControlCommand.self, from: Data(payload.dropFirst(8).utf8))
         else { return }
-        let targets = subscribers.withLock { Array($0.values) }
-        for continuation in targets { continuation.yield(command) }
+        commandSubscribers.yield(command)
+    }
+
+    /// Broadcasts a worker's heartbeat to every process listening on the database (the heartbeat
+    /// table keeps the last one of each worker).
+    public func publishMetrics(_ heartbeat: WorkerHeartbeat) async throws {
+        let json = String(decoding: try JSONEncoder().encode(heartbeat), as: UTF8.self)
+        try await backend.client.query("SELECT pg_notify(\(Self.channel), \("metrics:" + json))", logger: logger)
+    }
+
+    public func metrics() async throws -> AsyncStream<WorkerHeartbeat> {
+        metricSubscribers.subscribe()
     }
 
     /// Records the command and broadcasts it to every process listening on the database.
@@ -83,12 +96,6 @@ public final class PostgresNotifier: Service, ControlBus {
     }
 
     public func commands() async throws -> AsyncStream<ControlCommand> {
-        let id = nextID.add(1, ordering: .relaxed).newValue
-        let (stream, continuation) = AsyncStream<ControlCommand>.makeStream(bufferingPolicy: .bufferingNewest(64))
-        subscribers.withLock { $0[id] = continuation }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
-        }
-        return stream
+        commandSubscribers.subscribe()
     }
 }

@@ -20,15 +20,16 @@ extension SQLiteBackend: Store {
             }
         }
         for result in results {
-            try insertRun(result.run, updatingSourceState: !result.isSuperseded, in: db)
+            try insertRun(result.run, in: db)
             if !result.observations.stations.isEmpty {
                 try writeStations(
                     result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
             }
         }
+        try updateSourceStates(results.map(\.run), in: db)
     }
 
-    static func insertRun(_ run: TaskRun, updatingSourceState: Bool = true, in db: Database) throws {
+    static func insertRun(_ run: TaskRun, in db: Database) throws {
         try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status,
@@ -41,27 +42,30 @@ extension SQLiteBackend: Store {
             run.startedAt, run.finishedAt, run.durationMillis, run.url, run.httpStatus, run.bytes, run.entityCount,
             run.rejectedCount, run.contentHash, run.feedTimestamp, run.errorKind?.rawValue, run.errorMessage,
         ])
-        guard updatingSourceState else { return }
-        let succeeded = run.status == .succeeded
-        try db.cachedStatement(
+    }
+
+    /// One upsert per source for a batch of runs.
+    static func updateSourceStates(_ runs: [TaskRun], in db: Database) throws {
+        let statement = try db.cachedStatement(
             sql: """
                 INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
                     last_feed_timestamp)
-                VALUES (?1, ?2, ?3, CASE WHEN ?4 THEN ?2 END, ?5, ?6)
+                VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(source_id) DO UPDATE SET
                     last_run_at = MAX(COALESCE(last_run_at, 0), excluded.last_run_at),
                     last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(last_run_at, 0)
                         THEN excluded.last_run_status ELSE last_run_status END,
-                    last_success_at = CASE WHEN ?4 THEN MAX(COALESCE(last_success_at, 0), excluded.last_run_at)
-                        ELSE last_success_at END,
-                    last_error = CASE WHEN ?4 THEN last_error ELSE excluded.last_error END,
+                    last_success_at = CASE WHEN excluded.last_success_at IS NULL THEN last_success_at
+                        ELSE MAX(COALESCE(last_success_at, 0), excluded.last_success_at) END,
+                    last_error = COALESCE(excluded.last_error, last_error),
                     last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, last_feed_timestamp)
-                """
-        ).execute(arguments: [
-            run.sourceID, run.finishedAt, run.status.rawValue, succeeded,
-            run.errorKind.map { "\($0.rawValue): \(run.errorMessage ?? "")" } ?? run.errorMessage,
-            succeeded ? run.feedTimestamp : nil,
-        ])
+                """)
+        for summary in SourceRunSummary.fold(runs) {
+            try statement.execute(arguments: [
+                summary.sourceID, summary.lastRunAt, summary.lastRunStatus.rawValue, summary.lastSuccessAt,
+                summary.lastError, summary.lastFeedTimestamp,
+            ])
+        }
     }
 
     static func writeStations(_ stations: [StationObservation], fetchedAt: Int64, runID: String, in db: Database)

@@ -6,11 +6,11 @@ import MetropulseSQLite
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self])
+        subcommands: [Ingest.self, Queue.self])
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replay the Vélib' capture through parse → normalize → SQLite raw + latest.")
+            abstract: "Replay the Vélib' capture through parse → normalize → raw + latest (SQLite or PostgreSQL).")
 
         @Option(help: "Number of successive snapshots to replay.")
         var snapshots = 40
@@ -24,6 +24,12 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Where to create the throwaway databases.")
         var directory = FileManager.default.temporaryDirectory.path
 
+        @Option(
+            help: ArgumentHelp(
+                "Measure on this PostgreSQL database instead of SQLite (a scratch schema, dropped after).",
+                valueName: "postgres-url"))
+        var postgres: String?
+
         func run() async throws {
             guard let root = fixtures ?? FixtureLocator.directory() else {
                 throw ValidationError("feed captures not found: pass --fixtures or set METROPULSE_FIXTURES")
@@ -32,7 +38,48 @@ struct BenchCommand: AsyncParsableCommand {
             let benchmark = IngestBenchmark(
                 statusPath: folder + "/station_status.json", informationPath: folder + "/station_information.json",
                 snapshots: max(1, snapshots), directory: directory,
-                synchronous: synchronous.lowercased() == "normal" ? .normal : .full)
+                synchronous: synchronous.lowercased() == "normal" ? .normal : .full, postgresURL: postgres)
+            print(try await benchmark.run())
+        }
+    }
+
+    struct Queue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enqueue no-op tasks and drain them with the worker pool; then measure latency at a steady rate.")
+
+        @Option(help: "Tasks in the backlog to drain.")
+        var tasks = 100_000
+
+        @Option(help: "Concurrent workers in the pool.")
+        var workers = 16
+
+        @Option(help: "Tasks per second offered in the steady phase.")
+        var rate = 1_000
+
+        @Option(help: "Length of the steady phase, in seconds.")
+        var seconds = 10
+
+        @Option(help: "Also run on this PostgreSQL database (default: METROPULSE_DATABASE_URL when set).")
+        var postgres: String?
+
+        @Flag(help: "Skip the embedded queue.")
+        var skipEmbedded = false
+
+        @Option(help: "Where to create the throwaway SQLite database.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            var targets: [QueueBenchmark.Target] = skipEmbedded ? [] : [.sqlite(directory: directory)]
+            if let url = postgres ?? ProcessInfo.processInfo.environment["METROPULSE_DATABASE_URL"] {
+                targets.append(.postgres(url: url))
+            }
+            guard !targets.isEmpty else {
+                throw ValidationError("nothing to measure: pass --postgres or drop --skip-embedded")
+            }
+            let benchmark = QueueBenchmark(
+                tasks: max(1, tasks), workers: max(1, workers), steadyRate: max(100, rate),
+                steadySeconds: max(1, seconds),
+                targets: targets)
             print(try await benchmark.run())
         }
     }

@@ -41,6 +41,10 @@ struct EndToEndTests {
         #expect(source["last_run_status"] as? String == "succeeded")
         let (_, workers) = try await getJSON("\(app.base)/api/system/workers")
         #expect((workers["workers"] as? [[String: Any]])?.first?["health"] as? String == "healthy")
+        // The live metrics stream: the snapshot, then the next heartbeat through the in-process bus.
+        let beats = try await readEvents("\(app.base)/api/system/workers/stream") { $0.count >= 2 }
+        #expect(beats.count >= 2)
+        #expect(beats.last?["status"] as? String == "running")
         let (_, queue) = try await getJSON("\(app.base)/api/system/queue")
         #expect((queue["succeeded"] as? Int ?? 0) >= 1)
 

@@ -72,6 +72,15 @@ struct MultiProcessTests {
         try await eventually("three healthy workers", timeout: .seconds(60)) {
             try await workerList().filter { $0["health"] as? String == "healthy" }.count == 3
         }
+        // Worker metrics reach the API process live through the bus: every worker's heartbeat
+        // arrives again after the stream's initial snapshot.
+        let events = try await readEvents("\(base)/api/system/workers/stream") { events in
+            let counts = Dictionary(grouping: events.compactMap { $0["worker_id"] as? String }, by: { $0 })
+            return counts.count >= 3 && counts.values.allSatisfy { $0.count >= 2 }
+        }
+        let perWorker = Dictionary(grouping: events.compactMap { $0["worker_id"] as? String }, by: { $0 })
+        #expect(perWorker.count == 3)
+        #expect(perWorker.values.allSatisfy { $0.count >= 2 }, "a worker's metrics did not arrive live")
         try await eventually("the scheduler process shown as leader", timeout: .seconds(30)) {
             let (_, json) = try await getJSON("\(base)/api/system/scheduler")
             let leader = json["leader"] as? [String: Any]

@@ -40,6 +40,32 @@ func getJSON(_ url: String) async throws -> (status: Int, json: [String: Any]) {
     return (Int(response.status.code), object as? [String: Any] ?? [:])
 }
 
+/// Reads a server-sent event stream until `enough` says so (or `timeout`); returns each event's
+/// `data` as JSON.
+func readEvents(
+    _ url: String, timeout: Duration = .seconds(30), until enough: ([[String: Any]]) -> Bool
+) async throws -> [[String: Any]] {
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+    var events: [[String: Any]] = []
+    var pending = ""
+    let deadline = ContinuousClock.now + timeout
+    for try await chunk in response.body {
+        pending += String(buffer: chunk)
+        while let end = pending.range(of: "\n\n") {
+            let block = pending[..<end.lowerBound]
+            pending = String(pending[end.upperBound...])
+            for line in block.split(separator: "\n") where line.hasPrefix("data: ") {
+                if let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+                {
+                    events.append(object)
+                }
+            }
+        }
+        if enough(events) || ContinuousClock.now > deadline { break }
+    }
+    return events
+}
+
 func post(_ url: String, body: String = "", headers: [String: String] = [:]) async throws -> (
     status: Int, json: [String: Any]
 ) {

@@ -134,6 +134,7 @@ struct SystemController {
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get("system/queue", use: queue)
         group.get("system/workers", use: workers)
+        group.get("system/workers/stream", use: workerStream)
         group.get("system/scheduler", use: scheduler)
         group.get("system/task-runs", use: taskRuns)
         group.get("system/tasks", use: tasks)
@@ -154,26 +155,53 @@ struct SystemController {
 
     @Sendable func workers(_ request: Request, context: APIRequestContext) async throws -> WorkerList {
         let now = environment.clock.nowMillis
-        let interval = environment.heartbeatIntervalMillis
-        let workers = try await environment.store.heartbeats().map { h in
-            let age = now - h.lastSeenAt
-            let health: String
-            if h.status == .stopped || age > 6 * interval {
-                health = "down"
-            } else if age > 2 * interval + 5_000 {
-                health = "behind"
-            } else {
-                health = "healthy"
-            }
-            return WorkerDTO(
-                workerId: h.workerID, host: h.host, pid: h.pid, health: health, status: h.status.rawValue,
-                concurrency: h.concurrency, inFlight: h.inFlight, processed: h.processed, failed: h.failed,
-                fetchRate: (h.fetchRate * 100).rounded() / 100, errorsLastMinute: h.errorsLastMinute,
-                cpuSeconds: (h.cpuSeconds * 100).rounded() / 100, memoryBytes: h.memoryBytes,
-                startedAt: Timestamp.iso8601(h.startedAt), lastSeenAt: Timestamp.iso8601(h.lastSeenAt),
-                heartbeatAgeSeconds: Double(age) / 1000)
-        }
+        let workers = try await environment.store.heartbeats().map { workerDTO($0, now: now) }
         return WorkerList(count: workers.count, workers: workers)
+    }
+
+    /// Server-sent events: the current heartbeat of every worker, then each new one as workers in
+    /// any process publish it on the bus (`event: heartbeat`, `data:` the worker object of
+    /// `/api/system/workers`).
+    @Sendable func workerStream(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let live = try await environment.bus.metrics()
+        let current = try await environment.store.heartbeats()
+        let environment = self.environment
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let encoder = JSONEncoder()
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                func send(_ beat: WorkerHeartbeat) async throws {
+                    let dto = SystemController(environment: environment).workerDTO(
+                        beat, now: environment.clock.nowMillis)
+                    let json = String(decoding: try encoder.encode(dto), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "event: heartbeat\ndata: \(json)\n\n"))
+                }
+                for beat in current { try await send(beat) }
+                for await beat in live { try await send(beat) }
+                try await writer.finish(nil)
+            })
+    }
+
+    func workerDTO(_ h: WorkerHeartbeat, now: Int64) -> WorkerDTO {
+        let interval = environment.heartbeatIntervalMillis
+        let age = now - h.lastSeenAt
+        let health: String
+        if h.status == .stopped || age > 6 * interval {
+            health = "down"
+        } else if age > 2 * interval + 5_000 {
+            health = "behind"
+        } else {
+            health = "healthy"
+        }
+        return WorkerDTO(
+            workerId: h.workerID, host: h.host, pid: h.pid, health: health, status: h.status.rawValue,
+            concurrency: h.concurrency, inFlight: h.inFlight, processed: h.processed, failed: h.failed,
+            fetchRate: (h.fetchRate * 100).rounded() / 100, errorsLastMinute: h.errorsLastMinute,
+            cpuSeconds: (h.cpuSeconds * 100).rounded() / 100, memoryBytes: h.memoryBytes,
+            startedAt: Timestamp.iso8601(h.startedAt), lastSeenAt: Timestamp.iso8601(h.lastSeenAt),
+            heartbeatAgeSeconds: Double(max(0, age)) / 1000)
     }
 
     @Sendable func scheduler(_ request: Request, context: APIRequestContext) async throws -> SchedulerDTO {

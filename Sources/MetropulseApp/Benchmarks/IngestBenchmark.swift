@@ -1,15 +1,21 @@
 import Foundation
+import Logging
 import MetropulseConnectors
 import MetropulseCore
+import MetropulsePostgres
 public import MetropulseSQLite
+import PostgresNIO
 
 /// `metropulse bench ingest`: replays the Vélib' capture as successive snapshots through
-/// parse → normalize → raw + latest + run record in SQLite, against a baseline measured in the
-/// same run: the same rows inserted with one prepared statement in one transaction per snapshot
-/// into a bare table.
+/// parse → normalize → raw + latest + run record, against a baseline measured in the same run.
+/// On SQLite the baseline inserts the same rows with one prepared statement into a bare table; on
+/// PostgreSQL (`postgresURL`) it sends them with `COPY` into an unlogged bare table.
 public struct IngestBenchmark: Sendable {
     public struct Report: Sendable, CustomStringConvertible {
-        public var synchronous: String
+        /// What the pipeline writes to, e.g. `SQLite synchronous=full`.
+        public var store: String
+        public var baselineLabel: String
+        public var secondBaselineLabel: String
         public var snapshots: Int
         public var rows: Int
         public var bytes: Int
@@ -31,14 +37,14 @@ public struct IngestBenchmark: Sendable {
             func f(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
             return """
                 ingest benchmark: \(snapshots) snapshots x \(rows / max(1, snapshots)) stations = \(rows) rows
-                  pipeline (parse + normalize + raw + latest + run, SQLite synchronous=\(synchronous)): \(f(pipelineRowsPerSecond)) rows/s, \
+                  pipeline (parse + normalize + raw + latest + run, \(store)): \(f(pipelineRowsPerSecond)) rows/s, \
                 \(f(pipelineCPUSeconds / Double(rows) * 1e6, 2)) µs CPU/row
                     of which parse + normalize: \(f(parseSeconds / Double(rows) * 1e6, 2)) µs/row \
                 (\(f(Double(bytes) / parseSeconds / 1e6, 1)) MB/s); store: \
                 \(f((pipelineSeconds - parseSeconds) / Double(rows) * 1e6, 2)) µs/row
-                  baseline (same rows, one prepared INSERT, one transaction, bare table): \(f(baselineRowsPerSecond)) rows/s
+                  baseline (\(baselineLabel)): \(f(baselineRowsPerSecond)) rows/s
                   ratio pipeline/baseline: \(f(ratio, 2))
-                  second baseline (same, one transaction per snapshot like the pipeline): \
+                  second baseline (\(secondBaselineLabel)): \
                 \(f(perSnapshotBaselineRowsPerSecond)) rows/s, ratio \(f(pipelineRowsPerSecond / perSnapshotBaselineRowsPerSecond, 2))
                 """
         }
@@ -49,12 +55,15 @@ public struct IngestBenchmark: Sendable {
     public var snapshots: Int
     public var directory: String
     public var synchronous: SQLiteBackend.Configuration.Synchronous
+    /// Measure on this PostgreSQL database (in a scratch schema) instead of SQLite.
+    public var postgresURL: String?
 
     public init(
         statusPath: String, informationPath: String, snapshots: Int, directory: String,
-        synchronous: SQLiteBackend.Configuration.Synchronous = .full
+        synchronous: SQLiteBackend.Configuration.Synchronous = .full, postgresURL: String? = nil
     ) {
         self.synchronous = synchronous
+        self.postgresURL = postgresURL
         self.statusPath = statusPath
         self.informationPath = informationPath
         self.snapshots = snapshots
@@ -62,14 +71,87 @@ public struct IngestBenchmark: Sendable {
     }
 
     public func run() async throws -> Report {
-        let information = try GBFSParser.stationInformation(
-            Array(try Data(contentsOf: URL(fileURLWithPath: informationPath))))
-        let bodies = try snapshotBodies()
-
-        // Pipeline: the production code path.
+        if let postgresURL { return try await runPostgres(url: postgresURL) }
         let pipelinePath = directory + "/bench-ingest-\(getpid()).sqlite"
         defer { removeDatabase(pipelinePath) }
         let backend = try SQLiteBackend(path: pipelinePath, configuration: .init(synchronous: synchronous))
+        let pipeline = try await runPipeline(on: backend)
+        try backend.close()
+
+        // Baselines: the same rows with one prepared statement into a bare table, first all in one
+        // transaction (the issue's baseline), then one transaction per snapshot (the pipeline's unit).
+        let baselinePath = directory + "/bench-baseline-\(getpid()).sqlite"
+        defer { removeDatabase(baselinePath) }
+        let baseline = try BareInsertBaseline(path: baselinePath, synchronous: synchronous.rawValue)
+        let oneTransactionSeconds = try await baseline.insert(pipeline.normalized, transactionPerSnapshot: false)
+            .seconds
+        let perSnapshotSeconds = try await baseline.insert(pipeline.normalized, transactionPerSnapshot: true).seconds
+        try baseline.close()
+        return pipeline.report(
+            store: "SQLite synchronous=\(synchronous.rawValue)",
+            baselineLabel: "same rows, one prepared INSERT, one transaction, bare table",
+            baselineSeconds: oneTransactionSeconds,
+            secondBaselineLabel: "same, one transaction per snapshot like the pipeline",
+            secondBaselineSeconds: perSnapshotSeconds)
+    }
+
+    /// The PostgreSQL variant, in a scratch schema dropped afterwards.
+    func runPostgres(url: String) async throws -> Report {
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        let schema = "bench_ingest_\(getpid())"
+        let admin = try PostgresBackend.client(url: url, logger: logger)
+        let client = try PostgresBackend.client(url: url, schema: schema, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            try await admin.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)
+            try await admin.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
+            do {
+                let backend = PostgresBackend(client: client, logger: logger)
+                try await backend.migrate()
+                let pipeline = try await runPipeline(on: backend)
+                let baseline = try await PostgresCopyBaseline(client: client, logger: logger)
+                let oneCopy = try await baseline.copy(pipeline.normalized, copyPerSnapshot: false).seconds
+                let perSnapshot = try await baseline.copy(pipeline.normalized, copyPerSnapshot: true).seconds
+                try await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
+                return pipeline.report(
+                    store: "PostgreSQL, one transaction per snapshot",
+                    baselineLabel: "same rows, one COPY into an unlogged bare table", baselineSeconds: oneCopy,
+                    secondBaselineLabel: "same, one COPY per snapshot", secondBaselineSeconds: perSnapshot)
+            } catch {
+                _ = try? await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    struct PipelineRun {
+        var snapshots: Int
+        var rows: Int
+        var bytes: Int
+        var seconds: Double
+        var parseSeconds: Double
+        var cpuSeconds: Double
+        var normalized: [[StationObservation]]
+
+        func report(
+            store: String, baselineLabel: String, baselineSeconds: Double, secondBaselineLabel: String,
+            secondBaselineSeconds: Double
+        ) -> Report {
+            Report(
+                store: store, baselineLabel: baselineLabel, secondBaselineLabel: secondBaselineLabel,
+                snapshots: snapshots, rows: rows, bytes: bytes, pipelineSeconds: seconds, parseSeconds: parseSeconds,
+                pipelineCPUSeconds: cpuSeconds, baselineSeconds: baselineSeconds,
+                perSnapshotBaselineSeconds: secondBaselineSeconds)
+        }
+    }
+
+    /// Parse, normalize and write every snapshot through the store, one run per snapshot.
+    func runPipeline(on backend: any Store) async throws -> PipelineRun {
+        let information = try GBFSParser.stationInformation(
+            Array(try Data(contentsOf: URL(fileURLWithPath: informationPath))))
+        let bodies = try snapshotBodies()
         var rows = 0
         var normalized: [[StationObservation]] = []
         let cpuBefore = ProcessStats.cpuSeconds
@@ -93,24 +175,12 @@ public struct IngestBenchmark: Sendable {
         let pipelineSeconds = (ContinuousClock.now - started).seconds
         let pipelineCPU = ProcessStats.cpuSeconds - cpuBefore
         let stored = try await backend.rawStationObservationCount(sourceID: nil)
-        try backend.close()
         guard stored == rows else {
             throw BenchmarkError("pipeline stored \(stored) raw rows, expected \(rows)")
         }
-
-        // Baselines: the same rows with one prepared statement into a bare table, first all in one
-        // transaction (the issue's baseline), then one transaction per snapshot (the pipeline's unit).
-        let baselinePath = directory + "/bench-baseline-\(getpid()).sqlite"
-        defer { removeDatabase(baselinePath) }
-        let baseline = try BareInsertBaseline(path: baselinePath, synchronous: synchronous.rawValue)
-        let oneTransactionSeconds = try await baseline.insert(normalized, transactionPerSnapshot: false).seconds
-        let perSnapshotSeconds = try await baseline.insert(normalized, transactionPerSnapshot: true).seconds
-        try baseline.close()
-        return Report(
-            synchronous: synchronous.rawValue, snapshots: bodies.count, rows: rows,
-            bytes: bodies.reduce(0) { $0 + $1.count },
-            pipelineSeconds: pipelineSeconds, parseSeconds: parseDuration.seconds, pipelineCPUSeconds: pipelineCPU,
-            baselineSeconds: oneTransactionSeconds, perSnapshotBaselineSeconds: perSnapshotSeconds)
+        return PipelineRun(
+            snapshots: bodies.count, rows: rows, bytes: bodies.reduce(0) { $0 + $1.count }, seconds: pipelineSeconds,
+            parseSeconds: parseDuration.seconds, cpuSeconds: pipelineCPU, normalized: normalized)
     }
 
     /// The capture, re-timed: snapshot k moves every `last_reported` and the file time by k minutes,

@@ -1,8 +1,13 @@
-/// Carries operator commands to every worker pool and scheduler.
+/// Carries operator commands to every worker pool and scheduler, and worker metrics (each
+/// heartbeat as it is taken) to every process that watches them.
 public protocol ControlBus: Sendable {
     func publish(_ command: ControlCommand) async throws
     /// Commands published from now on.
     func commands() async throws -> AsyncStream<ControlCommand>
+
+    func publishMetrics(_ heartbeat: WorkerHeartbeat) async throws
+    /// Worker metrics published from now on, by workers in any process the bus reaches.
+    func metrics() async throws -> AsyncStream<WorkerHeartbeat>
 }
 
 public struct ControlCommand: Sendable, Hashable, Codable {

@@ -265,11 +265,19 @@ public final class WorkerPool: Service {
         }
     }
 
+    /// Records the heartbeat (the last one per worker stays in the store) and publishes it on the
+    /// bus as this worker's metrics.
     private func writeHeartbeat(status: WorkerStatus?) async {
+        let beat = heartbeat(status: status)
         do {
-            try await store.upsertHeartbeat(heartbeat(status: status))
+            try await store.upsertHeartbeat(beat)
         } catch {
             logger.error("heartbeat failed", metadata: ["error": "\(loggable(error))"])
+        }
+        do {
+            try await bus.publishMetrics(beat)
+        } catch {
+            logger.debug("metrics publish failed", metadata: ["error": "\(loggable(error))"])
         }
     }
 }

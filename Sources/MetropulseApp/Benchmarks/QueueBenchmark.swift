@@ -1,0 +1,252 @@
+import Foundation
+import Logging
+import MetropulseCore
+import MetropulsePostgres
+import MetropulseSQLite
+import PostgresNIO
+
+/// `metropulse bench queue`: enqueue no-op tasks and drain them with the production worker pool
+/// (claim in batches, run, commit a run record with the task outcome), on the embedded queue and
+/// on PostgreSQL; then offer a steady rate and measure enqueue→start latency. The baseline, in the
+/// same run, hands the same number of tasks to the same number of workers through memory only.
+public struct QueueBenchmark: Sendable {
+    public enum Target: Sendable, CustomStringConvertible {
+        case sqlite(directory: String)
+        case postgres(url: String)
+
+        public var description: String {
+            switch self {
+            case .sqlite: "embedded (SQLite)"
+            case .postgres: "PostgreSQL"
+            }
+        }
+    }
+
+    public struct Result: Sendable {
+        public var target: String
+        public var tasks: Int
+        public var enqueueSeconds: Double
+        public var drainSeconds: Double
+        /// Enqueue→start of the drained backlog (all enqueued before the workers started).
+        public var drainLatency: Percentiles
+        public var steadyRate: Int
+        public var steadyTasks: Int
+        public var steadyLatency: Percentiles
+
+        public var tasksPerSecond: Double { Double(tasks) / drainSeconds }
+    }
+
+    public struct Percentiles: Sendable {
+        public var p50: Double
+        public var p99: Double
+        public var max: Double
+
+        init(_ millis: [Int64]) {
+            let sorted = millis.sorted()
+            func at(_ q: Double) -> Double {
+                sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))])
+            }
+            p50 = at(0.5)
+            p99 = at(0.99)
+            max = Double(sorted.last ?? 0)
+        }
+    }
+
+    public struct Report: Sendable, CustomStringConvertible {
+        public var workers: Int
+        public var baselineTasksPerSecond: Double
+        public var results: [Result]
+
+        public var description: String {
+            func f(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
+            var lines = [
+                "queue benchmark: \(workers) workers (one pool, production code path: claim, run a no-op, commit run + outcome)",
+                "  baseline (in-memory hand-off to \(workers) workers, no durability): \(f(baselineTasksPerSecond)) tasks/s",
+            ]
+            for r in results {
+                lines += [
+                    "  \(r.target): enqueue \(r.tasks) tasks in \(f(r.enqueueSeconds, 2)) s (\(f(Double(r.tasks) / r.enqueueSeconds)) tasks/s)",
+                    "    drain: \(f(r.tasksPerSecond)) tasks/s (\(f(r.drainSeconds, 2)) s), ratio to baseline \(f(r.tasksPerSecond / baselineTasksPerSecond, 4)); backlog enqueue→start p50 \(f(r.drainLatency.p50)) ms, p99 \(f(r.drainLatency.p99)) ms",
+                    "    steady \(r.steadyRate) tasks/s offered (\(r.steadyTasks) tasks): enqueue→start p50 \(f(r.steadyLatency.p50)) ms, p99 \(f(r.steadyLatency.p99)) ms, max \(f(r.steadyLatency.max)) ms",
+                ]
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    public var tasks: Int
+    public var workers: Int
+    public var steadyRate: Int
+    public var steadySeconds: Int
+    public var targets: [Target]
+
+    public init(tasks: Int, workers: Int, steadyRate: Int, steadySeconds: Int, targets: [Target]) {
+        self.tasks = tasks
+        self.workers = workers
+        self.steadyRate = steadyRate
+        self.steadySeconds = steadySeconds
+        self.targets = targets
+    }
+
+    public func run() async throws -> Report {
+        let baseline = await inMemoryBaseline()
+        var results: [Result] = []
+        for target in targets {
+            results.append(try await measure(target))
+        }
+        return Report(workers: workers, baselineTasksPerSecond: baseline, results: results)
+    }
+
+    /// The same number of tasks handed to the same number of workers through an in-memory stream.
+    func inMemoryBaseline() async -> Double {
+        let (stream, continuation) = AsyncStream<NewTask>.makeStream()
+        let started = ContinuousClock.now
+        for i in 0..<tasks { continuation.yield(NewTask(jobID: "mem-\(i)", sourceID: "noop", runAt: 0)) }
+        continuation.finish()
+        await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    var count = 0
+                    for await task in stream where !task.jobID.isEmpty { count += 1 }
+                    return count
+                }
+            }
+            await group.waitForAll()
+        }
+        return Double(tasks) / (ContinuousClock.now - started).seconds
+    }
+
+    private func measure(_ target: Target) async throws -> Result {
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        let opened = try await open(target, logger: logger)
+        do {
+            let result = try await measure(target, on: opened, logger: logger)
+            await opened.cleanup()
+            return result
+        } catch {
+            await opened.cleanup()
+            throw error
+        }
+    }
+
+    private func measure(_ target: Target, on opened: Opened, logger: Logger) async throws -> Result {
+        let clock = WallClock.system
+        let catalog = SourceCatalog([
+            SourceDefinition(id: "noop", kind: .gbfs, urls: ["noop:"], intervalMillis: 60_000, maxAttempts: 3)
+        ])
+        let pool = WorkerPool(
+            configuration: .init(workerID: "bench-worker", concurrency: workers, leaseMillis: 60_000),
+            queue: opened.queue, committer: opened.committer, store: opened.store, catalog: catalog,
+            connectors: ConnectorRegistry([.gbfs: NoOpConnector()]), bus: InProcessControlBus(), clock: clock,
+            logger: logger)
+
+        // Backlog: every task enqueued before the workers start.
+        let enqueueStarted = ContinuousClock.now
+        var index = 0
+        while index < tasks {
+            let now = clock.nowMillis
+            let batch = (index..<min(tasks, index + 1_000)).map {
+                NewTask(jobID: "drain-\($0)", sourceID: "noop", runAt: now)
+            }
+            try await opened.queue.enqueue(batch, now: now)
+            index += batch.count
+        }
+        let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
+
+        let drainStarted = ContinuousClock.now
+        let running = Task { try await pool.run() }
+        defer { running.cancel() }
+        try await waitUntilSucceeded(tasks, queue: opened.queue, clock: clock)
+        let drainSeconds = (ContinuousClock.now - drainStarted).seconds
+
+        // Steady: `steadyRate` tasks per second in 10 ms ticks, workers already running.
+        let perTick = max(1, steadyRate / 100)
+        let ticks = steadySeconds * 100
+        let steadyStarted = ContinuousClock.now
+        for tick in 0..<ticks {
+            try await Task.sleep(until: steadyStarted + .milliseconds(10 * tick), clock: .continuous)
+            let now = clock.nowMillis
+            try await opened.queue.enqueue(
+                (0..<perTick).map { NewTask(jobID: "steady-\(tick)-\($0)", sourceID: "noop", runAt: now) }, now: now)
+        }
+        try await waitUntilSucceeded(tasks + ticks * perTick, queue: opened.queue, clock: clock)
+        pool.stop()
+        _ = try? await running.value
+
+        // enqueue→start from the queue's enqueue times and the run records' start times.
+        let enqueued = Dictionary(
+            uniqueKeysWithValues: try await opened.queue.tasks(state: .succeeded, limit: 10 * tasks).map {
+                ($0.jobID, $0.enqueuedAt)
+            })
+        var drainLatency: [Int64] = []
+        var steadyLatency: [Int64] = []
+        for run in try await opened.store.taskRuns(TaskRunQuery(limit: 10 * tasks)) {
+            guard let at = enqueued[run.jobID] else { continue }
+            if run.jobID.hasPrefix("steady-") {
+                steadyLatency.append(run.startedAt - at)
+            } else {
+                drainLatency.append(run.startedAt - at)
+            }
+        }
+        guard drainLatency.count == tasks, steadyLatency.count == ticks * perTick else {
+            throw BenchmarkError(
+                "\(target): \(drainLatency.count + steadyLatency.count) runs recorded, expected \(tasks + ticks * perTick)"
+            )
+        }
+        return Result(
+            target: target.description, tasks: tasks, enqueueSeconds: enqueueSeconds, drainSeconds: drainSeconds,
+            drainLatency: Percentiles(drainLatency), steadyRate: perTick * 100, steadyTasks: ticks * perTick,
+            steadyLatency: Percentiles(steadyLatency))
+    }
+
+    private func waitUntilSucceeded(_ count: Int, queue: any WorkQueue, clock: WallClock) async throws {
+        while try await queue.stats(now: clock.nowMillis).succeeded < count {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private struct Opened {
+        var store: any Store
+        var queue: any WorkQueue
+        var committer: any RunCommitter
+        var cleanup: @Sendable () async -> Void
+    }
+
+    /// A fresh, empty backend: a new SQLite file, or a new schema in the PostgreSQL database.
+    private func open(_ target: Target, logger: Logger) async throws -> Opened {
+        switch target {
+        case .sqlite(let directory):
+            let path = directory + "/bench-queue-\(getpid()).sqlite"
+            let backend = try SQLiteBackend(path: path)
+            return Opened(store: backend, queue: backend, committer: backend) {
+                try? backend.close()
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            }
+        case .postgres(let url):
+            let schema = "bench_queue_\(getpid())"
+            let admin = try PostgresBackend.client(url: url, logger: logger)
+            let adminTask = Task { await admin.run() }
+            try await admin.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)
+            try await admin.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
+            let client = try PostgresBackend.client(url: url, schema: schema, logger: logger)
+            let clientTask = Task { await client.run() }
+            let backend = PostgresBackend(client: client, logger: logger)
+            try await backend.migrate()
+            return Opened(store: backend, queue: backend, committer: backend) {
+                clientTask.cancel()
+                _ = try? await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
+                adminTask.cancel()
+            }
+        }
+    }
+}
+
+/// The benchmark's source kind: succeeds at once with nothing to store, so the measurement is the
+/// queue and the commit of the run record and outcome.
+struct NoOpConnector: Connector {
+    func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
+        FetchResult(
+            observations: ObservationBatch(), url: "noop:", httpStatus: 200, bytes: 0, contentHash: "0",
+            feedTimestamp: nil)
+    }
+}
