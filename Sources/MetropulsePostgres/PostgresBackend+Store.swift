@@ -20,7 +20,7 @@ extension PostgresBackend: Store {
         if finishingTasks {
             let applied = try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
             results = results.map { result in
-                guard let outcome = result.outcome, !applied.contains(outcome.taskID) else { return result }
+                guard let outcome = result.outcome, !applied.contains(outcome.attemptKey) else { return result }
                 return result.superseded
             }
         }
@@ -124,47 +124,45 @@ extension PostgresBackend: Store {
             """, logger: logger)
     }
 
-    /// One row of a snapshot, as the JSON record `jsonb_to_recordset` expands.
-    struct StationRecord: Encodable {
-        var source_id: String
-        var station_id: String
-        var code: String?
-        var name: String?
-        var latitude: Double?
-        var longitude: Double?
-        var capacity: Int?
-        var bikes_available: Int
-        var mechanical_available: Int?
-        var ebikes_available: Int?
-        var docks_available: Int?
-        var is_installed: Bool
-        var is_renting: Bool
-        var is_returning: Bool
-        var status: String
-        var occupancy_rate: Double?
-        var observed_at: Int64
-    }
-
-    /// Writes a snapshot in two statements (raw, then latest), never one round trip per row.
+    /// Writes a snapshot with one COPY and two statements (raw, then latest), never one round trip per row.
     static func writeStations(
         _ stations: [StationObservation], fetchedAt: Int64, runID: String, on connection: PostgresConnection,
         logger: Logger
     ) async throws {
-        // One row per station (the newest) so the latest upsert never touches a row twice.
-        var newest: [String: StationObservation] = [:]
-        for station in stations where (newest[station.stationID]?.observedAt ?? .min) <= station.observedAt {
-            newest[station.stationID] = station
+        // The snapshot goes to a per-connection staging table with COPY (cheap to produce and to
+        // parse), then into raw and latest with one statement each.
+        try await connection.query(
+            """
+            CREATE TEMP TABLE IF NOT EXISTS staging_stations (source_id text, station_id text, code text,
+                name text, latitude double precision, longitude double precision, capacity integer,
+                bikes_available integer, mechanical_available integer, ebikes_available integer,
+                docks_available integer, is_installed boolean, is_renting boolean, is_returning boolean,
+                status text, occupancy_rate double precision, observed_at bigint) ON COMMIT DELETE ROWS
+            """, logger: logger)
+        try await connection.copyFrom(table: "staging_stations", logger: logger) { writer in
+            var rows = CopyText()
+            for s in stations {
+                rows.text(s.sourceID)
+                rows.text(s.stationID)
+                rows.text(s.code)
+                rows.text(s.name)
+                rows.double(s.latitude)
+                rows.double(s.longitude)
+                rows.integer(s.capacity)
+                rows.integer(s.bikesAvailable)
+                rows.integer(s.mechanicalAvailable)
+                rows.integer(s.ebikesAvailable)
+                rows.integer(s.docksAvailable)
+                rows.bool(s.isInstalled)
+                rows.bool(s.isRenting)
+                rows.bool(s.isReturning)
+                rows.text(s.status.rawValue)
+                rows.double(s.occupancyRate)
+                rows.integer(s.observedAt)
+                rows.endRow()
+            }
+            try await writer.write(rows.buffer)
         }
-        let records = newest.values.map { s in
-            StationRecord(
-                source_id: s.sourceID, station_id: s.stationID, code: s.code, name: s.name, latitude: s.latitude,
-                longitude: s.longitude, capacity: s.capacity, bikes_available: s.bikesAvailable,
-                mechanical_available: s.mechanicalAvailable, ebikes_available: s.ebikesAvailable,
-                docks_available: s.docksAvailable, is_installed: s.isInstalled, is_renting: s.isRenting,
-                is_returning: s.isReturning, status: s.status.rawValue, occupancy_rate: s.occupancyRate,
-                observed_at: s.observedAt)
-        }
-        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
         try await connection.query(
             """
             INSERT INTO station_observations (source_id, station_id, observed_at, fetched_at, run_id, bikes_available,
@@ -173,25 +171,20 @@ extension PostgresBackend: Store {
             SELECT source_id, station_id, observed_at, \(fetchedAt), \(runID), bikes_available, mechanical_available,
                 ebikes_available, docks_available, capacity, is_installed, is_renting, is_returning, status,
                 occupancy_rate
-            FROM jsonb_to_recordset(\(json)::jsonb) AS r(source_id text, station_id text, observed_at bigint,
-                bikes_available integer, mechanical_available integer, ebikes_available integer,
-                docks_available integer, capacity integer, is_installed boolean, is_renting boolean,
-                is_returning boolean, status text, occupancy_rate double precision)
+            FROM staging_stations
             ON CONFLICT DO NOTHING
             """, logger: logger)
+        // One row per station (the newest) so the latest upsert never touches a row twice.
         try await connection.query(
             """
             INSERT INTO stations_latest AS l (source_id, station_id, code, name, latitude, longitude, capacity,
                 bikes_available, mechanical_available, ebikes_available, docks_available, is_installed, is_renting,
                 is_returning, status, occupancy_rate, observed_at, fetched_at, run_id)
-            SELECT source_id, station_id, code, name, latitude, longitude, capacity, bikes_available,
-                mechanical_available, ebikes_available, docks_available, is_installed, is_renting, is_returning,
-                status, occupancy_rate, observed_at, \(fetchedAt), \(runID)
-            FROM jsonb_to_recordset(\(json)::jsonb) AS r(source_id text, station_id text, code text, name text,
-                latitude double precision, longitude double precision, capacity integer, bikes_available integer,
-                mechanical_available integer, ebikes_available integer, docks_available integer,
-                is_installed boolean, is_renting boolean, is_returning boolean, status text,
-                occupancy_rate double precision, observed_at bigint)
+            SELECT DISTINCT ON (source_id, station_id) source_id, station_id, code, name, latitude, longitude,
+                capacity, bikes_available, mechanical_available, ebikes_available, docks_available, is_installed,
+                is_renting, is_returning, status, occupancy_rate, observed_at, \(fetchedAt), \(runID)
+            FROM staging_stations
+            ORDER BY source_id, station_id, observed_at DESC
             ON CONFLICT (source_id, station_id) DO UPDATE SET
                 code = excluded.code, name = excluded.name, latitude = excluded.latitude,
                 longitude = excluded.longitude, capacity = excluded.capacity,
@@ -203,6 +196,8 @@ extension PostgresBackend: Store {
                 fetched_at = excluded.fetched_at, run_id = excluded.run_id
             WHERE excluded.observed_at >= l.observed_at
             """, logger: logger)
+        // The rows would go at commit; clear them now for the next snapshot in the same transaction.
+        try await connection.query("DELETE FROM staging_stations", logger: logger)
     }
 
     private static func storedStation(_ row: PostgresRow) throws -> StoredStation {

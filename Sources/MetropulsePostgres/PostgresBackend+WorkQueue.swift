@@ -28,13 +28,24 @@ extension PostgresBackend: WorkQueue {
         let expires = now + leaseMillis
         let rows = try await client.query(
             """
-            WITH picked AS (
-                SELECT id FROM tasks
-                WHERE (state IN ('queued', 'retrying') AND run_at <= \(now))
-                    OR (state = 'running' AND lease_expires_at < \(now))
+            WITH ready AS (
+                SELECT id, priority, run_at FROM tasks
+                WHERE state IN ('queued', 'retrying') AND run_at <= \(now)
                 ORDER BY priority DESC, run_at
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
+            ),
+            expired AS (
+                SELECT id, priority, run_at FROM tasks
+                WHERE state = 'running' AND lease_expires_at < \(now)
+                ORDER BY lease_expires_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            ),
+            picked AS (
+                SELECT id FROM (SELECT * FROM ready UNION ALL SELECT * FROM expired) AS candidates
+                ORDER BY priority DESC, run_at
+                LIMIT \(limit)
             )
             UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_owner = \(owner),
                 lease_expires_at = \(expires)
@@ -79,11 +90,11 @@ extension PostgresBackend: WorkQueue {
         try await client.query("SELECT pg_notify('metropulse', 'work')", logger: logger)
     }
 
-    /// Applies each outcome whose lease still holds, all in one statement; returns the ids of the
-    /// tasks it finished.
+    /// Applies each outcome whose lease still holds, all in one statement; returns the attempts it
+    /// applied.
     @discardableResult
     static func applyOutcomes(_ outcomes: [TaskOutcome], on connection: PostgresConnection, logger: Logger)
-        async throws -> Set<Int64>
+        async throws -> Set<TaskOutcome.Attempt>
     {
         guard !outcomes.isEmpty else { return [] }
         struct Record: Encodable {
@@ -123,10 +134,12 @@ extension PostgresBackend: WorkQueue {
             FROM jsonb_to_recordset(\(json)::jsonb) AS o(id bigint, owner text, attempt integer, kind text,
                 run_at bigint, error text, finished_at bigint)
             WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt AND t.state = 'running'
-            RETURNING t.id
+            RETURNING t.id, t.attempts
             """, logger: logger)
-        var applied = Set<Int64>()
-        for try await id in rows.decode(Int64.self) { applied.insert(id) }
+        var applied = Set<TaskOutcome.Attempt>()
+        for try await (id, attempt) in rows.decode((Int64, Int).self) {
+            applied.insert(TaskOutcome.Attempt(taskID: id, attempt: attempt))
+        }
         return applied
     }
 

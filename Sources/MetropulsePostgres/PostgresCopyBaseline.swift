@@ -42,42 +42,37 @@ public struct PostgresCopyBaseline: Sendable {
         _ snapshots: [(offset: Int, element: [StationObservation])], on connection: PostgresConnection, logger: Logger
     ) async throws {
         try await connection.copyFrom(table: "bare", logger: logger) { writer in
-            var buffer = ByteBuffer()
+            var rows = CopyText()
             for (index, stations) in snapshots {
                 for s in stations {
-                    appendRow(s, fetchedAt: Int64(index), to: &buffer)
-                    if buffer.readableBytes > 1 << 20 {
-                        try await writer.write(buffer)
-                        buffer.clear()
+                    appendRow(s, fetchedAt: Int64(index), to: &rows)
+                    if rows.buffer.readableBytes > 1 << 20 {
+                        try await writer.write(rows.buffer)
+                        rows = CopyText()
                     }
                 }
             }
-            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            if rows.buffer.readableBytes > 0 { try await writer.write(rows.buffer) }
         }
     }
 
-    /// One line of COPY text format: tab-separated, `\N` for NULL.
-    private static func appendRow(_ s: StationObservation, fetchedAt: Int64, to buffer: inout ByteBuffer) {
-        func field(_ text: String) {
-            buffer.writeString(text)
-            buffer.writeInteger(UInt8(ascii: "\t"))
-        }
-        func optional(_ value: (some CustomStringConvertible)?) { field(value.map(\.description) ?? "\\N") }
-        field(s.sourceID)
-        field(s.stationID)
-        field(String(s.observedAt))
-        field(String(fetchedAt))
-        field("bench")
-        field(String(s.bikesAvailable))
-        optional(s.mechanicalAvailable)
-        optional(s.ebikesAvailable)
-        optional(s.docksAvailable)
-        optional(s.capacity)
-        field(s.isInstalled ? "t" : "f")
-        field(s.isRenting ? "t" : "f")
-        field(s.isReturning ? "t" : "f")
-        field(s.status.rawValue)
-        buffer.writeString(s.occupancyRate.map { String($0) } ?? "\\N")
-        buffer.writeInteger(UInt8(ascii: "\n"))
+    /// One row of the bare table.
+    private static func appendRow(_ s: StationObservation, fetchedAt: Int64, to row: inout CopyText) {
+        row.text(s.sourceID)
+        row.text(s.stationID)
+        row.integer(s.observedAt)
+        row.integer(fetchedAt)
+        row.text("bench")
+        row.integer(s.bikesAvailable)
+        row.integer(s.mechanicalAvailable)
+        row.integer(s.ebikesAvailable)
+        row.integer(s.docksAvailable)
+        row.integer(s.capacity)
+        row.bool(s.isInstalled)
+        row.bool(s.isRenting)
+        row.bool(s.isReturning)
+        row.text(s.status.rawValue)
+        row.double(s.occupancyRate)
+        row.endRow()
     }
 }

@@ -15,7 +15,7 @@ extension SQLiteBackend: Store {
         if finishingTasks {
             let applied = try applyOutcomes(results.compactMap(\.outcome), in: db)
             results = results.map { result in
-                guard let outcome = result.outcome, !applied.contains(outcome.taskID) else { return result }
+                guard let outcome = result.outcome, !applied.contains(outcome.attemptKey) else { return result }
                 return result.superseded
             }
         }

@@ -27,11 +27,13 @@ extension SQLiteBackend: WorkQueue {
     public func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         return try await pool.write { db -> [ClaimedTask] in
-            // Ready tasks by priority then age, plus tasks whose worker lost its lease.
+            // Ready tasks by priority then age, plus tasks whose worker lost its lease. The partial
+            // indexes are named: the planner would otherwise pick `tasks_state` and sort every
+            // waiting task on each claim.
             var candidates = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, priority, run_at FROM tasks
+                    SELECT id, priority, run_at FROM tasks INDEXED BY tasks_ready
                     WHERE state IN ('queued', 'retrying') AND run_at <= ?
                     ORDER BY priority DESC, run_at LIMIT ?
                     """, arguments: [now, limit]
@@ -39,7 +41,7 @@ extension SQLiteBackend: WorkQueue {
             candidates += try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id, priority, run_at FROM tasks
+                    SELECT id, priority, run_at FROM tasks INDEXED BY tasks_leased
                     WHERE state = 'running' AND lease_expires_at < ? LIMIT ?
                     """, arguments: [now, limit]
             ).map { (id: $0[0] as Int64, priority: $0[1] as Int, runAt: $0[2] as Int64) }
@@ -86,10 +88,10 @@ extension SQLiteBackend: WorkQueue {
         }
     }
 
-    /// Applies each outcome whose lease still holds; returns the ids of the tasks it finished.
+    /// Applies each outcome whose lease still holds; returns the attempts it applied.
     @discardableResult
-    static func applyOutcomes(_ outcomes: [TaskOutcome], in db: Database) throws -> Set<Int64> {
-        var applied = Set<Int64>()
+    static func applyOutcomes(_ outcomes: [TaskOutcome], in db: Database) throws -> Set<TaskOutcome.Attempt> {
+        var applied = Set<TaskOutcome.Attempt>()
         for outcome in outcomes {
             switch outcome.disposition {
             case .succeeded:
@@ -117,7 +119,7 @@ extension SQLiteBackend: WorkQueue {
                         """
                 ).execute(arguments: [outcome.finishedAt, error, outcome.taskID, outcome.leaseOwner, outcome.attempt])
             }
-            if db.changesCount > 0 { applied.insert(outcome.taskID) }
+            if db.changesCount > 0 { applied.insert(outcome.attemptKey) }
         }
         return applied
     }

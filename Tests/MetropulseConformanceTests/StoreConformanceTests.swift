@@ -216,6 +216,27 @@ extension StoreConformanceTests {
         #expect(try await backend.store.taskRuns(TaskRunQuery(status: .succeeded, limit: 10)).map(\.id) == ["job#2"])
     }
 
+    @Test(
+        "a late attempt and the current one committed together: only the current one counts",
+        arguments: BackendFactory.all)
+    func supersededInOneBatch(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        try await backend.queue.enqueue([task("job", source: "bikes")], now: 0)
+        let first = try #require(try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 0).first)
+        let second = try #require(
+            try await backend.queue.claim(owner: "w", limit: 1, leaseMillis: 100, now: 200).first)
+        var late = Self.result("job#1", at: 250, [Self.station("1", bikes: 1, at: 5)])
+        late.outcome = TaskOutcome(first, disposition: .succeeded, finishedAt: 250)
+        var current = Self.result("job#2", at: 260, [Self.station("1", bikes: 2, at: 6)])
+        current.outcome = TaskOutcome(second, disposition: .succeeded, finishedAt: 260)
+        try await backend.committer.commit([late, current])
+        #expect(try await backend.queue.stats(now: 260).succeeded == 1)
+        #expect(try await backend.store.rawStationObservationCount(sourceID: "bikes") == 1)
+        #expect(try await backend.store.taskRuns(TaskRunQuery(status: .succeeded, limit: 10)).map(\.id) == ["job#2"])
+        #expect(try await backend.store.taskRun(id: "job#1")?.errorKind == .leaseLost)
+    }
+
     @Test("old run records and stale heartbeats are pruned; observations stay", arguments: BackendFactory.all)
     func prune(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()

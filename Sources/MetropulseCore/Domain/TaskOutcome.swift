@@ -25,6 +25,19 @@ public struct TaskOutcome: Sendable, Hashable {
         self.finishedAt = finishedAt
     }
 
+    /// Names one attempt of one task: what a backend reports back for each outcome it applied.
+    public struct Attempt: Sendable, Hashable {
+        public var taskID: Int64
+        public var attempt: Int
+
+        public init(taskID: Int64, attempt: Int) {
+            self.taskID = taskID
+            self.attempt = attempt
+        }
+    }
+
+    public var attemptKey: Attempt { Attempt(taskID: taskID, attempt: attempt) }
+
     /// The outcome of the attempt `task` was claimed for.
     public init(_ task: ClaimedTask, disposition: Disposition, finishedAt: Int64) {
         self.init(

@@ -13,6 +13,8 @@ public final class WorkerPool: Service {
         /// Longest wait for new work when the queue is empty.
         public var idlePollMillis: Int64
         public var retryPolicy: RetryPolicy
+        /// While some tasks are in flight, claim again only once this many slots are free.
+        public var claimBatch: Int { max(1, concurrency / 4) }
 
         public init(
             workerID: String = WorkerPool.defaultWorkerID(), concurrency: Int = 16, leaseMillis: Int64 = 60_000,
@@ -112,15 +114,22 @@ public final class WorkerPool: Service {
                 ($0.stopping, $0.paused, configuration.concurrency - $0.inFlight.count)
             }
             if stopping { return }
-            if paused || free <= 0 {
+            // Claim in batches while busy: with a quarter of the slots free rather than each one as
+            // it frees up, so a full pool makes a few larger claims instead of one per task.
+            let busy = free < configuration.concurrency
+            if paused || free <= 0 || (busy && free < configuration.claimBatch) {
                 await wake.wait(timeoutMillis: configuration.idlePollMillis)
                 continue
             }
             let claimed: [ClaimedTask]
             do {
-                claimed = try await queue.claim(
-                    owner: configuration.workerID, limit: free, leaseMillis: configuration.leaseMillis,
-                    now: clock.nowMillis)
+                // A claim that hangs (a database connection lost mid-call) must not stop the pool.
+                let (queue, owner, lease, now) = (
+                    self.queue, configuration.workerID, configuration.leaseMillis, clock.nowMillis
+                )
+                claimed = try await withDeadline(.milliseconds(configuration.leaseMillis / 2)) {
+                    try await queue.claim(owner: owner, limit: free, leaseMillis: lease, now: now)
+                }
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(loggable(error))"])
                 await wake.wait(timeoutMillis: 1_000)
@@ -203,7 +212,12 @@ public final class WorkerPool: Service {
         }
         let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
         do {
-            try await committer.commit([RunResult(run: run, observations: observations, outcome: outcome)])
+            // Past the lease another attempt may own the task, so a commit still hanging then is
+            // abandoned; if it lands later its outcome no longer applies.
+            let (committer, result) = (
+                self.committer, RunResult(run: run, observations: observations, outcome: outcome)
+            )
+            try await withDeadline(.milliseconds(configuration.leaseMillis)) { try await committer.commit([result]) }
             state.withLock { state in
                 state.processed += 1
                 if failure != nil { state.failed += 1 }
