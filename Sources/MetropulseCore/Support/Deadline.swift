@@ -17,19 +17,19 @@ public func withDeadline<T: Sendable>(
 ) async throws -> T {
     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
         let once = ResumeOnce(continuation)
-        let work = Task {
-            do {
-                once.resume(with: .success(try await operation()))
-            } catch {
-                once.resume(with: .failure(error))
-            }
-        }
-        Task {
-            try? await Task.sleep(for: duration)
+        let work = Task { try await operation() }
+        let timer = Task {
+            try await Task.sleep(for: duration)
             let (seconds, attoseconds) = duration.components
             if once.resume(with: .failure(DeadlineExceeded(seconds: Double(seconds) + Double(attoseconds) / 1e18))) {
                 work.cancel()
             }
+        }
+        Task {
+            let result = await work.result
+            // The timer must not outlive a call that answered: callers make many of these.
+            timer.cancel()
+            once.resume(with: result)
         }
     }
 }
