@@ -18,11 +18,9 @@ extension PostgresBackend: Store {
     ) async throws {
         var results = results
         if finishingTasks {
-            let applied = try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
-            results = results.map { result in
-                guard let outcome = result.outcome, !applied.contains(outcome.attemptKey) else { return result }
-                return result.superseded
-            }
+            results = RunResult.settled(
+                results, applied: try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
+            )
         }
         try await insertRuns(results.map(\.run), on: connection, logger: logger)
         for result in results where !result.observations.stations.isEmpty {

@@ -72,21 +72,16 @@ public final class PostgresLeaderElection: LeaderElection {
 
     /// Returns (throwing) once the lock connection is closed or stops answering: the server has
     /// then released the lock, so this process must stop leading. A probe that does not answer
-    /// within `retryInterval` closes the connection, so nothing here waits on a dead socket.
+    /// within `retryInterval` is abandoned and the connection closed.
     private func watch(_ connection: PostgresConnection) async throws {
         while true {
             try await Task.sleep(for: retryInterval)
             if connection.isClosed { throw LeadershipLost() }
-            let answered = Atomic<Bool>(false)
-            let deadline = Task {
-                try await Task.sleep(for: self.retryInterval)
-                if !answered.load(ordering: .relaxed) { try? await connection.close() }
-            }
-            defer { deadline.cancel() }
             do {
-                try await connection.query("SELECT 1", logger: logger)
-                answered.store(true, ordering: .relaxed)
+                let logger = self.logger
+                try await withDeadline(retryInterval) { _ = try await connection.query("SELECT 1", logger: logger) }
             } catch {
+                try? await connection.close()
                 throw LeadershipLost()
             }
         }

@@ -13,11 +13,7 @@ extension SQLiteBackend: Store {
     static func writeResults(_ results: [RunResult], finishingTasks: Bool, in db: Database) throws {
         var results = results
         if finishingTasks {
-            let applied = try applyOutcomes(results.compactMap(\.outcome), in: db)
-            results = results.map { result in
-                guard let outcome = result.outcome, !applied.contains(outcome.attemptKey) else { return result }
-                return result.superseded
-            }
+            results = RunResult.settled(results, applied: try applyOutcomes(results.compactMap(\.outcome), in: db))
         }
         for result in results {
             try insertRun(result.run, in: db)

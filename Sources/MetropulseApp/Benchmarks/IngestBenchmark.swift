@@ -4,7 +4,6 @@ import MetropulseConnectors
 import MetropulseCore
 import MetropulsePostgres
 public import MetropulseSQLite
-import PostgresNIO
 
 /// `metropulse bench ingest`: replays the Vélib' capture as successive snapshots through
 /// parse → normalize → raw + latest + run record, against a baseline measured in the same run.
@@ -98,31 +97,17 @@ public struct IngestBenchmark: Sendable {
     /// The PostgreSQL variant, in a scratch schema dropped afterwards.
     func runPostgres(url: String) async throws -> Report {
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let schema = "bench_ingest_\(getpid())"
-        let admin = try PostgresBackend.client(url: url, logger: logger)
-        let client = try PostgresBackend.client(url: url, schema: schema, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await admin.run() }
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            try await admin.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)
-            try await admin.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
-            do {
-                let backend = PostgresBackend(client: client, logger: logger)
-                try await backend.migrate()
-                let pipeline = try await runPipeline(on: backend)
-                let baseline = try await PostgresCopyBaseline(client: client, logger: logger)
-                let oneCopy = try await baseline.copy(pipeline.normalized, copyPerSnapshot: false).seconds
-                let perSnapshot = try await baseline.copy(pipeline.normalized, copyPerSnapshot: true).seconds
-                try await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
-                return pipeline.report(
-                    store: "PostgreSQL, one transaction per snapshot",
-                    baselineLabel: "same rows, one COPY into an unlogged bare table", baselineSeconds: oneCopy,
-                    secondBaselineLabel: "same, one COPY per snapshot", secondBaselineSeconds: perSnapshot)
-            } catch {
-                _ = try? await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
-                throw error
-            }
+        return try await PostgresBackend.withScratchSchema(url: url, schema: "bench_ingest_\(getpid())", logger: logger)
+        {
+            backend in
+            let pipeline = try await runPipeline(on: backend)
+            let baseline = try await PostgresCopyBaseline(client: backend.client, logger: logger)
+            let oneCopy = try await baseline.copy(pipeline.normalized, copyPerSnapshot: false).seconds
+            let perSnapshot = try await baseline.copy(pipeline.normalized, copyPerSnapshot: true).seconds
+            return pipeline.report(
+                store: "PostgreSQL, one transaction per snapshot",
+                baselineLabel: "same rows, one COPY into an unlogged bare table", baselineSeconds: oneCopy,
+                secondBaselineLabel: "same, one COPY per snapshot", secondBaselineSeconds: perSnapshot)
         }
     }
 

@@ -3,7 +3,6 @@ import Logging
 import MetropulseCore
 import MetropulsePostgres
 import MetropulseSQLite
-import PostgresNIO
 
 /// `metropulse bench queue`: enqueue no-op tasks and drain them with the production worker pool
 /// (claim in batches, run, commit a run record with the task outcome), on the embedded queue and
@@ -116,20 +115,29 @@ public struct QueueBenchmark: Sendable {
         return Double(tasks) / (ContinuousClock.now - started).seconds
     }
 
+    /// Measures on a fresh, empty backend: a new SQLite file, or a scratch PostgreSQL schema.
     private func measure(_ target: Target) async throws -> Result {
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
-        let opened = try await open(target, logger: logger)
-        do {
-            let result = try await measure(target, on: opened, logger: logger)
-            await opened.cleanup()
-            return result
-        } catch {
-            await opened.cleanup()
-            throw error
+        switch target {
+        case .sqlite(let directory):
+            let path = directory + "/bench-queue-\(getpid()).sqlite"
+            let backend = try SQLiteBackend(path: path)
+            defer {
+                try? backend.close()
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            }
+            return try await measure(target, on: Opened(store: backend, queue: backend, committer: backend))
+        case .postgres(let url):
+            return try await PostgresBackend.withScratchSchema(
+                url: url, schema: "bench_queue_\(getpid())", logger: logger
+            ) { backend in
+                try await measure(target, on: Opened(store: backend, queue: backend, committer: backend))
+            }
         }
     }
 
-    private func measure(_ target: Target, on opened: Opened, logger: Logger) async throws -> Result {
+    private func measure(_ target: Target, on opened: Opened) async throws -> Result {
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let clock = WallClock.system
         let catalog = SourceCatalog([
             SourceDefinition(id: "noop", kind: .gbfs, urls: ["noop:"], intervalMillis: 60_000, maxAttempts: 3)
@@ -213,35 +221,6 @@ public struct QueueBenchmark: Sendable {
         var store: any Store
         var queue: any WorkQueue
         var committer: any RunCommitter
-        var cleanup: @Sendable () async -> Void
-    }
-
-    /// A fresh, empty backend: a new SQLite file, or a new schema in the PostgreSQL database.
-    private func open(_ target: Target, logger: Logger) async throws -> Opened {
-        switch target {
-        case .sqlite(let directory):
-            let path = directory + "/bench-queue-\(getpid()).sqlite"
-            let backend = try SQLiteBackend(path: path)
-            return Opened(store: backend, queue: backend, committer: backend) {
-                try? backend.close()
-                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-            }
-        case .postgres(let url):
-            let schema = "bench_queue_\(getpid())"
-            let admin = try PostgresBackend.client(url: url, logger: logger)
-            let adminTask = Task { await admin.run() }
-            try await admin.query("DROP SCHEMA IF EXISTS \(unescaped: schema) CASCADE", logger: logger)
-            try await admin.query("CREATE SCHEMA \(unescaped: schema)", logger: logger)
-            let client = try PostgresBackend.client(url: url, schema: schema, logger: logger)
-            let clientTask = Task { await client.run() }
-            let backend = PostgresBackend(client: client, logger: logger)
-            try await backend.migrate()
-            return Opened(store: backend, queue: backend, committer: backend) {
-                clientTask.cancel()
-                _ = try? await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
-                adminTask.cancel()
-            }
-        }
     }
 }
 

@@ -23,6 +23,12 @@ extension RunResult {
         return RunResult(run: run, observations: ObservationBatch(), outcome: nil)
     }
 
-    /// True for the record of a superseded attempt, which says nothing about the source's health.
-    public var isSuperseded: Bool { run.errorKind == .leaseLost }
+    /// The results to write once a backend has applied their outcomes: those whose outcome did not
+    /// apply (`applied` lacks their attempt) become `superseded`.
+    public static func settled(_ results: [RunResult], applied: Set<TaskOutcome.Attempt>) -> [RunResult] {
+        results.map { result in
+            guard let outcome = result.outcome, !applied.contains(outcome.attemptKey) else { return result }
+            return result.superseded
+        }
+    }
 }

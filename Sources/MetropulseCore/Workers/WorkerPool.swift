@@ -13,8 +13,6 @@ public final class WorkerPool: Service {
         /// Longest wait for new work when the queue is empty.
         public var idlePollMillis: Int64
         public var retryPolicy: RetryPolicy
-        /// While some tasks are in flight, claim again only once this many slots are free.
-        public var claimBatch: Int { max(1, concurrency / 4) }
 
         public init(
             workerID: String = WorkerPool.defaultWorkerID(), concurrency: Int = 16, leaseMillis: Int64 = 60_000,
@@ -114,10 +112,7 @@ public final class WorkerPool: Service {
                 ($0.stopping, $0.paused, configuration.concurrency - $0.inFlight.count)
             }
             if stopping { return }
-            // Claim in batches while busy: with a quarter of the slots free rather than each one as
-            // it frees up, so a full pool makes a few larger claims instead of one per task.
-            let busy = free < configuration.concurrency
-            if paused || free <= 0 || (busy && free < configuration.claimBatch) {
+            if paused || free <= 0 {
                 await wake.wait(timeoutMillis: configuration.idlePollMillis)
                 continue
             }
