@@ -40,13 +40,14 @@ public struct MetropulseRuntime: Sendable {
         bus = backend.bus ?? InProcessControlBus()
         catalog = SourceCatalog(configuration.sources)
         demoEndpoint = DemoEndpoint()
-        var clientConfiguration = HTTPClient.Configuration()
-        clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(60))
-        httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        httpClient = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: FeedHTTPClient.clientConfiguration())
 
         if roles.contains(.worker) {
             let endpoint = demoEndpoint
-            let http = FeedHTTPClient(client: httpClient) { await endpoint.resolve($0) }
+            let http = FeedHTTPClient(
+                client: httpClient, gate: HostGate(limit: configuration.workers.maxRequestsPerHost), clock: clock
+            ) { await endpoint.resolve($0) }
             workerPool = WorkerPool(
                 configuration: .init(
                     concurrency: configuration.workers.concurrency, leaseMillis: configuration.workers.leaseMillis,

@@ -289,7 +289,7 @@ extension PostgresBackend: Store {
                     bytes: try r[11].decode(Int?.self), entityCount: try r[12].decode(Int.self),
                     rejectedCount: try r[13].decode(Int.self), contentHash: try r[14].decode(String?.self),
                     feedTimestamp: try r[15].decode(Int64?.self),
-                    errorKind: try r[16].decode(String?.self).flatMap(FetchErrorKind.init(rawValue:)),
+                    errorKind: FetchErrorKind.stored(try r[16].decode(String?.self)),
                     errorMessage: try r[17].decode(String?.self)))
         }
         return runs
@@ -306,6 +306,7 @@ extension PostgresBackend: Store {
                 FROM task_runs
                 WHERE (\(status)::text IS NULL OR status = \(status))
                     AND (\(query.sourceID)::text IS NULL OR source_id = \(query.sourceID))
+                    AND finished_at >= \(query.since ?? Int64.min)
                 ORDER BY finished_at DESC, id DESC LIMIT \(query.limit)
                 """, logger: logger))
     }

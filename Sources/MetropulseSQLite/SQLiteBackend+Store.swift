@@ -211,7 +211,7 @@ extension SQLiteBackend: Store {
             id: row[0], jobID: row[1], taskID: row[2], sourceID: row[3], attempt: row[4], workerID: row[5],
             status: TaskRunStatus(rawValue: row[6]) ?? .failed, startedAt: row[7], finishedAt: row[8], url: row[9],
             httpStatus: row[10], bytes: row[11], entityCount: row[12], rejectedCount: row[13], contentHash: row[14],
-            feedTimestamp: row[15], errorKind: (row[16] as String?).flatMap(FetchErrorKind.init(rawValue:)),
+            feedTimestamp: row[15], errorKind: FetchErrorKind.stored(row[16] as String?),
             errorMessage: row[17])
     }
 
@@ -226,6 +226,10 @@ extension SQLiteBackend: Store {
             if let sourceID = query.sourceID {
                 clauses.append("source_id = ?")
                 _ = arguments.append(contentsOf: [sourceID])
+            }
+            if let since = query.since {
+                clauses.append("finished_at >= ?")
+                _ = arguments.append(contentsOf: [since])
             }
             _ = arguments.append(contentsOf: [query.limit])
             let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")

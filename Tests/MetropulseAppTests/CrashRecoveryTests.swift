@@ -64,9 +64,7 @@ struct CrashRecoveryTests {
         }
 
         // SIGTERM: graceful stop, exit code 0.
-        kill(second.process.processIdentifier, SIGTERM)
-        second.process.waitUntilExit()
-        #expect(second.process.terminationStatus == 0)
+        #expect(await second.stop() == 0)
 
         let final = try SQLiteBackend(path: database)
         let finalRuns = try await final.taskRuns(TaskRunQuery(status: .succeeded, limit: 10_000))
@@ -101,6 +99,28 @@ final class ChildProcess: Sendable {
     deinit {
         // A test that stops early must not leave its child running.
         if process.isRunning { process.terminate() }
+    }
+
+    /// SIGTERM, then waits up to `timeout` for a graceful exit. A child that does not exit in
+    /// time fails the test with its last log lines and is killed; nil then.
+    func stop(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning {
+            let tail = output.withLock { $0 }.split(separator: "\n").suffix(80).joined(separator: "\n")
+            Issue.record(
+                "\(process.arguments?.first ?? "child") did not exit within \(timeout) of SIGTERM; its log:\n\(tail)",
+                sourceLocation: sourceLocation)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     /// The API port the child logs once it listens.

@@ -70,9 +70,9 @@ struct FailingSourcesTests {
             try await queue.tasks(state: .dead, limit: 10).count == 4
         }
         let expectations: [String: (FetchErrorKind, String)] = [
-            "refused": (.network, "connection"),
+            "refused": (.connect, "connection"),
             "status500": (.httpStatus, "HTTP 500"),
-            "garbage": (.parse, "not valid JSON"),
+            "garbage": (.decode, "not valid JSON"),
             "slow": (.timeout, "300 ms"),
         ]
         for (source, (kind, text)) in expectations {
@@ -100,16 +100,21 @@ struct FailingSourcesTests {
         let healthyRuns = try await store.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).count
         #expect(healthyRuns >= 1)
         let jobID = try #require(try await app.runtime.scheduler?.runNow(sourceID: "demo-bikes"))
+        // Within the feed's ttl the run is `unchanged` (no request); either way it succeeds.
         try await eventually("the healthy source runs again") {
-            try await store.taskRuns(TaskRunQuery(status: .succeeded, sourceID: "demo-bikes")).contains {
-                $0.jobID == jobID
+            try await store.taskRuns(TaskRunQuery(sourceID: "demo-bikes")).contains {
+                $0.jobID == jobID && $0.status.isSuccess
             }
         }
         let (_, sourceList) = try await getJSON("\(app.base)/api/sources")
         let refused = try #require(
             (sourceList["sources"] as? [[String: Any]])?.first { $0["id"] as? String == "refused" })
         #expect(refused["freshness"] as? String == "never")
-        #expect((refused["last_error"] as? String)?.contains("network") == true)
+        #expect((refused["last_error"] as? String)?.contains("connect") == true)
+        let (_, refusedHealth) = try await getJSON("\(app.base)/api/sources/refused/health")
+        #expect(refusedHealth["state"] as? String == "down", "\(refusedHealth)")
+        #expect((refusedHealth["last_error"] as? [String: Any])?["kind"] as? String == "connect")
+        #expect((refusedHealth["last_day"] as? [String: Any])?["successes"] as? Int == 0)
 
         // Requeue the dead tasks: they run again.
         let (status, requeued) = try await post(

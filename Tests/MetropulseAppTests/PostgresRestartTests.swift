@@ -170,7 +170,7 @@ struct PostgresRestartTests {
         try "sources:\n\(sources)\n".write(toFile: folder + "/sources.yaml", atomically: true, encoding: .utf8)
         let environment = [
             "METROPULSE_DATABASE_URL": postgres.url, "METROPULSE_CONFIG": folder + "/sources.yaml",
-            "METROPULSE_WORKERS_LEASE": "3s", "METROPULSE_WORKERS_HEARTBEAT": "1s",
+            "METROPULSE_WORKERS_LEASE": "3s", "METROPULSE_WORKERS_HEARTBEAT": "1s", "METROPULSE_LOG_LEVEL": "debug",
         ]
         let scheduler = try ChildProcess(arguments: ["scheduler", "--port", "0"], environment: environment)
         let worker = try ChildProcess(arguments: ["worker", "--workers", "4", "--port", "0"], environment: environment)
@@ -223,8 +223,7 @@ struct PostgresRestartTests {
 
         // Stop scheduling, let the queue empty, then count: every slot succeeded exactly once and
         // every successful run's snapshot is in the store, nothing twice.
-        kill(scheduler.process.processIdentifier, SIGTERM)
-        scheduler.process.waitUntilExit()
+        #expect(await scheduler.stop() == 0)
         try await eventually("the queue drains", timeout: .seconds(60)) {
             let (_, json) = try await getJSON("\(base)/api/system/queue")
             return json["queued"] as? Int == 0 && json["running"] as? Int == 0 && json["retrying"] as? Int == 0
@@ -247,11 +246,7 @@ struct PostgresRestartTests {
         }
         #expect(stored == expectedRows)
 
-        for child in [worker, api] {
-            kill(child.process.processIdentifier, SIGTERM)
-            child.process.waitUntilExit()
-            #expect(child.process.terminationStatus == 0)
-        }
+        for child in [worker, api] { #expect(await child.stop() == 0) }
     }
 }
 

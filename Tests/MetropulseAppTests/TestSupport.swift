@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
 import Logging
 import MetropulseApp
 import MetropulseCore
@@ -125,4 +126,49 @@ func configuration(database: String, sources: [SourceDefinition]? = nil) -> Metr
     configuration.workers.heartbeatMillis = 1_000
     if let sources { configuration.sources = sources }
     return configuration
+}
+
+/// A feed publisher on a loopback port, serving `router`; cancel the task to stop it.
+struct Publisher {
+    let port: Int
+    let task: Task<Void, any Error>
+
+    static func start(_ router: Router<BasicRequestContext>) async throws -> Publisher {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: quietLogger)
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        return Publisher(port: port, task: task)
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)/\(path)" }
+}
+
+/// A minimal GBFS v2.3 system: discovery pointing at a station_status with the given body.
+enum TinyGBFS {
+    /// Serves `PREFIX/gbfs.json`, pointing at `PREFIX/station_status.json` on the same host.
+    static func serveDiscovery(on router: Router<BasicRequestContext>, prefix: String = "") {
+        let folder = prefix.isEmpty ? "" : "/\(prefix)"
+        router.get("\(prefix.isEmpty ? "" : prefix + "/")gbfs.json") { request, _ -> String in
+            discovery(base: "http://\(request.head.authority ?? "")\(folder)")
+        }
+    }
+
+    static func discovery(base: String) -> String {
+        """
+        {"last_updated": \(Int(Date().timeIntervalSince1970)), "ttl": 0, "version": "2.3",
+         "data": {"en": {"feeds": [{"name": "station_status", "url": "\(base)/station_status.json"}]}}}
+        """
+    }
+
+    static func status(lastUpdated: Int, bikes: Int, ttl: Int = 0) -> String {
+        """
+        {"last_updated": \(lastUpdated), "ttl": \(ttl), "version": "2.3", "data": {"stations": [
+         {"station_id": "s1", "num_bikes_available": \(bikes), "num_docks_available": 4, "is_installed": true,
+          "is_renting": true, "is_returning": true, "last_reported": \(lastUpdated)}]}}
+        """
+    }
 }

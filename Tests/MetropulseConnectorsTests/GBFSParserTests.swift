@@ -195,7 +195,7 @@ struct GBFSParserTests {
         let notJSON = try #require(throws: FetchError.self) {
             try GBFSParser.stationStatus(Array("<html>oops</html>".utf8), sourceID: "x", catalog: nil, fetchedAt: 0)
         }
-        #expect(notJSON.kind == .parse)
+        #expect(notJSON.kind == .decode)
         #expect(notJSON.message.hasPrefix("station_status.json:"))
 
         let noStations = try #require(throws: FetchError.self) {

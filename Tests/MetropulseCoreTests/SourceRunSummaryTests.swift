@@ -17,7 +17,7 @@ struct SourceRunSummaryTests {
         let summaries = SourceRunSummary.fold([
             run("a", finished: 30, .succeeded, feed: 300),
             run("b", finished: 5, .failed, error: .timeout),
-            run("a", finished: 10, .failed, error: .parse),  // finished earlier: not the last run
+            run("a", finished: 10, .failed, error: .decode),  // finished earlier: not the last run
             run("a", finished: 20, .succeeded, feed: 200),
             run("a", finished: 40, .failed, error: .leaseLost),  // superseded: ignored
         ])
@@ -26,7 +26,7 @@ struct SourceRunSummaryTests {
         #expect(a.lastRunAt == 30)
         #expect(a.lastRunStatus == .succeeded)
         #expect(a.lastSuccessAt == 30)
-        #expect(a.lastError == "parse: boom at 10")
+        #expect(a.lastError == "decode: boom at 10")
         #expect(a.lastFeedTimestamp == 200)
         #expect(summaries[1].lastRunStatus == .failed)
         #expect(summaries[1].lastSuccessAt == nil)

@@ -36,9 +36,42 @@ struct SourcesController {
         var jobId: String
     }
 
+    struct WindowDTO: ResponseEncodable {
+        var runs: Int
+        var successes: Int
+        var uptime: Double?
+    }
+
+    struct HealthDTO: ResponseEncodable {
+        var source: String
+        var state: String
+        var reason: String
+        var lastHour: WindowDTO
+        var lastDay: WindowDTO
+        var latencyMs: FeedHealth.Latency?
+        var lastRunAt: String?
+        var lastRunStatus: String?
+        var lastSuccessAt: String?
+        var consecutiveFailures: Int
+        var lastError: ErrorDTO?
+        var contentHash: String?
+        var contentSince: String?
+        var feedTimestamp: String?
+        var feedAgeSeconds: Double?
+        var staleAfterSeconds: Double
+    }
+
+    struct ErrorDTO: ResponseEncodable {
+        var at: String
+        var kind: String?
+        var message: String?
+        var httpStatus: Int?
+    }
+
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get("sources", use: list)
         group.get("sources/:id", use: detail)
+        group.get("sources/:id/health", use: health)
         group.post("sources/:id/run", use: runNow)
     }
 
@@ -55,6 +88,35 @@ struct SourcesController {
             throw HTTPError(.notFound, message: "unknown source '\(id)'")
         }
         return dto(source, state: try await statesByID()[id], now: environment.clock.nowMillis)
+    }
+
+    @Sendable func health(_ request: Request, context: APIRequestContext) async throws -> HealthDTO {
+        let id = try context.parameters.require("id")
+        guard let source = environment.catalog.source(id: id) else {
+            throw HTTPError(.notFound, message: "unknown source '\(id)'")
+        }
+        let now = environment.clock.nowMillis
+        let runs = try await environment.store.taskRuns(
+            TaskRunQuery(sourceID: id, since: now - FeedHealth.dayMillis, limit: 200_000))
+        let h = FeedHealth.assess(source, runs: runs, now: now)
+        func window(_ w: FeedHealth.Window) -> WindowDTO {
+            WindowDTO(runs: w.runs, successes: w.successes, uptime: w.uptime)
+        }
+        return HealthDTO(
+            source: id, state: h.state.rawValue, reason: h.reason, lastHour: window(h.lastHour),
+            lastDay: window(h.lastDay), latencyMs: h.latency, lastRunAt: h.lastRunAt.map(Timestamp.iso8601),
+            lastRunStatus: h.lastRunStatus?.rawValue, lastSuccessAt: h.lastSuccessAt.map(Timestamp.iso8601),
+            consecutiveFailures: h.consecutiveFailures,
+            lastError: h.lastError.map {
+                ErrorDTO(
+                    at: Timestamp.iso8601($0.at), kind: $0.kind?.rawValue, message: $0.message,
+                    httpStatus: $0.httpStatus
+                )
+            },
+            contentHash: h.contentHash, contentSince: h.contentSince.map(Timestamp.iso8601),
+            feedTimestamp: h.feedTimestamp.map(Timestamp.iso8601),
+            feedAgeSeconds: h.feedTimestamp.map { Double(now - $0) / 1000 },
+            staleAfterSeconds: Double(h.staleAfterMillis) / 1000)
     }
 
     @Sendable func runNow(_ request: Request, context: APIRequestContext) async throws -> Response {

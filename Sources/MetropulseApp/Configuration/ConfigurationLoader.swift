@@ -43,6 +43,9 @@ public enum ConfigurationLoader {
         Setting(key: "workers.max_retry_delay") { c, v throws(ValueError) in
             c.workers.maxRetryDelayMillis = try duration(v)
         },
+        Setting(key: "workers.max_requests_per_host") { c, v throws(ValueError) in
+            c.workers.maxRequestsPerHost = try int(v, 1...1024)
+        },
         Setting(key: "retention.tasks") { c, v throws(ValueError) in c.retention.tasksMillis = try duration(v) },
         Setting(key: "retention.task_runs") { c, v throws(ValueError) in c.retention.taskRunsMillis = try duration(v) },
         Setting(key: "retention.heartbeats") { c, v throws(ValueError) in c.retention.heartbeatsMillis = try duration(v)

@@ -17,6 +17,8 @@ public struct MetropulseConfiguration: Sendable {
         public var heartbeatMillis: Int64 = 10_000
         public var retryBaseDelayMillis: Int64 = 2_000
         public var maxRetryDelayMillis: Int64 = 300_000
+        /// Requests in flight to one host, across all of this process's workers.
+        public var maxRequestsPerHost = 4
     }
 
     public struct Retention: Sendable {

@@ -8,6 +8,7 @@ struct SourceReader {
 
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
+        "stale_after",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -84,6 +85,9 @@ struct SourceReader {
         }
         if let (node, _) = values["timeout"] {
             if let millis = duration(node, "\(prefix).timeout") { source.timeoutMillis = millis }
+        }
+        if let (node, _) = values["stale_after"] {
+            if let millis = duration(node, "\(prefix).stale_after") { source.staleAfterMillis = max(1_000, millis) }
         }
         if let (node, _) = values["priority"] {
             if let value = node.int {

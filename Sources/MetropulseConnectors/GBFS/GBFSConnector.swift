@@ -3,8 +3,9 @@ public import MetropulseCore
 
 /// Reads a GBFS system: discovery (`gbfs.json`), `station_information`, `vehicle_types` and
 /// `station_status`. Discovery, information and vehicle types change rarely and are cached for
-/// their `ttl` (at least a minute); status is fetched on every run. The source's URLs are
-/// discovery endpoints tried in order.
+/// their `ttl` (at least a minute) and revalidated with conditional requests; status is fetched
+/// on every run unless its own `ttl` says the copy held is still current, and a `304` answer is
+/// an unchanged run. The source's URLs are discovery endpoints tried in order.
 public struct GBFSConnector: Connector {
     private let http: FeedHTTPClient
     private let cache = GBFSCache()
@@ -44,11 +45,13 @@ public struct GBFSConnector: Connector {
         var bytes = 0
 
         if cached.feeds == nil || now >= cached.feedsExpireAt {
-            let document = try await http.get(discoveryURL, timeoutMillis: timeout)
+            let document = try await http.get(
+                discoveryURL, timeoutMillis: timeout, ifChangedSince: cached.feeds == nil ? nil : cached.feedsValidators
+            )
             bytes += document.body.count
-            let feeds = try GBFSParser.discovery(document.body)
-            cached.feeds = feeds
-            cached.feedsExpireAt = now + Self.cacheMillis(ttl: feeds.ttl)
+            if !document.notModified { cached.feeds = try GBFSParser.discovery(document.body) }
+            cached.feedsValidators = document.validators
+            cached.feedsExpireAt = now + Self.cacheMillis(ttl: cached.feeds?.ttl)
         }
         guard let feeds = cached.feeds else { throw FetchError(.validation, "gbfs.json could not be read") }
         guard let statusURL = feeds.feeds["station_status"] else {
@@ -57,11 +60,13 @@ public struct GBFSConnector: Connector {
         if let informationURL = feeds.feeds["station_information"],
             cached.catalog == nil || now >= cached.catalogExpiresAt
         {
-            let document = try await http.get(informationURL, timeoutMillis: timeout)
+            let document = try await http.get(
+                informationURL, timeoutMillis: timeout,
+                ifChangedSince: cached.catalog == nil ? nil : cached.catalogValidators)
             bytes += document.body.count
-            let catalog = try GBFSParser.stationInformation(document.body)
-            cached.catalog = catalog
-            cached.catalogExpiresAt = now + Self.cacheMillis(ttl: catalog.ttl)
+            if !document.notModified { cached.catalog = try GBFSParser.stationInformation(document.body) }
+            cached.catalogValidators = document.validators
+            cached.catalogExpiresAt = now + Self.cacheMillis(ttl: cached.catalog?.ttl)
         }
         if let typesURL = feeds.feeds["vehicle_types"], cached.propulsion == nil || now >= cached.propulsionExpiresAt {
             let document = try await http.get(typesURL, timeoutMillis: timeout)
@@ -70,8 +75,21 @@ public struct GBFSConnector: Connector {
             cached.propulsionExpiresAt = now + Self.cacheMillis(ttl: nil)
         }
 
-        let status = try await http.get(statusURL, timeoutMillis: timeout)
+        // The feed's ttl is the minimum interval: within it the copy we hold is current by the
+        // publisher's own word, so no request is made (a quarter of the ttl is allowed for jitter).
+        if let last = cached.status, now < last.fetchedAt + last.ttlMillis - last.ttlMillis / 4 {
+            await cache.store(cached, for: key)
+            return unchanged(last, url: statusURL, httpStatus: nil, bytes: bytes)
+        }
+        let status = try await http.get(
+            statusURL, timeoutMillis: timeout, ifChangedSince: cached.status?.validators)
         bytes += status.body.count
+        if status.notModified, var last = cached.status {
+            last.fetchedAt = now
+            cached.status = last
+            await cache.store(cached, for: key)
+            return unchanged(last, url: statusURL, httpStatus: status.status, bytes: bytes)
+        }
         let snapshot = try GBFSParser.stationStatus(
             status.body, sourceID: source.id, catalog: cached.catalog, propulsion: cached.propulsion ?? [:],
             fetchedAt: now)
@@ -79,11 +97,20 @@ public struct GBFSConnector: Connector {
         if let catalog = cached.catalog, snapshot.stations.contains(where: { catalog.stations[$0.stationID] == nil }) {
             cached.catalogExpiresAt = now
         }
+        let hash = ContentHash.fnv1a64(status.body)
+        cached.status = GBFSCache.Status(
+            validators: status.validators, contentHash: hash, feedTimestamp: snapshot.lastUpdated, fetchedAt: now,
+            ttlMillis: Int64(min(3600, max(0, snapshot.ttl ?? 0))) * 1000)
         await cache.store(cached, for: key)
         return FetchResult(
             observations: ObservationBatch(stations: snapshot.stations), url: statusURL, httpStatus: status.status,
-            bytes: bytes, contentHash: ContentHash.fnv1a64(status.body), feedTimestamp: snapshot.lastUpdated,
-            rejected: snapshot.rejected)
+            bytes: bytes, contentHash: hash, feedTimestamp: snapshot.lastUpdated, rejected: snapshot.rejected)
+    }
+
+    private func unchanged(_ last: GBFSCache.Status, url: String, httpStatus: Int?, bytes: Int) -> FetchResult {
+        FetchResult(
+            observations: ObservationBatch(), url: url, httpStatus: httpStatus, bytes: bytes,
+            contentHash: last.contentHash, feedTimestamp: last.feedTimestamp, unchanged: true)
     }
 
     /// How long a rarely-changing file is reused: its `ttl`, at least 60 s, at most an hour.
@@ -101,6 +128,18 @@ actor GBFSCache {
         var catalogExpiresAt: Int64 = 0
         var propulsion: [String: String]?
         var propulsionExpiresAt: Int64 = 0
+        var feedsValidators: FeedHTTPClient.Validators?
+        var catalogValidators: FeedHTTPClient.Validators?
+        var status: Status?
+    }
+
+    /// The last station_status copy: enough to answer "unchanged" without refetching.
+    struct Status: Sendable {
+        var validators: FeedHTTPClient.Validators
+        var contentHash: String
+        var feedTimestamp: Int64?
+        var fetchedAt: Int64
+        var ttlMillis: Int64
     }
 
     private var entries: [String: Entry] = [:]

@@ -65,7 +65,7 @@ public enum GBFSParser {
         do {
             file = try GBFSStatusReader.read(body)
         } catch let error as JSONCursor.Failure {
-            throw FetchError(.parse, "station_status.json: \(error)")
+            throw FetchError(.decode, "station_status.json: \(error)")
         }
         guard let stations = file.stations else {
             throw FetchError(.validation, "station_status.json has no data.stations array")
@@ -182,9 +182,9 @@ public enum GBFSParser {
         do {
             return try JSONDecoder().decode(T.self, from: Data(body))
         } catch let error as DecodingError {
-            throw FetchError(.parse, "\(file): \(describe(error))")
+            throw FetchError(.decode, "\(file): \(describe(error))")
         } catch {
-            throw FetchError(.parse, "\(file): \(error)")
+            throw FetchError(.decode, "\(file): \(error)")
         }
     }
 

@@ -1,12 +1,16 @@
 /// Why a fetch failed, recorded on every failed run.
 public enum FetchErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
-    /// DNS resolution or connection failure (refused, reset, unreachable).
+    /// The host name did not resolve.
+    case dns
+    /// No connection could be made (refused, unreachable, TLS handshake failed).
+    case connect
+    /// The connection failed after it was made (reset, closed mid-body).
     case network
     case timeout
-    /// The server answered with a non-success HTTP status.
+    /// The server answered with a non-success HTTP status (or asked to wait: 429, `Retry-After`).
     case httpStatus = "http_status"
     /// The body could not be decoded in the expected format.
-    case parse
+    case decode
     /// The body decoded but breaks the format's rules (missing feeds, impossible values).
     case validation
     /// The source's declaration cannot be run (unknown kind, bad URL).
@@ -16,6 +20,14 @@ public enum FetchErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// The attempt finished after its lease had passed to a later attempt of the same task; its
     /// observations were dropped so the task's slot is written once, by the later attempt.
     case leaseLost = "lease_lost"
+}
+
+extension FetchErrorKind {
+    /// Reads a stored kind; rows written before the `decode` rename said `parse`.
+    public static func stored(_ text: String?) -> FetchErrorKind? {
+        guard let text else { return nil }
+        return text == "parse" ? .decode : FetchErrorKind(rawValue: text)
+    }
 }
 
 /// A classified fetch failure.

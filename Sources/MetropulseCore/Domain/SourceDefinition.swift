@@ -11,6 +11,9 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     public var maxAttempts: Int
     public var tags: [String: String]
     public var enabled: Bool
+    /// How long the content may stay the same before the feed counts as stale; nil: the default,
+    /// five intervals and at least five minutes (`FeedHealth.staleAfterMillis`).
+    public var staleAfterMillis: Int64?
 
     public init(
         id: String,
@@ -21,7 +24,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         priority: Int = 0,
         maxAttempts: Int = 5,
         tags: [String: String] = [:],
-        enabled: Bool = true
+        enabled: Bool = true,
+        staleAfterMillis: Int64? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -32,6 +36,7 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.maxAttempts = maxAttempts
         self.tags = tags
         self.enabled = enabled
+        self.staleAfterMillis = staleAfterMillis
     }
 }
 

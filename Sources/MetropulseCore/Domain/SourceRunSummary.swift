@@ -30,7 +30,7 @@ public struct SourceRunSummary: Sendable, Hashable {
                 summary.lastRunStatus = run.status
             }
             switch run.status {
-            case .succeeded:
+            case .succeeded, .unchanged:
                 summary.lastSuccessAt = max(summary.lastSuccessAt ?? run.finishedAt, run.finishedAt)
                 if let feed = run.feedTimestamp { summary.lastFeedTimestamp = feed }
             case .failed:

@@ -50,6 +50,13 @@ public struct TaskRun: Sendable, Hashable, Codable {
 }
 
 public enum TaskRunStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    /// New content fetched and written.
     case succeeded
+    /// The feed answered but had nothing new: `304 Not Modified`, or (no HTTP status) the last
+    /// copy was still within the feed's own `ttl`, so no request was made. A success for health.
+    case unchanged
     case failed
+
+    /// The attempt did its job (new content or a confirmed unchanged one).
+    public var isSuccess: Bool { self != .failed }
 }

@@ -87,11 +87,14 @@ extension StationQuery {
 public struct TaskRunQuery: Sendable, Hashable {
     public var status: TaskRunStatus?
     public var sourceID: String?
+    /// Only runs that finished at or after this time, epoch ms.
+    public var since: Int64?
     public var limit: Int
 
-    public init(status: TaskRunStatus? = nil, sourceID: String? = nil, limit: Int = 100) {
+    public init(status: TaskRunStatus? = nil, sourceID: String? = nil, since: Int64? = nil, limit: Int = 100) {
         self.status = status
         self.sourceID = sourceID
+        self.since = since
         self.limit = limit
     }
 }

@@ -166,6 +166,7 @@ public final class WorkerPool: Service {
             }
             let result = try await connector.fetch(source, context: FetchContext(now: startedAt, logger: logger))
             observations = result.observations
+            if result.unchanged { run.status = .unchanged }
             run.url = result.url
             run.httpStatus = result.httpStatus
             run.bytes = result.bytes
@@ -179,7 +180,7 @@ public final class WorkerPool: Service {
             logger.notice("task cancelled; its lease will expire", metadata: ["job_id": "\(task.jobID)"])
             return
         } catch {
-            failure = FetchError(.parse, "\(error)")
+            failure = FetchError(.decode, "\(error)")
         }
         let finishedAt = clock.nowMillis
         run.finishedAt = finishedAt
@@ -246,7 +247,10 @@ public final class WorkerPool: Service {
             let held = state.withLock { Array($0.inFlight.keys) }
             if !held.isEmpty {
                 do {
-                    try await queue.renewLeases(owner: configuration.workerID, taskIDs: held, until: renewUntil)
+                    let (queue, owner) = (self.queue, configuration.workerID)
+                    try await withDeadline(bookkeepingDeadline) {
+                        try await queue.renewLeases(owner: owner, taskIDs: held, until: renewUntil)
+                    }
                 } catch {
                     logger.error("lease renewal failed", metadata: ["error": "\(loggable(error))"])
                 }
@@ -274,17 +278,21 @@ public final class WorkerPool: Service {
         }
     }
 
+    /// How long a heartbeat write, metrics publish or lease renewal may take. A call stuck on a
+    /// dead connection is abandoned so heartbeats go on and shutdown never waits on it.
+    private var bookkeepingDeadline: Duration { .milliseconds(max(1_000, configuration.heartbeatIntervalMillis)) }
+
     /// Records the heartbeat (the last one per worker stays in the store) and publishes it on the
     /// bus as this worker's metrics.
     private func writeHeartbeat(status: WorkerStatus?) async {
-        let beat = heartbeat(status: status)
+        let (beat, store, bus) = (heartbeat(status: status), self.store, self.bus)
         do {
-            try await store.upsertHeartbeat(beat)
+            try await withDeadline(bookkeepingDeadline) { try await store.upsertHeartbeat(beat) }
         } catch {
             logger.error("heartbeat failed", metadata: ["error": "\(loggable(error))"])
         }
         do {
-            try await bus.publishMetrics(beat)
+            try await withDeadline(bookkeepingDeadline) { try await bus.publishMetrics(beat) }
         } catch {
             logger.debug("metrics publish failed", metadata: ["error": "\(loggable(error))"])
         }
