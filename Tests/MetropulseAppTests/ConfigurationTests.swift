@@ -29,6 +29,9 @@ struct ConfigurationTests {
         #expect(velib.kind == .gbfs)
         #expect(velib.intervalMillis == 60_000)
         #expect(velib.urls.first?.contains("Velib_Metropole/gbfs.json") == true)
+        #expect(velib.fallbacks.map(\.kind) == [.odsRecords])
+        #expect(velib.fallbacks.first?.urls.first?.hasSuffix("velib-disponibilite-en-temps-reel/records") == true)
+        #expect(velib.stationKey == .code)
         #expect(!paris.demoEnabled)
         let demo = try ConfigurationLoader.load(path: Self.packageRoot + "/examples/demo.yaml", environment: [:])
         #expect(demo.sources.first?.intervalMillis == 10_000)
@@ -95,7 +98,7 @@ struct ConfigurationTests {
                 "line 4: api.prot: unknown setting",
                 "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d",
                 "line 10: sources[1].id: duplicate source id 'a'",
-                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs)",
+                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records)",
                 "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
                 "line 16: sources[3].id: missing",
             ])
@@ -103,5 +106,29 @@ struct ConfigurationTests {
         #expect(broken.count == 1)
         #expect(broken.first?.line != nil)
         #expect(broken.first?.message.hasPrefix("not valid YAML") == true)
+    }
+
+    @Test("fallbacks and station_key are checked with their line and key")
+    func fallbackValidation() {
+        let yaml = """
+            sources:
+              - id: v
+                kind: gbfs
+                url: https://example.org/gbfs.json
+                station_key: name
+                fallbacks:
+                  - kind: ods-records
+                  - kind: telegraph
+                    url: https://example.org/x
+                  - url: gopher://x
+            """
+        #expect(
+            ConfigurationLoader.validate(yaml: yaml).errors.map(\.description) == [
+                "line 5: sources[0].station_key: expected id or code",
+                "line 7: sources[0].fallbacks[0].url: missing (give url or urls)",
+                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records)",
+                "line 10: sources[0].fallbacks[2].kind: missing",
+                "line 10: sources[0].fallbacks[2].url: 'gopher://x' is not an http(s) or demo: URL",
+            ])
     }
 }

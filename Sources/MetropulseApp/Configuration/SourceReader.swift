@@ -8,7 +8,7 @@ struct SourceReader {
 
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
-        "stale_after",
+        "stale_after", "fallbacks", "station_key",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -74,7 +74,7 @@ struct SourceReader {
             }
         }
         if urls.isEmpty { fail(item.line, "\(prefix).url", "missing (give url or urls)") }
-        for url in urls where !(url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")) {
+        for url in urls where !Self.isFeedURL(url) {
             fail(
                 values["url"]?.line ?? values["urls"]?.line ?? item.line, "\(prefix).url",
                 "'\(url)' is not an http(s) or demo: URL")
@@ -85,6 +85,16 @@ struct SourceReader {
         }
         if let (node, _) = values["timeout"] {
             if let millis = duration(node, "\(prefix).timeout") { source.timeoutMillis = millis }
+        }
+        if let (node, _) = values["fallbacks"] {
+            source.fallbacks = readFallbacks(node, prefix: "\(prefix).fallbacks")
+        }
+        if let (node, _) = values["station_key"] {
+            if let key = node.string.flatMap(StationKey.init(rawValue:)) {
+                source.stationKey = key
+            } else {
+                fail(node.line, "\(prefix).station_key", "expected id or code")
+            }
         }
         if let (node, _) = values["stale_after"] {
             if let millis = duration(node, "\(prefix).stale_after") { source.staleAfterMillis = max(1_000, millis) }
@@ -120,6 +130,57 @@ struct SourceReader {
             }
         }
         return errors.count == errorCount ? source : nil
+    }
+
+    /// `fallbacks: [{kind, url | urls}]`.
+    private mutating func readFallbacks(_ node: Node, prefix: String) -> [SourceEndpoint] {
+        guard let list = node.sequence else {
+            fail(node.line, prefix, "expected a list of {kind, url}")
+            return []
+        }
+        var endpoints: [SourceEndpoint] = []
+        for (index, item) in list.enumerated() {
+            let key = "\(prefix)[\(index)]"
+            guard let mapping = item.mapping else {
+                fail(item.line, key, "expected a mapping with kind and url")
+                continue
+            }
+            var kind: SourceKind?
+            var urls: [String] = []
+            for (keyNode, value) in mapping {
+                switch keyNode.string {
+                case "kind":
+                    kind = value.string.flatMap(SourceKind.init(rawValue:))
+                    if kind == nil {
+                        let allowed = SourceKind.allCases.map(\.rawValue).joined(separator: ", ")
+                        fail(value.line, "\(key).kind", "unknown kind '\(value.string ?? "")' (expected \(allowed))")
+                    }
+                case "url":
+                    if let url = value.string {
+                        urls.append(url)
+                    } else {
+                        fail(value.line, "\(key).url", "expected a URL")
+                    }
+                case "urls":
+                    urls += value.sequence?.compactMap(\.string) ?? []
+                default:
+                    fail(keyNode.line, "\(key).\(keyNode.string ?? "?")", "unknown key (expected kind, url or urls)")
+                }
+            }
+            if kind == nil && !mapping.contains(where: { $0.key.string == "kind" }) {
+                fail(item.line, "\(key).kind", "missing")
+            }
+            if urls.isEmpty { fail(item.line, "\(key).url", "missing (give url or urls)") }
+            for url in urls where !Self.isFeedURL(url) {
+                fail(item.line, "\(key).url", "'\(url)' is not an http(s) or demo: URL")
+            }
+            if let kind, !urls.isEmpty { endpoints.append(SourceEndpoint(kind: kind, urls: urls)) }
+        }
+        return endpoints
+    }
+
+    static func isFeedURL(_ url: String) -> Bool {
+        url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")
     }
 
     private mutating func duration(_ node: Node, _ key: String) -> Int64? {

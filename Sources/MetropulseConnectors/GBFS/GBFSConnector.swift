@@ -5,7 +5,7 @@ public import MetropulseCore
 /// `station_status`. Discovery, information and vehicle types change rarely and are cached for
 /// their `ttl` (at least a minute) and revalidated with conditional requests; status is fetched
 /// on every run unless its own `ttl` says the copy held is still current, and a `304` answer is
-/// an unchanged run. The source's URLs are discovery endpoints tried in order.
+/// an unchanged run. The source's URL is the discovery document.
 public struct GBFSConnector: Connector {
     private let http: FeedHTTPClient
     private let cache = GBFSCache()
@@ -14,25 +14,10 @@ public struct GBFSConnector: Connector {
         self.http = http
     }
 
+    /// Reads the source's first URL; `ConnectorRegistry.fetch` walks the others and the fallbacks.
     public func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
-        guard !source.urls.isEmpty else {
-            throw FetchError(.configuration, "source '\(source.id)' has no url")
-        }
-        var lastError: FetchError?
-        for url in source.urls {
-            do {
-                return try await fetch(source, discoveryURL: url, context: context)
-            } catch let error as FetchError {
-                if error.kind == .configuration { throw error }
-                lastError = error
-                if source.urls.count > 1 {
-                    context.logger.notice(
-                        "endpoint failed, trying the next one",
-                        metadata: ["source": "\(source.id)", "url": "\(url)", "error": "\(error)"])
-                }
-            }
-        }
-        throw lastError ?? FetchError(.configuration, "source '\(source.id)' has no url")
+        guard let url = source.urls.first else { throw FetchError(.configuration, "source '\(source.id)' has no url") }
+        return try await fetch(source, discoveryURL: url, context: context)
     }
 
     private func fetch(_ source: SourceDefinition, discoveryURL: String, context: FetchContext) async throws

@@ -14,6 +14,12 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     /// How long the content may stay the same before the feed counts as stale; nil: the default,
     /// five intervals and at least five minutes (`FeedHealth.staleAfterMillis`).
     public var staleAfterMillis: Int64?
+    /// Alternatives tried in order when every URL of `kind` failed (e.g. Vélib' GBFS, then the
+    /// Opendatasoft records of the same stations). The run's `url` says which one served.
+    public var fallbacks: [SourceEndpoint]
+    /// Which identifier names a station in the store: the feed's own id, or its public code
+    /// (Vélib' `stationCode`), so a GBFS source and an Opendatasoft fallback write the same stations.
+    public var stationKey: StationKey
 
     public init(
         id: String,
@@ -25,7 +31,9 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         maxAttempts: Int = 5,
         tags: [String: String] = [:],
         enabled: Bool = true,
-        staleAfterMillis: Int64? = nil
+        staleAfterMillis: Int64? = nil,
+        fallbacks: [SourceEndpoint] = [],
+        stationKey: StationKey = .id
     ) {
         self.id = id
         self.kind = kind
@@ -37,10 +45,33 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.tags = tags
         self.enabled = enabled
         self.staleAfterMillis = staleAfterMillis
+        self.fallbacks = fallbacks
+        self.stationKey = stationKey
     }
 }
 
 /// The connector that reads a source.
 public enum SourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case gbfs
+    /// Opendatasoft Explore v2.1 `records` (or `exports/json`) of a station availability dataset.
+    case odsRecords = "ods-records"
+}
+
+/// Another way to read a source: a kind and its URLs.
+public struct SourceEndpoint: Sendable, Hashable, Codable {
+    public var kind: SourceKind
+    public var urls: [String]
+
+    public init(kind: SourceKind, urls: [String]) {
+        self.kind = kind
+        self.urls = urls
+    }
+}
+
+public enum StationKey: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The feed's station id (GBFS `station_id`).
+    case id
+    /// The station's public code when it has one (GBFS `short_name` / Vélib' `stationCode`,
+    /// Opendatasoft `stationcode`), else its id.
+    case code
 }

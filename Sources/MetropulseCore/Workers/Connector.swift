@@ -29,4 +29,45 @@ public struct ConnectorRegistry: Sendable {
         get { connectors[kind] }
         set { connectors[kind] = newValue }
     }
+
+    /// Reads `source` from each of its URLs in order, then from each fallback's URLs, and returns
+    /// the first success with the source's station key applied; a connector is given one URL at a
+    /// time. When every endpoint fails, the error has the kind (and any `Retry-After`) of the first
+    /// failure and a message naming every attempt.
+    public func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
+        var failures: [(SourceEndpoint, FetchError)] = []
+        let chain = ([SourceEndpoint(kind: source.kind, urls: source.urls)] + source.fallbacks).flatMap { endpoint in
+            endpoint.urls.map { SourceEndpoint(kind: endpoint.kind, urls: [$0]) }
+        }
+        if chain.isEmpty { throw FetchError(.configuration, "source '\(source.id)' has no url") }
+        for endpoint in chain {
+            var variant = source
+            variant.kind = endpoint.kind
+            variant.urls = endpoint.urls
+            do {
+                guard let connector = connectors[endpoint.kind] else {
+                    throw FetchError(.configuration, "no connector for kind '\(endpoint.kind.rawValue)'")
+                }
+                var result = try await connector.fetch(variant, context: context)
+                if source.stationKey == .code { result.observations.keyStationsByCode() }
+                if !failures.isEmpty {
+                    context.logger.notice(
+                        "served by a fallback",
+                        metadata: [
+                            "source": "\(source.id)", "kind": "\(endpoint.kind.rawValue)", "url": "\(result.url)",
+                        ])
+                }
+                return result
+            } catch let error as FetchError {
+                failures.append((endpoint, error))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                failures.append((endpoint, FetchError(.decode, "\(error)")))
+            }
+        }
+        guard failures.count > 1, var first = failures.first?.1 else { throw failures[0].1 }
+        first.message = failures.map { "\($0.0.kind.rawValue): \($0.1.description)" }.joined(separator: "; then ")
+        throw first
+    }
 }

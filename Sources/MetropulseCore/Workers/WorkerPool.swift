@@ -161,10 +161,7 @@ public final class WorkerPool: Service {
             guard let source = catalog.source(id: task.sourceID) else {
                 throw FetchError(.configuration, "source '\(task.sourceID)' is not in the catalogue")
             }
-            guard let connector = connectors[source.kind] else {
-                throw FetchError(.configuration, "no connector for kind '\(source.kind.rawValue)'")
-            }
-            let result = try await connector.fetch(source, context: FetchContext(now: startedAt, logger: logger))
+            let result = try await connectors.fetch(source, context: FetchContext(now: startedAt, logger: logger))
             observations = result.observations
             if result.unchanged { run.status = .unchanged }
             run.url = result.url
