@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         /// Domain model, seams (Store, WorkQueue, Bus), scheduler, worker pool. No I/O libraries.
@@ -35,11 +36,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// The GTFS-Realtime message types, generated once from the specification's .proto with
+        /// protoc-gen-swift and committed (no strict settings: generated code).
+        .target(
+            name: "GTFSRealtimeBindings",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         /// Feed parsers and the HTTP fetcher.
         .target(
             name: "MetropulseConnectors",
             dependencies: [
                 "MetropulseCore",
+                "GTFSRealtimeBindings",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -158,6 +158,61 @@ enum PostgresSchema {
                 """
             ]
         ),
+        (
+            "v4-transit",
+            [
+                """
+                CREATE TABLE departures (
+                    source_id TEXT NOT NULL,
+                    trip_key TEXT NOT NULL,
+                    stop_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    route_id TEXT,
+                    at BIGINT,
+                    observed_at BIGINT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (source_id, trip_key, stop_id, sequence)
+                )
+                """,
+                "CREATE INDEX departures_stop ON departures (stop_id, at)",
+                "CREATE INDEX departures_route ON departures (source_id, route_id, at)",
+                """
+                CREATE TABLE vehicles (
+                    source_id TEXT NOT NULL,
+                    vehicle_id TEXT NOT NULL,
+                    route_id TEXT,
+                    observed_at BIGINT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (source_id, vehicle_id)
+                )
+                """,
+                """
+                CREATE TABLE vehicle_positions (
+                    source_id TEXT NOT NULL,
+                    vehicle_id TEXT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (source_id, vehicle_id, observed_at)
+                )
+                """,
+                """
+                CREATE TABLE disruptions (
+                    source_id TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    PRIMARY KEY (source_id, id)
+                )
+                """,
+            ]
+        ),
     ]
 
     static func migrate(client: PostgresClient, logger: Logger) async throws {

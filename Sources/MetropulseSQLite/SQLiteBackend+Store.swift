@@ -21,6 +21,11 @@ extension SQLiteBackend: Store {
                 try writeStations(
                     result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
             }
+            if result.observations.hasTransit {
+                try writeTransit(
+                    result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
+                    runID: result.run.id, in: db)
+            }
         }
         try updateSourceStates(results.map(\.run), in: db)
     }

@@ -135,6 +135,53 @@ enum SQLiteSchema {
                     )
                     """)
         }
+        migrator.registerMigration("v3-transit") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE departures (
+                        source_id TEXT NOT NULL,
+                        trip_key TEXT NOT NULL,
+                        stop_id TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        route_id TEXT,
+                        at INTEGER,
+                        observed_at INTEGER NOT NULL,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        PRIMARY KEY (source_id, trip_key, stop_id, sequence)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX departures_stop ON departures(stop_id, at);
+                    CREATE INDEX departures_route ON departures(source_id, route_id, at);
+                    CREATE TABLE vehicles (
+                        source_id TEXT NOT NULL,
+                        vehicle_id TEXT NOT NULL,
+                        route_id TEXT,
+                        observed_at INTEGER NOT NULL,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        PRIMARY KEY (source_id, vehicle_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE vehicle_positions (
+                        source_id TEXT NOT NULL,
+                        vehicle_id TEXT NOT NULL,
+                        observed_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        PRIMARY KEY (source_id, vehicle_id, observed_at)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE disruptions (
+                        source_id TEXT NOT NULL,
+                        id TEXT NOT NULL,
+                        observed_at INTEGER NOT NULL,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        PRIMARY KEY (source_id, id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

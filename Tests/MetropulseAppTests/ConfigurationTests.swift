@@ -98,7 +98,7 @@ struct ConfigurationTests {
                 "line 4: api.prot: unknown setting",
                 "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d",
                 "line 10: sources[1].id: duplicate source id 'a'",
-                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records)",
+                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records, gtfs-rt)",
                 "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
                 "line 16: sources[3].id: missing",
             ])
@@ -126,7 +126,7 @@ struct ConfigurationTests {
             ConfigurationLoader.validate(yaml: yaml).errors.map(\.description) == [
                 "line 5: sources[0].station_key: expected id or code",
                 "line 7: sources[0].fallbacks[0].url: missing (give url or urls)",
-                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records)",
+                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records, gtfs-rt)",
                 "line 10: sources[0].fallbacks[2].kind: missing",
                 "line 10: sources[0].fallbacks[2].url: 'gopher://x' is not an http(s) or demo: URL",
             ])

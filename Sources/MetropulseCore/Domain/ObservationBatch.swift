@@ -1,12 +1,33 @@
 /// The normalized entities one fetch produced, one typed array per observation kind.
 public struct ObservationBatch: Sendable, Hashable {
     public var stations: [StationObservation]
+    public var departures: [Departure]
+    public var vehicles: [VehiclePosition]
+    public var disruptions: [Disruption]
+    /// The transit entities are the source's whole current state (a GTFS-Realtime
+    /// `FULL_DATASET`): they replace what the source had, so a trip or alert that left the feed
+    /// leaves the store. Otherwise they are upserted.
+    public var transitSnapshot: Bool
+    /// The feed's time for the transit entities, epoch ms: a snapshot older than the stored one
+    /// does not replace it.
+    public var transitObservedAt: Int64?
 
-    public init(stations: [StationObservation] = []) {
+    public init(
+        stations: [StationObservation] = [], departures: [Departure] = [], vehicles: [VehiclePosition] = [],
+        disruptions: [Disruption] = [], transitSnapshot: Bool = false, transitObservedAt: Int64? = nil
+    ) {
         self.stations = stations
+        self.departures = departures
+        self.vehicles = vehicles
+        self.disruptions = disruptions
+        self.transitSnapshot = transitSnapshot
+        self.transitObservedAt = transitObservedAt
     }
 
-    public var count: Int { stations.count }
+    public var count: Int { stations.count + departures.count + vehicles.count + disruptions.count }
+
+    /// Whether there are transit entities to write, or a snapshot that clears them.
+    public var hasTransit: Bool { transitSnapshot || !departures.isEmpty || !vehicles.isEmpty || !disruptions.isEmpty }
 
     /// Names each station by its public code where it has one (`StationKey.code`); the feed's id
     /// stays reachable as the code no longer is. Stations without a code keep their id.

@@ -55,6 +55,8 @@ public enum SourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case gbfs
     /// Opendatasoft Explore v2.1 `records` (or `exports/json`) of a station availability dataset.
     case odsRecords = "ods-records"
+    /// GTFS-Realtime protobuf: trip updates, vehicle positions, alerts.
+    case gtfsRT = "gtfs-rt"
 }
 
 /// Another way to read a source: a kind and its URLs.

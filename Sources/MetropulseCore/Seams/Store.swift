@@ -14,6 +14,13 @@ public protocol Store: Sendable {
     /// Number of raw observation rows for a source (all sources when nil).
     func rawStationObservationCount(sourceID: String?) async throws -> Int
 
+    /// Latest departures (the current prediction per trip and stop), soonest first.
+    func departures(_ query: DepartureQuery) async throws -> [StoredTransit<Departure>]
+    /// Latest position per vehicle.
+    func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredTransit<VehiclePosition>]
+    /// Current disruptions (active or announced) per source.
+    func disruptions(sourceIDs: [String]?) async throws -> [StoredTransit<Disruption>]
+
     func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun]
     func taskRun(id: String) async throws -> TaskRun?
 

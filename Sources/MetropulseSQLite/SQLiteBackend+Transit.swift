@@ -1,0 +1,147 @@
+import GRDB
+public import MetropulseCore
+
+extension SQLiteBackend {
+    /// Writes one run's departures, vehicles and disruptions. A snapshot replaces the source's rows
+    /// of each table unless the table already holds a newer snapshot; otherwise rows are upserted
+    /// and only move forward. Vehicle positions are also appended to their raw history.
+    static func writeTransit(
+        _ batch: ObservationBatch, sourceID: String, fetchedAt: Int64, runID: String, in db: Database
+    )
+        throws
+    {
+        let departures = try TransitRows.departures(batch.departures)
+        let vehicles = try TransitRows.vehicles(batch.vehicles)
+        let disruptions = try TransitRows.disruptions(batch.disruptions)
+        func replaces(_ table: String) throws -> Bool {
+            guard batch.transitSnapshot else { return true }
+            let stored = try Int64.fetchOne(
+                db, sql: "SELECT MAX(observed_at) FROM \(table) WHERE source_id = ?", arguments: [sourceID])
+            guard stored == nil || stored! <= (batch.transitObservedAt ?? Int64.max) else { return false }
+            try db.execute(sql: "DELETE FROM \(table) WHERE source_id = ?", arguments: [sourceID])
+            return true
+        }
+        if try replaces("departures") {
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO departures (source_id, trip_key, stop_id, sequence, route_id, at, observed_at,
+                        fetched_at, run_id, payload)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source_id, trip_key, stop_id, sequence) DO UPDATE SET
+                        route_id = excluded.route_id, at = excluded.at, observed_at = excluded.observed_at,
+                        fetched_at = excluded.fetched_at, run_id = excluded.run_id, payload = excluded.payload
+                    WHERE excluded.observed_at >= departures.observed_at
+                    """)
+            for r in departures {
+                try statement.execute(arguments: [
+                    r.sourceID, r.tripKey, r.stopID, r.sequence, r.routeID, r.at, r.observedAt, fetchedAt, runID,
+                    r.payload,
+                ])
+            }
+        }
+        if try replaces("vehicles") {
+            let latest = try db.cachedStatement(
+                sql: """
+                    INSERT INTO vehicles (source_id, vehicle_id, route_id, observed_at, fetched_at, run_id, payload)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source_id, vehicle_id) DO UPDATE SET
+                        route_id = excluded.route_id, observed_at = excluded.observed_at,
+                        fetched_at = excluded.fetched_at, run_id = excluded.run_id, payload = excluded.payload
+                    WHERE excluded.observed_at >= vehicles.observed_at
+                    """)
+            for r in vehicles {
+                try latest.execute(arguments: [
+                    r.sourceID, r.vehicleID, r.routeID, r.observedAt, fetchedAt, runID, r.payload,
+                ])
+            }
+        }
+        let raw = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO vehicle_positions (source_id, vehicle_id, observed_at, run_id, payload)
+                VALUES (?, ?, ?, ?, ?)
+                """)
+        for r in vehicles { try raw.execute(arguments: [r.sourceID, r.vehicleID, r.observedAt, runID, r.payload]) }
+        if try replaces("disruptions") {
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO disruptions (source_id, id, observed_at, fetched_at, run_id, payload)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (source_id, id) DO UPDATE SET
+                        observed_at = excluded.observed_at, fetched_at = excluded.fetched_at,
+                        run_id = excluded.run_id, payload = excluded.payload
+                    WHERE excluded.observed_at >= disruptions.observed_at
+                    """)
+            for r in disruptions {
+                try statement.execute(arguments: [r.sourceID, r.id, r.observedAt, fetchedAt, runID, r.payload])
+            }
+        }
+    }
+
+    public func departures(_ query: DepartureQuery) async throws -> [StoredTransit<Departure>] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let sources = query.sourceIDs {
+                clauses.append("source_id IN (\(sources.map { _ in "?" }.joined(separator: ",")))")
+                _ = arguments.append(contentsOf: StatementArguments(sources))
+            }
+            if let route = query.routeID {
+                clauses.append("route_id = ?")
+                _ = arguments.append(contentsOf: [route])
+            }
+            if let stop = query.stopID {
+                clauses.append("stop_id = ?")
+                _ = arguments.append(contentsOf: [stop])
+            }
+            if let from = query.from {
+                clauses.append("(at IS NULL OR at >= ?)")
+                _ = arguments.append(contentsOf: [from])
+            }
+            _ = arguments.append(contentsOf: [query.limit])
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT payload, fetched_at, run_id FROM departures \(filter)
+                    ORDER BY at IS NULL, at, stop_id, trip_key LIMIT ?
+                    """, arguments: arguments
+            ).map { try Self.transit(Departure.self, $0) }
+        }
+    }
+
+    public func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredTransit<VehiclePosition>] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let sources = sourceIDs {
+                clauses.append("source_id IN (\(sources.map { _ in "?" }.joined(separator: ",")))")
+                _ = arguments.append(contentsOf: StatementArguments(sources))
+            }
+            if let routeID {
+                clauses.append("route_id = ?")
+                _ = arguments.append(contentsOf: [routeID])
+            }
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            return try Row.fetchAll(
+                db, sql: "SELECT payload, fetched_at, run_id FROM vehicles \(filter) ORDER BY source_id, vehicle_id",
+                arguments: arguments
+            ).map { try Self.transit(VehiclePosition.self, $0) }
+        }
+    }
+
+    public func disruptions(sourceIDs: [String]?) async throws -> [StoredTransit<Disruption>] {
+        try await pool.read { db in
+            let filter = sourceIDs.map { "WHERE source_id IN (\($0.map { _ in "?" }.joined(separator: ",")))" } ?? ""
+            return try Row.fetchAll(
+                db, sql: "SELECT payload, fetched_at, run_id FROM disruptions \(filter) ORDER BY source_id, id",
+                arguments: StatementArguments(sourceIDs ?? [])
+            ).map { try Self.transit(Disruption.self, $0) }
+        }
+    }
+
+    private static func transit<T: Decodable & Sendable & Hashable>(_ type: T.Type, _ row: Row) throws
+        -> StoredTransit<T>
+    {
+        StoredTransit(value: try TransitRows.decode(T.self, row[0]), fetchedAt: row[1], runID: row[2])
+    }
+}
