@@ -83,6 +83,8 @@ let package = Package(
             name: "MetropulseDemo",
             dependencies: [
                 "MetropulseCore",
+                "GTFSRealtimeBindings",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -11,6 +11,7 @@ public enum APIRouter {
         let api = router.group("api")
         SourcesController(environment: environment).addRoutes(to: api)
         StationsController(environment: environment).addRoutes(to: api)
+        TransitController(environment: environment).addRoutes(to: api)
         SystemController(environment: environment).addRoutes(to: api)
         return router
     }

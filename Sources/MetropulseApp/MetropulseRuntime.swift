@@ -56,8 +56,10 @@ public struct MetropulseRuntime: Sendable {
                         baseDelayMillis: configuration.workers.retryBaseDelayMillis,
                         maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
                 queue: backend.queue, committer: backend.committer, store: backend.store, catalog: catalog,
-                connectors: ConnectorRegistry([.gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http)]
-                ), bus: bus, clock: clock,
+                connectors: ConnectorRegistry([
+                    .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
+                    .gtfsRT: GTFSRealtimeConnector(http: http),
+                ]), bus: bus, clock: clock,
                 logger: logger)
         } else {
             workerPool = nil

@@ -5,9 +5,11 @@ import NIOCore
 
 /// Serves the demo city's feeds over HTTP on a loopback port, like any publisher would.
 public enum DemoFeedServer {
-    /// An application serving `/gbfs/*.json`; bind port 0 for an ephemeral port.
+    /// An application serving `/gbfs/*.json` (bike share) and `/gtfs-rt/*.pb` (the metro and bus
+    /// network's trip updates, vehicle positions and alerts); bind port 0 for an ephemeral port.
     public static func application(
-        city: DemoCity, endpoint: DemoEndpoint, port: Int = 0, clock: WallClock = .system, logger: Logger
+        city: DemoCity, transit: DemoTransit = DemoTransit(), endpoint: DemoEndpoint, port: Int = 0,
+        clock: WallClock = .system, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/gbfs/gbfs.json") { request, _ in
@@ -18,6 +20,16 @@ public enum DemoFeedServer {
         router.get("/gbfs/station_information.json") { _, _ in city.stationInformation(nowMillis: clock.nowMillis) }
         router.get("/gbfs/station_status.json") { _, _ in city.stationStatus(nowMillis: clock.nowMillis) }
         router.get("/gbfs/vehicle_types.json") { _, _ in city.vehicleTypes(nowMillis: clock.nowMillis) }
+        @Sendable func protobuf(_ bytes: [UInt8]) -> Response {
+            Response(
+                status: .ok, headers: [.contentType: "application/x-protobuf"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/gtfs-rt/trip-updates.pb") { _, _ in protobuf(transit.tripUpdates(nowMillis: clock.nowMillis)) }
+        router.get("/gtfs-rt/vehicle-positions.pb") { _, _ in
+            protobuf(transit.vehiclePositions(nowMillis: clock.nowMillis))
+        }
+        router.get("/gtfs-rt/alerts.pb") { _, _ in protobuf(transit.alertFeed(nowMillis: clock.nowMillis)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "metropulse-demo"),

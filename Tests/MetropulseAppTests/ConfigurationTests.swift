@@ -13,7 +13,10 @@ struct ConfigurationTests {
     @Test("no file: the demo city on SQLite with 16 workers on 127.0.0.1:8080")
     func defaults() throws {
         let configuration = try ConfigurationLoader.load(path: nil, environment: [:])
-        #expect(configuration.sources.map(\.id) == ["demo-bikes"])
+        #expect(
+            configuration.sources.map(\.id) == [
+                "demo-bikes", "demo-metro-trips", "demo-metro-vehicles", "demo-metro-alerts",
+            ])
         #expect(configuration.demoEnabled)
         #expect(configuration.workers.concurrency == 16)
         #expect(configuration.api.port == 8080)

@@ -51,7 +51,7 @@ struct FailingSourcesTests {
             SourceDefinition(
                 id: id, kind: .gbfs, urls: [url], intervalMillis: 86_400_000, timeoutMillis: timeout, maxAttempts: 3)
         }
-        var sources = MetropulseConfiguration.demoSources
+        var sources = [MetropulseConfiguration.demoSources[0]]
         sources[0].intervalMillis = 86_400_000
         sources += [
             broken("refused", "http://127.0.0.1:\(refusedPort)/gbfs.json"),

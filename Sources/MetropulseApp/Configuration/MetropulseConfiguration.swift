@@ -57,6 +57,16 @@ public struct MetropulseConfiguration: Sendable {
     public static let demoSources = [
         SourceDefinition(
             id: "demo-bikes", kind: .gbfs, urls: ["demo:gbfs/gbfs.json"], intervalMillis: 10_000,
-            timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"])
+            timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"]),
+        SourceDefinition(
+            id: "demo-metro-trips", kind: .gtfsRT, urls: ["demo:gtfs-rt/trip-updates.pb"], intervalMillis: 15_000,
+            timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
+        SourceDefinition(
+            id: "demo-metro-vehicles", kind: .gtfsRT, urls: ["demo:gtfs-rt/vehicle-positions.pb"],
+            intervalMillis: 10_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
+            tags: ["city": "demo", "network": "demo"]),
+        SourceDefinition(
+            id: "demo-metro-alerts", kind: .gtfsRT, urls: ["demo:gtfs-rt/alerts.pb"], intervalMillis: 30_000,
+            timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
     ]
 }

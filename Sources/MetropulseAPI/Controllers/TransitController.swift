@@ -1,0 +1,320 @@
+import Hummingbird
+import MetropulseCore
+
+/// Transit read from the store (never fetched on demand): lines with their traffic status,
+/// departures per stop of a line, disruptions per line, departures at a stop, vehicles.
+///
+/// A network is a source's `network` tag (or, without one, the source id); a line is a route id.
+struct TransitController {
+    let environment: APIEnvironment
+
+    /// Kinds whose sources carry transit data.
+    static let transitKinds: Set<SourceKind> = [.gtfsRT]
+
+    struct LineDTO: ResponseEncodable {
+        var network: String
+        var line: String
+        /// `normal`, or `disrupted` when an active disruption names the line.
+        var status: String
+        /// The most serious active effect (`no_service` first), if any.
+        var effect: String?
+        var activeDisruptions: Int
+        var departures: Int
+        var vehicles: Int
+    }
+
+    struct LineList: ResponseEncodable {
+        var count: Int
+        var lines: [LineDTO]
+        var generatedAt: String
+    }
+
+    struct DepartureDTO: ResponseEncodable {
+        var source: String
+        var stopId: String
+        var stopSequence: Int?
+        var line: String?
+        var tripId: String?
+        var directionId: Int?
+        var vehicleId: String?
+        var scheduledAt: String?
+        var expectedAt: String?
+        var delaySeconds: Int?
+        var relationship: String
+        /// Minutes from now to the passage (negative: just passed).
+        var inMinutes: Double?
+        var observedAt: String
+        /// Seconds since the feed produced this prediction.
+        var dataAgeSeconds: Double
+
+        init(_ stored: StoredTransit<Departure>, now: Int64) {
+            let d = stored.value
+            source = d.sourceID
+            stopId = d.stopID
+            stopSequence = d.stopSequence
+            line = d.routeID
+            tripId = d.tripID
+            directionId = d.directionID
+            vehicleId = d.vehicleID
+            scheduledAt = d.scheduledAt.map(Timestamp.iso8601)
+            expectedAt = d.expectedAt.map(Timestamp.iso8601)
+            delaySeconds = d.delaySeconds
+            relationship = d.relationship
+            inMinutes = d.at.map { (Double($0 - now) / 60_000 * 10).rounded() / 10 }
+            observedAt = Timestamp.iso8601(d.observedAt)
+            dataAgeSeconds = Double(now - d.observedAt) / 1000
+        }
+    }
+
+    struct StopDepartures: ResponseEncodable {
+        var stopId: String
+        var departures: [DepartureDTO]
+    }
+
+    struct LineSnapshot: ResponseEncodable {
+        var network: String
+        var line: String
+        var status: String
+        var stops: [StopDepartures]
+        /// Seconds since the newest prediction of the line was produced; nil without any.
+        var dataAgeSeconds: Double?
+        var fetchedAt: String?
+        var generatedAt: String
+    }
+
+    struct DisruptionDTO: ResponseEncodable {
+        var source: String
+        var id: String
+        var cause: String?
+        var effect: String?
+        var severity: String?
+        var header: String?
+        var details: String?
+        var url: String?
+        var activePeriods: [PeriodDTO]
+        var lines: [String]
+        var stops: [String]
+        var active: Bool
+
+        init(_ d: Disruption, now: Int64) {
+            source = d.sourceID
+            id = d.id
+            cause = d.cause
+            effect = d.effect
+            severity = d.severity
+            header = d.header
+            details = d.details
+            url = d.url
+            activePeriods = d.periods.map {
+                PeriodDTO(start: $0.start.map(Timestamp.iso8601), end: $0.end.map(Timestamp.iso8601))
+            }
+            lines = d.routeIDs
+            stops = Array(Set(d.entities.compactMap(\.stopID))).sorted()
+            active = d.isActive(at: now)
+        }
+    }
+
+    struct PeriodDTO: ResponseEncodable {
+        var start: String?
+        var end: String?
+    }
+
+    struct LineTraffic: ResponseEncodable {
+        var network: String
+        var line: String
+        var status: String
+        var disruptions: [DisruptionDTO]
+    }
+
+    struct TrafficStatus: ResponseEncodable {
+        var lines: [LineTraffic]
+        /// Active disruptions that name no line (a whole network, an agency, a stop).
+        var other: [DisruptionDTO]
+        var generatedAt: String
+    }
+
+    struct DepartureList: ResponseEncodable {
+        var stopId: String
+        var count: Int
+        var departures: [DepartureDTO]
+        var generatedAt: String
+    }
+
+    struct VehicleDTO: ResponseEncodable {
+        var source: String
+        var network: String
+        var vehicleId: String
+        var label: String?
+        var line: String?
+        var tripId: String?
+        var lat: Double
+        var lon: Double
+        var bearing: Double?
+        var speed: Double?
+        var stopId: String?
+        var currentStatus: String?
+        var observedAt: String
+        var dataAgeSeconds: Double
+    }
+
+    struct VehicleList: ResponseEncodable {
+        var count: Int
+        var vehicles: [VehicleDTO]
+        var generatedAt: String
+    }
+
+    func addRoutes(to group: RouterGroup<APIRequestContext>) {
+        group.get("lines", use: lines)
+        group.get("snapshots/:network/:line", use: snapshot)
+        group.get("traffic/status", use: traffic)
+        group.get("stops/:id/departures", use: stopDepartures)
+        group.get("vehicles", use: vehicles)
+    }
+
+    /// Transit sources by network.
+    private var networks: [String: [String]] {
+        var networks: [String: [String]] = [:]
+        for source in environment.catalog.all where Self.transitKinds.contains(source.kind) {
+            networks[source.tags["network"] ?? source.id, default: []].append(source.id)
+        }
+        return networks
+    }
+
+    private func network(of sourceID: String) -> String {
+        environment.catalog.source(id: sourceID)?.tags["network"] ?? sourceID
+    }
+
+    private func sources(in network: String) throws -> [String] {
+        guard let sources = networks[network] else {
+            let known = networks.keys.sorted().joined(separator: ", ")
+            throw HTTPError(
+                .notFound, message: "unknown network '\(network)' (known: \(known.isEmpty ? "none" : known))")
+        }
+        return sources
+    }
+
+    /// Effects from most to least serious.
+    static let effectRank = [
+        "no_service", "reduced_service", "significant_delays", "detour", "modified_service", "stop_moved",
+        "accessibility_issue", "additional_service", "other_effect", "unknown_effect", "no_effect",
+    ]
+
+    private static func worst(_ disruptions: [Disruption]) -> String? {
+        disruptions.compactMap(\.effect).min {
+            (effectRank.firstIndex(of: $0) ?? 99) < (effectRank.firstIndex(of: $1) ?? 99)
+        }
+    }
+
+    /// Active disruptions per (network, line).
+    private func activeByLine(_ disruptions: [StoredTransit<Disruption>], now: Int64) -> [String: [Disruption]] {
+        var byLine: [String: [Disruption]] = [:]
+        for d in disruptions.map(\.value) where d.isActive(at: now) {
+            for route in d.routeIDs { byLine["\(network(of: d.sourceID))\u{1}\(route)", default: []].append(d) }
+        }
+        return byLine
+    }
+
+    @Sendable func lines(_ request: Request, context: APIRequestContext) async throws -> LineList {
+        let now = environment.clock.nowMillis
+        let sourceIDs = networks.values.flatMap { $0 }
+        let store = environment.store
+        async let departures = store.departures(
+            DepartureQuery(sourceIDs: sourceIDs, from: now - 60_000, limit: 100_000))
+        async let vehicles = store.vehicles(sourceIDs: sourceIDs, routeID: nil)
+        async let disruptions = store.disruptions(sourceIDs: sourceIDs)
+        var counts: [String: (departures: Int, vehicles: Int)] = [:]
+        for d in try await departures {
+            if let r = d.value.routeID {
+                counts["\(network(of: d.value.sourceID))\u{1}\(r)", default: (0, 0)].departures += 1
+            }
+        }
+        for v in try await vehicles {
+            if let r = v.value.routeID {
+                counts["\(network(of: v.value.sourceID))\u{1}\(r)", default: (0, 0)].vehicles += 1
+            }
+        }
+        let active = activeByLine(try await disruptions, now: now)
+        for key in active.keys where counts[key] == nil { counts[key] = (0, 0) }
+        let lines = counts.keys.sorted().map { key -> LineDTO in
+            let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
+            let alerts = active[key] ?? []
+            return LineDTO(
+                network: parts[0], line: parts[1], status: alerts.isEmpty ? "normal" : "disrupted",
+                effect: Self.worst(alerts), activeDisruptions: alerts.count, departures: counts[key]!.departures,
+                vehicles: counts[key]!.vehicles)
+        }
+        return LineList(count: lines.count, lines: lines, generatedAt: Timestamp.iso8601(now))
+    }
+
+    @Sendable func snapshot(_ request: Request, context: APIRequestContext) async throws -> LineSnapshot {
+        let network = try context.parameters.require("network")
+        let line = try context.parameters.require("line")
+        let sources = try sources(in: network)
+        let now = environment.clock.nowMillis
+        let limit = try request.intQuery("per_stop", default: 3, range: 1...50)
+        let departures = try await environment.store.departures(
+            DepartureQuery(sourceIDs: sources, routeID: line, from: now - 60_000, limit: 100_000))
+        var stops: [String: [StoredTransit<Departure>]] = [:]
+        for d in departures { stops[d.value.stopID, default: []].append(d) }
+        let ordered = stops.sorted { a, b in
+            let sa = a.value.compactMap(\.value.stopSequence).min() ?? Int.max
+            let sb = b.value.compactMap(\.value.stopSequence).min() ?? Int.max
+            return (sa, a.key) < (sb, b.key)
+        }
+        let active = activeByLine(try await environment.store.disruptions(sourceIDs: sources), now: now)
+        let newest = departures.map(\.value.observedAt).max()
+        return LineSnapshot(
+            network: network, line: line, status: active["\(network)\u{1}\(line)"] == nil ? "normal" : "disrupted",
+            stops: ordered.map {
+                StopDepartures(stopId: $0.key, departures: $0.value.prefix(limit).map { DepartureDTO($0, now: now) })
+            },
+            dataAgeSeconds: newest.map { Double(now - $0) / 1000 },
+            fetchedAt: departures.map(\.fetchedAt).max().map(Timestamp.iso8601), generatedAt: Timestamp.iso8601(now))
+    }
+
+    @Sendable func traffic(_ request: Request, context: APIRequestContext) async throws -> TrafficStatus {
+        let now = environment.clock.nowMillis
+        var sourceIDs = networks.values.flatMap { $0 }
+        if let network = request.query("network") { sourceIDs = try sources(in: network) }
+        let disruptions = try await environment.store.disruptions(sourceIDs: sourceIDs)
+        let active = activeByLine(disruptions, now: now)
+        let lines = active.keys.sorted().map { key -> LineTraffic in
+            let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
+            return LineTraffic(
+                network: parts[0], line: parts[1], status: "disrupted",
+                disruptions: active[key]!.map { DisruptionDTO($0, now: now) })
+        }
+        let other = disruptions.map(\.value).filter { $0.isActive(at: now) && $0.routeIDs.isEmpty }
+        return TrafficStatus(
+            lines: lines, other: other.map { DisruptionDTO($0, now: now) }, generatedAt: Timestamp.iso8601(now))
+    }
+
+    @Sendable func stopDepartures(_ request: Request, context: APIRequestContext) async throws -> DepartureList {
+        let stop = try context.parameters.require("id")
+        let now = environment.clock.nowMillis
+        let limit = try request.intQuery("limit", default: 20, range: 1...500)
+        var sourceIDs = networks.values.flatMap { $0 }
+        if let network = request.query("network") { sourceIDs = try sources(in: network) }
+        let departures = try await environment.store.departures(
+            DepartureQuery(sourceIDs: sourceIDs, stopID: stop, from: now - 60_000, limit: limit))
+        return DepartureList(
+            stopId: stop, count: departures.count, departures: departures.map { DepartureDTO($0, now: now) },
+            generatedAt: Timestamp.iso8601(now))
+    }
+
+    @Sendable func vehicles(_ request: Request, context: APIRequestContext) async throws -> VehicleList {
+        let now = environment.clock.nowMillis
+        var sourceIDs = networks.values.flatMap { $0 }
+        if let network = request.query("network") { sourceIDs = try sources(in: network) }
+        let vehicles = try await environment.store.vehicles(sourceIDs: sourceIDs, routeID: request.query("line"))
+        let list = vehicles.map(\.value).map { v in
+            VehicleDTO(
+                source: v.sourceID, network: network(of: v.sourceID), vehicleId: v.vehicleID, label: v.label,
+                line: v.routeID, tripId: v.tripID, lat: v.latitude, lon: v.longitude, bearing: v.bearing,
+                speed: v.speed,
+                stopId: v.stopID, currentStatus: v.currentStatus, observedAt: Timestamp.iso8601(v.observedAt),
+                dataAgeSeconds: Double(now - v.observedAt) / 1000)
+        }
+        return VehicleList(count: list.count, vehicles: list, generatedAt: Timestamp.iso8601(now))
+    }
+}
