@@ -5,8 +5,9 @@ import NIOCore
 
 /// Serves the demo city's feeds over HTTP on a loopback port, like any publisher would.
 public enum DemoFeedServer {
-    /// An application serving `/gbfs/*.json` (bike share) and `/gtfs-rt/*.pb` (the metro and bus
-    /// network's trip updates, vehicle positions and alerts); bind port 0 for an ephemeral port.
+    /// An application serving `/gbfs/*.json` (bike share), `/gtfs-rt/*.pb` (the metro and bus
+    /// network's trip updates, vehicle positions and alerts) and `/siri/*.json` (SIRI-Lite stop
+    /// monitoring `?MonitoringRef=S05` and general message); bind port 0 for an ephemeral port.
     public static func application(
         city: DemoCity, transit: DemoTransit = DemoTransit(), endpoint: DemoEndpoint, port: Int = 0,
         clock: WallClock = .system, logger: Logger
@@ -30,6 +31,18 @@ public enum DemoFeedServer {
             protobuf(transit.vehiclePositions(nowMillis: clock.nowMillis))
         }
         router.get("/gtfs-rt/alerts.pb") { _, _ in protobuf(transit.alertFeed(nowMillis: clock.nowMillis)) }
+        @Sendable func json(_ bytes: [UInt8]) -> Response {
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/siri/stop-monitoring.json") { request, _ -> Response in
+            guard let stop = request.uri.queryParameters.get("MonitoringRef") else {
+                return Response(status: .badRequest)
+            }
+            return json(transit.stopMonitoring(stop: stop, nowMillis: clock.nowMillis))
+        }
+        router.get("/siri/general-message.json") { _, _ in json(transit.generalMessage(nowMillis: clock.nowMillis)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "metropulse-demo"),

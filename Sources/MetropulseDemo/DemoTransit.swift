@@ -1,5 +1,6 @@
 import Foundation
 import GTFSRealtimeBindings
+import MetropulseCore
 import SwiftProtobuf
 
 /// The demo city's metro and bus network: four lines, 40 stops, trips every few minutes in both
@@ -251,5 +252,80 @@ public struct DemoTransit: Sendable {
             message.entity.append(entity)
         }
         return (try? message.serializedBytes()) ?? []
+    }
+}
+
+extension DemoTransit {
+    /// SIRI-Lite StopMonitoring (IDFM PRIM shape, `{"value": ...}` wrappers) for one stop: the
+    /// next passages of every line serving it.
+    public func stopMonitoring(stop: String, nowMillis now: Int64) -> [UInt8] {
+        let now = now / Self.stepMillis * Self.stepMillis
+        var visits: [(at: Int64, visit: [String: Any])] = []
+        for trip in trips(at: now) {
+            guard let index = trip.stops.firstIndex(of: stop) else { continue }
+            let delay = trip.delay(at: now)
+            let aimed = trip.start + Int64(index) * trip.hop
+            let expected = aimed + Int64(delay) * 1000
+            guard expected >= now - 30_000, expected <= now + Self.horizonMillis else { continue }
+            visits.append(
+                (
+                    expected,
+                    [
+                        "RecordedAtTime": Timestamp.iso8601(now),
+                        "MonitoringRef": ["value": stop],
+                        "MonitoredVehicleJourney": [
+                            "LineRef": ["value": trip.line.id],
+                            "FramedVehicleJourneyRef": ["DatedVehicleJourneyRef": trip.id],
+                            "PublishedLineName": [["value": trip.line.name]],
+                            "MonitoredCall": [
+                                "StopPointRef": ["value": stop], "Order": index + 1,
+                                "AimedDepartureTime": Timestamp.iso8601(aimed),
+                                "ExpectedDepartureTime": Timestamp.iso8601(expected),
+                                "DepartureStatus": delay > 60 ? "delayed" : "onTime",
+                            ] as [String: Any],
+                        ] as [String: Any],
+                    ]
+                ))
+        }
+        visits.sort { $0.at < $1.at }
+        return Self.siri([
+            "ResponseTimestamp": Timestamp.iso8601(now),
+            "StopMonitoringDelivery": [
+                ["ResponseTimestamp": Timestamp.iso8601(now), "MonitoredStopVisit": visits.map(\.visit)]
+            ],
+        ])
+    }
+
+    /// SIRI-Lite GeneralMessage (CTS shape) carrying the network's active disruptions.
+    public func generalMessage(nowMillis now: Int64) -> [UInt8] {
+        let now = now / Self.stepMillis * Self.stepMillis
+        let messages = alerts(at: now).map { id, alert -> [String: Any] in
+            var content: [String: Any] = [
+                "Message": [
+                    [
+                        "MessageZoneRef": "title",
+                        "MessageText": [["Value": alert.headerText.translation.first?.text ?? "", "Lang": "EN"]],
+                    ]
+                ],
+                "ImpactedLineRef": alert.informedEntity.map(\.routeID).filter { !$0.isEmpty },
+            ]
+            if let period = alert.activePeriod.first {
+                content["ImpactStartDateTime"] = Timestamp.iso8601(Int64(period.start) * 1000)
+                content["ImpactEndDateTime"] = Timestamp.iso8601(Int64(period.end) * 1000)
+            }
+            return [
+                "RecordedAtTime": Timestamp.iso8601(now), "InfoMessageIdentifier": id,
+                "InfoChannelRef": alert.effect == .detour ? "Works" : "Information", "Content": content,
+            ]
+        }
+        return Self.siri([
+            "ResponseTimestamp": Timestamp.iso8601(now),
+            "GeneralMessageDelivery": [["ResponseTimestamp": Timestamp.iso8601(now), "InfoMessage": messages]],
+        ])
+    }
+
+    private static func siri(_ delivery: [String: Any]) -> [UInt8] {
+        let document: [String: Any] = ["Siri": ["ServiceDelivery": delivery]]
+        return Array((try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data())
     }
 }

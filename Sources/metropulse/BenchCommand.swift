@@ -6,7 +6,33 @@ import MetropulseSQLite
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self, Queue.self])
+        subcommands: [Ingest.self, Queue.self, Parse.self])
+
+    struct Parse: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Decode + normalize throughput on the Vélib' GBFS and largest GTFS-Realtime captures, against CPython.")
+
+        @Option(help: "Folder of feed captures (default: METROPULSE_FIXTURES or ../shared/fixtures).")
+        var fixtures: String?
+
+        @Option(help: "The CPython baseline script.")
+        var script = "scripts/bench_parse.py"
+
+        @Option(help: "The Python interpreter (needs the protobuf package for the GTFS-Realtime case).")
+        var python = "python3"
+
+        @Option(help: "Seconds of measuring per case and side.")
+        var seconds = 3.0
+
+        func run() throws {
+            guard let root = fixtures ?? FixtureLocator.directory() else {
+                throw ValidationError("feed captures not found: pass --fixtures or set METROPULSE_FIXTURES")
+            }
+            let benchmark = ParseBenchmark(fixtures: root, script: script, python: python, seconds: max(0.5, seconds))
+            print(try benchmark.run())
+        }
+    }
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import MetropulseApp
 import MetropulseConnectors
 import MetropulseCore
 import NIOCore
@@ -247,5 +248,42 @@ enum GzipStored {
             for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xedb8_8320 : crc >> 1 }
         }
         return ~crc
+    }
+}
+
+@Suite("Feed manners: API keys")
+struct APIKeyTests {
+    @Test("SIRI-Lite with an API key from the environment, sent as the PRIM-style apikey header")
+    func primKey() async throws {
+        let root = try #require(
+            FixtureLocator.directory(from: URL(fileURLWithPath: #filePath).deletingLastPathComponent().path))
+        let body = try Data(
+            contentsOf: URL(
+                fileURLWithPath: root + "/siri/idfm-prim-sirilite/estimated-timetable_LineRef-C00680_2025-02-17.json"))
+        let router = Router()
+        router.get("estimated-timetable") { request, _ -> Response in
+            guard request.headers[.init("apikey")!] == "s3cret" else { return Response(status: .unauthorized) }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: Array(body))))
+        }
+        let publisher = try await Publisher.start(router)
+        defer { publisher.task.cancel() }
+        setenv("METROPULSE_TEST_PRIM_KEY", "s3cret", 1)
+        setenv("METROPULSE_TEST_WRONG_KEY", "guess", 1)
+        let connector = SIRIConnector(http: FeedMannersTests.client())
+        func source(_ variable: String) -> SourceDefinition {
+            SourceDefinition(
+                id: "prim", kind: .siriLite, urls: [publisher.url("estimated-timetable")], apiKeyEnv: variable)
+        }
+        let result = try await connector.fetch(source("METROPULSE_TEST_PRIM_KEY"), context: FeedMannersTests.context)
+        #expect(result.observations.departures.count == 111 && result.httpStatus == 200)
+
+        let missing = await #expect(throws: FetchError.self) {
+            _ = try await connector.fetch(source("METROPULSE_TEST_UNSET_KEY"), context: FeedMannersTests.context)
+        }
+        #expect(missing?.kind == .configuration && missing?.message.contains("METROPULSE_TEST_UNSET_KEY") == true)
+        let wrong = await #expect(throws: FetchError.self) {
+            _ = try await connector.fetch(source("METROPULSE_TEST_WRONG_KEY"), context: FeedMannersTests.context)
+        }
+        #expect(wrong?.httpStatus == 401)
     }
 }

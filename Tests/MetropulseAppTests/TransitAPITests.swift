@@ -52,4 +52,27 @@ struct TransitAPITests {
         #expect(["live", "degraded"].contains(health["state"] as? String), "\(health)")
         try await app.stop()
     }
+
+    @Test("the same network as SIRI-Lite: stop monitoring and general messages through the siri-lite kind")
+    func demoSIRI() async throws {
+        let sources = MetropulseConfiguration.demoSources.filter { $0.kind == .siriLite }
+        #expect(sources.count == 2)
+        let app = try await RunningApp.start(
+            configuration(database: try temporaryFolder() + "/m.sqlite", sources: sources))
+        try await eventually("departures at S05 from SIRI-Lite") {
+            let (_, json) = try await getJSON("\(app.base)/api/stops/S05/departures?network=demo-siri")
+            return (json["count"] as? Int ?? 0) > 0
+        }
+        let (_, json) = try await getJSON("\(app.base)/api/stops/S05/departures?network=demo-siri")
+        let first = try #require((json["departures"] as? [[String: Any]])?.first)
+        #expect(first["source"] as? String == "demo-siri-stop" && first["line"] as? String == "M1")
+        #expect(first["scheduled_at"] is String && first["expected_at"] is String)
+        try await eventually("general messages stored") {
+            let (_, traffic) = try await getJSON("\(app.base)/api/traffic/status?network=demo-siri")
+            return (traffic["other"] as? [[String: Any]])?.contains { $0["id"] as? String == "welcome" } == true
+        }
+        let (_, lines) = try await getJSON("\(app.base)/api/lines")
+        #expect((lines["lines"] as? [[String: Any]])?.allSatisfy { $0["network"] as? String == "demo-siri" } == true)
+        try await app.stop()
+    }
 }

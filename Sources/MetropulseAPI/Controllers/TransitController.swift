@@ -9,7 +9,7 @@ struct TransitController {
     let environment: APIEnvironment
 
     /// Kinds whose sources carry transit data.
-    static let transitKinds: Set<SourceKind> = [.gtfsRT]
+    static let transitKinds: Set<SourceKind> = [.gtfsRT, .siriLite]
 
     struct LineDTO: ResponseEncodable {
         var network: String

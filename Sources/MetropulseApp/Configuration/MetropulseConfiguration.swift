@@ -68,5 +68,13 @@ public struct MetropulseConfiguration: Sendable {
         SourceDefinition(
             id: "demo-metro-alerts", kind: .gtfsRT, urls: ["demo:gtfs-rt/alerts.pb"], intervalMillis: 30_000,
             timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
+        SourceDefinition(
+            id: "demo-siri-stop", kind: .siriLite, urls: ["demo:siri/stop-monitoring.json?MonitoringRef=S05"],
+            intervalMillis: 20_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
+            tags: ["city": "demo", "network": "demo-siri"]),
+        SourceDefinition(
+            id: "demo-siri-messages", kind: .siriLite, urls: ["demo:siri/general-message.json"],
+            intervalMillis: 60_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
+            tags: ["city": "demo", "network": "demo-siri"]),
     ]
 }

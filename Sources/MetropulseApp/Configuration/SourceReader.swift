@@ -8,7 +8,7 @@ struct SourceReader {
 
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
-        "stale_after", "fallbacks", "station_key",
+        "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -94,6 +94,20 @@ struct SourceReader {
                 source.stationKey = key
             } else {
                 fail(node.line, "\(prefix).station_key", "expected id or code")
+            }
+        }
+        if let (node, _) = values["api_key_env"] {
+            if let name = node.string, !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                source.apiKeyEnv = name
+            } else {
+                fail(node.line, "\(prefix).api_key_env", "expected the name of an environment variable")
+            }
+        }
+        if let (node, _) = values["api_key_header"] {
+            if let name = node.string, !name.isEmpty {
+                source.apiKeyHeader = name
+            } else {
+                fail(node.line, "\(prefix).api_key_header", "expected a header name")
             }
         }
         if let (node, _) = values["stale_after"] {

@@ -28,11 +28,13 @@ public struct GBFSConnector: Connector {
         let key = "\(source.id) \(discoveryURL)"
         var cached = await cache.entry(key)
         var bytes = 0
+        let headers = try source.requestHeaders()
 
         if cached.feeds == nil || now >= cached.feedsExpireAt {
             let document = try await http.get(
-                discoveryURL, timeoutMillis: timeout, ifChangedSince: cached.feeds == nil ? nil : cached.feedsValidators
-            )
+                discoveryURL, timeoutMillis: timeout,
+                ifChangedSince: cached.feeds == nil ? nil : cached.feedsValidators,
+                headers: headers)
             bytes += document.body.count
             if !document.notModified { cached.feeds = try GBFSParser.discovery(document.body) }
             cached.feedsValidators = document.validators
@@ -47,14 +49,14 @@ public struct GBFSConnector: Connector {
         {
             let document = try await http.get(
                 informationURL, timeoutMillis: timeout,
-                ifChangedSince: cached.catalog == nil ? nil : cached.catalogValidators)
+                ifChangedSince: cached.catalog == nil ? nil : cached.catalogValidators, headers: headers)
             bytes += document.body.count
             if !document.notModified { cached.catalog = try GBFSParser.stationInformation(document.body) }
             cached.catalogValidators = document.validators
             cached.catalogExpiresAt = now + Self.cacheMillis(ttl: cached.catalog?.ttl)
         }
         if let typesURL = feeds.feeds["vehicle_types"], cached.propulsion == nil || now >= cached.propulsionExpiresAt {
-            let document = try await http.get(typesURL, timeoutMillis: timeout)
+            let document = try await http.get(typesURL, timeoutMillis: timeout, headers: headers)
             bytes += document.body.count
             cached.propulsion = try GBFSParser.vehicleTypes(document.body)
             cached.propulsionExpiresAt = now + Self.cacheMillis(ttl: nil)
@@ -67,7 +69,7 @@ public struct GBFSConnector: Connector {
             return unchanged(last, url: statusURL, httpStatus: nil, bytes: bytes)
         }
         let status = try await http.get(
-            statusURL, timeoutMillis: timeout, ifChangedSince: cached.status?.validators)
+            statusURL, timeoutMillis: timeout, ifChangedSince: cached.status?.validators, headers: headers)
         bytes += status.body.count
         if status.notModified, var last = cached.status {
             last.fetchedAt = now

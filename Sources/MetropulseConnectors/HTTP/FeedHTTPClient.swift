@@ -84,9 +84,10 @@ public struct FeedHTTPClient: Sendable {
     /// GET `url` within `timeoutMillis` (counted once the host has a free slot). A `304` answer
     /// to a conditional request returns a `notModified` document; any other status outside
     /// 200–299 throws `.httpStatus`.
-    public func get(_ url: String, timeoutMillis: Int64, ifChangedSince validators: Validators? = nil) async throws
-        -> Document
-    {
+    public func get(
+        _ url: String, timeoutMillis: Int64, ifChangedSince validators: Validators? = nil,
+        headers extra: [(String, String)] = []
+    ) async throws -> Document {
         let resolved = await resolve(url)
         let host = Self.host(of: resolved)
         if let wait = await gate.pause(for: host, now: clock.nowMillis) {
@@ -99,6 +100,7 @@ public struct FeedHTTPClient: Sendable {
         request.headers.add(name: "Accept", value: "application/json, application/x-protobuf, application/xml, */*")
         request.headers.add(name: "Accept-Encoding", value: "gzip, deflate")
         request.headers.add(name: "User-Agent", value: "metropulse/0.1")
+        for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
         if let etag = validators?.etag { request.headers.add(name: "If-None-Match", value: etag) }
         if let lastModified = validators?.lastModified {
             request.headers.add(name: "If-Modified-Since", value: lastModified)

@@ -59,13 +59,14 @@ public struct ODSConnector: Connector {
         var lastStatus = 0
         var pages = 0
         var total: Int?
+        let headers = try source.requestHeaders()
         while true {
             pages += 1
             guard pages <= Self.maxPages else {
                 throw FetchError(.validation, "more than \(Self.maxPages) pages of \(Self.pageSize) records; refusing")
             }
             let pageURL = isExport ? url : Self.pageURL(url, keyField: keyField, offset: offset, after: after)
-            let document = try await http.get(pageURL, timeoutMillis: source.timeoutMillis)
+            let document = try await http.get(pageURL, timeoutMillis: source.timeoutMillis, headers: headers)
             lastStatus = document.status
             bytes += document.body.count
             hashes += ContentHash.fnv1a64(document.body)

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// One feed declared in configuration.
 public struct SourceDefinition: Sendable, Hashable, Codable {
     public var id: String
@@ -20,6 +22,10 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     /// Which identifier names a station in the store: the feed's own id, or its public code
     /// (Vélib' `stationCode`), so a GBFS source and an Opendatasoft fallback write the same stations.
     public var stationKey: StationKey
+    /// The name of an environment variable holding an API key, sent in `apiKeyHeader` with every
+    /// request of this source (IDFM PRIM style: `apikey`). The key itself never sits in the file.
+    public var apiKeyEnv: String?
+    public var apiKeyHeader: String
 
     public init(
         id: String,
@@ -33,7 +39,9 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         enabled: Bool = true,
         staleAfterMillis: Int64? = nil,
         fallbacks: [SourceEndpoint] = [],
-        stationKey: StationKey = .id
+        stationKey: StationKey = .id,
+        apiKeyEnv: String? = nil,
+        apiKeyHeader: String = "apikey"
     ) {
         self.id = id
         self.kind = kind
@@ -47,6 +55,19 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.staleAfterMillis = staleAfterMillis
         self.fallbacks = fallbacks
         self.stationKey = stationKey
+        self.apiKeyEnv = apiKeyEnv
+        self.apiKeyHeader = apiKeyHeader
+    }
+
+    /// The headers every request of this source carries: the API key, read from its variable now.
+    public func requestHeaders(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> [(String, String)]
+    {
+        guard let variable = apiKeyEnv else { return [] }
+        guard let key = environment[variable], !key.isEmpty else {
+            throw FetchError(.configuration, "source '\(id)' needs an API key in the environment variable \(variable)")
+        }
+        return [(apiKeyHeader, key)]
     }
 }
 
@@ -57,6 +78,9 @@ public enum SourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case odsRecords = "ods-records"
     /// GTFS-Realtime protobuf: trip updates, vehicle positions, alerts.
     case gtfsRT = "gtfs-rt"
+    /// SIRI (XML) or SIRI-Lite (JSON): stop monitoring, estimated timetable, general message,
+    /// situation exchange, vehicle monitoring.
+    case siriLite = "siri-lite"
 }
 
 /// Another way to read a source: a kind and its URLs.
