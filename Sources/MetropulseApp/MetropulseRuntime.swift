@@ -58,7 +58,7 @@ public struct MetropulseRuntime: Sendable {
                 queue: backend.queue, committer: backend.committer, store: backend.store, catalog: catalog,
                 connectors: ConnectorRegistry([
                     .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
-                    .gtfsRT: GTFSRealtimeConnector(http: http), .siriLite: SIRIConnector(http: http),
+                    .gtfsRT: DocumentConnector.gtfsRealtime(http: http), .siriLite: DocumentConnector.siri(http: http),
                 ]), bus: bus, clock: clock,
                 logger: logger)
         } else {

@@ -269,7 +269,7 @@ struct APIKeyTests {
         defer { publisher.task.cancel() }
         setenv("METROPULSE_TEST_PRIM_KEY", "s3cret", 1)
         setenv("METROPULSE_TEST_WRONG_KEY", "guess", 1)
-        let connector = SIRIConnector(http: FeedMannersTests.client())
+        let connector = DocumentConnector.siri(http: FeedMannersTests.client())
         func source(_ variable: String) -> SourceDefinition {
             SourceDefinition(
                 id: "prim", kind: .siriLite, urls: [publisher.url("estimated-timetable")], apiKeyEnv: variable)

@@ -1,0 +1,78 @@
+public import MetropulseCore
+
+/// A connector for feeds served as one document per run (GTFS-Realtime, SIRI): fetch with the
+/// source's headers and revalidation (`ETag` / `Last-Modified`; a `304` is an unchanged run),
+/// then parse into a batch.
+public struct DocumentConnector: Connector {
+    /// What a parser returns: the batch, the rejected entities, the feed's own time (epoch ms).
+    public typealias Parsed = (batch: ObservationBatch, rejected: [Rejection], feedTimestamp: Int64?)
+
+    private let http: FeedHTTPClient
+    private let copies = LastCopies()
+    private let parse: @Sendable (_ body: [UInt8], _ sourceID: String, _ fetchedAt: Int64) throws -> Parsed
+
+    public init(
+        http: FeedHTTPClient,
+        parse: @escaping @Sendable (_ body: [UInt8], _ sourceID: String, _ fetchedAt: Int64) throws -> Parsed
+    ) {
+        self.http = http
+        self.parse = parse
+    }
+
+    /// GTFS-Realtime: a `FULL_DATASET` feed replaces the source's departures, vehicles and
+    /// disruptions; a `DIFFERENTIAL` one updates them.
+    public static func gtfsRealtime(http: FeedHTTPClient) -> DocumentConnector {
+        DocumentConnector(http: http) { body, sourceID, fetchedAt in
+            let feed = try GTFSRealtimeParser.parse(body, sourceID: sourceID, fetchedAt: fetchedAt)
+            return (feed.batch, feed.rejected, feed.timestamp)
+        }
+    }
+
+    /// SIRI or SIRI-Lite (XML or JSON, told apart by the body): a delivery is the source's whole
+    /// current transit state.
+    public static func siri(http: FeedHTTPClient) -> DocumentConnector {
+        DocumentConnector(http: http) { body, sourceID, fetchedAt in
+            let delivery = try SIRIParser.parse(body, sourceID: sourceID, fetchedAt: fetchedAt)
+            return (delivery.batch, delivery.rejected, delivery.timestamp)
+        }
+    }
+
+    public func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
+        guard let url = source.urls.first else { throw FetchError(.configuration, "source '\(source.id)' has no url") }
+        let key = "\(source.id) \(url)"
+        let last = await copies.copy(key)
+        let document = try await http.get(
+            url, timeoutMillis: source.timeoutMillis, ifChangedSince: last?.validators,
+            headers: try source.requestHeaders())
+        if document.notModified, let last {
+            return FetchResult(
+                observations: ObservationBatch(), url: url, httpStatus: document.status, bytes: 0,
+                contentHash: last.contentHash, feedTimestamp: last.feedTimestamp, unchanged: true)
+        }
+        let parsed = try parse(document.body, source.id, context.now)
+        let hash = ContentHash.fnv1a64(document.body)
+        await copies.store(
+            LastCopies.Copy(validators: document.validators, contentHash: hash, feedTimestamp: parsed.feedTimestamp),
+            for: key)
+        return FetchResult(
+            observations: parsed.batch, url: url, httpStatus: document.status, bytes: document.body.count,
+            contentHash: hash, feedTimestamp: parsed.feedTimestamp, rejected: parsed.rejected)
+    }
+}
+
+/// What a connector keeps of its last copy of each document to answer a `304`.
+actor LastCopies {
+    struct Copy: Sendable {
+        var validators: FeedHTTPClient.Validators
+        var contentHash: String
+        var feedTimestamp: Int64?
+    }
+
+    private var copies: [String: Copy] = [:]
+
+    func copy(_ key: String) -> Copy? { copies[key] }
+
+    func store(_ copy: Copy, for key: String) {
+        copies[key] = copy.validators.isEmpty ? nil : copy
+    }
+}
