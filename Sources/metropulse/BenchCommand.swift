@@ -25,11 +25,15 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Seconds of measuring per case and side.")
         var seconds = 3.0
 
+        @Option(help: "Only this case: gbfs or gtfs-rt (repeatable; default all).")
+        var only: [String] = []
+
         func run() throws {
             guard let root = fixtures ?? FixtureLocator.directory() else {
                 throw ValidationError("feed captures not found: pass --fixtures or set METROPULSE_FIXTURES")
             }
-            let benchmark = ParseBenchmark(fixtures: root, script: script, python: python, seconds: max(0.5, seconds))
+            let benchmark = ParseBenchmark(
+                fixtures: root, script: script, python: python, seconds: max(0.5, seconds), only: Set(only))
             print(try benchmark.run())
         }
     }

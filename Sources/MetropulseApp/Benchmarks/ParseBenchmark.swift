@@ -56,12 +56,17 @@ public struct ParseBenchmark: Sendable {
     public var python: String
     /// Minimum measuring time per case and side.
     public var seconds: Double
+    /// Only these cases (`gbfs`, `gtfs-rt`); all when empty.
+    public var only: Set<String>
 
-    public init(fixtures: String, script: String, python: String = "python3", seconds: Double = 2) {
+    public init(
+        fixtures: String, script: String, python: String = "python3", seconds: Double = 2, only: Set<String> = []
+    ) {
         self.fixtures = fixtures
         self.script = script
         self.python = python
         self.seconds = seconds
+        self.only = only
     }
 
     public func run() throws -> Report {
@@ -69,16 +74,22 @@ public struct ParseBenchmark: Sendable {
         let information = try GBFSParser.stationInformation(Self.read(velib + "/station_information.json"))
         let gtfs = try largest(under: fixtures + "/gtfs-rt")
         var cases: [Case] = []
-        cases.append(
-            try measure(name: "Vélib' GBFS station_status", kind: "gbfs", path: velib + "/station_status.json") {
-                body in
-                try GBFSParser.stationStatus(body, sourceID: "velib", catalog: information, fetchedAt: 0).stations.count
-            })
-        cases.append(
-            try measure(name: "GTFS-Realtime \((gtfs as NSString).lastPathComponent)", kind: "gtfs-rt", path: gtfs) {
-                body in
-                try GTFSRealtimeParser.parse(body, sourceID: "bench", fetchedAt: 0).batch.count
-            })
+        if only.isEmpty || only.contains("gbfs") {
+            cases.append(
+                try measure(name: "Vélib' GBFS station_status", kind: "gbfs", path: velib + "/station_status.json") {
+                    body in
+                    try GBFSParser.stationStatus(body, sourceID: "velib", catalog: information, fetchedAt: 0).stations
+                        .count
+                })
+        }
+        if only.isEmpty || only.contains("gtfs-rt") {
+            cases.append(
+                try measure(name: "GTFS-Realtime \((gtfs as NSString).lastPathComponent)", kind: "gtfs-rt", path: gtfs)
+                {
+                    body in
+                    try GTFSRealtimeParser.parse(body, sourceID: "bench", fetchedAt: 0).batch.count
+                })
+        }
         return Report(cases: cases)
     }
 

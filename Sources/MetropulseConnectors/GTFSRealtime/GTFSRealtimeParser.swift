@@ -173,10 +173,37 @@ public enum GTFSRealtimeParser {
         return chosen?.text
     }
 
-    /// An enum case as snake case text: `noService` → `no_service`.
-    static func snake(_ value: some SwiftProtobuf.Enum) -> String {
+    /// An enum case as snake case text (`noService` → `no_service`), from a table built once per
+    /// enum type: formatting a case by reflection on every entity cost more than decoding it.
+    static func snake<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E) -> String {
+        EnumNames.name(value)
+    }
+}
+
+/// Snake-case names of the GTFS-Realtime enums by raw value, computed once.
+enum EnumNames {
+    private static let tables: [ObjectIdentifier: [Int: String]] = {
+        func table<E: SwiftProtobuf.Enum & CaseIterable>(_ type: E.Type) -> (ObjectIdentifier, [Int: String]) {
+            (ObjectIdentifier(type), Dictionary(type.allCases.map { ($0.rawValue, snakeCase(String(describing: $0))) }) { a, _ in a })
+        }
+        return Dictionary(
+            uniqueKeysWithValues: [
+                table(TransitRealtime_Alert.Cause.self), table(TransitRealtime_Alert.Effect.self),
+                table(TransitRealtime_Alert.SeverityLevel.self),
+                table(TransitRealtime_TripDescriptor.ScheduleRelationship.self),
+                table(TransitRealtime_TripUpdate.StopTimeUpdate.ScheduleRelationship.self),
+                table(TransitRealtime_VehiclePosition.VehicleStopStatus.self),
+                table(TransitRealtime_FeedHeader.Incrementality.self),
+            ])
+    }()
+
+    static func name<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E) -> String {
+        tables[ObjectIdentifier(E.self)]?[value.rawValue] ?? "unknown_\(value.rawValue)"
+    }
+
+    static func snakeCase(_ text: String) -> String {
         var out = ""
-        for character in String(describing: value) {
+        for character in text {
             if character.isUppercase {
                 if !out.isEmpty { out.append("_") }
                 out += character.lowercased()
