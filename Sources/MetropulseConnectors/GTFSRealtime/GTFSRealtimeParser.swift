@@ -184,7 +184,10 @@ public enum GTFSRealtimeParser {
 enum EnumNames {
     private static let tables: [ObjectIdentifier: [Int: String]] = {
         func table<E: SwiftProtobuf.Enum & CaseIterable>(_ type: E.Type) -> (ObjectIdentifier, [Int: String]) {
-            (ObjectIdentifier(type), Dictionary(type.allCases.map { ($0.rawValue, snakeCase(String(describing: $0))) }) { a, _ in a })
+            (
+                ObjectIdentifier(type),
+                Dictionary(type.allCases.map { ($0.rawValue, snakeCase(String(describing: $0))) }) { a, _ in a }
+            )
         }
         return Dictionary(
             uniqueKeysWithValues: [
