@@ -12,6 +12,7 @@ public enum APIRouter {
         SourcesController(environment: environment).addRoutes(to: api)
         StationsController(environment: environment).addRoutes(to: api)
         TransitController(environment: environment).addRoutes(to: api)
+        CitiesController(environment: environment).addRoutes(to: api)
         SystemController(environment: environment).addRoutes(to: api)
         return router
     }

@@ -59,6 +59,7 @@ public struct MetropulseRuntime: Sendable {
                 connectors: ConnectorRegistry([
                     .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
                     .gtfsRT: DocumentConnector.gtfsRealtime(http: http), .siriLite: DocumentConnector.siri(http: http),
+                    .city: DocumentConnector.city(http: http),
                 ]), bus: bus, clock: clock,
                 logger: logger)
         } else {

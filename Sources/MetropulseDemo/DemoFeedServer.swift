@@ -7,7 +7,8 @@ import NIOCore
 public enum DemoFeedServer {
     /// An application serving `/gbfs/*.json` (bike share), `/gtfs-rt/*.pb` (the metro and bus
     /// network's trip updates, vehicle positions and alerts) and `/siri/*.json` (SIRI-Lite stop
-    /// monitoring `?MonitoringRef=S05` and general message); bind port 0 for an ephemeral port.
+    /// monitoring `?MonitoringRef=S05` and general message) and `/open-meteo/v1/{forecast,air-quality}`
+    /// (sensor readings per point, Open-Meteo's shape); bind port 0 for an ephemeral port.
     public static func application(
         city: DemoCity, transit: DemoTransit = DemoTransit(), endpoint: DemoEndpoint, port: Int = 0,
         clock: WallClock = .system, logger: Logger
@@ -43,6 +44,24 @@ public enum DemoFeedServer {
             return json(transit.stopMonitoring(stop: stop, nowMillis: clock.nowMillis))
         }
         router.get("/siri/general-message.json") { _, _ in json(transit.generalMessage(nowMillis: clock.nowMillis)) }
+        @Sendable func openMeteo(_ request: Request) -> Response {
+            let query = request.uri.queryParameters
+            guard let latitude = query.get("latitude").flatMap(Double.init),
+                let longitude = query.get("longitude").flatMap(Double.init)
+            else {
+                return Response(
+                    status: .badRequest,
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string: #"{"error": true, "reason": "latitude and longitude are required"}"#)))
+            }
+            let variables = (query.get("current") ?? "").split(separator: ",").map(String.init)
+            return json(
+                DemoWeather.current(
+                    latitude: latitude, longitude: longitude, variables: variables, nowMillis: clock.nowMillis))
+        }
+        router.get("/open-meteo/v1/forecast") { request, _ in openMeteo(request) }
+        router.get("/open-meteo/v1/air-quality") { request, _ in openMeteo(request) }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "metropulse-demo"),

@@ -28,6 +28,11 @@ extension PostgresBackend: Store {
                 result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
                 on: connection, logger: logger)
         }
+        for result in results where !result.observations.measurements.isEmpty {
+            try await writeMeasurements(
+                result.observations.measurements, fetchedAt: result.run.finishedAt, runID: result.run.id,
+                on: connection, logger: logger)
+        }
         for result in results where result.observations.hasTransit {
             try await writeTransit(
                 result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,

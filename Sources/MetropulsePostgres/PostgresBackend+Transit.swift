@@ -122,7 +122,96 @@ extension PostgresBackend {
         }
     }
 
-    public func departures(_ query: DepartureQuery) async throws -> [StoredTransit<Departure>] {
+    private struct MeasurementRecord: Encodable {
+        var source_id: String
+        var zone: String
+        var metric: String
+        var observed_at: Int64
+        var value: Double
+        var unit: String?
+    }
+
+    /// Raw readings are idempotent on (source, zone, metric, observed_at); the latest only moves
+    /// forward. One statement each, rows as a JSON record set.
+    static func writeMeasurements(
+        _ measurements: [CityMeasurement], fetchedAt: Int64, runID: String, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        // One row per latest key: the newest reading of each (source, zone, metric) in the batch.
+        var newest: [String: CityMeasurement] = [:]
+        for m in measurements {
+            let key = "\(m.sourceID)\u{1}\(m.zone)\u{1}\(m.metric)"
+            if (newest[key]?.observedAt ?? Int64.min) <= m.observedAt { newest[key] = m }
+        }
+        func records(_ list: [CityMeasurement]) throws -> String {
+            let rows = list.map {
+                MeasurementRecord(
+                    source_id: $0.sourceID, zone: $0.zone, metric: $0.metric, observed_at: $0.observedAt,
+                    value: $0.value,
+                    unit: $0.unit)
+            }
+            return String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
+        }
+        try await connection.query(
+            """
+            INSERT INTO measurements (source_id, zone, metric, observed_at, value, unit, fetched_at, run_id)
+            SELECT source_id, zone, metric, observed_at, value, unit, \(fetchedAt), \(runID)
+            FROM jsonb_to_recordset(\(try records(measurements))::jsonb) AS r(source_id text, zone text, metric text,
+                observed_at bigint, value double precision, unit text)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO measurements_latest (source_id, zone, metric, observed_at, value, unit, fetched_at, run_id)
+            SELECT source_id, zone, metric, observed_at, value, unit, \(fetchedAt), \(runID)
+            FROM jsonb_to_recordset(\(try records(Array(newest.values)))::jsonb) AS r(source_id text, zone text,
+                metric text, observed_at bigint, value double precision, unit text)
+            ON CONFLICT (source_id, zone, metric) DO UPDATE SET
+                observed_at = excluded.observed_at, value = excluded.value, unit = excluded.unit,
+                fetched_at = excluded.fetched_at, run_id = excluded.run_id
+            WHERE excluded.observed_at >= measurements_latest.observed_at
+            """, logger: logger)
+    }
+
+    public func latestMeasurements(sourceIDs: [String], zone: String?) async throws -> [StoredValue<CityMeasurement>] {
+        try await measurements(
+            client.query(
+                """
+                SELECT source_id, zone, metric, observed_at, value, unit, fetched_at, run_id FROM measurements_latest
+                WHERE source_id = ANY(\(sourceIDs)::text[]) AND (\(zone)::text IS NULL OR zone = \(zone))
+                ORDER BY zone, metric, source_id
+                """, logger: logger))
+    }
+
+    public func measurementHistory(sourceIDs: [String], zone: String, metric: String?, since: Int64?, limit: Int)
+        async throws -> [StoredValue<CityMeasurement>]
+    {
+        try await measurements(
+            client.query(
+                """
+                SELECT source_id, zone, metric, observed_at, value, unit, fetched_at, run_id FROM measurements
+                WHERE source_id = ANY(\(sourceIDs)::text[]) AND zone = \(zone)
+                    AND (\(metric)::text IS NULL OR metric = \(metric))
+                    AND (\(since)::bigint IS NULL OR observed_at >= \(since))
+                ORDER BY observed_at DESC, metric LIMIT \(limit)
+                """, logger: logger))
+    }
+
+    private func measurements(_ rows: PostgresRowSequence) async throws -> [StoredValue<CityMeasurement>] {
+        var values: [StoredValue<CityMeasurement>] = []
+        for try await (source, zone, metric, observed, value, unit, fetched, run) in rows.decode(
+            (String, String, String, Int64, Double, String?, Int64, String).self)
+        {
+            values.append(
+                StoredValue(
+                    value: CityMeasurement(
+                        sourceID: source, zone: zone, metric: metric, value: value, unit: unit, observedAt: observed),
+                    fetchedAt: fetched, runID: run))
+        }
+        return values
+    }
+
+    public func departures(_ query: DepartureQuery) async throws -> [StoredValue<Departure>] {
         try await transit(
             Departure.self,
             client.query(
@@ -136,7 +225,7 @@ extension PostgresBackend {
                 """, logger: logger))
     }
 
-    public func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredTransit<VehiclePosition>] {
+    public func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredValue<VehiclePosition>] {
         try await transit(
             VehiclePosition.self,
             client.query(
@@ -148,7 +237,7 @@ extension PostgresBackend {
                 """, logger: logger))
     }
 
-    public func disruptions(sourceIDs: [String]?) async throws -> [StoredTransit<Disruption>] {
+    public func disruptions(sourceIDs: [String]?) async throws -> [StoredValue<Disruption>] {
         try await transit(
             Disruption.self,
             client.query(
@@ -160,12 +249,12 @@ extension PostgresBackend {
     }
 
     private func transit<T: Decodable & Sendable & Hashable>(_ type: T.Type, _ rows: PostgresRowSequence) async throws
-        -> [StoredTransit<T>]
+        -> [StoredValue<T>]
     {
-        var values: [StoredTransit<T>] = []
+        var values: [StoredValue<T>] = []
         for try await (payload, fetchedAt, runID) in rows.decode((String, Int64, String).self) {
             values.append(
-                StoredTransit(value: try TransitRows.decode(T.self, payload), fetchedAt: fetchedAt, runID: runID))
+                StoredValue(value: try TransitRows.decode(T.self, payload), fetchedAt: fetchedAt, runID: runID))
         }
         return values
     }

@@ -213,6 +213,37 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            "v5-measurements",
+            [
+                """
+                CREATE TABLE measurements (
+                    source_id TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    value DOUBLE PRECISION NOT NULL,
+                    unit TEXT,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    PRIMARY KEY (source_id, zone, metric, observed_at)
+                )
+                """,
+                """
+                CREATE TABLE measurements_latest (
+                    source_id TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    value DOUBLE PRECISION NOT NULL,
+                    unit TEXT,
+                    fetched_at BIGINT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    PRIMARY KEY (source_id, zone, metric)
+                )
+                """,
+            ]
+        ),
     ]
 
     static func migrate(client: PostgresClient, logger: Logger) async throws {

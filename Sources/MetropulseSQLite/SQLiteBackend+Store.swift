@@ -21,6 +21,10 @@ extension SQLiteBackend: Store {
                 try writeStations(
                     result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
             }
+            if !result.observations.measurements.isEmpty {
+                try writeMeasurements(
+                    result.observations.measurements, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
+            }
             if result.observations.hasTransit {
                 try writeTransit(
                     result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,

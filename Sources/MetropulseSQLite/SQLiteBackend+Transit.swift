@@ -77,7 +77,79 @@ extension SQLiteBackend {
         }
     }
 
-    public func departures(_ query: DepartureQuery) async throws -> [StoredTransit<Departure>] {
+    /// Raw readings are idempotent on (source, zone, metric, observed_at); the latest only moves forward.
+    static func writeMeasurements(_ measurements: [CityMeasurement], fetchedAt: Int64, runID: String, in db: Database)
+        throws
+    {
+        let raw = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO measurements (source_id, zone, metric, observed_at, value, unit, fetched_at, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        let latest = try db.cachedStatement(
+            sql: """
+                INSERT INTO measurements_latest (source_id, zone, metric, observed_at, value, unit, fetched_at, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (source_id, zone, metric) DO UPDATE SET
+                    observed_at = excluded.observed_at, value = excluded.value, unit = excluded.unit,
+                    fetched_at = excluded.fetched_at, run_id = excluded.run_id
+                WHERE excluded.observed_at >= measurements_latest.observed_at
+                """)
+        for m in measurements {
+            let arguments: StatementArguments = [
+                m.sourceID, m.zone, m.metric, m.observedAt, m.value, m.unit, fetchedAt, runID,
+            ]
+            try raw.execute(arguments: arguments)
+            try latest.execute(arguments: arguments)
+        }
+    }
+
+    public func latestMeasurements(sourceIDs: [String], zone: String?) async throws -> [StoredValue<CityMeasurement>] {
+        try await pool.read { db in
+            var arguments = StatementArguments(sourceIDs)
+            var filter = "source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ",")))"
+            if let zone {
+                filter += " AND zone = ?"
+                _ = arguments.append(contentsOf: [zone])
+            }
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.measurementColumns) FROM measurements_latest WHERE \(filter)
+                    ORDER BY zone, metric, source_id
+                    """, arguments: arguments
+            ).map(Self.measurement)
+        }
+    }
+
+    public func measurementHistory(sourceIDs: [String], zone: String, metric: String?, since: Int64?, limit: Int)
+        async throws -> [StoredValue<CityMeasurement>]
+    {
+        try await pool.read { db in
+            var arguments = StatementArguments(sourceIDs)
+            _ = arguments.append(contentsOf: [zone, metric, metric, since, since, limit])
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.measurementColumns) FROM measurements
+                    WHERE source_id IN (\(sourceIDs.map { _ in "?" }.joined(separator: ","))) AND zone = ?
+                        AND (? IS NULL OR metric = ?) AND (? IS NULL OR observed_at >= ?)
+                    ORDER BY observed_at DESC, metric LIMIT ?
+                    """, arguments: arguments
+            ).map(Self.measurement)
+        }
+    }
+
+    static let measurementColumns = "source_id, zone, metric, observed_at, value, unit, fetched_at, run_id"
+
+    private static func measurement(_ row: Row) -> StoredValue<CityMeasurement> {
+        StoredValue(
+            value: CityMeasurement(
+                sourceID: row[0], zone: row[1], metric: row[2], value: row[4], unit: row[5], observedAt: row[3]),
+            fetchedAt: row[6], runID: row[7])
+    }
+
+    public func departures(_ query: DepartureQuery) async throws -> [StoredValue<Departure>] {
         try await pool.read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []
@@ -109,7 +181,7 @@ extension SQLiteBackend {
         }
     }
 
-    public func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredTransit<VehiclePosition>] {
+    public func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredValue<VehiclePosition>] {
         try await pool.read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []
@@ -129,7 +201,7 @@ extension SQLiteBackend {
         }
     }
 
-    public func disruptions(sourceIDs: [String]?) async throws -> [StoredTransit<Disruption>] {
+    public func disruptions(sourceIDs: [String]?) async throws -> [StoredValue<Disruption>] {
         try await pool.read { db in
             let filter = sourceIDs.map { "WHERE source_id IN (\($0.map { _ in "?" }.joined(separator: ",")))" } ?? ""
             return try Row.fetchAll(
@@ -140,8 +212,8 @@ extension SQLiteBackend {
     }
 
     private static func transit<T: Decodable & Sendable & Hashable>(_ type: T.Type, _ row: Row) throws
-        -> StoredTransit<T>
+        -> StoredValue<T>
     {
-        StoredTransit(value: try TransitRows.decode(T.self, row[0]), fetchedAt: row[1], runID: row[2])
+        StoredValue(value: try TransitRows.decode(T.self, row[0]), fetchedAt: row[1], runID: row[2])
     }
 }

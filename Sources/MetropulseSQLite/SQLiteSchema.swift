@@ -182,6 +182,33 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v4-measurements") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE measurements (
+                        source_id TEXT NOT NULL,
+                        zone TEXT NOT NULL,
+                        metric TEXT NOT NULL,
+                        observed_at INTEGER NOT NULL,
+                        value REAL NOT NULL,
+                        unit TEXT,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        PRIMARY KEY (source_id, zone, metric, observed_at)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE measurements_latest (
+                        source_id TEXT NOT NULL,
+                        zone TEXT NOT NULL,
+                        metric TEXT NOT NULL,
+                        observed_at INTEGER NOT NULL,
+                        value REAL NOT NULL,
+                        unit TEXT,
+                        fetched_at INTEGER NOT NULL,
+                        run_id TEXT NOT NULL,
+                        PRIMARY KEY (source_id, zone, metric)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

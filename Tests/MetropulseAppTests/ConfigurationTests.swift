@@ -16,7 +16,7 @@ struct ConfigurationTests {
         #expect(
             configuration.sources.map(\.id) == [
                 "demo-bikes", "demo-metro-trips", "demo-metro-vehicles", "demo-metro-alerts", "demo-siri-stop",
-                "demo-siri-messages",
+                "demo-siri-messages", "demo-weather-centre", "demo-weather-nord", "demo-weather-sud", "demo-air-centre",
             ])
         #expect(configuration.demoEnabled)
         #expect(configuration.workers.concurrency == 16)
@@ -102,7 +102,7 @@ struct ConfigurationTests {
                 "line 4: api.prot: unknown setting",
                 "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d",
                 "line 10: sources[1].id: duplicate source id 'a'",
-                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records, gtfs-rt, siri-lite)",
+                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records, gtfs-rt, siri-lite, city)",
                 "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
                 "line 16: sources[3].id: missing",
             ])
@@ -130,7 +130,7 @@ struct ConfigurationTests {
             ConfigurationLoader.validate(yaml: yaml).errors.map(\.description) == [
                 "line 5: sources[0].station_key: expected id or code",
                 "line 7: sources[0].fallbacks[0].url: missing (give url or urls)",
-                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records, gtfs-rt, siri-lite)",
+                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records, gtfs-rt, siri-lite, city)",
                 "line 10: sources[0].fallbacks[2].kind: missing",
                 "line 10: sources[0].fallbacks[2].url: 'gopher://x' is not an http(s) or demo: URL",
             ])

@@ -47,7 +47,7 @@ struct TransitController {
         /// Seconds since the feed produced this prediction.
         var dataAgeSeconds: Double
 
-        init(_ stored: StoredTransit<Departure>, now: Int64) {
+        init(_ stored: StoredValue<Departure>, now: Int64) {
             let d = stored.value
             source = d.sourceID
             stopId = d.stopID
@@ -206,7 +206,7 @@ struct TransitController {
     }
 
     /// Active disruptions per (network, line).
-    private func activeByLine(_ disruptions: [StoredTransit<Disruption>], now: Int64) -> [String: [Disruption]] {
+    private func activeByLine(_ disruptions: [StoredValue<Disruption>], now: Int64) -> [String: [Disruption]] {
         var byLine: [String: [Disruption]] = [:]
         for d in disruptions.map(\.value) where d.isActive(at: now) {
             for route in d.routeIDs { byLine["\(network(of: d.sourceID))\u{1}\(route)", default: []].append(d) }
@@ -254,7 +254,7 @@ struct TransitController {
         let limit = try request.intQuery("per_stop", default: 3, range: 1...50)
         let departures = try await environment.store.departures(
             DepartureQuery(sourceIDs: sources, routeID: line, from: now - 60_000, limit: 100_000))
-        var stops: [String: [StoredTransit<Departure>]] = [:]
+        var stops: [String: [StoredValue<Departure>]] = [:]
         for d in departures { stops[d.value.stopID, default: []].append(d) }
         let ordered = stops.sorted { a, b in
             let sa = a.value.compactMap(\.value.stopSequence).min() ?? Int.max

@@ -54,27 +54,49 @@ public struct MetropulseConfiguration: Sendable {
     }
 
     /// The demo city's sources, used when no file declares sources.
-    public static let demoSources = [
-        SourceDefinition(
-            id: "demo-bikes", kind: .gbfs, urls: ["demo:gbfs/gbfs.json"], intervalMillis: 10_000,
-            timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"]),
-        SourceDefinition(
-            id: "demo-metro-trips", kind: .gtfsRT, urls: ["demo:gtfs-rt/trip-updates.pb"], intervalMillis: 15_000,
-            timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
-        SourceDefinition(
-            id: "demo-metro-vehicles", kind: .gtfsRT, urls: ["demo:gtfs-rt/vehicle-positions.pb"],
-            intervalMillis: 10_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
-            tags: ["city": "demo", "network": "demo"]),
-        SourceDefinition(
-            id: "demo-metro-alerts", kind: .gtfsRT, urls: ["demo:gtfs-rt/alerts.pb"], intervalMillis: 30_000,
-            timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
-        SourceDefinition(
-            id: "demo-siri-stop", kind: .siriLite, urls: ["demo:siri/stop-monitoring.json?MonitoringRef=S05"],
-            intervalMillis: 20_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
-            tags: ["city": "demo", "network": "demo-siri"]),
-        SourceDefinition(
-            id: "demo-siri-messages", kind: .siriLite, urls: ["demo:siri/general-message.json"],
-            intervalMillis: 60_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
-            tags: ["city": "demo", "network": "demo-siri"]),
-    ]
+    public static let demoSources =
+        [
+            SourceDefinition(
+                id: "demo-bikes", kind: .gbfs, urls: ["demo:gbfs/gbfs.json"], intervalMillis: 10_000,
+                timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"]),
+            SourceDefinition(
+                id: "demo-metro-trips", kind: .gtfsRT, urls: ["demo:gtfs-rt/trip-updates.pb"], intervalMillis: 15_000,
+                timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
+            SourceDefinition(
+                id: "demo-metro-vehicles", kind: .gtfsRT, urls: ["demo:gtfs-rt/vehicle-positions.pb"],
+                intervalMillis: 10_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
+                tags: ["city": "demo", "network": "demo"]),
+            SourceDefinition(
+                id: "demo-metro-alerts", kind: .gtfsRT, urls: ["demo:gtfs-rt/alerts.pb"], intervalMillis: 30_000,
+                timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
+            SourceDefinition(
+                id: "demo-siri-stop", kind: .siriLite, urls: ["demo:siri/stop-monitoring.json?MonitoringRef=S05"],
+                intervalMillis: 20_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
+                tags: ["city": "demo", "network": "demo-siri"]),
+            SourceDefinition(
+                id: "demo-siri-messages", kind: .siriLite, urls: ["demo:siri/general-message.json"],
+                intervalMillis: 60_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
+                tags: ["city": "demo", "network": "demo-siri"]),
+        ] + demoSensors
+
+    /// The demo city's sensor zones: weather in three zones, air quality in the centre.
+    static let demoSensors: [SourceDefinition] = {
+        let weather = "current=temperature_2m,relative_humidity_2m,wind_speed_10m,precipitation"
+        let zones = [("centre", 48.8566, 2.3522), ("nord", 48.8966, 2.3522), ("sud", 48.8166, 2.3522)]
+        var sources = zones.map { zone, latitude, longitude in
+            SourceDefinition(
+                id: "demo-weather-\(zone)", kind: .city,
+                urls: ["demo:open-meteo/v1/forecast?latitude=\(latitude)&longitude=\(longitude)&\(weather)"],
+                intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo", "zone": zone],
+                format: "open-meteo")
+        }
+        sources.append(
+            SourceDefinition(
+                id: "demo-air-centre", kind: .city,
+                urls: [
+                    "demo:open-meteo/v1/air-quality?latitude=48.8566&longitude=2.3522&current=pm2_5,pm10,nitrogen_dioxide"
+                ], intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3,
+                tags: ["city": "demo", "zone": "centre"], format: "open-meteo"))
+        return sources
+    }()
 }

@@ -9,6 +9,7 @@ struct SourceReader {
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
         "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header",
+        "format",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -110,6 +111,14 @@ struct SourceReader {
                 fail(node.line, "\(prefix).api_key_header", "expected a header name")
             }
         }
+        if let (node, _) = values["format"] {
+            if let format = node.string, Self.formats[kind]?.contains(format) == true {
+                source.format = format
+            } else {
+                let allowed = Self.formats[kind].map { $0.joined(separator: ", ") } ?? "none for kind \(kind.rawValue)"
+                fail(node.line, "\(prefix).format", "unknown format '\(node.string ?? "")' (expected \(allowed))")
+            }
+        }
         if let (node, _) = values["stale_after"] {
             if let millis = duration(node, "\(prefix).stale_after") { source.staleAfterMillis = max(1_000, millis) }
         }
@@ -192,6 +201,9 @@ struct SourceReader {
         }
         return endpoints
     }
+
+    /// The API shapes a kind can read, for kinds that read several.
+    static let formats: [SourceKind: [String]] = [.city: ["open-meteo"]]
 
     static func isFeedURL(_ url: String) -> Bool {
         url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")

@@ -9,11 +9,11 @@ public struct DocumentConnector: Connector {
 
     private let http: FeedHTTPClient
     private let copies = LastCopies()
-    private let parse: @Sendable (_ body: [UInt8], _ sourceID: String, _ fetchedAt: Int64) throws -> Parsed
+    private let parse: @Sendable (_ body: [UInt8], _ source: SourceDefinition, _ fetchedAt: Int64) throws -> Parsed
 
     public init(
         http: FeedHTTPClient,
-        parse: @escaping @Sendable (_ body: [UInt8], _ sourceID: String, _ fetchedAt: Int64) throws -> Parsed
+        parse: @escaping @Sendable (_ body: [UInt8], _ source: SourceDefinition, _ fetchedAt: Int64) throws -> Parsed
     ) {
         self.http = http
         self.parse = parse
@@ -22,8 +22,8 @@ public struct DocumentConnector: Connector {
     /// GTFS-Realtime: a `FULL_DATASET` feed replaces the source's departures, vehicles and
     /// disruptions; a `DIFFERENTIAL` one updates them.
     public static func gtfsRealtime(http: FeedHTTPClient) -> DocumentConnector {
-        DocumentConnector(http: http) { body, sourceID, fetchedAt in
-            let feed = try GTFSRealtimeParser.parse(body, sourceID: sourceID, fetchedAt: fetchedAt)
+        DocumentConnector(http: http) { body, source, fetchedAt in
+            let feed = try GTFSRealtimeParser.parse(body, sourceID: source.id, fetchedAt: fetchedAt)
             return (feed.batch, feed.rejected, feed.timestamp)
         }
     }
@@ -31,9 +31,25 @@ public struct DocumentConnector: Connector {
     /// SIRI or SIRI-Lite (XML or JSON, told apart by the body): a delivery is the source's whole
     /// current transit state.
     public static func siri(http: FeedHTTPClient) -> DocumentConnector {
-        DocumentConnector(http: http) { body, sourceID, fetchedAt in
-            let delivery = try SIRIParser.parse(body, sourceID: sourceID, fetchedAt: fetchedAt)
+        DocumentConnector(http: http) { body, source, fetchedAt in
+            let delivery = try SIRIParser.parse(body, sourceID: source.id, fetchedAt: fetchedAt)
             return (delivery.batch, delivery.rejected, delivery.timestamp)
+        }
+    }
+
+    /// City sensors and models for one zone (the source's `zone` tag, else its id), by `format`:
+    /// `open-meteo` (the `/v1/forecast` answer: `current`, legacy `current_weather`, else the hourly
+    /// value nearest the fetch time).
+    public static func city(http: FeedHTTPClient) -> DocumentConnector {
+        DocumentConnector(http: http) { body, source, fetchedAt in
+            let zone = source.tags["zone"] ?? source.id
+            switch source.format ?? "open-meteo" {
+            case "open-meteo":
+                let reading = try OpenMeteoParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
+                return (ObservationBatch(measurements: reading.measurements), [], reading.time)
+            case let other:
+                throw FetchError(.configuration, "city format '\(other)' is not supported (supported: open-meteo)")
+            }
         }
     }
 
@@ -49,7 +65,7 @@ public struct DocumentConnector: Connector {
                 observations: ObservationBatch(), url: url, httpStatus: document.status, bytes: 0,
                 contentHash: last.contentHash, feedTimestamp: last.feedTimestamp, unchanged: true)
         }
-        let parsed = try parse(document.body, source.id, context.now)
+        let parsed = try parse(document.body, source, context.now)
         let hash = ContentHash.fnv1a64(document.body)
         await copies.store(
             LastCopies.Copy(validators: document.validators, contentHash: hash, feedTimestamp: parsed.feedTimestamp),

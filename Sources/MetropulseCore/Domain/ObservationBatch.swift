@@ -4,6 +4,7 @@ public struct ObservationBatch: Sendable, Hashable {
     public var departures: [Departure]
     public var vehicles: [VehiclePosition]
     public var disruptions: [Disruption]
+    public var measurements: [CityMeasurement]
     /// The transit entities are the source's whole current state (a GTFS-Realtime
     /// `FULL_DATASET`): they replace what the source had, so a trip or alert that left the feed
     /// leaves the store. Otherwise they are upserted.
@@ -14,17 +15,21 @@ public struct ObservationBatch: Sendable, Hashable {
 
     public init(
         stations: [StationObservation] = [], departures: [Departure] = [], vehicles: [VehiclePosition] = [],
-        disruptions: [Disruption] = [], transitSnapshot: Bool = false, transitObservedAt: Int64? = nil
+        disruptions: [Disruption] = [], measurements: [CityMeasurement] = [], transitSnapshot: Bool = false,
+        transitObservedAt: Int64? = nil
     ) {
         self.stations = stations
         self.departures = departures
         self.vehicles = vehicles
         self.disruptions = disruptions
+        self.measurements = measurements
         self.transitSnapshot = transitSnapshot
         self.transitObservedAt = transitObservedAt
     }
 
-    public var count: Int { stations.count + departures.count + vehicles.count + disruptions.count }
+    public var count: Int {
+        stations.count + departures.count + vehicles.count + disruptions.count + measurements.count
+    }
 
     /// Whether there are transit entities to write, or a snapshot that clears them.
     public var hasTransit: Bool { transitSnapshot || !departures.isEmpty || !vehicles.isEmpty || !disruptions.isEmpty }

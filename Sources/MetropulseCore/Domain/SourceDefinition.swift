@@ -26,6 +26,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     /// request of this source (IDFM PRIM style: `apikey`). The key itself never sits in the file.
     public var apiKeyEnv: String?
     public var apiKeyHeader: String
+    /// For kinds that read several APIs (`city`): which one (`open-meteo`).
+    public var format: String?
 
     public init(
         id: String,
@@ -41,7 +43,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         fallbacks: [SourceEndpoint] = [],
         stationKey: StationKey = .id,
         apiKeyEnv: String? = nil,
-        apiKeyHeader: String = "apikey"
+        apiKeyHeader: String = "apikey",
+        format: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -57,6 +60,7 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.stationKey = stationKey
         self.apiKeyEnv = apiKeyEnv
         self.apiKeyHeader = apiKeyHeader
+        self.format = format
     }
 
     /// The headers every request of this source carries: the API key, read from its variable now.
@@ -81,6 +85,8 @@ public enum SourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// SIRI (XML) or SIRI-Lite (JSON): stop monitoring, estimated timetable, general message,
     /// situation exchange, vehicle monitoring.
     case siriLite = "siri-lite"
+    /// City sensors and models per zone (`format: open-meteo`).
+    case city
 }
 
 /// Another way to read a source: a kind and its URLs.

@@ -75,7 +75,7 @@ public enum TransitRows {
 }
 
 /// A transit entity as stored, with when it was fetched.
-public struct StoredTransit<Value: Sendable & Hashable>: Sendable, Hashable {
+public struct StoredValue<Value: Sendable & Hashable>: Sendable, Hashable {
     public var value: Value
     public var fetchedAt: Int64
     public var runID: String

@@ -15,11 +15,17 @@ public protocol Store: Sendable {
     func rawStationObservationCount(sourceID: String?) async throws -> Int
 
     /// Latest departures (the current prediction per trip and stop), soonest first.
-    func departures(_ query: DepartureQuery) async throws -> [StoredTransit<Departure>]
+    func departures(_ query: DepartureQuery) async throws -> [StoredValue<Departure>]
     /// Latest position per vehicle.
-    func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredTransit<VehiclePosition>]
+    func vehicles(sourceIDs: [String]?, routeID: String?) async throws -> [StoredValue<VehiclePosition>]
     /// Current disruptions (active or announced) per source.
-    func disruptions(sourceIDs: [String]?) async throws -> [StoredTransit<Disruption>]
+    func disruptions(sourceIDs: [String]?) async throws -> [StoredValue<Disruption>]
+
+    /// Latest value per (source, zone, metric) of these sources, optionally one zone.
+    func latestMeasurements(sourceIDs: [String], zone: String?) async throws -> [StoredValue<CityMeasurement>]
+    /// Raw readings of one zone, newest first.
+    func measurementHistory(sourceIDs: [String], zone: String, metric: String?, since: Int64?, limit: Int)
+        async throws -> [StoredValue<CityMeasurement>]
 
     func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun]
     func taskRun(id: String) async throws -> TaskRun?

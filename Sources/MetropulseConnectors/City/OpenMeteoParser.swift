@@ -1,0 +1,79 @@
+import Foundation
+public import MetropulseCore
+
+/// Reads an Open-Meteo `/v1/forecast` answer as the zone's current readings: the `current` block
+/// (with `current_units`), else the legacy `current_weather` block, else each hourly variable at
+/// the hour nearest the fetch time. Times are local to `utc_offset_seconds`.
+public enum OpenMeteoParser {
+    public struct Reading: Sendable {
+        public var measurements: [CityMeasurement]
+        /// The readings' time, epoch ms.
+        public var time: Int64?
+        public var latitude: Double?
+        public var longitude: Double?
+    }
+
+    public static func parse(_ body: [UInt8], sourceID: String, zone: String, fetchedAt: Int64) throws -> Reading {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let root = object as? [String: Any]
+        else {
+            throw FetchError(.decode, "Open-Meteo: not a JSON object")
+        }
+        if root["error"] as? Bool == true {
+            throw FetchError(.validation, "Open-Meteo answered an error: \(root["reason"] as? String ?? "no reason")")
+        }
+        let offset = Int64((root["utc_offset_seconds"] as? NSNumber)?.intValue ?? 0) * 1000
+        func time(_ value: Any?) -> Int64? {
+            if let seconds = value as? NSNumber, !(value is String) { return seconds.int64Value * 1000 }
+            guard let text = value as? String else { return nil }
+            if let parsed = Timestamp.parse(text) { return parsed }
+            // "2023-08-09T00:00": local time without seconds or offset.
+            return Timestamp.parse(text + ":00Z").map { $0 - offset }
+        }
+        func number(_ value: Any?) -> Double? {
+            guard let number = value as? NSNumber else { return nil }
+            let double = number.doubleValue
+            return double.isFinite ? double : nil
+        }
+        var reading = Reading(
+            measurements: [], time: nil, latitude: number(root["latitude"]), longitude: number(root["longitude"]))
+        func add(_ metric: String, _ value: Any?, unit: String?, at: Int64) {
+            guard let value = number(value) else { return }
+            reading.measurements.append(
+                CityMeasurement(
+                    sourceID: sourceID, zone: zone, metric: metric, value: value, unit: unit, observedAt: at))
+        }
+        if let current = root["current"] as? [String: Any], let at = time(current["time"]) {
+            let units = root["current_units"] as? [String: String] ?? [:]
+            reading.time = at
+            for (metric, value) in current.sorted(by: { $0.key < $1.key })
+            where metric != "time" && metric != "interval" {
+                add(metric, value, unit: units[metric], at: at)
+            }
+        } else if let current = root["current_weather"] as? [String: Any], let at = time(current["time"]) {
+            let units = root["current_weather_units"] as? [String: String] ?? [:]
+            reading.time = at
+            for (metric, value) in current.sorted(by: { $0.key < $1.key })
+            where metric != "time" && metric != "interval" {
+                add(metric, value, unit: units[metric], at: at)
+            }
+        } else if let hourly = root["hourly"] as? [String: Any], let times = hourly["time"] as? [Any] {
+            let stamps = times.map(time)
+            guard
+                let nearest = stamps.indices.filter({ stamps[$0] != nil }).min(by: {
+                    abs(stamps[$0]! - fetchedAt) < abs(stamps[$1]! - fetchedAt)
+                })
+            else {
+                throw FetchError(.validation, "Open-Meteo: hourly block without times")
+            }
+            let units = root["hourly_units"] as? [String: String] ?? [:]
+            reading.time = stamps[nearest]
+            for (metric, values) in hourly.sorted(by: { $0.key < $1.key }) where metric != "time" {
+                guard let values = values as? [Any], nearest < values.count else { continue }
+                add(metric, values[nearest], unit: units[metric], at: stamps[nearest]!)
+            }
+        } else {
+            throw FetchError(.validation, "Open-Meteo: no current, current_weather or hourly block")
+        }
+        return reading
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import MetropulseApp
+import MetropulseCore
+import Testing
+
+@Suite("City sensors API on the demo zones")
+struct CitiesAPITests {
+    @Test("demo weather and air quality per zone, fetched in Open-Meteo's shape, served per zone with history")
+    func demoZones() async throws {
+        let sources = MetropulseConfiguration.demoSources.filter { $0.kind == .city }
+        #expect(sources.count == 4)
+        let app = try await RunningApp.start(
+            configuration(database: try temporaryFolder() + "/m.sqlite", sources: sources))
+
+        let (_, cities) = try await getJSON("\(app.base)/api/cities")
+        let demo = try #require((cities["cities"] as? [[String: Any]])?.first)
+        #expect(demo["city"] as? String == "demo" && demo["zones"] as? [String] == ["centre", "nord", "sud"])
+
+        var zones: [[String: Any]] = []
+        try await eventually("every zone has readings") {
+            zones = try await getJSON("\(app.base)/api/cities/demo/zones").json["zones"] as? [[String: Any]] ?? []
+            return zones.count == 3 && zones.allSatisfy { !($0["metrics"] as? [Any] ?? []).isEmpty }
+                && (zones.first { $0["zone"] as? String == "centre" }?["metrics"] as? [Any])?.count == 7
+        }
+        let centre = try #require(zones.first { $0["zone"] as? String == "centre" })
+        let metrics = try #require(centre["metrics"] as? [[String: Any]])
+        let temperature = try #require(metrics.first { $0["metric"] as? String == "temperature_2m" })
+        #expect(temperature["unit"] as? String == "°C" && temperature["value"] is Double)
+        #expect((temperature["age_seconds"] as? Double ?? 999) < 120)
+        #expect(metrics.contains { $0["metric"] as? String == "pm2_5" && $0["source"] as? String == "demo-air-centre" })
+
+        let (status, history) = try await getJSON(
+            "\(app.base)/api/cities/demo/zones/centre/history?metric=temperature_2m&since=2020-01-01T00:00:00Z")
+        #expect(status == 200 && (history["count"] as? Int ?? 0) >= 1)
+        #expect(
+            (history["readings"] as? [[String: Any]])?.allSatisfy { $0["metric"] as? String == "temperature_2m" }
+                == true)
+
+        #expect(try await getJSON("\(app.base)/api/cities/atlantis/zones").status == 404)
+        #expect(try await getJSON("\(app.base)/api/cities/demo/zones/moon/history").status == 404)
+        let (bad, error) = try await getJSON("\(app.base)/api/cities/demo/zones/centre/history?since=yesterday")
+        #expect(bad == 400 && ((error["error"] as? [String: Any])?["message"] as? String)?.contains("since") == true)
+        try await app.stop()
+    }
+}
