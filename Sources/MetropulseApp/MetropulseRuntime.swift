@@ -60,6 +60,7 @@ public struct MetropulseRuntime: Sendable {
                     .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
                     .gtfsRT: DocumentConnector.gtfsRealtime(http: http), .siriLite: DocumentConnector.siri(http: http),
                     .city: DocumentConnector.city(http: http),
+                    .json: DocumentConnector.json(http: http),
                 ]), bus: bus, clock: clock,
                 logger: logger)
         } else {

@@ -62,6 +62,7 @@ public enum DemoFeedServer {
         }
         router.get("/open-meteo/v1/forecast") { request, _ in openMeteo(request) }
         router.get("/open-meteo/v1/air-quality") { request, _ in openMeteo(request) }
+        router.get("/city/load.json") { _, _ in json(DemoWeather.cityLoad(nowMillis: clock.nowMillis)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "metropulse-demo"),

@@ -9,8 +9,9 @@ struct CitiesAPITests {
     func demoZones() async throws {
         let sources = MetropulseConfiguration.demoSources.filter { $0.kind == .city }
         #expect(sources.count == 4)
+        let load = try #require(MetropulseConfiguration.demoSources.first { $0.kind == .json })
         let app = try await RunningApp.start(
-            configuration(database: try temporaryFolder() + "/m.sqlite", sources: sources))
+            configuration(database: try temporaryFolder() + "/m.sqlite", sources: sources + [load]))
 
         let (_, cities) = try await getJSON("\(app.base)/api/cities")
         let demo = try #require((cities["cities"] as? [[String: Any]])?.first)
@@ -20,7 +21,7 @@ struct CitiesAPITests {
         try await eventually("every zone has readings") {
             zones = try await getJSON("\(app.base)/api/cities/demo/zones").json["zones"] as? [[String: Any]] ?? []
             return zones.count == 3 && zones.allSatisfy { !($0["metrics"] as? [Any] ?? []).isEmpty }
-                && (zones.first { $0["zone"] as? String == "centre" }?["metrics"] as? [Any])?.count == 7
+                && (zones.first { $0["zone"] as? String == "centre" }?["metrics"] as? [Any])?.count == 10
         }
         let centre = try #require(zones.first { $0["zone"] as? String == "centre" })
         let metrics = try #require(centre["metrics"] as? [[String: Any]])
@@ -28,6 +29,9 @@ struct CitiesAPITests {
         #expect(temperature["unit"] as? String == "°C" && temperature["value"] is Double)
         #expect((temperature["age_seconds"] as? Double ?? 999) < 120)
         #expect(metrics.contains { $0["metric"] as? String == "pm2_5" && $0["source"] as? String == "demo-air-centre" })
+        // Power demand and traffic come from the json source, its records' zone ids mapped.
+        let demand = try #require(metrics.first { $0["metric"] as? String == "power_demand" })
+        #expect(demand["unit"] as? String == "MW" && demand["source"] as? String == "demo-city-load")
 
         let (status, history) = try await getJSON(
             "\(app.base)/api/cities/demo/zones/centre/history?metric=temperature_2m&since=2020-01-01T00:00:00Z")

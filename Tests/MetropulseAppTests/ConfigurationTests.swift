@@ -17,6 +17,7 @@ struct ConfigurationTests {
             configuration.sources.map(\.id) == [
                 "demo-bikes", "demo-metro-trips", "demo-metro-vehicles", "demo-metro-alerts", "demo-siri-stop",
                 "demo-siri-messages", "demo-weather-centre", "demo-weather-nord", "demo-weather-sud", "demo-air-centre",
+                "demo-city-load",
             ])
         #expect(configuration.demoEnabled)
         #expect(configuration.workers.concurrency == 16)
@@ -102,7 +103,7 @@ struct ConfigurationTests {
                 "line 4: api.prot: unknown setting",
                 "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d",
                 "line 10: sources[1].id: duplicate source id 'a'",
-                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records, gtfs-rt, siri-lite, city)",
+                "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records, gtfs-rt, siri-lite, city, json)",
                 "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",
                 "line 16: sources[3].id: missing",
             ])
@@ -130,9 +131,32 @@ struct ConfigurationTests {
             ConfigurationLoader.validate(yaml: yaml).errors.map(\.description) == [
                 "line 5: sources[0].station_key: expected id or code",
                 "line 7: sources[0].fallbacks[0].url: missing (give url or urls)",
-                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records, gtfs-rt, siri-lite, city)",
+                "line 8: sources[0].fallbacks[1].kind: unknown kind 'telegraph' (expected gbfs, ods-records, gtfs-rt, siri-lite, city, json)",
                 "line 10: sources[0].fallbacks[2].kind: missing",
                 "line 10: sources[0].fallbacks[2].url: 'gopher://x' is not an http(s) or demo: URL",
+            ])
+    }
+
+    @Test("a json source needs a mapping of JSON pointers, checked with line and key")
+    func mappingValidation() {
+        let yaml = """
+            sources:
+              - id: load
+                kind: json
+                url: https://example.org/load.json
+                mapping:
+                  records: zones
+                  fields: {demand: demand_mw}
+              - id: other
+                kind: json
+                url: https://example.org/other.json
+            """
+        #expect(
+            ConfigurationLoader.validate(yaml: yaml).errors.map(\.description) == [
+                "line 6: sources[0].mapping.records: expected a JSON pointer like /data/items (or empty for the root)",
+                "line 6: sources[0].mapping.id: missing",
+                "line 7: sources[0].mapping.fields.demand: expected a JSON pointer like /value",
+                "line 8: sources[1].mapping: missing (a json source needs records, id and fields)",
             ])
     }
 }

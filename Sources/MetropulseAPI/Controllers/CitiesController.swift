@@ -2,8 +2,8 @@ import Hummingbird
 import MetropulseCore
 
 /// City sensors per zone, read from the store: the latest value of every metric of every zone,
-/// and a zone's history. A city is the `city` tag of `city` sources; a zone is a source's `zone`
-/// tag (else its id).
+/// and a zone's history. A city is the `city` tag of `city` and `json` sources; a zone is a
+/// `city` source's `zone` tag (else its id), or the mapped id of a `json` record.
 struct CitiesController {
     let environment: APIEnvironment
 
@@ -69,7 +69,7 @@ struct CitiesController {
     /// City sources by city.
     private var citySources: [String: [SourceDefinition]] {
         var cities: [String: [SourceDefinition]] = [:]
-        for source in environment.catalog.all where source.kind == .city {
+        for source in environment.catalog.all where source.kind == .city || source.kind == .json {
             cities[source.tags["city"] ?? "default", default: []].append(source)
         }
         return cities
@@ -83,11 +83,18 @@ struct CitiesController {
         return sources
     }
 
+    /// Zones a city's sources declare (`city` sources), plus those its readings name (`json` records).
+    private func zoneNames(_ sources: [SourceDefinition]) async throws -> Set<String> {
+        let declared = sources.filter { $0.kind == .city }.map { $0.tags["zone"] ?? $0.id }
+        let seen = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
+        return Set(declared).union(seen.map(\.value.zone))
+    }
+
     @Sendable func cities(_ request: Request, context: APIRequestContext) async throws -> CityList {
-        let list = citySources.sorted { $0.key < $1.key }.map { city, sources in
-            CityDTO(
-                city: city, zones: Array(Set(sources.map { $0.tags["zone"] ?? $0.id })).sorted(),
-                sources: sources.map(\.id).sorted())
+        var list: [CityDTO] = []
+        for (city, sources) in citySources.sorted(by: { $0.key < $1.key }) {
+            list.append(
+                CityDTO(city: city, zones: try await zoneNames(sources).sorted(), sources: sources.map(\.id).sorted()))
         }
         return CityList(count: list.count, cities: list)
     }
@@ -98,7 +105,7 @@ struct CitiesController {
         let now = environment.clock.nowMillis
         let latest = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
         var byZone: [String: [StoredValue<CityMeasurement>]] = [:]
-        for zone in Set(sources.map { $0.tags["zone"] ?? $0.id }) { byZone[zone] = [] }
+        for source in sources where source.kind == .city { byZone[source.tags["zone"] ?? source.id] = [] }
         for reading in latest { byZone[reading.value.zone, default: []].append(reading) }
         let zones = byZone.sorted { $0.key < $1.key }.map { zone, readings in
             ZoneDTO(
@@ -112,7 +119,7 @@ struct CitiesController {
         let city = try context.parameters.require("city")
         let zone = try context.parameters.require("zone")
         let sources = try sources(of: city)
-        guard sources.contains(where: { ($0.tags["zone"] ?? $0.id) == zone }) else {
+        guard try await zoneNames(sources).contains(zone) else {
             throw HTTPError(.notFound, message: "unknown zone '\(zone)' in city '\(city)'")
         }
         let metric = request.query("metric")

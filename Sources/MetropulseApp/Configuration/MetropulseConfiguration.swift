@@ -79,7 +79,8 @@ public struct MetropulseConfiguration: Sendable {
                 tags: ["city": "demo", "network": "demo-siri"]),
         ] + demoSensors
 
-    /// The demo city's sensor zones: weather in three zones, air quality in the centre.
+    /// The demo city's sensor zones: weather in three zones, air quality in the centre, power
+    /// demand and traffic per zone through a `json` mapping.
     static let demoSensors: [SourceDefinition] = {
         let weather = "current=temperature_2m,relative_humidity_2m,wind_speed_10m,precipitation"
         let zones = [("centre", 48.8566, 2.3522), ("nord", 48.8966, 2.3522), ("sud", 48.8166, 2.3522)]
@@ -97,6 +98,16 @@ public struct MetropulseConfiguration: Sendable {
                     "demo:open-meteo/v1/air-quality?latitude=48.8566&longitude=2.3522&current=pm2_5,pm10,nitrogen_dioxide"
                 ], intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3,
                 tags: ["city": "demo", "zone": "centre"], format: "open-meteo"))
+        sources.append(
+            SourceDefinition(
+                id: "demo-city-load", kind: .json, urls: ["demo:city/load.json"], intervalMillis: 60_000,
+                timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo"],
+                mapping: JSONMapping(
+                    records: "/zones", id: "/zone", timestamp: "/time",
+                    fields: [
+                        "power_demand": "/power/demand_mw", "traffic_speed": "/traffic/speed_kmh",
+                        "congestion": "/traffic/congestion",
+                    ], units: ["power_demand": "MW", "traffic_speed": "km/h"])))
         return sources
     }()
 }

@@ -9,7 +9,7 @@ struct SourceReader {
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
         "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header",
-        "format",
+        "format", "mapping",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -119,6 +119,12 @@ struct SourceReader {
                 fail(node.line, "\(prefix).format", "unknown format '\(node.string ?? "")' (expected \(allowed))")
             }
         }
+        if let (node, _) = values["mapping"] {
+            source.mapping = readMapping(node, prefix: "\(prefix).mapping")
+        }
+        if kind == .json && source.mapping == nil && values["mapping"] == nil {
+            fail(item.line, "\(prefix).mapping", "missing (a json source needs records, id and fields)")
+        }
         if let (node, _) = values["stale_after"] {
             if let millis = duration(node, "\(prefix).stale_after") { source.staleAfterMillis = max(1_000, millis) }
         }
@@ -200,6 +206,60 @@ struct SourceReader {
             if let kind, !urls.isEmpty { endpoints.append(SourceEndpoint(kind: kind, urls: urls)) }
         }
         return endpoints
+    }
+
+    /// `mapping: {records, id, timestamp, fields: {metric: pointer}, units: {metric: unit}}`.
+    private mutating func readMapping(_ node: Node, prefix: String) -> JSONMapping? {
+        guard let mapping = node.mapping else {
+            fail(node.line, prefix, "expected a mapping with records, id, timestamp and fields")
+            return nil
+        }
+        var values: [String: Node] = [:]
+        for (key, value) in mapping {
+            let name = key.string ?? "?"
+            guard ["records", "id", "timestamp", "fields", "units"].contains(name) else {
+                fail(key.line, "\(prefix).\(name)", "unknown key (expected records, id, timestamp, fields or units)")
+                continue
+            }
+            values[name] = value
+        }
+        let errorCount = errors.count
+        func pointer(_ name: String, required: Bool) -> String? {
+            guard let node = values[name] else {
+                if required { fail(node.line, "\(prefix).\(name)", "missing") }
+                return nil
+            }
+            guard let text = node.string, text.isEmpty || text.hasPrefix("/") else {
+                fail(node.line, "\(prefix).\(name)", "expected a JSON pointer like /data/items (or empty for the root)")
+                return nil
+            }
+            return text
+        }
+        let records = pointer("records", required: false) ?? ""
+        let id = pointer("id", required: true)
+        let timestamp = pointer("timestamp", required: false)
+        var fields: [String: String] = [:]
+        if let node = values["fields"], let entries = node.mapping, !entries.isEmpty {
+            for (key, value) in entries {
+                guard let metric = key.string, let path = value.string, path.hasPrefix("/") else {
+                    fail(value.line, "\(prefix).fields.\(key.string ?? "?")", "expected a JSON pointer like /value")
+                    continue
+                }
+                fields[metric] = path
+            }
+        } else {
+            fail(
+                values["fields"]?.line ?? node.line, "\(prefix).fields",
+                "expected a mapping of metric names to pointers")
+        }
+        var units: [String: String] = [:]
+        if let entries = values["units"]?.mapping {
+            for (key, value) in entries {
+                if let metric = key.string, let unit = value.string { units[metric] = unit }
+            }
+        }
+        guard errors.count == errorCount, let id else { return nil }
+        return JSONMapping(records: records, id: id, timestamp: timestamp, fields: fields, units: units)
     }
 
     /// The API shapes a kind can read, for kinds that read several.

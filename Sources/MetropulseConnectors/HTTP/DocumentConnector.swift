@@ -53,6 +53,17 @@ public struct DocumentConnector: Connector {
         }
     }
 
+    /// Any JSON document through the source's declared `mapping`.
+    public static func json(http: FeedHTTPClient) -> DocumentConnector {
+        DocumentConnector(http: http) { body, source, fetchedAt in
+            guard let mapping = source.mapping else {
+                throw FetchError(.configuration, "source '\(source.id)' of kind json has no mapping")
+            }
+            let result = try JSONMappingParser.parse(body, mapping: mapping, sourceID: source.id, fetchedAt: fetchedAt)
+            return (ObservationBatch(measurements: result.measurements), result.rejected, result.newest)
+        }
+    }
+
     public func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
         guard let url = source.urls.first else { throw FetchError(.configuration, "source '\(source.id)' has no url") }
         let key = "\(source.id) \(url)"

@@ -28,6 +28,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     public var apiKeyHeader: String
     /// For kinds that read several APIs (`city`): which one (`open-meteo`).
     public var format: String?
+    /// For `json`: where the records, their id, time and fields are.
+    public var mapping: JSONMapping?
 
     public init(
         id: String,
@@ -44,7 +46,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         stationKey: StationKey = .id,
         apiKeyEnv: String? = nil,
         apiKeyHeader: String = "apikey",
-        format: String? = nil
+        format: String? = nil,
+        mapping: JSONMapping? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -61,6 +64,7 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.apiKeyEnv = apiKeyEnv
         self.apiKeyHeader = apiKeyHeader
         self.format = format
+        self.mapping = mapping
     }
 
     /// The headers every request of this source carries: the API key, read from its variable now.
@@ -87,6 +91,8 @@ public enum SourceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case siriLite = "siri-lite"
     /// City sensors and models per zone (`format: open-meteo`).
     case city
+    /// Any JSON document, read through a declared `mapping` (JSON pointers) into readings.
+    case json
 }
 
 /// Another way to read a source: a kind and its URLs.
@@ -106,4 +112,28 @@ public enum StationKey: String, Sendable, Hashable, Codable, CaseIterable {
     /// The station's public code when it has one (GBFS `short_name` / Vélib' `stationCode`,
     /// Opendatasoft `stationcode`), else its id.
     case code
+}
+
+/// How a `json` source's document becomes readings, with JSON pointers (RFC 6901): `records`
+/// points at the array of records (empty: the document itself), and within a record `id` names
+/// the entity (the zone), `timestamp` its time and each field a numeric value.
+public struct JSONMapping: Sendable, Hashable, Codable {
+    public var records: String
+    public var id: String
+    public var timestamp: String?
+    /// Metric name → pointer.
+    public var fields: [String: String]
+    /// Metric name → unit.
+    public var units: [String: String]
+
+    public init(
+        records: String = "", id: String, timestamp: String? = nil, fields: [String: String],
+        units: [String: String] = [:]
+    ) {
+        self.records = records
+        self.id = id
+        self.timestamp = timestamp
+        self.fields = fields
+        self.units = units
+    }
 }
