@@ -15,6 +15,7 @@ public struct ConfigReloader: Service {
             do {
                 let configuration = try ConfigurationLoader.load(path: path)
                 catalog.replace(with: configuration.sources)
+                catalog.replace(cities: configuration.cities)
                 logger.info("configuration reloaded", metadata: ["sources": "\(configuration.sources.count)"])
             } catch {
                 logger.error(

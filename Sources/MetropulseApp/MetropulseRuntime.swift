@@ -38,7 +38,7 @@ public struct MetropulseRuntime: Sendable {
         self.onAPIBound = onAPIBound
         backend = try StorageBackend.make(configuration.database, logger: logger)
         bus = backend.bus ?? InProcessControlBus()
-        catalog = SourceCatalog(configuration.sources)
+        catalog = SourceCatalog(configuration.sources, cities: configuration.cities)
         demoEndpoint = DemoEndpoint()
         httpClient = HTTPClient(
             eventLoopGroupProvider: .singleton, configuration: FeedHTTPClient.clientConfiguration())

@@ -159,4 +159,32 @@ struct ConfigurationTests {
                 "line 8: sources[1].mapping: missing (a json source needs records, id and fields)",
             ])
     }
+
+    @Test("cities declare zones as points or polygons; bad ones are reported with line and key")
+    func cities() throws {
+        let yaml = """
+            cities:
+              - id: paris
+                zones:
+                  - {id: centre, point: [48.8566, 2.3522]}
+                  - id: nord
+                    polygon: [[48.88, 2.30], [48.88, 2.40], [48.92, 2.40]]
+                  - {id: moon, point: [123, 0]}
+                  - {id: blob, polygon: [[1, 1], [2, 2]]}
+                  - {id: nowhere}
+            """
+        let (configuration, errors) = ConfigurationLoader.validate(yaml: yaml)
+        #expect(
+            errors.map(\.description) == [
+                "line 7: cities[0].zones[2].point: expected [latitude, longitude]",
+                "line 8: cities[0].zones[3].polygon: expected at least three [latitude, longitude] points",
+                "line 9: cities[0].zones[4]: give a point or a polygon",
+            ])
+        let paris = try #require(configuration.cities.first)
+        #expect(paris.id == "paris" && paris.zones.map(\.id) == ["centre", "nord"])
+        #expect(paris.zone(for: GeoPoint(latitude: 48.89, longitude: 2.38)) == "nord")
+        let demo = try ConfigurationLoader.load(path: Self.packageRoot + "/examples/demo.yaml", environment: [:])
+        #expect(demo.cities == MetropulseConfiguration.demoCities)
+        #expect(demo.sources.map(\.id) == MetropulseConfiguration.demoSources.map(\.id))
+    }
 }

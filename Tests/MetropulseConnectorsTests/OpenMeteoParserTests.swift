@@ -16,6 +16,7 @@ struct OpenMeteoParserTests {
         #expect(
             values == ["temperature": 31.4, "windspeed": 14.6, "winddirection": 123, "weathercode": 1, "is_day": 1])
         #expect(reading.measurements.allSatisfy { $0.zone == "centre" && $0.sourceID == "kyoto" })
+        #expect(reading.measurements.first?.location == GeoPoint(latitude: 34.9, longitude: 135.75))
     }
 
     @Test("multi-model forecast 2025: no current block, so each hourly variable at the hour nearest the fetch")

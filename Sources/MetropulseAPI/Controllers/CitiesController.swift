@@ -85,7 +85,12 @@ struct CitiesController {
 
     /// Zones a city's sources declare (`city` sources), plus those its readings name (`json` records).
     private func zoneNames(_ sources: [SourceDefinition]) async throws -> Set<String> {
-        let declared = sources.filter { $0.kind == .city }.map { $0.tags["zone"] ?? $0.id }
+        let configured = Set(sources.compactMap { $0.tags["city"] }).flatMap {
+            environment.catalog.city(id: $0)?.zones.map(\.id) ?? []
+        }
+        let declared =
+            sources.filter { $0.kind == .city && $0.tags["zone"] != nil }.map { $0.tags["zone"]! }
+            + configured
         let seen = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
         return Set(declared).union(seen.map(\.value.zone))
     }
@@ -105,7 +110,7 @@ struct CitiesController {
         let now = environment.clock.nowMillis
         let latest = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
         var byZone: [String: [StoredValue<CityMeasurement>]] = [:]
-        for source in sources where source.kind == .city { byZone[source.tags["zone"] ?? source.id] = [] }
+        for zone in try await zoneNames(sources) { byZone[zone, default: []] = byZone[zone] ?? [] }
         for reading in latest { byZone[reading.value.zone, default: []].append(reading) }
         let zones = byZone.sorted { $0.key < $1.key }.map { zone, readings in
             ZoneDTO(

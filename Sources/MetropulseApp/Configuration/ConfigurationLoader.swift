@@ -115,11 +115,14 @@ public enum ConfigurationLoader {
         }
         var errors: [ConfigurationError] = []
         var sourcesNode: Node?
+        var citiesNode: Node?
         let sections: Set = ["database", "workers", "retention", "api", "demo"]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }
             if key == "sources" {
                 sourcesNode = valueNode
+            } else if key == "cities" {
+                citiesNode = valueNode
             } else if sections.contains(key) {
                 guard let section = valueNode.mapping else {
                     errors.append(ConfigurationError(line: valueNode.line, key: key, message: "expected a mapping"))
@@ -136,6 +139,11 @@ public enum ConfigurationLoader {
         if let sourcesNode {
             var reader = SourceReader()
             configuration.sources = reader.read(sourcesNode)
+            errors += reader.errors
+        }
+        if let citiesNode {
+            var reader = CityReader()
+            configuration.cities = reader.read(citiesNode)
             errors += reader.errors
         }
         return errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) }

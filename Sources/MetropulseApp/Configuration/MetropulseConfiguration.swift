@@ -46,6 +46,8 @@ public struct MetropulseConfiguration: Sendable {
     public var demo = Demo()
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources
+    /// Cities and their zones; readings with a position are attached to the zone for it.
+    public var cities: [City] = MetropulseConfiguration.demoCities
 
     public init() {}
 
@@ -79,8 +81,25 @@ public struct MetropulseConfiguration: Sendable {
                 tags: ["city": "demo", "network": "demo-siri"]),
         ] + demoSensors
 
-    /// The demo city's sensor zones: weather in three zones, air quality in the centre, power
-    /// demand and traffic per zone through a `json` mapping.
+    /// The demo city's zones: three areas along the north-south axis, the centre a polygon.
+    public static let demoCities = [
+        City(
+            id: "demo",
+            zones: [
+                City.Zone(
+                    id: "centre",
+                    polygon: [
+                        GeoPoint(latitude: 48.8366, longitude: 2.3222), GeoPoint(latitude: 48.8366, longitude: 2.3822),
+                        GeoPoint(latitude: 48.8766, longitude: 2.3822), GeoPoint(latitude: 48.8766, longitude: 2.3222),
+                    ]),
+                City.Zone(id: "nord", point: GeoPoint(latitude: 48.8966, longitude: 2.3522)),
+                City.Zone(id: "sud", point: GeoPoint(latitude: 48.8166, longitude: 2.3522)),
+            ])
+    ]
+
+    /// The demo city's sensors: weather at three points and air quality in the centre (each
+    /// reading attached to the zone of its position), power demand and traffic per zone through a
+    /// `json` mapping.
     static let demoSensors: [SourceDefinition] = {
         let weather = "current=temperature_2m,relative_humidity_2m,wind_speed_10m,precipitation"
         let zones = [("centre", 48.8566, 2.3522), ("nord", 48.8966, 2.3522), ("sud", 48.8166, 2.3522)]
@@ -88,7 +107,7 @@ public struct MetropulseConfiguration: Sendable {
             SourceDefinition(
                 id: "demo-weather-\(zone)", kind: .city,
                 urls: ["demo:open-meteo/v1/forecast?latitude=\(latitude)&longitude=\(longitude)&\(weather)"],
-                intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo", "zone": zone],
+                intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo"],
                 format: "open-meteo")
         }
         sources.append(
@@ -97,7 +116,7 @@ public struct MetropulseConfiguration: Sendable {
                 urls: [
                     "demo:open-meteo/v1/air-quality?latitude=48.8566&longitude=2.3522&current=pm2_5,pm10,nitrogen_dioxide"
                 ], intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3,
-                tags: ["city": "demo", "zone": "centre"], format: "open-meteo"))
+                tags: ["city": "demo"], format: "open-meteo"))
         sources.append(
             SourceDefinition(
                 id: "demo-city-load", kind: .json, urls: ["demo:city/load.json"], intervalMillis: 60_000,

@@ -217,8 +217,10 @@ struct SourceReader {
         var values: [String: Node] = [:]
         for (key, value) in mapping {
             let name = key.string ?? "?"
-            guard ["records", "id", "timestamp", "fields", "units"].contains(name) else {
-                fail(key.line, "\(prefix).\(name)", "unknown key (expected records, id, timestamp, fields or units)")
+            guard ["records", "id", "timestamp", "fields", "units", "latitude", "longitude"].contains(name) else {
+                fail(
+                    key.line, "\(prefix).\(name)",
+                    "unknown key (expected records, id, timestamp, fields, units, latitude or longitude)")
                 continue
             }
             values[name] = value
@@ -238,6 +240,11 @@ struct SourceReader {
         let records = pointer("records", required: false) ?? ""
         let id = pointer("id", required: true)
         let timestamp = pointer("timestamp", required: false)
+        let latitude = pointer("latitude", required: false)
+        let longitude = pointer("longitude", required: false)
+        if (latitude == nil) != (longitude == nil) {
+            fail(node.line, "\(prefix).latitude", "give both latitude and longitude, or neither")
+        }
         var fields: [String: String] = [:]
         if let node = values["fields"], let entries = node.mapping, !entries.isEmpty {
             for (key, value) in entries {
@@ -259,7 +266,9 @@ struct SourceReader {
             }
         }
         guard errors.count == errorCount, let id else { return nil }
-        return JSONMapping(records: records, id: id, timestamp: timestamp, fields: fields, units: units)
+        return JSONMapping(
+            records: records, id: id, timestamp: timestamp, fields: fields, units: units, latitude: latitude,
+            longitude: longitude)
     }
 
     /// The API shapes a kind can read, for kinds that read several.

@@ -38,9 +38,13 @@ public enum OpenMeteoParser {
             measurements: [], time: nil, latitude: number(root["latitude"]), longitude: number(root["longitude"]))
         func add(_ metric: String, _ value: Any?, unit: String?, at: Int64) {
             guard let value = number(value) else { return }
+            let location = reading.latitude.flatMap { latitude in
+                reading.longitude.map { GeoPoint(latitude: latitude, longitude: $0) }
+            }
             reading.measurements.append(
                 CityMeasurement(
-                    sourceID: sourceID, zone: zone, metric: metric, value: value, unit: unit, observedAt: at))
+                    sourceID: sourceID, zone: zone, metric: metric, value: value, unit: unit, observedAt: at,
+                    location: location))
         }
         if let current = root["current"] as? [String: Any], let at = time(current["time"]) {
             let units = root["current_units"] as? [String: String] ?? [:]

@@ -40,13 +40,21 @@ public enum JSONMappingParser {
                 }
                 at = time
             }
+            var location: GeoPoint?
+            if let latitudePointer = mapping.latitude, let longitudePointer = mapping.longitude,
+                let latitude = try resolve(latitudePointer, in: record).flatMap(number),
+                let longitude = try resolve(longitudePointer, in: record).flatMap(number),
+                (-90...90).contains(latitude), (-180...180).contains(longitude)
+            {
+                location = GeoPoint(latitude: latitude, longitude: longitude)
+            }
             var readings: [CityMeasurement] = []
             for (metric, pointer) in mapping.fields.sorted(by: { $0.key < $1.key }) {
                 guard let value = try resolve(pointer, in: record).flatMap(number) else { continue }
                 readings.append(
                     CityMeasurement(
                         sourceID: sourceID, zone: id, metric: metric, value: value, unit: mapping.units[metric],
-                        observedAt: at))
+                        observedAt: at, location: location))
             }
             if readings.isEmpty {
                 result.rejected.append(Rejection(entity: id, reason: "no numeric value at any mapped field"))

@@ -9,13 +9,20 @@ public struct CityMeasurement: Sendable, Hashable, Codable {
     public var unit: String?
     /// The publisher's time for the value, epoch ms.
     public var observedAt: Int64
+    /// Where the reading was taken, when the feed says: used to attach it to a declared zone of
+    /// its city, not stored.
+    public var location: GeoPoint?
 
-    public init(sourceID: String, zone: String, metric: String, value: Double, unit: String?, observedAt: Int64) {
+    public init(
+        sourceID: String, zone: String, metric: String, value: Double, unit: String?, observedAt: Int64,
+        location: GeoPoint? = nil
+    ) {
         self.sourceID = sourceID
         self.zone = zone
         self.metric = metric
         self.value = value
         self.unit = unit
         self.observedAt = observedAt
+        self.location = location
     }
 }

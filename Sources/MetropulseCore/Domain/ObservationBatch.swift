@@ -34,6 +34,17 @@ public struct ObservationBatch: Sendable, Hashable {
     /// Whether there are transit entities to write, or a snapshot that clears them.
     public var hasTransit: Bool { transitSnapshot || !departures.isEmpty || !vehicles.isEmpty || !disruptions.isEmpty }
 
+    /// Attaches every reading that has a position to the city's zone for it (containing polygon,
+    /// else nearest); readings without a position keep their zone.
+    public mutating func attachZones(of city: City) {
+        guard !city.zones.isEmpty else { return }
+        for index in measurements.indices {
+            if let location = measurements[index].location, let zone = city.zone(for: location) {
+                measurements[index].zone = zone
+            }
+        }
+    }
+
     /// Names each station by its public code where it has one (`StationKey.code`); the feed's id
     /// stays reachable as the code no longer is. Stations without a code keep their id.
     public mutating func keyStationsByCode() {

@@ -125,15 +125,20 @@ public struct JSONMapping: Sendable, Hashable, Codable {
     public var fields: [String: String]
     /// Metric name → unit.
     public var units: [String: String]
+    /// Pointers to the record's position, to attach it to a declared zone of the source's city.
+    public var latitude: String?
+    public var longitude: String?
 
     public init(
         records: String = "", id: String, timestamp: String? = nil, fields: [String: String],
-        units: [String: String] = [:]
+        units: [String: String] = [:], latitude: String? = nil, longitude: String? = nil
     ) {
         self.records = records
         self.id = id
         self.timestamp = timestamp
         self.fields = fields
         self.units = units
+        self.latitude = latitude
+        self.longitude = longitude
     }
 }

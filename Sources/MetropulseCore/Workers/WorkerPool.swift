@@ -163,6 +163,9 @@ public final class WorkerPool: Service {
             }
             let result = try await connectors.fetch(source, context: FetchContext(now: startedAt, logger: logger))
             observations = result.observations
+            if source.tags["zone"] == nil, let city = source.tags["city"].flatMap(catalog.city(id:)) {
+                observations.attachZones(of: city)
+            }
             if result.unchanged { run.status = .unchanged }
             run.url = result.url
             run.httpStatus = result.httpStatus
