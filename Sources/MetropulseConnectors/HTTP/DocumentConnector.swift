@@ -39,7 +39,7 @@ public struct DocumentConnector: Connector {
 
     /// City sensors and models for one zone (the source's `zone` tag, else its id), by `format`:
     /// `open-meteo` (the `/v1/forecast` answer: `current`, legacy `current_weather`, else the hourly
-    /// value nearest the fetch time).
+    /// value nearest the fetch time) or `openaq` (v3 sensor measurements or location latest).
     public static func city(http: FeedHTTPClient) -> DocumentConnector {
         DocumentConnector(http: http) { body, source, fetchedAt in
             let zone = source.tags["zone"] ?? source.id
@@ -47,8 +47,12 @@ public struct DocumentConnector: Connector {
             case "open-meteo":
                 let reading = try OpenMeteoParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
                 return (ObservationBatch(measurements: reading.measurements), [], reading.time)
+            case "openaq":
+                let result = try OpenAQParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
+                return (ObservationBatch(measurements: result.measurements), result.rejected, result.newest)
             case let other:
-                throw FetchError(.configuration, "city format '\(other)' is not supported (supported: open-meteo)")
+                throw FetchError(
+                    .configuration, "city format '\(other)' is not supported (supported: open-meteo, openaq)")
             }
         }
     }
