@@ -72,7 +72,7 @@ struct OpendatasoftTests {
         #expect(seen[100]["offset"] == "0")
         #expect(seen[100]["where"] == #"(capacity > 0) AND stationcode > "c10000""#)
 
-        // The same records again give the same content hash; one more record changes it.
+        // The same records again give the same content hash.
         let again = try await connector.fetch(source, context: FeedMannersTests.context)
         #expect(again.contentHash == result.contentHash)
     }

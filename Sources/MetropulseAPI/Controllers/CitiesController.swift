@@ -83,23 +83,22 @@ struct CitiesController {
         return sources
     }
 
-    /// Zones a city's sources declare (`city` sources), plus those its readings name (`json` records).
-    private func zoneNames(_ sources: [SourceDefinition]) async throws -> Set<String> {
+    /// Zones known without reading the store: the `zone` tags of `city` sources and the zones of
+    /// the cities those sources belong to (`cities:`). `json` records add their own ids as they come.
+    private func declaredZones(_ sources: [SourceDefinition]) -> Set<String> {
+        let tagged = sources.filter { $0.kind == .city }.compactMap { $0.tags["zone"] }
         let configured = Set(sources.compactMap { $0.tags["city"] }).flatMap {
             environment.catalog.city(id: $0)?.zones.map(\.id) ?? []
         }
-        let declared =
-            sources.filter { $0.kind == .city && $0.tags["zone"] != nil }.map { $0.tags["zone"]! }
-            + configured
-        let seen = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
-        return Set(declared).union(seen.map(\.value.zone))
+        return Set(tagged + configured)
     }
 
     @Sendable func cities(_ request: Request, context: APIRequestContext) async throws -> CityList {
         var list: [CityDTO] = []
         for (city, sources) in citySources.sorted(by: { $0.key < $1.key }) {
-            list.append(
-                CityDTO(city: city, zones: try await zoneNames(sources).sorted(), sources: sources.map(\.id).sorted()))
+            let seen = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
+            let zones = declaredZones(sources).union(seen.map(\.value.zone))
+            list.append(CityDTO(city: city, zones: zones.sorted(), sources: sources.map(\.id).sorted()))
         }
         return CityList(count: list.count, cities: list)
     }
@@ -109,8 +108,8 @@ struct CitiesController {
         let sources = try sources(of: city)
         let now = environment.clock.nowMillis
         let latest = try await environment.store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
-        var byZone: [String: [StoredValue<CityMeasurement>]] = [:]
-        for zone in try await zoneNames(sources) { byZone[zone, default: []] = byZone[zone] ?? [] }
+        var byZone = Dictionary(
+            uniqueKeysWithValues: declaredZones(sources).map { ($0, [StoredValue<CityMeasurement>]()) })
         for reading in latest { byZone[reading.value.zone, default: []].append(reading) }
         let zones = byZone.sorted { $0.key < $1.key }.map { zone, readings in
             ZoneDTO(
@@ -124,7 +123,10 @@ struct CitiesController {
         let city = try context.parameters.require("city")
         let zone = try context.parameters.require("zone")
         let sources = try sources(of: city)
-        guard try await zoneNames(sources).contains(zone) else {
+        let ids = sources.map(\.id)
+        var known = declaredZones(sources).contains(zone)
+        if !known { known = try await !environment.store.latestMeasurements(sourceIDs: ids, zone: zone).isEmpty }
+        guard known else {
             throw HTTPError(.notFound, message: "unknown zone '\(zone)' in city '\(city)'")
         }
         let metric = request.query("metric")
@@ -132,7 +134,7 @@ struct CitiesController {
         let limit = try request.intQuery("limit", default: 1_000, range: 1...100_000)
         let now = environment.clock.nowMillis
         let readings = try await environment.store.measurementHistory(
-            sourceIDs: sources.map(\.id), zone: zone, metric: metric, since: since, limit: limit)
+            sourceIDs: ids, zone: zone, metric: metric, since: since, limit: limit)
         return History(
             city: city, zone: zone, metric: metric, count: readings.count,
             readings: readings.map { ReadingDTO($0, now: now) })

@@ -171,26 +171,36 @@ struct TransitController {
         group.get("vehicles", use: vehicles)
     }
 
-    /// Transit sources by network.
-    private var networks: [String: [String]] {
-        var networks: [String: [String]] = [:]
-        for source in environment.catalog.all where Self.transitKinds.contains(source.kind) {
-            networks[source.tags["network"] ?? source.id, default: []].append(source.id)
-        }
-        return networks
-    }
+    /// The transit sources by network and each source's network, read from the catalogue once
+    /// per request.
+    struct Networks {
+        private(set) var sources: [String: [String]] = [:]
+        private var networkOf: [String: String] = [:]
 
-    private func network(of sourceID: String) -> String {
-        environment.catalog.source(id: sourceID)?.tags["network"] ?? sourceID
-    }
-
-    private func sources(in network: String) throws -> [String] {
-        guard let sources = networks[network] else {
-            let known = networks.keys.sorted().joined(separator: ", ")
-            throw HTTPError(
-                .notFound, message: "unknown network '\(network)' (known: \(known.isEmpty ? "none" : known))")
+        init(_ catalog: SourceCatalog) {
+            for source in catalog.all where TransitController.transitKinds.contains(source.kind) {
+                let network = source.tags["network"] ?? source.id
+                sources[network, default: []].append(source.id)
+                networkOf[source.id] = network
+            }
         }
-        return sources
+
+        func network(of sourceID: String) -> String { networkOf[sourceID] ?? sourceID }
+
+        func sources(in network: String) throws -> [String] {
+            guard let found = sources[network] else {
+                let known = sources.keys.sorted().joined(separator: ", ")
+                throw HTTPError(
+                    .notFound, message: "unknown network '\(network)' (known: \(known.isEmpty ? "none" : known))")
+            }
+            return found
+        }
+
+        /// The sources of the request's `network` parameter, else of every network.
+        func sources(for request: Request) throws -> [String] {
+            if let network = request.query("network") { return try sources(in: network) }
+            return sources.values.flatMap { $0 }
+        }
     }
 
     /// Effects from most to least serious.
@@ -206,17 +216,22 @@ struct TransitController {
     }
 
     /// Active disruptions per (network, line).
-    private func activeByLine(_ disruptions: [StoredValue<Disruption>], now: Int64) -> [String: [Disruption]] {
+    private static func activeByLine(
+        _ disruptions: [StoredValue<Disruption>], networks: Networks, now: Int64
+    ) -> [String: [Disruption]] {
         var byLine: [String: [Disruption]] = [:]
         for d in disruptions.map(\.value) where d.isActive(at: now) {
-            for route in d.routeIDs { byLine["\(network(of: d.sourceID))\u{1}\(route)", default: []].append(d) }
+            for route in d.routeIDs {
+                byLine["\(networks.network(of: d.sourceID))\u{1}\(route)", default: []].append(d)
+            }
         }
         return byLine
     }
 
     @Sendable func lines(_ request: Request, context: APIRequestContext) async throws -> LineList {
         let now = environment.clock.nowMillis
-        let sourceIDs = networks.values.flatMap { $0 }
+        let networks = Networks(environment.catalog)
+        let sourceIDs = networks.sources.values.flatMap { $0 }
         let store = environment.store
         async let departures = store.departures(
             DepartureQuery(sourceIDs: sourceIDs, from: now - 60_000, limit: 100_000))
@@ -225,15 +240,15 @@ struct TransitController {
         var counts: [String: (departures: Int, vehicles: Int)] = [:]
         for d in try await departures {
             if let r = d.value.routeID {
-                counts["\(network(of: d.value.sourceID))\u{1}\(r)", default: (0, 0)].departures += 1
+                counts["\(networks.network(of: d.value.sourceID))\u{1}\(r)", default: (0, 0)].departures += 1
             }
         }
         for v in try await vehicles {
             if let r = v.value.routeID {
-                counts["\(network(of: v.value.sourceID))\u{1}\(r)", default: (0, 0)].vehicles += 1
+                counts["\(networks.network(of: v.value.sourceID))\u{1}\(r)", default: (0, 0)].vehicles += 1
             }
         }
-        let active = activeByLine(try await disruptions, now: now)
+        let active = Self.activeByLine(try await disruptions, networks: networks, now: now)
         for key in active.keys where counts[key] == nil { counts[key] = (0, 0) }
         let lines = counts.keys.sorted().map { key -> LineDTO in
             let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
@@ -249,7 +264,8 @@ struct TransitController {
     @Sendable func snapshot(_ request: Request, context: APIRequestContext) async throws -> LineSnapshot {
         let network = try context.parameters.require("network")
         let line = try context.parameters.require("line")
-        let sources = try sources(in: network)
+        let networks = Networks(environment.catalog)
+        let sources = try networks.sources(in: network)
         let now = environment.clock.nowMillis
         let limit = try request.intQuery("per_stop", default: 3, range: 1...50)
         let departures = try await environment.store.departures(
@@ -261,7 +277,8 @@ struct TransitController {
             let sb = b.value.compactMap(\.value.stopSequence).min() ?? Int.max
             return (sa, a.key) < (sb, b.key)
         }
-        let active = activeByLine(try await environment.store.disruptions(sourceIDs: sources), now: now)
+        let active = Self.activeByLine(
+            try await environment.store.disruptions(sourceIDs: sources), networks: networks, now: now)
         let newest = departures.map(\.value.observedAt).max()
         return LineSnapshot(
             network: network, line: line, status: active["\(network)\u{1}\(line)"] == nil ? "normal" : "disrupted",
@@ -274,10 +291,9 @@ struct TransitController {
 
     @Sendable func traffic(_ request: Request, context: APIRequestContext) async throws -> TrafficStatus {
         let now = environment.clock.nowMillis
-        var sourceIDs = networks.values.flatMap { $0 }
-        if let network = request.query("network") { sourceIDs = try sources(in: network) }
-        let disruptions = try await environment.store.disruptions(sourceIDs: sourceIDs)
-        let active = activeByLine(disruptions, now: now)
+        let networks = Networks(environment.catalog)
+        let disruptions = try await environment.store.disruptions(sourceIDs: try networks.sources(for: request))
+        let active = Self.activeByLine(disruptions, networks: networks, now: now)
         let lines = active.keys.sorted().map { key -> LineTraffic in
             let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
             return LineTraffic(
@@ -293,10 +309,10 @@ struct TransitController {
         let stop = try context.parameters.require("id")
         let now = environment.clock.nowMillis
         let limit = try request.intQuery("limit", default: 20, range: 1...500)
-        var sourceIDs = networks.values.flatMap { $0 }
-        if let network = request.query("network") { sourceIDs = try sources(in: network) }
         let departures = try await environment.store.departures(
-            DepartureQuery(sourceIDs: sourceIDs, stopID: stop, from: now - 60_000, limit: limit))
+            DepartureQuery(
+                sourceIDs: try Networks(environment.catalog).sources(for: request), stopID: stop, from: now - 60_000,
+                limit: limit))
         return DepartureList(
             stopId: stop, count: departures.count, departures: departures.map { DepartureDTO($0, now: now) },
             generatedAt: Timestamp.iso8601(now))
@@ -304,12 +320,12 @@ struct TransitController {
 
     @Sendable func vehicles(_ request: Request, context: APIRequestContext) async throws -> VehicleList {
         let now = environment.clock.nowMillis
-        var sourceIDs = networks.values.flatMap { $0 }
-        if let network = request.query("network") { sourceIDs = try sources(in: network) }
-        let vehicles = try await environment.store.vehicles(sourceIDs: sourceIDs, routeID: request.query("line"))
+        let networks = Networks(environment.catalog)
+        let vehicles = try await environment.store.vehicles(
+            sourceIDs: try networks.sources(for: request), routeID: request.query("line"))
         let list = vehicles.map(\.value).map { v in
             VehicleDTO(
-                source: v.sourceID, network: network(of: v.sourceID), vehicleId: v.vehicleID, label: v.label,
+                source: v.sourceID, network: networks.network(of: v.sourceID), vehicleId: v.vehicleID, label: v.label,
                 line: v.routeID, tripId: v.tripID, lat: v.latitude, lon: v.longitude, bearing: v.bearing,
                 speed: v.speed,
                 stopId: v.stopID, currentStatus: v.currentStatus, observedAt: Timestamp.iso8601(v.observedAt),

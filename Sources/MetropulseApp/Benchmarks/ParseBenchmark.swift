@@ -22,6 +22,10 @@ public struct ParseBenchmark: Sendable {
         public var ratio: Double? { (try? python.get()).map { $0 / seconds } }
     }
 
+    public struct MissingCapture: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
     public struct PythonUnavailable: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
@@ -156,7 +160,7 @@ public struct ParseBenchmark: Sendable {
             (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int).map { (path, $0) }
         }
         guard let biggest = sized.max(by: { $0.1 < $1.1 }) else {
-            throw PythonUnavailable(description: "no .pb capture under \(folder)")
+            throw MissingCapture(description: "no .pb capture under \(folder)")
         }
         return biggest.0
     }

@@ -30,7 +30,7 @@ public enum OpenAQParser {
             let stamp =
                 ((period?["datetimeTo"] as? [String: Any])?["utc"] as? String)
                 ?? ((result["datetime"] as? [String: Any])?["utc"] as? String)
-            guard let metric, let value = (result["value"] as? NSNumber)?.doubleValue, value.isFinite else {
+            guard let metric, let value = result["value"].flatMap(JSONMappingParser.number) else {
                 rejected.append(Rejection(entity: "results[\(index)]", reason: "no parameter or no value"))
                 continue
             }

@@ -29,32 +29,26 @@ public enum OpenMeteoParser {
             // "2023-08-09T00:00": local time without seconds or offset.
             return Timestamp.parse(text + ":00Z").map { $0 - offset }
         }
-        func number(_ value: Any?) -> Double? {
-            guard let number = value as? NSNumber else { return nil }
-            let double = number.doubleValue
-            return double.isFinite ? double : nil
-        }
+        func number(_ value: Any?) -> Double? { value.flatMap(JSONMappingParser.number) }
         var reading = Reading(
             measurements: [], time: nil, latitude: number(root["latitude"]), longitude: number(root["longitude"]))
+        let location = reading.latitude.flatMap { latitude in
+            reading.longitude.map { GeoPoint(latitude: latitude, longitude: $0) }
+        }
         func add(_ metric: String, _ value: Any?, unit: String?, at: Int64) {
             guard let value = number(value) else { return }
-            let location = reading.latitude.flatMap { latitude in
-                reading.longitude.map { GeoPoint(latitude: latitude, longitude: $0) }
-            }
             reading.measurements.append(
                 CityMeasurement(
                     sourceID: sourceID, zone: zone, metric: metric, value: value, unit: unit, observedAt: at,
                     location: location))
         }
-        if let current = root["current"] as? [String: Any], let at = time(current["time"]) {
-            let units = root["current_units"] as? [String: String] ?? [:]
-            reading.time = at
-            for (metric, value) in current.sorted(by: { $0.key < $1.key })
-            where metric != "time" && metric != "interval" {
-                add(metric, value, unit: units[metric], at: at)
-            }
-        } else if let current = root["current_weather"] as? [String: Any], let at = time(current["time"]) {
-            let units = root["current_weather_units"] as? [String: String] ?? [:]
+        // `current` (with `current_units`), or the legacy `current_weather` (with its units).
+        let currentBlock = ["current", "current_weather"].lazy.compactMap { key -> (String, [String: Any], Int64)? in
+            guard let block = root[key] as? [String: Any], let at = time(block["time"]) else { return nil }
+            return (key, block, at)
+        }.first
+        if let (key, current, at) = currentBlock {
+            let units = root[key + "_units"] as? [String: String] ?? [:]
             reading.time = at
             for (metric, value) in current.sorted(by: { $0.key < $1.key })
             where metric != "time" && metric != "interval" {

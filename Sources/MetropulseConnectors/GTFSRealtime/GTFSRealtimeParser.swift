@@ -151,8 +151,8 @@ public enum GTFSRealtimeParser {
             },
             entities: a.informedEntity.map {
                 Disruption.Entity(
-                    agencyID: nonEmpty($0.agencyID), routeID: nonEmpty($0.routeID), stopID: nonEmpty($0.stopID),
-                    tripID: $0.hasTrip ? nonEmpty($0.trip.tripID) : nil)
+                    agencyID: $0.agencyID.nilIfEmpty, routeID: $0.routeID.nilIfEmpty, stopID: $0.stopID.nilIfEmpty,
+                    tripID: $0.hasTrip ? $0.trip.tripID.nilIfEmpty : nil)
             }, observedAt: observed)
     }
 
@@ -161,8 +161,6 @@ public enum GTFSRealtimeParser {
         guard let value = Int64(exactly: seconds), value >= 0, value < 1 << 40 else { return nil }
         return value * 1000
     }
-
-    private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
 
     /// The English translation, else one without a language, else the first.
     private static func text(_ translated: TransitRealtime_TranslatedString) -> String? {
@@ -186,7 +184,7 @@ enum EnumNames {
         func table<E: SwiftProtobuf.Enum & CaseIterable>(_ type: E.Type) -> (ObjectIdentifier, [Int: String]) {
             (
                 ObjectIdentifier(type),
-                Dictionary(type.allCases.map { ($0.rawValue, snakeCase(String(describing: $0))) }) { a, _ in a }
+                Dictionary(type.allCases.map { ($0.rawValue, String(describing: $0).snakeCased) }) { a, _ in a }
             )
         }
         return Dictionary(
@@ -202,18 +200,5 @@ enum EnumNames {
 
     static func name<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E) -> String {
         tables[ObjectIdentifier(E.self)]?[value.rawValue] ?? "unknown_\(value.rawValue)"
-    }
-
-    static func snakeCase(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            if character.isUppercase {
-                if !out.isEmpty { out.append("_") }
-                out += character.lowercased()
-            } else {
-                out.append(character)
-            }
-        }
-        return out
     }
 }

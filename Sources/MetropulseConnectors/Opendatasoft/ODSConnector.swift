@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 public import MetropulseCore
 
@@ -34,7 +35,7 @@ public struct ODSConnector: Connector {
         let (path, query) = ODSQuery.split(base)
         var parameters = query.filter { !["limit", "offset", "order_by"].contains($0.name) }
         if let after {
-            let slice = "\(keyField) > \"\(after.replacingAll("\"", with: "\\\""))\""
+            let slice = "\(keyField) > \"\(after.replacingOccurrences(of: "\"", with: "\\\""))\""
             if let index = parameters.firstIndex(where: { $0.name == "where" }) {
                 parameters[index].value = "(\(parameters[index].value)) AND \(slice)"
             } else {
@@ -141,13 +142,5 @@ enum ODSQuery {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for character in self { if character == target { out += replacement } else { out.append(character) } }
-        return out
     }
 }

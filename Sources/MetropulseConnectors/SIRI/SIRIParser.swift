@@ -203,28 +203,10 @@ public enum SIRIParser {
         return Disruption(
             sourceID: sourceID,
             id: s.string("SituationNumber") ?? s.at("SituationRef")?.string("SituationSimpleRef") ?? "situation",
-            cause: cause.map(snake), effect: condition.map(snake), severity: s.string("Severity")?.lowercased(),
+            cause: cause?.snakeCased, effect: condition?.snakeCased, severity: s.string("Severity")?.lowercased(),
             header: text(s.all("Summary")), details: text(s.all("Description")), url: s.descendants("Uri").first?.value,
             periods: periods,
             entities: lines.map { Disruption.Entity(routeID: $0) } + stops.map { Disruption.Entity(stopID: $0) },
             observedAt: (s.string("VersionedAtTime") ?? s.string("CreationTime")).flatMap(Timestamp.parse) ?? observed)
     }
-
-    /// `roadworks` stays, `noService` → `no_service`, `Works` → `works`.
-    static func snake(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            if character.isUppercase {
-                if !out.isEmpty && out.last != "_" { out.append("_") }
-                out += character.lowercased()
-            } else {
-                out.append(character == "-" || character == " " ? "_" : character)
-            }
-        }
-        return out
-    }
-}
-
-extension String {
-    var nilIfEmpty: String? { isEmpty ? nil : self }
 }
