@@ -13,6 +13,11 @@ let package = Package(
     products: [
         .executable(name: "metropulse", targets: ["metropulse"])
     ],
+    traits: [
+        .trait(
+            name: "Kafka",
+            description: "Kafka work queue, bus and record topics through librdkafka (needs librdkafka-dev)")
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -78,6 +83,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        /// librdkafka's C API (Debian `librdkafka-dev`); only imported with the `Kafka` trait.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        /// Work queue, control bus and record topics on Kafka. Empty unless built with
+        /// `--traits Kafka`, so the default build needs no system library.
+        .target(
+            name: "MetropulseKafka",
+            dependencies: [
+                "MetropulseCore",
+                .target(name: "CRdKafka", condition: .when(traits: ["Kafka"])),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         /// The built-in demo city: a feed server with live-changing data in real formats.
         .target(
             name: "MetropulseDemo",
@@ -110,6 +133,7 @@ let package = Package(
                 "MetropulseConnectors",
                 "MetropulseSQLite",
                 "MetropulsePostgres",
+                "MetropulseKafka",
                 "MetropulseDemo",
                 "MetropulseAPI",
                 .product(name: "Yams", package: "Yams"),
@@ -147,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "MetropulseConformanceTests",
             dependencies: [
-                "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres",
+                "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres", "MetropulseKafka",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

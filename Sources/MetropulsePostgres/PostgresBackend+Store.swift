@@ -368,16 +368,16 @@ extension PostgresBackend: Store {
         try await client.query(
             """
             INSERT INTO worker_heartbeats (worker_id, host, pid, status, concurrency, in_flight, processed, failed,
-                fetch_rate, errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at)
+                fetch_rate, errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at, partitions)
             VALUES (\(h.workerID), \(h.host), \(h.pid), \(h.status.rawValue), \(h.concurrency), \(h.inFlight),
                 \(h.processed), \(h.failed), \(h.fetchRate), \(h.errorsLastMinute), \(h.cpuSeconds), \(h.memoryBytes),
-                \(h.startedAt), \(h.lastSeenAt))
+                \(h.startedAt), \(h.lastSeenAt), \(h.partitions.joined(separator: ",")))
             ON CONFLICT (worker_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, status = excluded.status,
                 concurrency = excluded.concurrency, in_flight = excluded.in_flight, processed = excluded.processed,
                 failed = excluded.failed, fetch_rate = excluded.fetch_rate,
                 errors_last_minute = excluded.errors_last_minute, cpu_seconds = excluded.cpu_seconds,
                 memory_bytes = excluded.memory_bytes, started_at = excluded.started_at,
-                last_seen_at = excluded.last_seen_at
+                last_seen_at = excluded.last_seen_at, partitions = excluded.partitions
             """, logger: logger)
     }
 
@@ -386,7 +386,7 @@ extension PostgresBackend: Store {
         for try await row in try await client.query(
             """
             SELECT worker_id, host, pid, status, concurrency, in_flight, processed, failed, fetch_rate,
-                errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at
+                errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at, partitions
             FROM worker_heartbeats ORDER BY last_seen_at DESC
             """, logger: logger)
         {
@@ -400,7 +400,8 @@ extension PostgresBackend: Store {
                     processed: try r[6].decode(Int.self), failed: try r[7].decode(Int.self),
                     fetchRate: try r[8].decode(Double.self), errorsLastMinute: try r[9].decode(Int.self),
                     cpuSeconds: try r[10].decode(Double.self), memoryBytes: try r[11].decode(Int64.self),
-                    startedAt: try r[12].decode(Int64.self), lastSeenAt: try r[13].decode(Int64.self)))
+                    startedAt: try r[12].decode(Int64.self), lastSeenAt: try r[13].decode(Int64.self),
+                    partitions: try r[14].decode(String.self).split(separator: ",").map(String.init)))
         }
         return beats
     }

@@ -244,6 +244,10 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            "v6-heartbeat-partitions",
+            ["ALTER TABLE worker_heartbeats ADD COLUMN partitions TEXT NOT NULL DEFAULT ''"]
+        ),
     ]
 
     static func migrate(client: PostgresClient, logger: Logger) async throws {

@@ -293,12 +293,13 @@ extension SQLiteBackend: Store {
                 sql: """
                     INSERT OR REPLACE INTO worker_heartbeats (worker_id, host, pid, status, concurrency, in_flight,
                         processed, failed, fetch_rate, errors_last_minute, cpu_seconds, memory_bytes, started_at,
-                        last_seen_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        last_seen_at, partitions)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     h.workerID, h.host, h.pid, h.status.rawValue, h.concurrency, h.inFlight, h.processed, h.failed,
                     h.fetchRate, h.errorsLastMinute, h.cpuSeconds, h.memoryBytes, h.startedAt, h.lastSeenAt,
+                    h.partitions.joined(separator: ","),
                 ])
         }
     }
@@ -340,7 +341,7 @@ extension SQLiteBackend: Store {
                 db,
                 sql: """
                     SELECT worker_id, host, pid, status, concurrency, in_flight, processed, failed, fetch_rate,
-                        errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at
+                        errors_last_minute, cpu_seconds, memory_bytes, started_at, last_seen_at, partitions
                     FROM worker_heartbeats ORDER BY last_seen_at DESC
                     """
             ).map { row in
@@ -348,7 +349,7 @@ extension SQLiteBackend: Store {
                     workerID: row[0], host: row[1], pid: row[2], status: WorkerStatus(rawValue: row[3]) ?? .running,
                     concurrency: row[4], inFlight: row[5], processed: row[6], failed: row[7], fetchRate: row[8],
                     errorsLastMinute: row[9], cpuSeconds: row[10], memoryBytes: row[11], startedAt: row[12],
-                    lastSeenAt: row[13])
+                    lastSeenAt: row[13], partitions: partitionList(row[14]))
             }
         }
     }
@@ -373,4 +374,9 @@ extension StatementBinder {
         bind(s.status.rawValue)
         bind(s.occupancyRate)
     }
+}
+
+/// A heartbeat's partitions column: comma-separated `topic/partition`.
+func partitionList(_ column: String) -> [String] {
+    column.split(separator: ",").map(String.init)
 }

@@ -209,6 +209,9 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v5-heartbeat-partitions") { db in
+            try db.execute(sql: "ALTER TABLE worker_heartbeats ADD COLUMN partitions TEXT NOT NULL DEFAULT ''")
+        }
         return migrator
     }
 }

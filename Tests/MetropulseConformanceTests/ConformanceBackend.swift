@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MetropulseCore
+import MetropulseKafka
 import MetropulsePostgres
 import MetropulseSQLite
 import PostgresNIO
@@ -59,8 +60,60 @@ struct BackendFactory: Sendable, CustomTestStringConvertible {
     /// `METROPULSE_TEST_POSTGRES_URL` names a server (`.ci/run` starts one).
     static let all: [BackendFactory] =
         ProcessInfo.processInfo.environment["METROPULSE_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+
+    /// The queue backends: the store backends, and Kafka when built with the `Kafka` trait and
+    /// `METROPULSE_TEST_KAFKA_BROKERS` names a broker (`.ci/run` starts one).
+    static var queues: [BackendFactory] {
+        #if Kafka
+            if ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_BROKERS"] != nil { return all + [.kafka] }
+        #endif
+        return all
+    }
+
+    #if Kafka
+        /// Fresh topics and a fresh consumer group (a unique prefix) on the test broker; the
+        /// consumer has joined its group before the test starts. Runs are kept in SQLite.
+        static let kafka = BackendFactory(name: "kafka") {
+            let queue = try await makeTestKafkaQueue()
+            let store = try await BackendFactory.sqlite.make()
+            return ConformanceBackend(
+                store: store.store, queue: queue, committer: SequentialRunCommitter(store: store.store, queue: queue)
+            ) {
+                queue.shutdown()
+                store.cleanup()
+            }
+        }
+    #endif
 }
 
 func task(_ job: String, source: String = "s", priority: Int = 0, runAt: Int64 = 0, maxAttempts: Int = 3) -> NewTask {
     NewTask(jobID: job, sourceID: source, priority: priority, runAt: runAt, maxAttempts: maxAttempts)
 }
+
+#if Kafka
+    /// A Kafka queue on fresh topics of the test broker, with its consumer in the group.
+    func makeTestKafkaQueue(prefix: String = "t\(UUID().uuidString.prefix(8).lowercased())-") async throws
+        -> KafkaWorkQueue
+    {
+        guard let brokers = ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_BROKERS"] else {
+            throw KafkaTestError(message: "METROPULSE_TEST_KAFKA_BROKERS is not set")
+        }
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let queue = try KafkaWorkQueue(
+            configuration: .init(
+                settings: KafkaSettings(brokers: brokers, properties: ["session.timeout.ms": "6000"]),
+                topics: KafkaTopics().prefixed(prefix), clientID: "test-\(prefix)"),
+            logger: logger)
+        try await queue.createTopics()
+        guard try await queue.waitUntilAssigned(timeoutMillis: 60_000) else {
+            queue.shutdown()
+            throw KafkaTestError(message: "the consumer got no partitions within 60 s")
+        }
+        return queue
+    }
+
+    struct KafkaTestError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+#endif

@@ -4,7 +4,7 @@ import Testing
 /// The work-queue semantics every backend must keep.
 @Suite("Queue conformance")
 struct QueueConformanceTests {
-    @Test("a job id is accepted once", arguments: BackendFactory.all)
+    @Test("a job id is accepted once", arguments: BackendFactory.queues)
     func dedupe(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -18,7 +18,7 @@ struct QueueConformanceTests {
         #expect(try await backend.queue.enqueue([task("a")], now: 2) == 0)
     }
 
-    @Test("claims by priority, then oldest run time; future tasks wait", arguments: BackendFactory.all)
+    @Test("claims by priority, then oldest run time; future tasks wait", arguments: BackendFactory.queues)
     func order(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -39,7 +39,7 @@ struct QueueConformanceTests {
             ])
     }
 
-    @Test("an expired lease is taken again; the old owner's outcome is ignored", arguments: BackendFactory.all)
+    @Test("an expired lease is taken again; the old owner's outcome is ignored", arguments: BackendFactory.queues)
     func leaseExpiry(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -66,7 +66,7 @@ struct QueueConformanceTests {
         #expect(stats.succeeded == 1)
     }
 
-    @Test("renewing a lease keeps the task from being taken", arguments: BackendFactory.all)
+    @Test("renewing a lease keeps the task from being taken", arguments: BackendFactory.queues)
     func renew(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -79,7 +79,8 @@ struct QueueConformanceTests {
     }
 
     @Test(
-        "retry waits for its time, dead after the last attempt, requeue brings it back", arguments: BackendFactory.all)
+        "retry waits for its time, dead after the last attempt, requeue brings it back",
+        arguments: BackendFactory.queues)
     func retryDeadRequeue(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -110,7 +111,7 @@ struct QueueConformanceTests {
         #expect(try await queue.requeueDead(taskIDs: [third.id], now: 6_000) == 0)
     }
 
-    @Test("concurrent claimers never get the same task", arguments: BackendFactory.all)
+    @Test("concurrent claimers never get the same task", arguments: BackendFactory.queues)
     func concurrentClaimers(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -135,7 +136,7 @@ struct QueueConformanceTests {
         #expect(Set(claims).count == 300)
     }
 
-    @Test("stats report depth, lag and last-minute throughput", arguments: BackendFactory.all)
+    @Test("stats report depth, lag and last-minute throughput", arguments: BackendFactory.queues)
     func stats(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
@@ -157,7 +158,7 @@ struct QueueConformanceTests {
 }
 
 extension QueueConformanceTests {
-    @Test("old succeeded tasks are pruned; dead and unfinished ones stay", arguments: BackendFactory.all)
+    @Test("old succeeded tasks are pruned; dead and unfinished ones stay", arguments: BackendFactory.queues)
     func prune(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }

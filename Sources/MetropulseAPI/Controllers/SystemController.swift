@@ -17,6 +17,8 @@ struct SystemController {
         var oldestWaitingAgeSeconds: Double?
         var finishedLastMinute: Int
         var throughputPerSecond: Double
+        /// On Kafka: each task partition's committed offset, high watermark and lag.
+        var partitions: [PartitionLag]?
     }
 
     struct WorkerDTO: Codable, Sendable {
@@ -37,6 +39,8 @@ struct SystemController {
         var startedAt: String
         var lastSeenAt: String
         var heartbeatAgeSeconds: Double
+        /// On Kafka: the partitions assigned to the worker (`topic/partition`).
+        var partitions: [String]
     }
 
     struct WorkerList: ResponseEncodable {
@@ -150,7 +154,8 @@ struct SystemController {
             succeeded: stats.succeeded,
             oldestWaitingAgeSeconds: stats.oldestReadySince.map { Double(max(0, now - $0)) / 1000 },
             finishedLastMinute: stats.finishedLastMinute,
-            throughputPerSecond: (Double(stats.finishedLastMinute) / 60 * 100).rounded() / 100)
+            throughputPerSecond: (Double(stats.finishedLastMinute) / 60 * 100).rounded() / 100,
+            partitions: stats.partitions)
     }
 
     @Sendable func workers(_ request: Request, context: APIRequestContext) async throws -> WorkerList {
@@ -201,7 +206,7 @@ struct SystemController {
             fetchRate: (h.fetchRate * 100).rounded() / 100, errorsLastMinute: h.errorsLastMinute,
             cpuSeconds: (h.cpuSeconds * 100).rounded() / 100, memoryBytes: h.memoryBytes,
             startedAt: Timestamp.iso8601(h.startedAt), lastSeenAt: Timestamp.iso8601(h.lastSeenAt),
-            heartbeatAgeSeconds: Double(max(0, age)) / 1000)
+            heartbeatAgeSeconds: Double(max(0, age)) / 1000, partitions: h.partitions)
     }
 
     @Sendable func scheduler(_ request: Request, context: APIRequestContext) async throws -> SchedulerDTO {

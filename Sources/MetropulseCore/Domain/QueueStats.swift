@@ -9,6 +9,8 @@ public struct QueueStats: Sendable, Hashable, Codable {
     public var oldestReadySince: Int64?
     /// Tasks finished (succeeded or dead) in the last 60 s.
     public var finishedLastMinute: Int
+    /// Per partition on Kafka: committed offset, high watermark and lag. Nil on the SQL queues.
+    public var partitions: [PartitionLag]?
 
     public init(
         queued: Int = 0, running: Int = 0, retrying: Int = 0, dead: Int = 0, succeeded: Int = 0,
@@ -21,5 +23,28 @@ public struct QueueStats: Sendable, Hashable, Codable {
         self.succeeded = succeeded
         self.oldestReadySince = oldestReadySince
         self.finishedLastMinute = finishedLastMinute
+    }
+}
+
+/// Where a consumer group stands on one partition.
+public struct PartitionLag: Sendable, Hashable, Codable {
+    public var topic: String
+    public var partition: Int
+    /// The next offset the group will read (nil when it committed none).
+    public var committed: Int64?
+    /// The offset the next message written will get.
+    public var highWatermark: Int64
+    /// Messages written and not committed.
+    public var lag: Int64
+    /// The client reading the partition, when it is this process.
+    public var readBy: String?
+
+    public init(topic: String, partition: Int, committed: Int64?, highWatermark: Int64, lag: Int64, readBy: String?) {
+        self.topic = topic
+        self.partition = partition
+        self.committed = committed
+        self.highWatermark = highWatermark
+        self.lag = lag
+        self.readBy = readBy
     }
 }

@@ -17,11 +17,13 @@ public struct WorkerHeartbeat: Sendable, Hashable, Codable {
     public var memoryBytes: Int64
     public var startedAt: Int64
     public var lastSeenAt: Int64
+    /// The partitions the worker reads on Kafka (`topic/partition`); empty on the SQL queues.
+    public var partitions: [String]
 
     public init(
         workerID: String, host: String, pid: Int, status: WorkerStatus, concurrency: Int, inFlight: Int,
         processed: Int, failed: Int, fetchRate: Double, errorsLastMinute: Int, cpuSeconds: Double,
-        memoryBytes: Int64, startedAt: Int64, lastSeenAt: Int64
+        memoryBytes: Int64, startedAt: Int64, lastSeenAt: Int64, partitions: [String] = []
     ) {
         self.workerID = workerID
         self.host = host
@@ -37,6 +39,7 @@ public struct WorkerHeartbeat: Sendable, Hashable, Codable {
         self.memoryBytes = memoryBytes
         self.startedAt = startedAt
         self.lastSeenAt = lastSeenAt
+        self.partitions = partitions
     }
 }
 

@@ -34,6 +34,14 @@ public protocol WorkQueue: Sendable {
 
     /// Returns when new work may be ready, or after `timeoutMillis`.
     func waitForWork(timeoutMillis: Int64) async
+
+    /// The partitions this process reads (`topic/partition`) on a partitioned queue (Kafka);
+    /// empty on the SQL queues, where any worker may take any task.
+    func assignedPartitions() -> [String]
+}
+
+extension WorkQueue {
+    public func assignedPartitions() -> [String] { [] }
 }
 
 /// A task as listed by the operator API.

@@ -265,6 +265,7 @@ public final class WorkerPool: Service {
 
     public func heartbeat(status override: WorkerStatus? = nil) -> WorkerHeartbeat {
         let now = clock.nowMillis
+        let partitions = queue.assignedPartitions()
         return state.withLock { state in
             state.recent.removeAll { $0.at < now - 60_000 }
             let status: WorkerStatus =
@@ -274,7 +275,7 @@ public final class WorkerPool: Service {
                 concurrency: configuration.concurrency, inFlight: state.inFlight.count, processed: state.processed,
                 failed: state.failed, fetchRate: Double(state.recent.count) / 60,
                 errorsLastMinute: state.recent.filter(\.failed).count, cpuSeconds: ProcessStats.cpuSeconds,
-                memoryBytes: ProcessStats.residentBytes, startedAt: startedAt, lastSeenAt: now)
+                memoryBytes: ProcessStats.residentBytes, startedAt: startedAt, lastSeenAt: now, partitions: partitions)
         }
     }
 

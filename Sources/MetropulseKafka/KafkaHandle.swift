@@ -1,0 +1,435 @@
+#if Kafka
+    import CRdKafka
+    import Foundation
+    import Synchronization
+
+    /// Where the brokers are and what else to pass to librdkafka (SASL, TLS, timeouts...).
+    public struct KafkaSettings: Sendable, Hashable {
+        /// `host:port[,host:port...]`
+        public var brokers: String
+        /// librdkafka properties passed through unchanged (`security.protocol`, `sasl.mechanisms`,
+        /// `sasl.username`, `ssl.ca.location`, `session.timeout.ms`...).
+        public var properties: [String: String]
+
+        public init(brokers: String, properties: [String: String] = [:]) {
+            self.brokers = brokers
+            self.properties = properties
+        }
+    }
+
+    public struct KafkaError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+
+        init(_ description: String) {
+            self.description = description
+        }
+
+        init(_ what: String, _ code: rd_kafka_resp_err_t) {
+            self.description = "\(what): \(String(cString: rd_kafka_err2str(code)))"
+        }
+    }
+
+    /// A message read from a topic, copied out of librdkafka.
+    struct KafkaMessage: Sendable {
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+        var key: [UInt8]
+        var value: [UInt8]
+        var headers: [String: String]
+        /// Producer timestamp, epoch ms.
+        var timestamp: Int64
+    }
+
+    /// A message to produce.
+    struct KafkaOutgoing: Sendable {
+        var topic: String
+        var key: [UInt8]
+        var value: [UInt8]
+        var headers: [(String, String)]
+        /// A partition, or nil to let the partitioner choose by key.
+        var partition: Int32?
+
+        init(topic: String, key: String, value: [UInt8], headers: [(String, String)] = [], partition: Int32? = nil) {
+            self.topic = topic
+            self.key = Array(key.utf8)
+            self.value = value
+            self.headers = headers
+            self.partition = partition
+        }
+    }
+
+    /// A partition and an offset in it.
+    struct TopicPartitionOffset: Sendable, Hashable {
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+    }
+
+    /// Callbacks a consumer handle makes from its poll thread.
+    final class ConsumerEvents: @unchecked Sendable {
+        /// Partitions just assigned to this member.
+        var onAssign: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+        /// Partitions about to be taken away; runs before the assignment is dropped, so done work can
+        /// still be committed.
+        var onRevoke: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+    }
+
+    /// The one type that touches librdkafka: owns an `rd_kafka_t` (producer or consumer), runs its
+    /// poll loop on a dedicated thread, and runs every blocking call off the cooperative thread pool.
+    final class KafkaHandle: @unchecked Sendable {
+        enum Role {
+            case producer
+            /// A member of `group`; subscribe with `subscribe(_:)`, read with `poll`.
+            case consumer(group: String, events: ConsumerEvents)
+            /// A consumer that never joins the group: reads committed offsets, watermarks, and
+            /// messages at offsets it assigns itself.
+            case observer(group: String)
+        }
+
+        let pointer: OpaquePointer
+        private let isProducer: Bool
+        private let running = Atomic<Bool>(true)
+        private let blockingQueue: DispatchQueue
+        private var pollThread: Thread?
+        private let eventsBox: Unmanaged<ConsumerEvents>?
+
+        init(role: Role, settings: KafkaSettings, name: String) throws {
+            guard let conf = rd_kafka_conf_new() else { throw KafkaError("rd_kafka_conf_new failed") }
+            var properties: [(String, String)] = [("bootstrap.servers", settings.brokers), ("client.id", name)]
+            var events: Unmanaged<ConsumerEvents>?
+            switch role {
+            case .producer:
+                isProducer = true
+                properties += [("linger.ms", "2"), ("message.timeout.ms", "30000")]
+                rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
+                    guard let message, let opaque = message.pointee._private else { return }
+                    let tracker = Unmanaged<DeliveryTracker>.fromOpaque(opaque).takeRetainedValue()
+                    let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                    tracker.delivered(
+                        message.pointee.err,
+                        at: TopicPartitionOffset(
+                            topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))
+                }
+            case .consumer(let group, let consumerEvents):
+                isProducer = false
+                properties += [
+                    ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
+                    ("enable.partition.eof", "false"),
+                ]
+                let box = Unmanaged.passRetained(consumerEvents)
+                events = box
+                rd_kafka_conf_set_opaque(conf, box.toOpaque())
+                rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, opaque in
+                    guard let rk, let opaque else { return }
+                    let events = Unmanaged<ConsumerEvents>.fromOpaque(opaque).takeUnretainedValue()
+                    let list = partitions.map(KafkaHandle.offsets(in:)) ?? []
+                    if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                        rd_kafka_assign(rk, partitions)
+                        events.onAssign(list)
+                    } else {
+                        events.onRevoke(list)
+                        rd_kafka_assign(rk, nil)
+                    }
+                }
+            case .observer(let group):
+                isProducer = false
+                properties += [
+                    ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
+                    ("enable.partition.eof", "false"),
+                ]
+            }
+            // Settings given by the user win over the defaults above.
+            for (key, value) in settings.properties { properties.append((key, value)) }
+            var errorText = [CChar](repeating: 0, count: 512)
+            for (key, value) in properties
+            where rd_kafka_conf_set(conf, key, value, &errorText, errorText.count) != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                events?.release()
+                throw KafkaError("Kafka setting \(key): \(String(cString: errorText))")
+            }
+            let type = isProducer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER
+            guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+                rd_kafka_conf_destroy(conf)
+                events?.release()
+                throw KafkaError("cannot create a Kafka client: \(String(cString: errorText))")
+            }
+            pointer = handle
+            eventsBox = events
+            blockingQueue = DispatchQueue(label: "metropulse.kafka.\(name)", attributes: .concurrent)
+            if !isProducer { rd_kafka_poll_set_consumer(handle) }
+            if isProducer {
+                let thread = Thread { [self] in
+                    while running.load(ordering: .relaxed) { rd_kafka_poll(pointer, 100) }
+                }
+                thread.name = "kafka-producer-poll"
+                thread.start()
+                pollThread = thread
+            }
+        }
+
+        deinit {
+            rd_kafka_destroy(pointer)
+            eventsBox?.release()
+        }
+
+        /// Runs a blocking librdkafka call on this handle's own threads.
+        func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+            try await withCheckedThrowingContinuation { continuation in
+                blockingQueue.async { continuation.resume(with: Result { try body() }) }
+            }
+        }
+
+        // MARK: Producing
+
+        /// Produces the messages and returns once the broker acknowledged every one, with where each
+        /// was written (in no particular order).
+        @discardableResult
+        func produce(_ messages: [KafkaOutgoing]) async throws -> [TopicPartitionOffset] {
+            if messages.isEmpty { return [] }
+            let tracker = DeliveryTracker(count: messages.count)
+            return try await withCheckedThrowingContinuation { (continuation: Delivery) in
+                tracker.setContinuation(continuation)
+                blockingQueue.async { [self] in
+                    for message in messages { enqueue(message, tracker: tracker) }
+                }
+            }
+        }
+
+        private func enqueue(_ message: KafkaOutgoing, tracker: DeliveryTracker) {
+            while true {
+                var headers: OpaquePointer?
+                if !message.headers.isEmpty {
+                    headers = rd_kafka_headers_new(message.headers.count)
+                    for (name, value) in message.headers {
+                        _ = value.utf8CString.withUnsafeBufferPointer { buffer in
+                            rd_kafka_header_add(headers, name, -1, buffer.baseAddress, buffer.count - 1)
+                        }
+                    }
+                }
+                let opaque = Unmanaged.passRetained(tracker).toOpaque()
+                let err = message.key.withUnsafeBytes { key in
+                    message.value.withUnsafeBytes { value in
+                        mp_produce(
+                            pointer, message.topic, message.partition ?? -1, key.baseAddress, key.count,
+                            value.baseAddress, value.count, headers, opaque)
+                    }
+                }
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+                Unmanaged<DeliveryTracker>.fromOpaque(opaque).release()
+                if err == RD_KAFKA_RESP_ERR__QUEUE_FULL && running.load(ordering: .relaxed) {
+                    // The local queue is full: wait for deliveries to make room (this thread is ours).
+                    rd_kafka_flush(pointer, 50)
+                    continue
+                }
+                tracker.delivered(err, at: nil)
+                return
+            }
+        }
+
+        // MARK: Consuming
+
+        func subscribe(_ topics: [String]) throws {
+            let list = Self.list(topics.map { TopicPartitionOffset(topic: $0, partition: -1, offset: -1001) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_subscribe(pointer, list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("subscribe", err) }
+        }
+
+        /// Takes up to `limit` messages, waiting at most `timeoutMillis` for the first. Call from one
+        /// thread at a time (the owner's poll loop); rebalance callbacks run inside.
+        func poll(limit: Int, timeoutMillis: Int32) -> [KafkaMessage] {
+            var messages: [KafkaMessage] = []
+            var wait = timeoutMillis
+            while messages.count < limit, let raw = rd_kafka_consumer_poll(pointer, wait) {
+                defer { rd_kafka_message_destroy(raw) }
+                wait = 0
+                if raw.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR { continue }
+                messages.append(Self.copy(raw))
+            }
+            return messages
+        }
+
+        /// Commits these next-offsets (the offset of the first message not yet done) synchronously.
+        func commit(_ offsets: [TopicPartitionOffset]) throws {
+            if offsets.isEmpty { return }
+            let list = Self.list(offsets)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_commit(pointer, list, 0)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+                throw KafkaError("commit", err)
+            }
+        }
+
+        func pause(_ partitions: [TopicPartitionOffset], resume: Bool) {
+            if partitions.isEmpty { return }
+            let list = Self.list(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            _ = resume ? rd_kafka_resume_partitions(pointer, list) : rd_kafka_pause_partitions(pointer, list)
+        }
+
+        /// Reads from exactly these partitions and offsets (no group membership).
+        func assign(_ partitions: [TopicPartitionOffset]) throws {
+            let list = Self.list(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_assign(pointer, list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("assign", err) }
+        }
+
+        func closeConsumer() {
+            running.store(false, ordering: .relaxed)
+            _ = rd_kafka_consumer_close(pointer)
+        }
+
+        // MARK: Metadata and offsets
+
+        /// Partition count per topic, for the topics that exist.
+        func partitionCounts(timeoutMillis: Int32 = 5000) throws -> [String: Int] {
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(pointer, 1, nil, &metadata, timeoutMillis)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError("metadata", err) }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            var counts: [String: Int] = [:]
+            for index in 0..<Int(metadata.pointee.topic_cnt) {
+                let topic = metadata.pointee.topics[index]
+                if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    counts[String(cString: topic.topic)] = Int(topic.partition_cnt)
+                }
+            }
+            return counts
+        }
+
+        /// The group's committed next-offset per partition (-1001 when it committed none).
+        func committed(_ partitions: [TopicPartitionOffset], timeoutMillis: Int32 = 5000) throws
+            -> [TopicPartitionOffset]
+        {
+            if partitions.isEmpty { return [] }
+            let list = Self.list(partitions)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_committed(pointer, list, timeoutMillis)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("committed offsets", err) }
+            return Self.offsets(in: list)
+        }
+
+        /// Low and high watermark (next offset to be written) of a partition.
+        func watermarks(topic: String, partition: Int32, timeoutMillis: Int32 = 5000) throws -> (
+            low: Int64, high: Int64
+        ) {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(pointer, topic, partition, &low, &high, timeoutMillis)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("watermarks of \(topic)/\(partition)", err) }
+            return (low, high)
+        }
+
+        func createTopics(_ names: [String], partitions: Int, replication: Int, timeoutMillis: Int32 = 10_000) throws {
+            if names.isEmpty { return }
+            var cNames = names.map { strdup($0) }
+            defer { cNames.forEach { free($0) } }
+            var errorText = [CChar](repeating: 0, count: 512)
+            let result = cNames.withUnsafeMutableBufferPointer { buffer in
+                buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: names.count) {
+                    mp_create_topics(
+                        pointer, $0, names.count, Int32(partitions), Int32(replication), timeoutMillis, &errorText,
+                        errorText.count)
+                }
+            }
+            if result != 0 { throw KafkaError("creating topics: \(String(cString: errorText))") }
+        }
+
+        func assignment() -> [TopicPartitionOffset] {
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            guard rd_kafka_assignment(pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            return Self.offsets(in: list)
+        }
+
+        func stop() {
+            running.store(false, ordering: .relaxed)
+            if isProducer { rd_kafka_flush(pointer, 5000) }
+        }
+
+        // MARK: Conversions
+
+        static func list(_ entries: [TopicPartitionOffset]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+            let list = rd_kafka_topic_partition_list_new(Int32(entries.count))!
+            for entry in entries {
+                let element = rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition)!
+                element.pointee.offset = entry.offset
+            }
+            return list
+        }
+
+        static func offsets(in list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartitionOffset] {
+            (0..<Int(list.pointee.cnt)).map { index in
+                let element = list.pointee.elems[index]
+                return TopicPartitionOffset(
+                    topic: String(cString: element.topic), partition: element.partition, offset: element.offset)
+            }
+        }
+
+        static func copy(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
+            let message = raw.pointee
+            let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
+            let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) } ?? []
+            var headers: [String: String] = [:]
+            var list: OpaquePointer?
+            if rd_kafka_message_headers(raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
+                for index in 0..<rd_kafka_header_cnt(list) {
+                    var name: UnsafePointer<CChar>?
+                    var bytes: UnsafeRawPointer?
+                    var size = 0
+                    if rd_kafka_header_get_all(list, index, &name, &bytes, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                        let name
+                    {
+                        let data = bytes.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                        headers[String(cString: name)] = String(decoding: data, as: UTF8.self)
+                    }
+                }
+            }
+            var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+            let timestamp = rd_kafka_message_timestamp(raw, &type)
+            return KafkaMessage(
+                topic: String(cString: rd_kafka_topic_name(message.rkt)), partition: message.partition,
+                offset: message.offset, key: key, value: value, headers: headers, timestamp: timestamp)
+        }
+    }
+
+    typealias Delivery = CheckedContinuation<[TopicPartitionOffset], any Error>
+
+    /// Counts delivery reports of one `produce` call and resumes it when all arrived.
+    final class DeliveryTracker: @unchecked Sendable {
+        private struct State {
+            var remaining: Int
+            var error: KafkaError?
+            var written: [TopicPartitionOffset] = []
+            var continuation: Delivery?
+        }
+
+        private let state: Mutex<State>
+
+        init(count: Int) {
+            state = Mutex(State(remaining: count))
+        }
+
+        func setContinuation(_ continuation: Delivery) {
+            state.withLock { $0.continuation = continuation }
+        }
+
+        func delivered(_ err: rd_kafka_resp_err_t, at place: TopicPartitionOffset?) {
+            let finished: (Delivery, Result<[TopicPartitionOffset], KafkaError>)? = state.withLock { state in
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if state.error == nil { state.error = KafkaError("delivery", err) }
+                } else if let place {
+                    state.written.append(place)
+                }
+                state.remaining -= 1
+                guard state.remaining == 0, let continuation = state.continuation else { return nil }
+                state.continuation = nil
+                return (continuation, state.error.map { .failure($0) } ?? .success(state.written))
+            }
+            guard let (continuation, result) = finished else { return }
+            continuation.resume(with: result.mapError { $0 as any Error })
+        }
+    }
+#endif

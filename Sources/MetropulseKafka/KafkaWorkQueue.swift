@@ -1,0 +1,677 @@
+#if Kafka
+    import Foundation
+    public import Logging
+    public import MetropulseCore
+    public import ServiceLifecycle
+    import Synchronization
+
+    /// The work queue on Kafka. The scheduler produces tasks to `fetch.tasks` (or `fetch.tasks.high`
+    /// for a priority above 0), keyed by source id; the worker pools of every process form one
+    /// consumer group on the task topics.
+    ///
+    /// What Kafka gives and what this type adds:
+    /// - a partition is leased to one member of the group at a time; a member that dies loses its
+    ///   partitions after the session timeout, and their uncommitted tasks are read again by others;
+    /// - within a process, each task read is leased to one claimer, with an expiry, renewals and the
+    ///   attempt number as the token, exactly as on the SQL queues;
+    /// - a partition's offset is committed only up to the first task not finished yet, and only after
+    ///   the task's writes (at-least-once; a redelivered task repeats idempotent writes);
+    /// - a failed attempt is produced to `fetch.tasks.retry` with a `not-before` header and a task out
+    ///   of attempts to `fetch.tasks.dlq`; `requeueDead` moves dead letters back to the task topics;
+    /// - a job id is accepted once per scheduler process (the scheduler never enqueues a slot twice),
+    ///   and a job a worker already finished in this process is skipped if it is delivered again.
+    public final class KafkaWorkQueue: WorkQueue, Service, @unchecked Sendable {
+        public struct Configuration: Sendable {
+            public var settings: KafkaSettings
+            public var topics: KafkaTopics
+            /// Names this process's clients (`client.id`).
+            public var clientID: String
+            /// Tasks read and not finished, per process, above which reading pauses.
+            public var inboxLimit: Int
+            /// How long `claim` waits for tasks this process just produced to be read back.
+            public var catchUpMillis: Int64
+
+            public init(
+                settings: KafkaSettings, topics: KafkaTopics = KafkaTopics(), clientID: String = "metropulse",
+                inboxLimit: Int = 5_000, catchUpMillis: Int64 = 2_000
+            ) {
+                self.settings = settings
+                self.topics = topics
+                self.clientID = clientID
+                self.inboxLimit = inboxLimit
+                self.catchUpMillis = catchUpMillis
+            }
+        }
+
+        struct PartitionKey: Hashable, Sendable, Comparable {
+            var topic: String
+            var partition: Int32
+
+            static func < (lhs: PartitionKey, rhs: PartitionKey) -> Bool {
+                (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
+            }
+        }
+
+        struct Entry {
+            var id: Int64
+            var record: TaskRecord
+            var topicIndex: Int
+            var key: PartitionKey
+            var offset: Int64
+            var leaseOwner: String?
+            var leaseExpiresAt: Int64?
+            /// The attempt of the current (or last) lease.
+            var attempt: Int
+        }
+
+        struct State {
+            var entries: [Int64: Entry] = [:]
+            /// Offsets read and not finished, ascending, per partition.
+            var unfinished: [PartitionKey: [Int64]] = [:]
+            var lastRead: [PartitionKey: Int64] = [:]
+            var assigned: Set<PartitionKey> = []
+            var assignedOnce = false
+            var paused = false
+            /// The highest offset this process wrote per task partition.
+            var produced: [PartitionKey: Int64] = [:]
+            var enqueuedJobs = RecentSet()
+            var finishedJobs = RecentSet()
+            var succeeded: [QueuedTask] = []
+            var finishedAt: [Int64] = []
+        }
+
+        let configuration: Configuration
+        let logger: Logger
+        let producer: KafkaHandle
+        private let state = Mutex(State())
+        private let consumerBox = Mutex<KafkaHandle?>(nil)
+        private let observers = Mutex<[String: KafkaHandle]>([:])
+        private let committedUpTo = Mutex<[PartitionKey: Int64]>([:])
+        private let signal = AsyncSignal()
+        private let running = Atomic<Bool>(true)
+
+        public init(configuration: Configuration, logger: Logger) throws {
+            self.configuration = configuration
+            self.logger = logger
+            self.producer = try KafkaHandle(
+                role: .producer, settings: configuration.settings, name: configuration.clientID)
+        }
+
+        /// Creates the topics that are missing.
+        public func createTopics() async throws {
+            let topics = configuration.topics
+            try await producer.blocking { [producer] in
+                try producer.createTopics(topics.all, partitions: topics.partitions, replication: topics.replication)
+            }
+        }
+
+        public func run() async throws {
+            try? await gracefulShutdown()
+            shutdown()
+        }
+
+        /// Leaves the consumer group and flushes what is being produced.
+        public func shutdown() {
+            guard running.exchange(false, ordering: .relaxed) else { return }
+            signal.notify()
+            producer.stop()
+        }
+
+        // MARK: Producing
+
+        @discardableResult
+        public func enqueue(_ tasks: [NewTask], now: Int64) async throws -> Int {
+            let fresh = state.withLock { state in tasks.filter { state.enqueuedJobs.insert($0.jobID) } }
+            if fresh.isEmpty { return 0 }
+            let messages = fresh.map { task in
+                let record = TaskRecord(task, enqueuedAt: now)
+                return KafkaOutgoing(
+                    topic: task.priority > 0 ? configuration.topics.tasksHigh : configuration.topics.tasks,
+                    key: task.sourceID, value: record.encoded(), headers: record.headers)
+            }
+            do {
+                noteProduced(try await producer.produce(messages))
+            } catch {
+                state.withLock { state in fresh.forEach { state.enqueuedJobs.remove($0.jobID) } }
+                throw error
+            }
+            return fresh.count
+        }
+
+        private func noteProduced(_ written: [TopicPartitionOffset]) {
+            state.withLock { state in
+                for place in written {
+                    let key = PartitionKey(topic: place.topic, partition: place.partition)
+                    state.produced[key] = max(state.produced[key] ?? -1, place.offset)
+                }
+            }
+        }
+
+        // MARK: Consuming
+
+        /// The consumer joins the group on first use: a process that only schedules never joins.
+        private func consumer() throws -> KafkaHandle {
+            try consumerBox.withLock { box in
+                if let box { return box }
+                let events = ConsumerEvents()
+                let handle = try KafkaHandle(
+                    role: .consumer(group: configuration.topics.group, events: events),
+                    settings: configuration.settings,
+                    name: configuration.clientID)
+                events.onAssign = { [weak self] list in self?.assigned(list) }
+                events.onRevoke = { [weak self, weak handle] list in
+                    guard let self, let handle else { return }
+                    self.revoked(list, handle: handle)
+                }
+                let topics = configuration.topics
+                try handle.subscribe([topics.tasksHigh, topics.tasks, topics.retry])
+                let thread = Thread { [self] in pollLoop(handle) }
+                thread.name = "kafka-task-consumer"
+                thread.start()
+                box = handle
+                return handle
+            }
+        }
+
+        private func pollLoop(_ handle: KafkaHandle) {
+            while running.load(ordering: .relaxed) {
+                let (full, wasPaused) = state.withLock { ($0.entries.count >= configuration.inboxLimit, $0.paused) }
+                if full || wasPaused != full {
+                    handle.pause(handle.assignment(), resume: !full)
+                    state.withLock { $0.paused = full }
+                }
+                let messages = handle.poll(limit: 500, timeoutMillis: 100)
+                if !messages.isEmpty {
+                    accept(messages)
+                    signal.notify()
+                }
+            }
+            handle.closeConsumer()
+        }
+
+        private func accept(_ messages: [KafkaMessage]) {
+            let topics = configuration.topics.taskTopics
+            state.withLock { state in
+                for message in messages {
+                    let key = PartitionKey(topic: message.topic, partition: message.partition)
+                    guard state.assigned.contains(key), let index = topics.firstIndex(of: message.topic) else {
+                        continue
+                    }
+                    state.lastRead[key] = message.offset
+                    let record: TaskRecord
+                    do {
+                        record = try TaskRecord.decode(message)
+                    } catch {
+                        // Not a task: nothing can run it. It is logged and passed over (committed).
+                        logger.error(
+                            "unreadable task message, skipped",
+                            metadata: [
+                                "topic": "\(message.topic)", "partition": "\(message.partition)",
+                                "offset": "\(message.offset)", "error": "\(error)",
+                            ])
+                        continue
+                    }
+                    if index != 2 && state.finishedJobs.contains(record.jobID) { continue }
+                    let id = Self.taskID(topicIndex: index, partition: message.partition, offset: message.offset)
+                    state.entries[id] = Entry(
+                        id: id, record: record, topicIndex: index, key: key, offset: message.offset,
+                        attempt: record.attempts)
+                    state.unfinished[key, default: []].append(message.offset)
+                }
+            }
+        }
+
+        private func assigned(_ list: [TopicPartitionOffset]) {
+            state.withLock { state in
+                state.assignedOnce = true
+                for place in list {
+                    let key = PartitionKey(topic: place.topic, partition: place.partition)
+                    state.assigned.insert(key)
+                    state.unfinished[key] = nil
+                    state.lastRead[key] = nil
+                }
+            }
+            logger.info(
+                "partitions assigned", metadata: ["partitions": "\(list.map { "\($0.topic)/\($0.partition)" })"])
+            signal.notify()
+        }
+
+        /// Commits what is done on the partitions going away, then forgets their tasks: an outcome
+        /// for one of them comes too late (its lease is lost) and the next owner runs it again.
+        private func revoked(_ list: [TopicPartitionOffset], handle: KafkaHandle) {
+            let points = state.withLock { state -> [TopicPartitionOffset] in
+                let keys = Set(list.map { PartitionKey(topic: $0.topic, partition: $0.partition) })
+                let points = keys.compactMap { Self.commitPoint($0, in: state) }
+                state.entries = state.entries.filter { !keys.contains($0.value.key) }
+                for key in keys {
+                    state.assigned.remove(key)
+                    state.unfinished[key] = nil
+                    state.lastRead[key] = nil
+                }
+                return points
+            }
+            do {
+                try commitForward(points, handle: handle)
+            } catch {
+                logger.warning("commit on revoke failed", metadata: ["error": "\(error)"])
+            }
+            committedUpTo.withLock { committed in
+                list.forEach { committed[PartitionKey(topic: $0.topic, partition: $0.partition)] = nil }
+            }
+        }
+
+        /// The next offset to commit: the first unfinished one, or past the last read.
+        private static func commitPoint(_ key: PartitionKey, in state: State) -> TopicPartitionOffset? {
+            if let first = state.unfinished[key]?.first {
+                return TopicPartitionOffset(topic: key.topic, partition: key.partition, offset: first)
+            }
+            guard let last = state.lastRead[key] else { return nil }
+            return TopicPartitionOffset(topic: key.topic, partition: key.partition, offset: last + 1)
+        }
+
+        /// Commits offsets that move forward only (two finishes may race to commit).
+        private func commitForward(_ points: [TopicPartitionOffset], handle: KafkaHandle) throws {
+            try committedUpTo.withLock { committed in
+                let forward = points.filter { point in
+                    let key = PartitionKey(topic: point.topic, partition: point.partition)
+                    return point.offset > (committed[key] ?? -1)
+                }
+                try handle.commit(forward)
+                for point in forward {
+                    committed[PartitionKey(topic: point.topic, partition: point.partition)] = point.offset
+                }
+            }
+        }
+
+        /// Waits (bounded) until the tasks this process produced to partitions it reads have been read.
+        private func catchUp() async {
+            let deadline = ContinuousClock.now + .milliseconds(configuration.catchUpMillis)
+            while ContinuousClock.now < deadline && running.load(ordering: .relaxed) {
+                let behind = state.withLock { state in
+                    state.assignedOnce
+                        && state.produced.contains { key, offset in
+                            state.assigned.contains(key) && (state.lastRead[key] ?? -1) < offset
+                        }
+                }
+                if !behind { return }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+
+        /// Waits until this process's consumer has partitions (a group join takes seconds).
+        public func waitUntilAssigned(timeoutMillis: Int64) async throws -> Bool {
+            _ = try consumer()
+            let deadline = ContinuousClock.now + .milliseconds(timeoutMillis)
+            while ContinuousClock.now < deadline {
+                if state.withLock({ !$0.assigned.isEmpty }) { return true }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return false
+        }
+
+        public func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask] {
+            _ = try consumer()
+            await catchUp()
+            return state.withLock { state in
+                let ready = state.entries.values.filter { entry in
+                    entry.record.runAt <= now && (entry.leaseOwner == nil || (entry.leaseExpiresAt ?? 0) <= now)
+                }
+                .sorted { lhs, rhs in
+                    (-lhs.record.priority, lhs.record.runAt, lhs.id) < (-rhs.record.priority, rhs.record.runAt, rhs.id)
+                }
+                .prefix(limit)
+                return ready.map { entry in
+                    var leased = entry
+                    leased.leaseOwner = owner
+                    leased.leaseExpiresAt = now + leaseMillis
+                    leased.attempt += 1
+                    state.entries[entry.id] = leased
+                    return ClaimedTask(
+                        id: entry.id, jobID: entry.record.jobID, sourceID: entry.record.sourceID,
+                        priority: entry.record.priority, attempt: leased.attempt, maxAttempts: entry.record.maxAttempts,
+                        enqueuedAt: entry.record.enqueuedAt, runAt: entry.record.runAt, leaseOwner: owner,
+                        leaseExpiresAt: now + leaseMillis)
+                }
+            }
+        }
+
+        public func renewLeases(owner: String, taskIDs: [Int64], until: Int64) async throws {
+            state.withLock { state in
+                for id in taskIDs {
+                    guard var entry = state.entries[id], entry.leaseOwner == owner else { continue }
+                    entry.leaseExpiresAt = max(entry.leaseExpiresAt ?? 0, until)
+                    state.entries[id] = entry
+                }
+            }
+        }
+
+        public func finish(_ outcomes: [TaskOutcome]) async throws {
+            // Hold the tasks whose lease is still the caller's, so nobody claims them meanwhile.
+            let accepted = state.withLock { state -> [(Entry, TaskOutcome)] in
+                outcomes.compactMap { outcome in
+                    guard var entry = state.entries[outcome.taskID], entry.leaseOwner == outcome.leaseOwner,
+                        entry.attempt == outcome.attempt
+                    else { return nil }
+                    entry.leaseExpiresAt = .max
+                    state.entries[entry.id] = entry
+                    return (entry, outcome)
+                }
+            }
+            if accepted.isEmpty { return }
+            let topics = configuration.topics
+            let forward = accepted.compactMap { entry, outcome -> KafkaOutgoing? in
+                var record = entry.record
+                record.attempts = outcome.attempt
+                switch outcome.disposition {
+                case .succeeded:
+                    return nil
+                case .retry(let at, let error):
+                    record.runAt = at
+                    record.lastError = error
+                    return KafkaOutgoing(
+                        topic: topics.retry, key: record.sourceID, value: record.encoded(), headers: record.headers)
+                case .dead(let error):
+                    record.lastError = error
+                    return KafkaOutgoing(
+                        topic: topics.deadLetter, key: record.sourceID, value: record.encoded(),
+                        headers: record.headers + [("failed-at", String(outcome.finishedAt))])
+                }
+            }
+            do {
+                noteProduced(try await producer.produce(forward))
+            } catch {
+                // Not moved on: the tasks are claimable again once this lease would have expired.
+                state.withLock { state in
+                    for (entry, _) in accepted { state.entries[entry.id]?.leaseExpiresAt = 0 }
+                }
+                throw error
+            }
+            let points = state.withLock { state -> [TopicPartitionOffset] in
+                var touched: Set<PartitionKey> = []
+                for (entry, outcome) in accepted where state.entries.removeValue(forKey: entry.id) != nil {
+                    state.unfinished[entry.key]?.removeAll { $0 == entry.offset }
+                    touched.insert(entry.key)
+                    switch outcome.disposition {
+                    case .succeeded:
+                        state.finishedJobs.insert(entry.record.jobID)
+                        state.finishedAt.append(outcome.finishedAt)
+                        state.succeeded.append(
+                            Self.listed(
+                                entry, state: .succeeded, now: outcome.finishedAt, finishedAt: outcome.finishedAt))
+                        if state.succeeded.count > 10_000 {
+                            state.succeeded.removeFirst(state.succeeded.count - 10_000)
+                        }
+                    case .dead:
+                        state.finishedAt.append(outcome.finishedAt)
+                    case .retry:
+                        break
+                    }
+                }
+                if state.finishedAt.count > 100_000 { state.finishedAt.removeFirst(state.finishedAt.count - 100_000) }
+                return touched.compactMap { Self.commitPoint($0, in: state) }
+            }
+            guard let consumer = consumerBox.withLock({ $0 }) else { return }
+            try await consumer.blocking { [self] in try commitForward(points, handle: consumer) }
+        }
+
+        public func waitForWork(timeoutMillis: Int64) async {
+            _ = try? consumer()
+            await signal.wait(timeoutMillis: timeoutMillis)
+        }
+
+        /// The partitions this process reads (`topic/partition`), for the worker's heartbeat.
+        public func assignedPartitions() -> [String] {
+            state.withLock { $0.assigned.sorted().map { "\($0.topic)/\($0.partition)" } }
+        }
+
+        // MARK: Dead letters
+
+        /// A consumer that never joins a group, one per group whose offsets it reads or commits.
+        private func observer(group: String) throws -> KafkaHandle {
+            try observers.withLock { observers in
+                if let handle = observers[group] { return handle }
+                let handle = try KafkaHandle(
+                    role: .observer(group: group), settings: configuration.settings,
+                    name: configuration.clientID + "-observer")
+                observers[group] = handle
+                return handle
+            }
+        }
+
+        private var deadLetterGroup: String { configuration.topics.group + ".dlq" }
+
+        /// Reads the dead letters not yet requeued: from the requeue group's committed offsets to the
+        /// end of each partition.
+        private func readDeadLetters() async throws -> (
+            letters: [(id: Int64, record: TaskRecord)], ends: [TopicPartitionOffset]
+        ) {
+            let handle = try observer(group: deadLetterGroup)
+            let topic = configuration.topics.deadLetter
+            return try await handle.blocking {
+                let count = try handle.partitionCounts()[topic] ?? 0
+                let partitions = (0..<Int32(count)).map {
+                    TopicPartitionOffset(topic: topic, partition: $0, offset: -1001)
+                }
+                var starts: [TopicPartitionOffset] = []
+                var ends: [Int32: Int64] = [:]
+                for place in try handle.committed(partitions) {
+                    let marks = try handle.watermarks(topic: topic, partition: place.partition)
+                    let start = place.offset >= 0 ? place.offset : marks.low
+                    if start < marks.high {
+                        starts.append(TopicPartitionOffset(topic: topic, partition: place.partition, offset: start))
+                        ends[place.partition] = marks.high
+                    }
+                }
+                if starts.isEmpty { return ([], []) }
+                try handle.assign(starts)
+                defer { try? handle.assign([]) }
+                var letters: [(Int64, TaskRecord)] = []
+                var next = Dictionary(uniqueKeysWithValues: starts.map { ($0.partition, $0.offset) })
+                let deadline = ContinuousClock.now + .seconds(10)
+                while next.contains(where: { $0.value < ends[$0.key]! }) && ContinuousClock.now < deadline {
+                    for message in handle.poll(limit: 1000, timeoutMillis: 100) where message.topic == topic {
+                        next[message.partition] = message.offset + 1
+                        if let record = try? TaskRecord.decode(message) {
+                            letters.append(
+                                (
+                                    Self.taskID(topicIndex: 3, partition: message.partition, offset: message.offset),
+                                    record
+                                ))
+                        }
+                    }
+                }
+                if next.contains(where: { $0.value < ends[$0.key]! }) {
+                    throw KafkaError("reading \(topic) timed out")
+                }
+                return (letters, next.map { TopicPartitionOffset(topic: topic, partition: $0.key, offset: $0.value) })
+            }
+        }
+
+        @discardableResult
+        public func requeueDead(taskIDs: [Int64]?, now: Int64) async throws -> Int {
+            let (letters, ends) = try await readDeadLetters()
+            let wanted = taskIDs.map(Set.init)
+            let selected = letters.filter { wanted?.contains($0.id) ?? true }
+            if selected.isEmpty { return 0 }
+            let topics = configuration.topics
+            // The letters not asked for go back to the end of the dead-letter topic (new ids).
+            var messages = letters.filter { !(wanted?.contains($0.id) ?? true) }.map { letter in
+                KafkaOutgoing(
+                    topic: topics.deadLetter, key: letter.record.sourceID, value: letter.record.encoded(),
+                    headers: letter.record.headers)
+            }
+            for (_, dead) in selected {
+                var record = dead
+                record.attempts = 0
+                record.lastError = nil
+                record.runAt = now
+                messages.append(
+                    KafkaOutgoing(
+                        topic: record.priority > 0 ? topics.tasksHigh : topics.tasks, key: record.sourceID,
+                        value: record.encoded(), headers: record.headers))
+            }
+            noteProduced(try await producer.produce(messages))
+            let handle = try observer(group: deadLetterGroup)
+            try await handle.blocking { try handle.commit(ends) }
+            return selected.count
+        }
+
+        // MARK: Listing and stats
+
+        static func listed(_ entry: Entry, state: TaskState, now: Int64, finishedAt: Int64? = nil) -> QueuedTask {
+            QueuedTask(
+                id: entry.id, jobID: entry.record.jobID, sourceID: entry.record.sourceID, state: state,
+                priority: entry.record.priority,
+                attempts: entry.leaseOwner == nil ? entry.record.attempts : entry.attempt,
+                maxAttempts: entry.record.maxAttempts, runAt: entry.record.runAt, enqueuedAt: entry.record.enqueuedAt,
+                leaseOwner: entry.leaseOwner, leaseExpiresAt: entry.leaseExpiresAt, lastError: entry.record.lastError,
+                finishedAt: finishedAt)
+        }
+
+        private static func localState(_ entry: Entry, now: Int64) -> TaskState {
+            if entry.leaseOwner != nil && (entry.leaseExpiresAt ?? 0) > now { return .running }
+            return entry.topicIndex == 2 ? .retrying : .queued
+        }
+
+        public func tasks(state wanted: TaskState?, limit: Int) async throws -> [QueuedTask] {
+            await catchUp()
+            // Without a clock here, a leased task counts as running until it is taken again.
+            let now = Int64.min
+            var listed = state.withLock { state -> [QueuedTask] in
+                var tasks = state.entries.values.compactMap { entry -> QueuedTask? in
+                    let taskState = Self.localState(entry, now: now)
+                    return wanted == nil || wanted == taskState ? Self.listed(entry, state: taskState, now: now) : nil
+                }
+                if wanted == nil || wanted == .succeeded { tasks += state.succeeded }
+                return tasks
+            }
+            if wanted == nil || wanted == .dead {
+                for (id, record) in try await readDeadLetters().letters {
+                    listed.append(
+                        QueuedTask(
+                            id: id, jobID: record.jobID, sourceID: record.sourceID, state: .dead,
+                            priority: record.priority,
+                            attempts: record.attempts, maxAttempts: record.maxAttempts, runAt: record.runAt,
+                            enqueuedAt: record.enqueuedAt, leaseOwner: nil, leaseExpiresAt: nil,
+                            lastError: record.lastError, finishedAt: nil))
+                }
+            }
+            return Array(listed.sorted { ($0.runAt, $0.id) < ($1.runAt, $1.id) }.prefix(limit))
+        }
+
+        @discardableResult
+        public func pruneSucceeded(finishedBefore before: Int64) async throws -> Int {
+            state.withLock { state in
+                let count = state.succeeded.count
+                state.succeeded.removeAll { ($0.finishedAt ?? 0) < before }
+                return count - state.succeeded.count
+            }
+        }
+
+        public func stats(now: Int64) async throws -> QueueStats {
+            await catchUp()
+            let lags = try await partitionLags()
+            var stats = state.withLock { state in
+                var stats = QueueStats()
+                for entry in state.entries.values {
+                    switch Self.localState(entry, now: now) {
+                    case .running: stats.running += 1
+                    case .retrying: stats.retrying += 1
+                    default: stats.queued += 1
+                    }
+                    if entry.leaseOwner == nil && entry.record.runAt <= now {
+                        stats.oldestReadySince = min(stats.oldestReadySince ?? .max, entry.record.runAt)
+                    }
+                }
+                // What this process has not read: the rest of its partitions, and the others'.
+                for lag in lags where lag.topic != configuration.topics.deadLetter {
+                    let key = PartitionKey(topic: lag.topic, partition: Int32(lag.partition))
+                    let unread: Int64
+                    if state.assigned.contains(key) {
+                        unread = lag.highWatermark - ((state.lastRead[key] ?? (lag.committed ?? 0) - 1) + 1)
+                    } else {
+                        unread = lag.lag
+                    }
+                    if lag.topic == configuration.topics.retry {
+                        stats.retrying += Int(max(0, unread))
+                    } else {
+                        stats.queued += Int(max(0, unread))
+                    }
+                }
+                stats.succeeded = state.succeeded.count
+                stats.finishedLastMinute = state.finishedAt.filter { $0 > now - 60_000 && $0 <= now }.count
+                return stats
+            }
+            stats.dead = Int(lags.filter { $0.topic == configuration.topics.deadLetter }.reduce(0) { $0 + $1.lag })
+            stats.partitions = lags
+            return stats
+        }
+
+        /// Committed offset, high watermark and lag of every task partition (the dead letters
+        /// against the requeue group).
+        public func partitionLags() async throws -> [PartitionLag] {
+            let topics = configuration.topics
+            let members = try observer(group: topics.group)
+            let requeue = try observer(group: deadLetterGroup)
+            let owned = state.withLock { $0.assigned }
+            return try await members.blocking { [clientID = configuration.clientID] in
+                let counts = try members.partitionCounts()
+                var lags: [PartitionLag] = []
+                for topic in [topics.tasksHigh, topics.tasks, topics.retry, topics.deadLetter] {
+                    let handle = topic == topics.deadLetter ? requeue : members
+                    let partitions = (0..<Int32(counts[topic] ?? 0)).map {
+                        TopicPartitionOffset(topic: topic, partition: $0, offset: -1001)
+                    }
+                    for place in try handle.committed(partitions) {
+                        let marks = try handle.watermarks(topic: topic, partition: place.partition)
+                        let committed = place.offset >= 0 ? place.offset : nil
+                        let key = PartitionKey(topic: topic, partition: place.partition)
+                        lags.append(
+                            PartitionLag(
+                                topic: topic, partition: Int(place.partition), committed: committed,
+                                highWatermark: marks.high, lag: max(0, marks.high - (committed ?? marks.low)),
+                                readBy: owned.contains(key) ? clientID : nil))
+                    }
+                }
+                return lags
+            }
+        }
+
+        static func taskID(topicIndex: Int, partition: Int32, offset: Int64) -> Int64 {
+            Int64(topicIndex) << 56 | Int64(partition) << 40 | offset
+        }
+    }
+
+    /// A bounded set of recent strings: the oldest are forgotten first.
+    struct RecentSet {
+        private var members: Set<String> = []
+        private var order: [String] = []
+        private var start = 0
+        let capacity: Int
+
+        init(capacity: Int = 200_000) {
+            self.capacity = capacity
+        }
+
+        func contains(_ value: String) -> Bool { members.contains(value) }
+
+        /// Returns false when already present.
+        mutating func insert(_ value: String) -> Bool {
+            guard members.insert(value).inserted else { return false }
+            order.append(value)
+            if order.count - start > capacity {
+                members.remove(order[start])
+                start += 1
+                if start > capacity {
+                    order.removeFirst(start)
+                    start = 0
+                }
+            }
+            return true
+        }
+
+        mutating func remove(_ value: String) {
+            members.remove(value)
+        }
+    }
+#endif
