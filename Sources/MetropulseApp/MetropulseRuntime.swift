@@ -36,7 +36,9 @@ public struct MetropulseRuntime: Sendable {
         self.clock = clock
         self.logger = logger
         self.onAPIBound = onAPIBound
-        backend = try StorageBackend.make(configuration.database, logger: logger)
+        // One name for this process's worker and its Kafka clients.
+        let processID = WorkerPool.defaultWorkerID()
+        backend = try StorageBackend.make(configuration, clientID: processID, logger: logger)
         bus = backend.bus ?? InProcessControlBus()
         catalog = SourceCatalog(configuration.sources, cities: configuration.cities)
         demoEndpoint = DemoEndpoint()
@@ -50,7 +52,8 @@ public struct MetropulseRuntime: Sendable {
             ) { await endpoint.resolve($0) }
             workerPool = WorkerPool(
                 configuration: .init(
-                    concurrency: configuration.workers.concurrency, leaseMillis: configuration.workers.leaseMillis,
+                    workerID: processID, concurrency: configuration.workers.concurrency,
+                    leaseMillis: configuration.workers.leaseMillis,
                     heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                     retryPolicy: .exponentialJitter(
                         baseDelayMillis: configuration.workers.retryBaseDelayMillis,

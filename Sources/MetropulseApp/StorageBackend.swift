@@ -1,5 +1,6 @@
 public import Logging
 public import MetropulseCore
+import MetropulseKafka
 import MetropulsePostgres
 import MetropulseSQLite
 import PostgresNIO
@@ -43,7 +44,51 @@ public struct StorageBackend: Sendable {
             prepareAction: {}, closeAction: { try backend.close() })
     }
 
-    /// Creates or upgrades the schema (SQLite migrates when opened).
+    /// The store, queue and bus a configuration asks for: the database's, with the queue and the
+    /// bus on Kafka when `kafka.brokers` is set.
+    public static func make(_ configuration: MetropulseConfiguration, clientID: String, logger: Logger) throws
+        -> StorageBackend
+    {
+        let backend = try make(configuration.database, logger: logger)
+        guard let brokers = configuration.kafka.brokers else { return backend }
+        do {
+            return try backend.onKafka(configuration.kafka, brokers: brokers, clientID: clientID, logger: logger)
+        } catch {
+            try? backend.close()
+            throw error
+        }
+    }
+
+    private func onKafka(
+        _ kafka: MetropulseConfiguration.Kafka, brokers: String, clientID: String, logger: Logger
+    ) throws -> StorageBackend {
+        #if Kafka
+            let settings = KafkaSettings(brokers: brokers, properties: kafka.properties)
+            let topics = kafka.topics.prefixed(kafka.topicPrefix)
+            let queue = try KafkaWorkQueue(
+                configuration: .init(
+                    settings: settings, topics: topics, clientID: clientID, stallAfterMillis: kafka.stallAfterMillis),
+                logger: logger)
+            let bus = try KafkaControlBus(settings: settings, topics: topics, clientID: clientID, logger: logger)
+            let prepareDatabase = prepareAction
+            return StorageBackend(
+                store: store, queue: queue, committer: SequentialRunCommitter(store: store, queue: queue), bus: bus,
+                leadership: leadership, services: [queue, bus] + services,
+                description: "\(description), queue and bus on kafka \(brokers)",
+                prepareAction: {
+                    try await prepareDatabase()
+                    try await queue.createTopics()
+                }, closeAction: closeAction)
+        #else
+            throw ConfigurationErrors(errors: [
+                ConfigurationError(
+                    line: nil, key: "kafka.brokers",
+                    message: "this binary was built without Kafka support; build it with `swift build --traits Kafka`")
+            ])
+        #endif
+    }
+
+    /// Creates or upgrades the schema (SQLite migrates when opened), and the Kafka topics.
     public func prepare() async throws { try await prepareAction() }
 
     public func close() throws { try closeAction() }

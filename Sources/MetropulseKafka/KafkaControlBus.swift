@@ -29,7 +29,12 @@
 
         public func run() async throws {
             try? await gracefulShutdown()
-            running.store(false, ordering: .relaxed)
+            shutdown()
+        }
+
+        /// Stops reading and flushes what is being published; subscribers' streams end.
+        public func shutdown() {
+            guard running.exchange(false, ordering: .relaxed) else { return }
             producer.stop()
             commandSubscribers.finishAll()
             metricSubscribers.finishAll()
@@ -59,16 +64,13 @@
             return stream
         }
 
+        /// JSON with the types' own (camelCase) keys, so every field reads back exactly.
         static func encode(_ value: some Encodable) throws -> [UInt8] {
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            return Array(try encoder.encode(value))
+            Array(try JSONEncoder().encode(value))
         }
 
         static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            return try decoder.decode(type, from: Data(bytes))
+            try JSONDecoder().decode(type, from: Data(bytes))
         }
 
         /// Starts reading both topics from their end, once; returns when reading has begun.

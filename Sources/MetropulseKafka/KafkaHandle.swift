@@ -236,6 +236,10 @@
             if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("subscribe", err) }
         }
 
+        func unsubscribe() {
+            _ = rd_kafka_unsubscribe(pointer)
+        }
+
         /// Takes up to `limit` messages, waiting at most `timeoutMillis` for the first. Call from one
         /// thread at a time (the owner's poll loop); rebalance callbacks run inside.
         func poll(limit: Int, timeoutMillis: Int32) -> [KafkaMessage] {

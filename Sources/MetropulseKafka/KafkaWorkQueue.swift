@@ -30,16 +30,20 @@
             public var inboxLimit: Int
             /// How long `claim` waits for tasks this process just produced to be read back.
             public var catchUpMillis: Int64
+            /// With partitions assigned and tasks waiting, how long without reading or finishing one
+            /// before the worker reports itself stalled (behind).
+            public var stallAfterMillis: Int64
 
             public init(
                 settings: KafkaSettings, topics: KafkaTopics = KafkaTopics(), clientID: String = "metropulse",
-                inboxLimit: Int = 5_000, catchUpMillis: Int64 = 2_000
+                inboxLimit: Int = 5_000, catchUpMillis: Int64 = 2_000, stallAfterMillis: Int64 = 60_000
             ) {
                 self.settings = settings
                 self.topics = topics
                 self.clientID = clientID
                 self.inboxLimit = inboxLimit
                 self.catchUpMillis = catchUpMillis
+                self.stallAfterMillis = stallAfterMillis
             }
         }
 
@@ -78,6 +82,12 @@
             var finishedJobs = RecentSet()
             var succeeded: [QueuedTask] = []
             var finishedAt: [Int64] = []
+            /// When a task was last read or finished, or partitions last assigned (wall clock).
+            var lastProgressAt: Int64 = 0
+            /// Messages in this process's partitions not read yet (refreshed every few seconds).
+            var unread: Int64 = 0
+            var operatorPaused = false
+            var rebalanceRequested = false
         }
 
         let configuration: Configuration
@@ -88,6 +98,7 @@
         private let observers = Mutex<[String: KafkaHandle]>([:])
         private let committedUpTo = Mutex<[PartitionKey: Int64]>([:])
         private let signal = AsyncSignal()
+        private let consumerClosed = DispatchSemaphore(value: 0)
         private let running = Atomic<Bool>(true)
 
         public init(configuration: Configuration, logger: Logger) throws {
@@ -111,10 +122,13 @@
         }
 
         /// Leaves the consumer group and flushes what is being produced.
+        /// Returns once the consumer has left its group (at most 10 s), so a process that starts
+        /// right after finds the group without it.
         public func shutdown() {
             guard running.exchange(false, ordering: .relaxed) else { return }
             signal.notify()
             producer.stop()
+            if consumerBox.withLock({ $0 != nil }) { _ = consumerClosed.wait(timeout: .now() + 10) }
         }
 
         // MARK: Producing
@@ -174,19 +188,94 @@
         }
 
         private func pollLoop(_ handle: KafkaHandle) {
+            var lagCheckedAt = ContinuousClock.now
             while running.load(ordering: .relaxed) {
-                let (full, wasPaused) = state.withLock { ($0.entries.count >= configuration.inboxLimit, $0.paused) }
-                if full || wasPaused != full {
-                    handle.pause(handle.assignment(), resume: !full)
-                    state.withLock { $0.paused = full }
+                let (hold, wasPaused, rebalance) = state.withLock { state in
+                    defer { state.rebalanceRequested = false }
+                    return (
+                        state.entries.count >= configuration.inboxLimit || state.operatorPaused, state.paused,
+                        state.rebalanceRequested
+                    )
+                }
+                if rebalance {
+                    // Leave the group and join again: the group redistributes the partitions.
+                    logger.notice("rejoining the consumer group on request")
+                    handle.unsubscribe()
+                    let topics = configuration.topics
+                    do {
+                        try handle.subscribe([topics.tasksHigh, topics.tasks, topics.retry])
+                    } catch {
+                        logger.error("subscribe failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                if hold || wasPaused != hold {
+                    handle.pause(handle.assignment(), resume: !hold)
+                    state.withLock { $0.paused = hold }
                 }
                 let messages = handle.poll(limit: 500, timeoutMillis: 100)
                 if !messages.isEmpty {
                     accept(messages)
                     signal.notify()
                 }
+                if ContinuousClock.now - lagCheckedAt > .seconds(2) {
+                    lagCheckedAt = ContinuousClock.now
+                    refreshUnread(handle)
+                }
             }
             handle.closeConsumer()
+            consumerClosed.signal()
+        }
+
+        /// Counts the messages of this process's partitions it has not read yet.
+        private func refreshUnread(_ handle: KafkaHandle) {
+            let positions = state.withLock { state in
+                state.assigned.map { key in
+                    TopicPartitionOffset(
+                        topic: key.topic, partition: key.partition, offset: state.lastRead[key].map { $0 + 1 } ?? -1001)
+                }
+            }
+            do {
+                let unknown = positions.filter { $0.offset < 0 }
+                let committed = Dictionary(
+                    try handle.committed(unknown).map {
+                        (PartitionKey(topic: $0.topic, partition: $0.partition), $0.offset)
+                    },
+                    uniquingKeysWith: { first, _ in first })
+                var unread: Int64 = 0
+                for position in positions {
+                    let marks = try handle.watermarks(topic: position.topic, partition: position.partition)
+                    var next = position.offset
+                    if next < 0 {
+                        next = committed[PartitionKey(topic: position.topic, partition: position.partition)] ?? -1
+                    }
+                    if next < 0 { next = marks.low }
+                    unread += max(0, marks.high - next)
+                }
+                state.withLock { $0.unread = unread }
+            } catch {
+                logger.debug("lag check failed", metadata: ["error": "\(error)"])
+            }
+        }
+
+        public func isStalled(now: Int64) -> Bool {
+            state.withLock { state in
+                guard !state.assigned.isEmpty, !state.operatorPaused,
+                    now - state.lastProgressAt > configuration.stallAfterMillis
+                else { return false }
+                let waiting = state.entries.values.contains { $0.leaseOwner == nil && $0.record.runAt <= now }
+                return waiting || state.unread > 0
+            }
+        }
+
+        public func control(_ command: ControlCommand.Kind) {
+            state.withLock { state in
+                switch command {
+                case .pauseFetch, .drain: state.operatorPaused = true
+                case .resumeFetch: state.operatorPaused = false
+                case .rebalance: state.rebalanceRequested = true
+                case .reloadConfig: break
+                }
+            }
         }
 
         private func accept(_ messages: [KafkaMessage]) {
@@ -218,12 +307,14 @@
                         attempt: record.attempts)
                     state.unfinished[key, default: []].append(message.offset)
                 }
+                state.lastProgressAt = WallClock.system.nowMillis
             }
         }
 
         private func assigned(_ list: [TopicPartitionOffset]) {
             state.withLock { state in
                 state.assignedOnce = true
+                state.lastProgressAt = WallClock.system.nowMillis
                 for place in list {
                     let key = PartitionKey(topic: place.topic, partition: place.partition)
                     state.assigned.insert(key)
@@ -388,6 +479,7 @@
             }
             let points = state.withLock { state -> [TopicPartitionOffset] in
                 var touched: Set<PartitionKey> = []
+                state.lastProgressAt = WallClock.system.nowMillis
                 for (entry, outcome) in accepted where state.entries.removeValue(forKey: entry.id) != nil {
                     state.unfinished[entry.key]?.removeAll { $0 == entry.offset }
                     touched.insert(entry.key)

@@ -99,9 +99,14 @@ func task(_ job: String, source: String = "s", priority: Int = 0, runAt: Int64 =
             throw KafkaTestError(message: "METROPULSE_TEST_KAFKA_BROKERS is not set")
         }
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        var properties = ["session.timeout.ms": "6000", "max.poll.interval.ms": "10000"]
+        // librdkafka's own tracing, e.g. `cgrp,topic` (printed on stderr).
+        if let debug = ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_DEBUG"] {
+            properties["debug"] = debug
+        }
         let queue = try KafkaWorkQueue(
             configuration: .init(
-                settings: KafkaSettings(brokers: brokers, properties: ["session.timeout.ms": "6000"]),
+                settings: KafkaSettings(brokers: brokers, properties: properties),
                 topics: KafkaTopics().prefixed(prefix), clientID: "test-\(prefix)"),
             logger: logger)
         try await queue.createTopics()

@@ -195,7 +195,7 @@ struct SystemController {
         let health: String
         if h.status == .stopped || age > 6 * interval {
             health = "down"
-        } else if age > 2 * interval + 5_000 {
+        } else if age > 2 * interval + 5_000 || h.status == .stalled {
             health = "behind"
         } else {
             health = "healthy"

@@ -1,5 +1,6 @@
 import Foundation
 import MetropulseCore
+import MetropulseKafka
 import Yams
 
 /// Reads the YAML file and `METROPULSE_*` environment variables into a configuration.
@@ -33,6 +34,30 @@ public enum ConfigurationLoader {
                 throw ValueError(message: "expected full or normal")
             }
             c.database.synchronous = v.lowercased()
+        },
+        Setting(key: "kafka.brokers") { c, v in c.kafka.brokers = v.isEmpty ? nil : v },
+        Setting(key: "kafka.topic_prefix") { c, v in c.kafka.topicPrefix = v },
+        Setting(key: "kafka.stall_after") { c, v throws(ValueError) in c.kafka.stallAfterMillis = try duration(v) },
+        Setting(key: "kafka.group") { c, v in c.kafka.topics.group = v },
+        Setting(key: "kafka.partitions") { c, v throws(ValueError) in c.kafka.topics.partitions = try int(v, 1...10_000)
+        },
+        Setting(key: "kafka.replication") { c, v throws(ValueError) in c.kafka.topics.replication = try int(v, 1...100)
+        },
+        Setting(key: "kafka.tasks_topic") { c, v in c.kafka.topics.tasks = v },
+        Setting(key: "kafka.high_priority_topic") { c, v in c.kafka.topics.tasksHigh = v },
+        Setting(key: "kafka.retry_topic") { c, v in c.kafka.topics.retry = v },
+        Setting(key: "kafka.dead_letter_topic") { c, v in c.kafka.topics.deadLetter = v },
+        Setting(key: "kafka.control_topic") { c, v in c.kafka.topics.control = v },
+        Setting(key: "kafka.metrics_topic") { c, v in c.kafka.topics.metrics = v },
+        /// `key=value,key=value` librdkafka settings; in YAML also a mapping under `kafka.properties`.
+        Setting(key: "kafka.properties") { c, v throws(ValueError) in
+            for pair in v.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw ValueError(message: "expected key=value pairs separated by commas, got \"\(pair)\"")
+                }
+                c.kafka.properties[parts[0]] = parts[1]
+            }
         },
         Setting(key: "workers.concurrency") { c, v throws(ValueError) in c.workers.concurrency = try int(v, 1...4096) },
         Setting(key: "workers.lease") { c, v throws(ValueError) in c.workers.leaseMillis = try duration(v) },
@@ -116,7 +141,7 @@ public enum ConfigurationLoader {
         var errors: [ConfigurationError] = []
         var sourcesNode: Node?
         var citiesNode: Node?
-        let sections: Set = ["database", "workers", "retention", "api", "demo"]
+        let sections: Set = ["database", "kafka", "workers", "retention", "api", "demo"]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }
             if key == "sources" {
@@ -129,6 +154,18 @@ public enum ConfigurationLoader {
                     continue
                 }
                 for (subKeyNode, subValue) in section {
+                    if key == "kafka", subKeyNode.string == "properties", let properties = subValue.mapping {
+                        for (name, value) in properties {
+                            guard let name = name.string, let value = value.scalar?.string else {
+                                errors.append(
+                                    ConfigurationError(
+                                        line: name.line, key: "kafka.properties", message: "expected name: value"))
+                                continue
+                            }
+                            configuration.kafka.properties[name] = value
+                        }
+                        continue
+                    }
                     let dotted = "\(key).\(subKeyNode.string ?? "?")"
                     errors += applyScalar(dotted, subValue, keyLine: subKeyNode.line, to: &configuration)
                 }

@@ -1,4 +1,5 @@
 public import MetropulseCore
+public import MetropulseKafka
 
 /// Everything a Metropulse process is configured with. Defaults need no file: SQLite in the
 /// working directory, 16 workers, the API on 127.0.0.1:8080, and the demo city.
@@ -9,6 +10,20 @@ public struct MetropulseConfiguration: Sendable {
         public var path = "metropulse.sqlite"
         /// `full` or `normal`; see `SQLiteBackend.Configuration.Synchronous`.
         public var synchronous = "full"
+    }
+
+    /// Kafka as the work queue and the control bus (needs a binary built with `--traits Kafka`).
+    public struct Kafka: Sendable {
+        /// `host:port[,host:port...]`; nil keeps the queue and bus in the database.
+        public var brokers: String?
+        public var topics = KafkaTopics()
+        /// Prepended to every topic and group name.
+        public var topicPrefix = ""
+        /// librdkafka settings passed through (SASL, TLS, timeouts).
+        public var properties: [String: String] = [:]
+        /// A worker with partitions and tasks waiting that reads or finishes none for this long
+        /// reports itself behind.
+        public var stallAfterMillis: Int64 = 60_000
     }
 
     public struct Workers: Sendable {
@@ -40,6 +55,7 @@ public struct MetropulseConfiguration: Sendable {
     }
 
     public var database = Database()
+    public var kafka = Kafka()
     public var workers = Workers()
     public var retention = Retention()
     public var api = API()

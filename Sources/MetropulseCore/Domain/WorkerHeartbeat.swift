@@ -49,4 +49,6 @@ public enum WorkerStatus: String, Sendable, Hashable, Codable {
     case paused
     case draining
     case stopped
+    /// Work is assigned and waiting, and none has been read or finished for the stall time.
+    case stalled
 }

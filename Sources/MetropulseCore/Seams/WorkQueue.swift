@@ -38,10 +38,20 @@ public protocol WorkQueue: Sendable {
     /// The partitions this process reads (`topic/partition`) on a partitioned queue (Kafka);
     /// empty on the SQL queues, where any worker may take any task.
     func assignedPartitions() -> [String]
+
+    /// True when this process has work assigned (partitions with tasks waiting) and has made no
+    /// progress on it for longer than the queue's stall time: the worker reports itself behind.
+    func isStalled(now: Int64) -> Bool
+
+    /// Applies an operator command to this process's consumer: PAUSE/RESUME stop and restart
+    /// reading, REBALANCE leaves and rejoins the consumer group. Nothing to do on the SQL queues.
+    func control(_ command: ControlCommand.Kind)
 }
 
 extension WorkQueue {
     public func assignedPartitions() -> [String] { [] }
+    public func isStalled(now: Int64) -> Bool { false }
+    public func control(_ command: ControlCommand.Kind) {}
 }
 
 /// A task as listed by the operator API.

@@ -228,6 +228,7 @@ public final class WorkerPool: Service {
 
     private func apply(_ command: ControlCommand) {
         logger.info("control command", metadata: ["kind": "\(command.kind.rawValue)", "id": "\(command.id)"])
+        queue.control(command.kind)
         switch command.kind {
         case .pauseFetch, .drain:
             state.withLock { $0.paused = true }
@@ -235,7 +236,8 @@ public final class WorkerPool: Service {
             state.withLock { $0.paused = false }
             wake.notify()
         case .reloadConfig, .rebalance:
-            // The catalogue is shared and reloaded by the process; the embedded queue has no partitions.
+            // The catalogue is shared and reloaded by the process; a partitioned queue rejoins its
+            // group in `queue.control`.
             wake.notify()
         }
     }
@@ -266,10 +268,12 @@ public final class WorkerPool: Service {
     public func heartbeat(status override: WorkerStatus? = nil) -> WorkerHeartbeat {
         let now = clock.nowMillis
         let partitions = queue.assignedPartitions()
+        let stalled = queue.isStalled(now: now)
         return state.withLock { state in
             state.recent.removeAll { $0.at < now - 60_000 }
             let status: WorkerStatus =
-                override ?? (state.stopping ? .draining : (state.paused ? .paused : .running))
+                override
+                ?? (state.stopping ? .draining : (state.paused ? .paused : (stalled ? .stalled : .running)))
             return WorkerHeartbeat(
                 workerID: configuration.workerID, host: ProcessStats.hostname, pid: ProcessStats.pid, status: status,
                 concurrency: configuration.concurrency, inFlight: state.inFlight.count, processed: state.processed,

@@ -1,0 +1,136 @@
+#if Kafka
+    import Foundation
+    import Logging
+    import MetropulseCore
+    import MetropulseKafka
+    import Testing
+
+    let testKafkaBrokers = ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_BROKERS"]
+
+    /// What only the Kafka queue and bus do: group membership, partitions, stalls, the bus.
+    /// Group joins take seconds on the test broker: tests wait for assignment, never sleep.
+    @Suite("Kafka queue and bus", .enabled(if: testKafkaBrokers != nil))
+    struct KafkaQueueTests {
+        static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+        /// A queue on the same topics that only produces (it never joins the group).
+        static func producer(prefix: String) throws -> KafkaWorkQueue {
+            try KafkaWorkQueue(
+                configuration: .init(
+                    settings: KafkaSettings(brokers: testKafkaBrokers!), topics: KafkaTopics().prefixed(prefix),
+                    clientID: "producer-\(prefix)"),
+                logger: logger)
+        }
+
+        /// Claims until one task arrives, waiting for work in between, up to `seconds`.
+        static func claimOne(_ queue: KafkaWorkQueue, owner: String, seconds: Int = 60) async throws -> ClaimedTask? {
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            while ContinuousClock.now < deadline {
+                let now = WallClock.system.nowMillis
+                if let task = try await queue.claim(owner: owner, limit: 1, leaseMillis: 60_000, now: now).first {
+                    return task
+                }
+                await queue.waitForWork(timeoutMillis: 200)
+            }
+            return nil
+        }
+
+        /// The stream's first element, or nil after 30 s (the bus reader ends the stream then).
+        static func first<T: Sendable>(of stream: AsyncStream<T>) async -> T? {
+            await withTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    for await element in stream { return element }
+                    return nil
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(30))
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+        }
+
+        @Test("a task produced elsewhere is consumed right after assignment, and its offset committed")
+        func consumesAfterAssignment() async throws {
+            let prefix = "a\(UUID().uuidString.prefix(8).lowercased())-"
+            let worker = try await makeTestKafkaQueue(prefix: prefix)
+            defer { worker.shutdown() }
+            let scheduler = try Self.producer(prefix: prefix)
+            defer { scheduler.shutdown() }
+            #expect(try await scheduler.enqueue([NewTask(jobID: "j1", sourceID: "s1", runAt: 0)], now: 0) == 1)
+
+            let task = try #require(try await Self.claimOne(worker, owner: "w"))
+            #expect(task.jobID == "j1")
+            #expect(task.attempt == 1)
+            #expect(worker.assignedPartitions().count == 9)
+            try await worker.finish([TaskOutcome(task, disposition: .succeeded, finishedAt: 1)])
+            let lags = try await scheduler.partitionLags()
+            #expect(lags.reduce(0) { $0 + $1.lag } == 0)
+            #expect(lags.contains { $0.topic == prefix + "fetch.tasks" && $0.committed == 1 })
+        }
+
+        @Test("a worker with tasks waiting and no progress reports itself stalled")
+        func stalled() async throws {
+            let queue = try await makeTestKafkaQueue()
+            defer { queue.shutdown() }
+            try await queue.enqueue([NewTask(jobID: "j", sourceID: "s", runAt: 0)], now: 0)
+            #expect(try await queue.tasks(state: .queued, limit: 10).count == 1)
+            let now = WallClock.system.nowMillis
+            #expect(!queue.isStalled(now: now))
+            #expect(queue.isStalled(now: now + 120_000))
+            // Paused by the operator: waiting is expected, not a stall.
+            queue.control(.pauseFetch)
+            #expect(!queue.isStalled(now: now + 120_000))
+            queue.control(.resumeFetch)
+            let task = try #require(try await queue.claim(owner: "w", limit: 1, leaseMillis: 1_000, now: now).first)
+            try await queue.finish([TaskOutcome(task, disposition: .succeeded, finishedAt: now)])
+            #expect(!queue.isStalled(now: WallClock.system.nowMillis + 120_000))
+        }
+
+        @Test("a task held by a worker that leaves the group is run by another")
+        func workerLeaves() async throws {
+            let prefix = "l\(UUID().uuidString.prefix(8).lowercased())-"
+            let first = try await makeTestKafkaQueue(prefix: prefix)
+            try await first.enqueue([NewTask(jobID: "held", sourceID: "s", runAt: 0)], now: 0)
+            let held = try #require(try await Self.claimOne(first, owner: "first"))
+            #expect(held.jobID == "held")
+            // The first worker goes away without finishing; the second gets every partition.
+            first.shutdown()
+            let second = try await makeTestKafkaQueue(prefix: prefix)
+            defer { second.shutdown() }
+            let redone = try #require(try await Self.claimOne(second, owner: "second", seconds: 90))
+            #expect(redone.jobID == "held")
+            try await second.finish([TaskOutcome(redone, disposition: .succeeded, finishedAt: 1)])
+            #expect(try await second.stats(now: 2).succeeded == 1)
+        }
+
+        @Test("commands and worker metrics reach every process")
+        func bus() async throws {
+            let prefix = "b\(UUID().uuidString.prefix(8).lowercased())-"
+            let topics = KafkaTopics().prefixed(prefix)
+            let settings = KafkaSettings(brokers: testKafkaBrokers!)
+            let creator = try Self.producer(prefix: prefix)
+            try await creator.createTopics()
+            creator.shutdown()
+            let one = try KafkaControlBus(settings: settings, topics: topics, clientID: "one", logger: Self.logger)
+            let two = try KafkaControlBus(settings: settings, topics: topics, clientID: "two", logger: Self.logger)
+            defer {
+                one.shutdown()
+                two.shutdown()
+            }
+            let commandsAtTwo = try await two.commands()
+            let metricsAtOne = try await one.metrics()
+            let command = ControlCommand(id: "c1", kind: .rebalance, target: nil, issuedAt: 5)
+            try await one.publish(command)
+            #expect(await Self.first(of: commandsAtTwo) == command)
+            let beat = WorkerHeartbeat(
+                workerID: "w2", host: "h", pid: 1, status: .running, concurrency: 4, inFlight: 1, processed: 2,
+                failed: 0, fetchRate: 0.5, errorsLastMinute: 0, cpuSeconds: 1, memoryBytes: 2, startedAt: 3,
+                lastSeenAt: 4, partitions: ["t/0"])
+            try await two.publishMetrics(beat)
+            #expect(await Self.first(of: metricsAtOne) == beat)
+        }
+    }
+#endif
