@@ -106,6 +106,81 @@
             #expect(try await second.stats(now: 2).succeeded == 1)
         }
 
+        /// Runs a Python program with the confluent-kafka client; returns what it printed.
+        static func python(_ program: String, _ arguments: [String]) throws -> String {
+            let interpreter = try #require(ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_PYTHON"])
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: interpreter)
+            process.arguments = ["-c", program] + arguments
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            return String(decoding: data, as: UTF8.self)
+        }
+
+        static let pythonReadsOne = """
+            import json, sys
+            from confluent_kafka import Consumer
+            consumer = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2] + "python",
+                                 "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+            consumer.subscribe([sys.argv[2] + "fetch.tasks"])
+            for _ in range(600):
+                message = consumer.poll(0.1)
+                if message is not None and message.error() is None:
+                    print(json.dumps({"key": message.key().decode(), "value": json.loads(message.value()),
+                                      "headers": {k: v.decode() for k, v in message.headers() or []}}))
+                    break
+            consumer.close()
+            """
+
+        static let pythonWritesOne = """
+            import json, sys
+            from confluent_kafka import Producer
+            producer = Producer({"bootstrap.servers": sys.argv[1]})
+            task = {"job_id": "from-python", "source_id": "py-source", "run_at": 0, "max_attempts": 2}
+            producer.produce(sys.argv[2] + "fetch.tasks", key="py-source", value=json.dumps(task))
+            producer.flush(10)
+            """
+
+        @Test(
+            "a Kafka tool reads the tasks Metropulse writes, and Metropulse runs the tasks it writes",
+            .enabled(if: ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_PYTHON"] != nil))
+        func crossClient() async throws {
+            let prefix = "x\(UUID().uuidString.prefix(8).lowercased())-"
+            let queue = try await makeTestKafkaQueue(prefix: prefix)
+            defer { queue.shutdown() }
+            try await queue.enqueue([NewTask(jobID: "from-swift", sourceID: "swift-source", runAt: 7)], now: 5)
+            let line = try Self.python(Self.pythonReadsOne, [testKafkaBrokers!, prefix])
+            let read = try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "python printed: \(line)")
+            #expect(read["key"] as? String == "swift-source")
+            let value = try #require(read["value"] as? [String: Any])
+            #expect(value["job_id"] as? String == "from-swift")
+            #expect(value["run_at"] as? Int == 7)
+            #expect(value["enqueued_at"] as? Int == 5)
+            let headers = try #require(read["headers"] as? [String: String])
+            #expect(headers["job-id"] == "from-swift")
+            #expect(headers["not-before"] == "7")
+
+            _ = try Self.python(Self.pythonWritesOne, [testKafkaBrokers!, prefix])
+            var seen: [String] = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !seen.contains("from-python") && ContinuousClock.now < deadline {
+                let claimed = try await queue.claim(owner: "w", limit: 10, leaseMillis: 10_000, now: 1_000)
+                seen += claimed.map(\.jobID)
+                if claimed.isEmpty { await queue.waitForWork(timeoutMillis: 200) }
+                for task in claimed where task.jobID == "from-python" {
+                    #expect(task.sourceID == "py-source")
+                    #expect(task.maxAttempts == 2)
+                    #expect(task.attempt == 1)
+                }
+            }
+            #expect(seen.contains("from-python"))
+        }
+
         @Test("commands and worker metrics reach every process")
         func bus() async throws {
             let prefix = "b\(UUID().uuidString.prefix(8).lowercased())-"
