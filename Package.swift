@@ -152,6 +152,7 @@ let package = Package(
             dependencies: [
                 "MetropulseApp",
                 "MetropulseCore",
+                "MetropulseKafka",
                 "MetropulseSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -35,7 +35,7 @@
         /// Stops reading and flushes what is being published; subscribers' streams end.
         public func shutdown() {
             guard running.exchange(false, ordering: .relaxed) else { return }
-            producer.stop()
+            DispatchQueue.global().async { [producer] in producer.stop() }
             commandSubscribers.finishAll()
             metricSubscribers.finishAll()
         }

@@ -93,6 +93,8 @@
         private let blockingQueue: DispatchQueue
         private var pollThread: Thread?
         private let eventsBox: Unmanaged<ConsumerEvents>?
+        /// The queue messages and rebalance events arrive on (consumers only).
+        private var consumerQueue: OpaquePointer?
 
         init(role: Role, settings: KafkaSettings, name: String) throws {
             guard let conf = rd_kafka_conf_new() else { throw KafkaError("rd_kafka_conf_new failed") }
@@ -116,6 +118,9 @@
                 properties += [
                     ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
                     ("enable.partition.eof", "false"),
+                    // A task should start within milliseconds of being written, on brokers that hold
+                    // an empty fetch for its whole wait too.
+                    ("fetch.wait.max.ms", "10"),
                 ]
                 let box = Unmanaged.passRetained(consumerEvents)
                 events = box
@@ -157,7 +162,10 @@
             pointer = handle
             eventsBox = events
             blockingQueue = DispatchQueue(label: "metropulse.kafka.\(name)", attributes: .concurrent)
-            if !isProducer { rd_kafka_poll_set_consumer(handle) }
+            if !isProducer {
+                rd_kafka_poll_set_consumer(handle)
+                consumerQueue = rd_kafka_queue_get_consumer(handle)
+            }
             if isProducer {
                 let thread = Thread { [self] in
                     while running.load(ordering: .relaxed) { rd_kafka_poll(pointer, 100) }
@@ -169,6 +177,7 @@
         }
 
         deinit {
+            if let consumerQueue { rd_kafka_queue_destroy(consumerQueue) }
             rd_kafka_destroy(pointer)
             eventsBox?.release()
         }
@@ -240,26 +249,55 @@
             _ = rd_kafka_unsubscribe(pointer)
         }
 
-        /// Takes up to `limit` messages, waiting at most `timeoutMillis` for the first. Call from one
+        /// Takes up to `limit` messages, waiting at most `timeoutMillis` for the first (with `fill`,
+        /// for the batch to fill). Call from one
         /// thread at a time (the owner's poll loop); rebalance callbacks run inside.
-        func poll(limit: Int, timeoutMillis: Int32) -> [KafkaMessage] {
+        func poll(limit: Int, timeoutMillis: Int32, fill: Bool = false) -> [KafkaMessage] {
+            guard let queue = consumerQueue else { return [] }
             var messages: [KafkaMessage] = []
-            var wait = timeoutMillis
-            while messages.count < limit, let raw = rd_kafka_consumer_poll(pointer, wait) {
+            var topicNames: [OpaquePointer: String] = [:]
+            func take(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) {
                 defer { rd_kafka_message_destroy(raw) }
-                wait = 0
-                if raw.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR { continue }
-                messages.append(Self.copy(raw))
+                guard raw.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR, let rkt = raw.pointee.rkt else { return }
+                let topic: String
+                if let known = topicNames[rkt] {
+                    topic = known
+                } else {
+                    topic = String(cString: rd_kafka_topic_name(rkt))
+                    topicNames[rkt] = topic
+                }
+                messages.append(Self.copy(raw, topic: topic))
+            }
+            // What is already there, in one batch (a batch call with a timeout would wait for a full
+            // batch); if nothing, wait for the first message, then take what came with it.
+            func drain(_ size: Int, wait: Int32 = 0) {
+                guard size > 0 else { return }
+                var batch = [UnsafeMutablePointer<rd_kafka_message_t>?](repeating: nil, count: min(size, 10_000))
+                let count = batch.withUnsafeMutableBufferPointer { buffer in
+                    rd_kafka_consume_batch_queue(queue, wait, buffer.baseAddress, buffer.count)
+                }
+                for raw in batch.prefix(max(0, count)) { raw.map(take) }
+            }
+            if fill {
+                // Throughput over latency: wait up to the timeout for a full batch.
+                drain(limit, wait: timeoutMillis)
+                return messages
+            }
+            drain(limit)
+            if messages.isEmpty, let first = rd_kafka_consumer_poll(pointer, timeoutMillis) {
+                take(first)
+                drain(limit - 1)
             }
             return messages
         }
 
-        /// Commits these next-offsets (the offset of the first message not yet done) synchronously.
-        func commit(_ offsets: [TopicPartitionOffset]) throws {
+        /// Commits these next-offsets (the offset of the first message not yet done); with `wait`
+        /// false the commit is sent and not waited for.
+        func commit(_ offsets: [TopicPartitionOffset], wait: Bool = true) throws {
             if offsets.isEmpty { return }
             let list = Self.list(offsets)
             defer { rd_kafka_topic_partition_list_destroy(list) }
-            let err = rd_kafka_commit(pointer, list, 0)
+            let err = rd_kafka_commit(pointer, list, wait ? 0 : 1)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
                 throw KafkaError("commit", err)
             }
@@ -372,7 +410,7 @@
             }
         }
 
-        static func copy(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaMessage {
+        static func copy(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaMessage {
             let message = raw.pointee
             let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
             let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) } ?? []
@@ -394,7 +432,7 @@
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let timestamp = rd_kafka_message_timestamp(raw, &type)
             return KafkaMessage(
-                topic: String(cString: rd_kafka_topic_name(message.rkt)), partition: message.partition,
+                topic: topic, partition: message.partition,
                 offset: message.offset, key: key, value: value, headers: headers, timestamp: timestamp)
         }
     }

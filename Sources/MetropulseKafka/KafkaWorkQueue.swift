@@ -88,6 +88,8 @@
             var unread: Int64 = 0
             var operatorPaused = false
             var rebalanceRequested = false
+            /// Next offsets to commit, per partition, once the tasks before them were written.
+            var toCommit: [PartitionKey: Int64] = [:]
         }
 
         let configuration: Configuration
@@ -99,6 +101,8 @@
         private let committedUpTo = Mutex<[PartitionKey: Int64]>([:])
         private let signal = AsyncSignal()
         private let consumerClosed = DispatchSemaphore(value: 0)
+        /// Signalled once shutdown finished (and again by every waiter, for the next one).
+        private let closed = DispatchSemaphore(value: 0)
         private let running = Atomic<Bool>(true)
 
         public init(configuration: Configuration, logger: Logger) throws {
@@ -118,17 +122,33 @@
 
         public func run() async throws {
             try? await gracefulShutdown()
-            shutdown()
+            await close()
         }
 
-        /// Leaves the consumer group and flushes what is being produced.
-        /// Returns once the consumer has left its group (at most 10 s), so a process that starts
-        /// right after finds the group without it.
+        /// Stops reading and producing: the consumer leaves its group and what is being produced
+        /// is flushed, on librdkafka's side; returns at once.
         public func shutdown() {
             guard running.exchange(false, ordering: .relaxed) else { return }
             signal.notify()
-            producer.stop()
-            if consumerBox.withLock({ $0 != nil }) { _ = consumerClosed.wait(timeout: .now() + 10) }
+            let hasConsumer = consumerBox.withLock { $0 != nil }
+            DispatchQueue.global().async { [self] in
+                producer.stop()
+                if hasConsumer { _ = consumerClosed.wait(timeout: .now() + 10) }
+                closed.signal()
+            }
+        }
+
+        /// Shuts down and returns once the consumer has left its group (at most 10 s), so a
+        /// process that starts right after finds the group without it.
+        public func close() async {
+            shutdown()
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async { [closed] in
+                    closed.wait()
+                    closed.signal()
+                    continuation.resume()
+                }
+            }
         }
 
         // MARK: Producing
@@ -211,6 +231,17 @@
                 if hold || wasPaused != hold {
                     handle.pause(handle.assignment(), resume: !hold)
                     state.withLock { $0.paused = hold }
+                }
+                let due = state.withLock { state in
+                    defer { state.toCommit.removeAll() }
+                    return state.toCommit.map {
+                        TopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value)
+                    }
+                }
+                do {
+                    try commitForward(due, handle: handle, wait: false)
+                } catch {
+                    logger.warning("offset commit failed", metadata: ["error": "\(error)"])
                 }
                 let messages = handle.poll(limit: 500, timeoutMillis: 100)
                 if !messages.isEmpty {
@@ -335,6 +366,7 @@
                 let points = keys.compactMap { Self.commitPoint($0, in: state) }
                 state.entries = state.entries.filter { !keys.contains($0.value.key) }
                 for key in keys {
+                    state.toCommit[key] = nil
                     state.assigned.remove(key)
                     state.unfinished[key] = nil
                     state.lastRead[key] = nil
@@ -361,13 +393,13 @@
         }
 
         /// Commits offsets that move forward only (two finishes may race to commit).
-        private func commitForward(_ points: [TopicPartitionOffset], handle: KafkaHandle) throws {
+        private func commitForward(_ points: [TopicPartitionOffset], handle: KafkaHandle, wait: Bool = true) throws {
             try committedUpTo.withLock { committed in
                 let forward = points.filter { point in
                     let key = PartitionKey(topic: point.topic, partition: point.partition)
                     return point.offset > (committed[key] ?? -1)
                 }
-                try handle.commit(forward)
+                try handle.commit(forward, wait: wait)
                 for point in forward {
                     committed[PartitionKey(topic: point.topic, partition: point.partition)] = point.offset
                 }
@@ -502,8 +534,13 @@
                 if state.finishedAt.count > 100_000 { state.finishedAt.removeFirst(state.finishedAt.count - 100_000) }
                 return touched.compactMap { Self.commitPoint($0, in: state) }
             }
-            guard let consumer = consumerBox.withLock({ $0 }) else { return }
-            try await consumer.blocking { [self] in try commitForward(points, handle: consumer) }
+            // The poll thread commits them within one poll (at most 100 ms), coalesced.
+            state.withLock { state in
+                for point in points {
+                    let key = PartitionKey(topic: point.topic, partition: point.partition)
+                    state.toCommit[key] = max(state.toCommit[key] ?? -1, point.offset)
+                }
+            }
         }
 
         public func waitForWork(timeoutMillis: Int64) async {

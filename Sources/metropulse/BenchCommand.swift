@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import MetropulseApp
+import MetropulseKafka
 import MetropulseSQLite
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self, Queue.self, Parse.self])
+        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self])
 
     struct Parse: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -111,6 +112,42 @@ struct BenchCommand: AsyncParsableCommand {
                 steadySeconds: max(1, seconds),
                 targets: targets)
             print(try await benchmark.run())
+        }
+    }
+
+    struct Kafka: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Produce and consume task messages through a Kafka broker, against the Python confluent-kafka client; then the work queue's latency at a steady rate."
+        )
+
+        @Option(help: "Brokers, host:port (default: METROPULSE_KAFKA_BROKERS).")
+        var brokers: String?
+
+        @Option(help: "Messages produced and consumed by each client.")
+        var messages = 200_000
+
+        @Option(help: "A Python interpreter with confluent-kafka, for the baseline ('' to skip).")
+        var python = "python3"
+
+        @Option(help: "Tasks per second offered to the work queue in the latency phase.")
+        var rate = 1_000
+
+        @Option(help: "Length of the latency phase, in seconds.")
+        var seconds = 10
+
+        func run() async throws {
+            #if Kafka
+                guard let brokers = brokers ?? ProcessInfo.processInfo.environment["METROPULSE_KAFKA_BROKERS"] else {
+                    throw ValidationError("pass --brokers host:port or set METROPULSE_KAFKA_BROKERS")
+                }
+                let benchmark = KafkaBenchmark(
+                    brokers: brokers, messages: max(1, messages), python: python.isEmpty ? nil : python,
+                    steadyRate: max(100, rate), steadySeconds: max(1, seconds))
+                print(try await benchmark.run())
+            #else
+                throw ValidationError(KafkaSupport.missing)
+            #endif
         }
     }
 }
