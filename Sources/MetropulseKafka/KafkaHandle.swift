@@ -36,9 +36,27 @@
         var offset: Int64
         var key: [UInt8]
         var value: [UInt8]
-        var headers: [String: String]
+        /// Headers as `name 0 value 0 ...`, one allocation per message; read with `header(_:)`.
+        var headerBlock: [UInt8]
         /// Producer timestamp, epoch ms.
         var timestamp: Int64
+
+        /// The last header of that name, as text.
+        func header(_ wanted: String) -> String? {
+            var found: String?
+            var index = 0
+            let name = Array(wanted.utf8)
+            while index < headerBlock.count {
+                guard let nameEnd = headerBlock[index...].firstIndex(of: 0) else { break }
+                let valueStart = nameEnd + 1
+                let valueEnd = headerBlock[valueStart...].firstIndex(of: 0) ?? headerBlock.count
+                if headerBlock[index..<nameEnd].elementsEqual(name) {
+                    found = String(decoding: headerBlock[valueStart..<valueEnd], as: UTF8.self)
+                }
+                index = valueEnd + 1
+            }
+            return found
+        }
     }
 
     /// A message to produce.
@@ -118,9 +136,6 @@
                 properties += [
                     ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
                     ("enable.partition.eof", "false"),
-                    // A task should start within milliseconds of being written, on brokers that hold
-                    // an empty fetch for its whole wait too.
-                    ("fetch.wait.max.ms", "10"),
                 ]
                 let box = Unmanaged.passRetained(consumerEvents)
                 events = box
@@ -177,9 +192,14 @@
         }
 
         deinit {
-            if let consumerQueue { rd_kafka_queue_destroy(consumerQueue) }
-            rd_kafka_destroy(pointer)
-            eventsBox?.release()
+            // Destroying may wait on the broker (a consumer that has not left its group yet): never on
+            // the thread that dropped the last reference, which may be one of the cooperative pool's.
+            let handles = UnsafeHandles(pointer: pointer, queue: consumerQueue, events: eventsBox)
+            DispatchQueue.global().async {
+                if let queue = handles.queue { rd_kafka_queue_destroy(queue) }
+                rd_kafka_destroy(handles.pointer)
+                handles.events?.release()
+            }
         }
 
         /// Runs a blocking librdkafka call on this handle's own threads.
@@ -414,9 +434,10 @@
             let message = raw.pointee
             let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
             let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) } ?? []
-            var headers: [String: String] = [:]
+            var headerBlock: [UInt8] = []
             var list: OpaquePointer?
             if rd_kafka_message_headers(raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
+                headerBlock.reserveCapacity(64)
                 for index in 0..<rd_kafka_header_cnt(list) {
                     var name: UnsafePointer<CChar>?
                     var bytes: UnsafeRawPointer?
@@ -424,8 +445,12 @@
                     if rd_kafka_header_get_all(list, index, &name, &bytes, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
                         let name
                     {
-                        let data = bytes.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-                        headers[String(cString: name)] = String(decoding: data, as: UTF8.self)
+                        headerBlock.append(contentsOf: UnsafeRawBufferPointer(start: name, count: strlen(name)))
+                        headerBlock.append(0)
+                        if let bytes {
+                            headerBlock.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: size))
+                        }
+                        headerBlock.append(0)
                     }
                 }
             }
@@ -433,8 +458,15 @@
             let timestamp = rd_kafka_message_timestamp(raw, &type)
             return KafkaMessage(
                 topic: topic, partition: message.partition,
-                offset: message.offset, key: key, value: value, headers: headers, timestamp: timestamp)
+                offset: message.offset, key: key, value: value, headerBlock: headerBlock, timestamp: timestamp)
         }
+    }
+
+    /// The raw pointers a handle's destruction needs, moved to another thread.
+    struct UnsafeHandles: @unchecked Sendable {
+        let pointer: OpaquePointer
+        let queue: OpaquePointer?
+        let events: Unmanaged<ConsumerEvents>?
     }
 
     typealias Delivery = CheckedContinuation<[TopicPartitionOffset], any Error>

@@ -104,6 +104,7 @@
         /// Signalled once shutdown finished (and again by every waiter, for the next one).
         private let closed = DispatchSemaphore(value: 0)
         private let running = Atomic<Bool>(true)
+        private let lagCheckRunning = Atomic<Bool>(false)
 
         public init(configuration: Configuration, logger: Logger) throws {
             self.configuration = configuration
@@ -188,9 +189,12 @@
             try consumerBox.withLock { box in
                 if let box { return box }
                 let events = ConsumerEvents()
+                // A task should start within milliseconds of being written, also on brokers that hold an
+                // empty fetch for its whole wait (the settings given win).
+                var settings = configuration.settings
+                settings.properties = ["fetch.wait.max.ms": "10"].merging(settings.properties) { _, given in given }
                 let handle = try KafkaHandle(
-                    role: .consumer(group: configuration.topics.group, events: events),
-                    settings: configuration.settings,
+                    role: .consumer(group: configuration.topics.group, events: events), settings: settings,
                     name: configuration.clientID)
                 events.onAssign = { [weak self] list in self?.assigned(list) }
                 events.onRevoke = { [weak self, weak handle] list in
@@ -250,7 +254,13 @@
                 }
                 if ContinuousClock.now - lagCheckedAt > .seconds(2) {
                     lagCheckedAt = ContinuousClock.now
-                    refreshUnread(handle)
+                    // Broker round trips: off this thread, so reading never waits on them.
+                    if !lagCheckRunning.exchange(true, ordering: .relaxed) {
+                        DispatchQueue.global().async { [self] in
+                            refreshUnread(handle)
+                            lagCheckRunning.store(false, ordering: .relaxed)
+                        }
+                    }
                 }
             }
             handle.closeConsumer()

@@ -67,7 +67,7 @@
         /// Reads a message value; `not-before` in the headers wins over `run_at` (a retry's time).
         static func decode(_ message: KafkaMessage) throws -> TaskRecord {
             var record = try JSONDecoder().decode(TaskRecord.self, from: Data(message.value))
-            if let notBefore = message.headers["not-before"].flatMap(Int64.init) { record.runAt = notBefore }
+            if let notBefore = message.header("not-before").flatMap(Int64.init) { record.runAt = notBefore }
             return record
         }
     }

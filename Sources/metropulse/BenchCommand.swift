@@ -136,6 +136,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Length of the latency phase, in seconds.")
         var seconds = 10
 
+        @Option(help: "Produce-and-consume rounds per client (alternating; medians reported).")
+        var rounds = 3
+
         func run() async throws {
             #if Kafka
                 guard let brokers = brokers ?? ProcessInfo.processInfo.environment["METROPULSE_KAFKA_BROKERS"] else {
@@ -143,7 +146,7 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 let benchmark = KafkaBenchmark(
                     brokers: brokers, messages: max(1, messages), python: python.isEmpty ? nil : python,
-                    steadyRate: max(100, rate), steadySeconds: max(1, seconds))
+                    steadyRate: max(100, rate), steadySeconds: max(1, seconds), rounds: max(1, rounds))
                 print(try await benchmark.run())
             #else
                 throw ValidationError(KafkaSupport.missing)
