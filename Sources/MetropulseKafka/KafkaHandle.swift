@@ -166,13 +166,13 @@
             where rd_kafka_conf_set(conf, key, value, &errorText, errorText.count) != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
                 events?.release()
-                throw KafkaError("Kafka setting \(key): \(String(cString: errorText))")
+                throw KafkaError("Kafka setting \(key): \(cText(errorText))")
             }
             let type = isProducer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER
             guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
                 rd_kafka_conf_destroy(conf)
                 events?.release()
-                throw KafkaError("cannot create a Kafka client: \(String(cString: errorText))")
+                throw KafkaError("cannot create a Kafka client: \(cText(errorText))")
             }
             pointer = handle
             eventsBox = events
@@ -396,7 +396,7 @@
                         errorText.count)
                 }
             }
-            if result != 0 { throw KafkaError("creating topics: \(String(cString: errorText))") }
+            if result != 0 { throw KafkaError("creating topics: \(cText(errorText))") }
         }
 
         func assignment() -> [TopicPartitionOffset] {
@@ -460,6 +460,11 @@
                 topic: topic, partition: message.partition,
                 offset: message.offset, key: key, value: value, headerBlock: headerBlock, timestamp: timestamp)
         }
+    }
+
+    /// The text librdkafka wrote into an error buffer.
+    func cText(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The raw pointers a handle's destruction needs, moved to another thread.

@@ -559,6 +559,9 @@
         }
 
         /// The partitions this process reads (`topic/partition`), for the worker's heartbeat.
+        /// Kafka redelivers what was not committed; the worker checks the store's run records.
+        public var mayRedeliverFinishedJobs: Bool { true }
+
         public func assignedPartitions() -> [String] {
             state.withLock { $0.assigned.sorted().map { "\($0.topic)/\($0.partition)" } }
         }

@@ -317,6 +317,7 @@ extension PostgresBackend: Store {
                 WHERE (\(status)::text IS NULL OR status = \(status))
                     AND (\(query.sourceID)::text IS NULL OR source_id = \(query.sourceID))
                     AND finished_at >= \(query.since ?? Int64.min)
+                    AND (\(query.jobID)::text IS NULL OR job_id = \(query.jobID))
                 ORDER BY finished_at DESC, id DESC LIMIT \(query.limit)
                 """, logger: logger))
     }

@@ -248,6 +248,10 @@ enum PostgresSchema {
             "v6-heartbeat-partitions",
             ["ALTER TABLE worker_heartbeats ADD COLUMN partitions TEXT NOT NULL DEFAULT ''"]
         ),
+        (
+            "v7-task-runs-by-job",
+            ["CREATE INDEX task_runs_job ON task_runs (job_id)"]
+        ),
     ]
 
     static func migrate(client: PostgresClient, logger: Logger) async throws {

@@ -240,6 +240,10 @@ extension SQLiteBackend: Store {
                 clauses.append("finished_at >= ?")
                 _ = arguments.append(contentsOf: [since])
             }
+            if let jobID = query.jobID {
+                clauses.append("job_id = ?")
+                _ = arguments.append(contentsOf: [jobID])
+            }
             _ = arguments.append(contentsOf: [query.limit])
             let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             return try Row.fetchAll(

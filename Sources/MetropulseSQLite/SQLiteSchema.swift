@@ -212,6 +212,9 @@ enum SQLiteSchema {
         migrator.registerMigration("v5-heartbeat-partitions") { db in
             try db.execute(sql: "ALTER TABLE worker_heartbeats ADD COLUMN partitions TEXT NOT NULL DEFAULT ''")
         }
+        migrator.registerMigration("v6-task-runs-by-job") { db in
+            try db.execute(sql: "CREATE INDEX task_runs_job ON task_runs(job_id)")
+        }
         return migrator
     }
 }

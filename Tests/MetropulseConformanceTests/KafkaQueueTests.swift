@@ -3,6 +3,7 @@
     import Logging
     import MetropulseCore
     import MetropulseKafka
+    import Synchronization
     import Testing
 
     let testKafkaBrokers = ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_BROKERS"]
@@ -185,6 +186,59 @@
                 }
             }
             #expect(seen.contains("from-python"))
+        }
+
+        /// Counts fetches; each succeeds with nothing to store.
+        final class CountingConnector: Connector {
+            let calls = Mutex<[String]>([])
+
+            func fetch(_ source: SourceDefinition, context: FetchContext) async throws -> FetchResult {
+                calls.withLock { $0.append(source.id) }
+                return FetchResult(
+                    observations: ObservationBatch(), url: "count:", httpStatus: 200, bytes: 0, contentHash: "0",
+                    feedTimestamp: nil)
+            }
+        }
+
+        @Test("a job delivered again after it succeeded is skipped by the worker, from the store's run records")
+        func redeliveredJobSkipped() async throws {
+            let prefix = "r\(UUID().uuidString.prefix(8).lowercased())-"
+            let queue = try await makeTestKafkaQueue(prefix: prefix)
+            defer { queue.shutdown() }
+            let stored = try await BackendFactory.sqlite.make()
+            defer { stored.cleanup() }
+            // The run record of the job's earlier, successful delivery (another process ran it).
+            try await stored.store.write([
+                RunResult(
+                    run: TaskRun(
+                        id: "done#1", jobID: "done", taskID: nil, sourceID: "s", attempt: 1, workerID: "gone",
+                        status: .succeeded, startedAt: 1, finishedAt: 2),
+                    outcome: nil)
+            ])
+            let connector = CountingConnector()
+            let pool = WorkerPool(
+                configuration: .init(workerID: "w", concurrency: 2, idlePollMillis: 50), queue: queue,
+                committer: SequentialRunCommitter(store: stored.store, queue: queue), store: stored.store,
+                catalog: SourceCatalog([
+                    SourceDefinition(id: "s", kind: .gbfs, urls: ["count:"], intervalMillis: 60_000)
+                ]),
+                connectors: ConnectorRegistry([.gbfs: connector]), bus: InProcessControlBus(), logger: Self.logger)
+            let running = Task { try await pool.run() }
+            defer { running.cancel() }
+            let scheduler = try Self.producer(prefix: prefix)
+            defer { scheduler.shutdown() }
+            try await scheduler.enqueue(
+                [NewTask(jobID: "done", sourceID: "s", runAt: 0), NewTask(jobID: "new", sourceID: "s", runAt: 0)],
+                now: 0)
+            // Same source, same partition, in order: once "new" ran, "done" was dealt with.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await stored.store.taskRuns(TaskRunQuery(jobID: "new")).isEmpty && ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            pool.stop()
+            #expect(connector.calls.withLock { $0 } == ["s"])
+            #expect(try await stored.store.taskRuns(TaskRunQuery(jobID: "done")).map(\.id) == ["done#1"])
         }
 
         @Test("commands and worker metrics reach every process")

@@ -112,6 +112,8 @@ struct StoreConformanceTests {
         #expect(failed.first?.errorKind == .timeout)
         #expect(try await backend.store.taskRuns(TaskRunQuery(sourceID: "bikes")).map(\.id) == ["bad", "ok"])
         #expect(try await backend.store.taskRuns(TaskRunQuery(limit: 1)).count == 1)
+        #expect(try await backend.store.taskRuns(TaskRunQuery(jobID: "ok")).map(\.id) == ["ok"])
+        #expect(try await backend.store.taskRuns(TaskRunQuery(jobID: "missing")).isEmpty)
         #expect(try await backend.store.taskRun(id: "ok")?.entityCount == 1)
         let state = try #require(try await backend.store.sourceStates().first)
         #expect(state.lastSlotAt == 1_000)

@@ -102,12 +102,18 @@ public struct TaskRunQuery: Sendable, Hashable {
     public var sourceID: String?
     /// Only runs that finished at or after this time, epoch ms.
     public var since: Int64?
+    /// Only the runs of this job.
+    public var jobID: String?
     public var limit: Int
 
-    public init(status: TaskRunStatus? = nil, sourceID: String? = nil, since: Int64? = nil, limit: Int = 100) {
+    public init(
+        status: TaskRunStatus? = nil, sourceID: String? = nil, since: Int64? = nil, jobID: String? = nil,
+        limit: Int = 100
+    ) {
         self.status = status
         self.sourceID = sourceID
         self.since = since
+        self.jobID = jobID
         self.limit = limit
     }
 }

@@ -46,12 +46,18 @@ public protocol WorkQueue: Sendable {
     /// Applies an operator command to this process's consumer: PAUSE/RESUME stop and restart
     /// reading, REBALANCE leaves and rejoins the consumer group. Nothing to do on the SQL queues.
     func control(_ command: ControlCommand.Kind)
+
+    /// True when a job already done may be delivered again (Kafka after a rebalance or a crash
+    /// before the offset commit): the worker then looks the job up in the store's run records
+    /// and skips it if a run succeeded. False on the SQL queues, which keep each job once.
+    var mayRedeliverFinishedJobs: Bool { get }
 }
 
 extension WorkQueue {
     public func assignedPartitions() -> [String] { [] }
     public func isStalled(now: Int64) -> Bool { false }
     public func control(_ command: ControlCommand.Kind) {}
+    public var mayRedeliverFinishedJobs: Bool { false }
 }
 
 /// A task as listed by the operator API.

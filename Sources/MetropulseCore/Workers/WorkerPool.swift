@@ -149,6 +149,7 @@ public final class WorkerPool: Service {
 
     /// Runs one attempt and commits its result; never throws.
     func process(_ task: ClaimedTask) async {
+        if queue.mayRedeliverFinishedJobs, await alreadySucceeded(task) { return }
         let startedAt = clock.nowMillis
         // Unique per attempt, also across requeues (which restart the attempt count).
         let runID = "\(task.jobID)#\(task.attempt)@\(startedAt)"
@@ -223,6 +224,29 @@ public final class WorkerPool: Service {
             logger.error(
                 "commit failed; the task will run again when its lease expires",
                 metadata: ["job_id": "\(task.jobID)", "error": "\(loggable(error))"])
+        }
+    }
+
+    /// A job delivered again after it succeeded (a partitioned queue redelivers what was not
+    /// committed): finished without fetching. A failed lookup runs the job (writes are idempotent).
+    private func alreadySucceeded(_ task: ClaimedTask) async -> Bool {
+        let (store, queue) = (self.store, self.queue)
+        do {
+            let done = try await withDeadline(bookkeepingDeadline) {
+                try await store.taskRuns(TaskRunQuery(jobID: task.jobID, limit: 20)).contains { $0.status.isSuccess }
+            }
+            guard done else { return false }
+            let now = clock.nowMillis
+            try await withDeadline(bookkeepingDeadline) {
+                try await queue.finish([TaskOutcome(task, disposition: .succeeded, finishedAt: now)])
+            }
+            logger.info("job already done, skipped", metadata: ["job_id": "\(task.jobID)"])
+            return true
+        } catch {
+            logger.warning(
+                "could not look the job up; running it",
+                metadata: ["job_id": "\(task.jobID)", "error": "\(loggable(error))"])
+            return false
         }
     }
 
