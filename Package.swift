@@ -182,7 +182,7 @@ let package = Package(
             name: "MetropulseAppTests",
             dependencies: [
                 "MetropulseApp", "MetropulseConnectors", "MetropulseCore", "MetropulseDemo", "MetropulseSQLite",
-                "MetropulsePostgres",
+                "MetropulsePostgres", "MetropulseKafka",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

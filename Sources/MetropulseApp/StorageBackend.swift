@@ -83,7 +83,7 @@ public struct StorageBackend: Sendable {
             throw ConfigurationErrors(errors: [
                 ConfigurationError(
                     line: nil, key: "kafka.brokers",
-                    message: "this binary was built without Kafka support; build it with `swift build --traits Kafka`")
+                    message: KafkaSupport.missing)
             ])
         #endif
     }

@@ -59,6 +59,18 @@
         }
     }
 
+    /// A group's committed offset on one partition, with the partition's watermarks.
+    struct GroupPosition: Sendable {
+        var partition: Int32
+        /// Nil when the group committed nothing there.
+        var committed: Int64?
+        var low: Int64
+        var high: Int64
+
+        /// The next offset the group reads: the committed one, or the oldest kept.
+        var next: Int64 { committed ?? low }
+    }
+
     /// A message to produce.
     struct KafkaOutgoing: Sendable {
         var topic: String
@@ -133,10 +145,7 @@
                 }
             case .consumer(let group, let consumerEvents):
                 isProducer = false
-                properties += [
-                    ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
-                    ("enable.partition.eof", "false"),
-                ]
+                properties += Self.consumerProperties(group: group)
                 let box = Unmanaged.passRetained(consumerEvents)
                 events = box
                 rd_kafka_conf_set_opaque(conf, box.toOpaque())
@@ -154,10 +163,7 @@
                 }
             case .observer(let group):
                 isProducer = false
-                properties += [
-                    ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
-                    ("enable.partition.eof", "false"),
-                ]
+                properties += Self.consumerProperties(group: group)
             }
             // Settings given by the user win over the defaults above.
             for (key, value) in settings.properties { properties.append((key, value)) }
@@ -200,6 +206,15 @@
                 rd_kafka_destroy(handles.pointer)
                 handles.events?.release()
             }
+        }
+
+        /// Offsets are committed by Metropulse after the writes, never automatically; a group with
+        /// nothing committed starts at the oldest message kept.
+        static func consumerProperties(group: String) -> [(String, String)] {
+            [
+                ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "false"),
+            ]
         }
 
         /// Runs a blocking librdkafka call on this handle's own threads.
@@ -371,6 +386,19 @@
             let err = rd_kafka_committed(pointer, list, timeoutMillis)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("committed offsets", err) }
             return Self.offsets(in: list)
+        }
+
+        /// Where this handle's group stands on every partition of `topic` (all of them when
+        /// `partitionCount` is nil, from the cluster's metadata).
+        func groupPositions(topic: String, partitionCount: Int? = nil) throws -> [GroupPosition] {
+            let count = try partitionCount ?? (partitionCounts()[topic] ?? 0)
+            let partitions = (0..<Int32(count)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: -1001) }
+            return try committed(partitions).map { place in
+                let marks = try watermarks(topic: topic, partition: place.partition)
+                return GroupPosition(
+                    partition: place.partition, committed: place.offset >= 0 ? place.offset : nil, low: marks.low,
+                    high: marks.high)
+            }
         }
 
         /// Low and high watermark (next offset to be written) of a partition.

@@ -529,9 +529,7 @@
                     case .succeeded:
                         state.finishedJobs.insert(entry.record.jobID)
                         state.finishedAt.append(outcome.finishedAt)
-                        state.succeeded.append(
-                            Self.listed(
-                                entry, state: .succeeded, now: outcome.finishedAt, finishedAt: outcome.finishedAt))
+                        state.succeeded.append(Self.listed(entry, state: .succeeded, finishedAt: outcome.finishedAt))
                         if state.succeeded.count > 10_000 {
                             state.succeeded.removeFirst(state.succeeded.count - 10_000)
                         }
@@ -590,19 +588,12 @@
             let handle = try observer(group: deadLetterGroup)
             let topic = configuration.topics.deadLetter
             return try await handle.blocking {
-                let count = try handle.partitionCounts()[topic] ?? 0
-                let partitions = (0..<Int32(count)).map {
-                    TopicPartitionOffset(topic: topic, partition: $0, offset: -1001)
-                }
                 var starts: [TopicPartitionOffset] = []
                 var ends: [Int32: Int64] = [:]
-                for place in try handle.committed(partitions) {
-                    let marks = try handle.watermarks(topic: topic, partition: place.partition)
-                    let start = place.offset >= 0 ? place.offset : marks.low
-                    if start < marks.high {
-                        starts.append(TopicPartitionOffset(topic: topic, partition: place.partition, offset: start))
-                        ends[place.partition] = marks.high
-                    }
+                for position in try handle.groupPositions(topic: topic) where position.next < position.high {
+                    starts.append(
+                        TopicPartitionOffset(topic: topic, partition: position.partition, offset: position.next))
+                    ends[position.partition] = position.high
                 }
                 if starts.isEmpty { return ([], []) }
                 try handle.assign(starts)
@@ -660,7 +651,7 @@
 
         // MARK: Listing and stats
 
-        static func listed(_ entry: Entry, state: TaskState, now: Int64, finishedAt: Int64? = nil) -> QueuedTask {
+        static func listed(_ entry: Entry, state: TaskState, finishedAt: Int64? = nil) -> QueuedTask {
             QueuedTask(
                 id: entry.id, jobID: entry.record.jobID, sourceID: entry.record.sourceID, state: state,
                 priority: entry.record.priority,
@@ -682,7 +673,7 @@
             var listed = state.withLock { state -> [QueuedTask] in
                 var tasks = state.entries.values.compactMap { entry -> QueuedTask? in
                     let taskState = Self.localState(entry, now: now)
-                    return wanted == nil || wanted == taskState ? Self.listed(entry, state: taskState, now: now) : nil
+                    return wanted == nil || wanted == taskState ? Self.listed(entry, state: taskState) : nil
                 }
                 if wanted == nil || wanted == .succeeded { tasks += state.succeeded }
                 return tasks
@@ -761,17 +752,12 @@
                 var lags: [PartitionLag] = []
                 for topic in [topics.tasksHigh, topics.tasks, topics.retry, topics.deadLetter] {
                     let handle = topic == topics.deadLetter ? requeue : members
-                    let partitions = (0..<Int32(counts[topic] ?? 0)).map {
-                        TopicPartitionOffset(topic: topic, partition: $0, offset: -1001)
-                    }
-                    for place in try handle.committed(partitions) {
-                        let marks = try handle.watermarks(topic: topic, partition: place.partition)
-                        let committed = place.offset >= 0 ? place.offset : nil
-                        let key = PartitionKey(topic: topic, partition: place.partition)
+                    for position in try handle.groupPositions(topic: topic, partitionCount: counts[topic] ?? 0) {
+                        let key = PartitionKey(topic: topic, partition: position.partition)
                         lags.append(
                             PartitionLag(
-                                topic: topic, partition: Int(place.partition), committed: committed,
-                                highWatermark: marks.high, lag: max(0, marks.high - (committed ?? marks.low)),
+                                topic: topic, partition: Int(position.partition), committed: position.committed,
+                                highWatermark: position.high, lag: max(0, position.high - position.next),
                                 readBy: owned.contains(key) ? clientID : nil))
                     }
                 }
@@ -798,6 +784,7 @@
         func contains(_ value: String) -> Bool { members.contains(value) }
 
         /// Returns false when already present.
+        @discardableResult
         mutating func insert(_ value: String) -> Bool {
             guard members.insert(value).inserted else { return false }
             order.append(value)

@@ -1,6 +1,7 @@
 import Foundation
 import MetropulseApp
 import MetropulseCore
+import MetropulseKafka
 import Testing
 
 @Suite("Configuration")
@@ -135,6 +136,45 @@ struct ConfigurationTests {
                 "line 10: sources[0].fallbacks[2].kind: missing",
                 "line 10: sources[0].fallbacks[2].url: 'gopher://x' is not an http(s) or demo: URL",
             ])
+    }
+
+    @Test("kafka settings: brokers, topic names, librdkafka properties from YAML and the environment")
+    func kafkaSettings() throws {
+        let yaml = """
+            kafka:
+              brokers: b1:9092,b2:9092
+              topic_prefix: city-
+              tasks_topic: jobs
+              partitions: 6
+              stall_after: 90s
+              properties:
+                security.protocol: SASL_SSL
+                sasl.mechanisms: PLAIN
+            """
+        let (configuration, errors) = ConfigurationLoader.validate(yaml: yaml)
+        #expect(errors.isEmpty)
+        #expect(configuration.kafka.brokers == "b1:9092,b2:9092")
+        #expect(configuration.kafka.topicPrefix == "city-")
+        #expect(configuration.kafka.topics.tasks == "jobs")
+        #expect(configuration.kafka.topics.retry == "fetch.tasks.retry")
+        #expect(configuration.kafka.topics.partitions == 6)
+        #expect(configuration.kafka.stallAfterMillis == 90_000)
+        #expect(configuration.kafka.properties == ["security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN"])
+
+        let fromEnvironment = try ConfigurationLoader.load(
+            path: nil,
+            environment: [
+                "METROPULSE_KAFKA_BROKERS": "127.0.0.1:9092",
+                "METROPULSE_KAFKA_PROPERTIES": "sasl.username=u, sasl.password=p=q",
+            ])
+        #expect(fromEnvironment.kafka.brokers == "127.0.0.1:9092")
+        #expect(fromEnvironment.kafka.properties == ["sasl.username": "u", "sasl.password": "p=q"])
+        #expect(try ConfigurationLoader.load(path: nil, environment: [:]).kafka.brokers == nil)
+
+        let error = try #require(throws: ConfigurationErrors.self) {
+            try ConfigurationLoader.load(path: nil, environment: ["METROPULSE_KAFKA_PROPERTIES": "no-equals-sign"])
+        }
+        #expect(error.errors.first?.key == "METROPULSE_KAFKA_PROPERTIES")
     }
 
     @Test("a json source needs a mapping of JSON pointers, checked with line and key")
