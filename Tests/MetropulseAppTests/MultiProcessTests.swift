@@ -3,13 +3,15 @@ import Hummingbird
 import MetropulseApp
 import MetropulseCore
 import MetropulseDemo
+import Synchronization
 import Testing
 
 /// Scheduler, three workers and an API as separate processes on one PostgreSQL database.
 @Suite("Multi-process on PostgreSQL", .enabled(if: testPostgresURL != nil))
 struct MultiProcessTests {
-    /// A GBFS publisher whose station_status takes a while, so workers hold tasks when killed.
-    static func slowPublisher() async throws -> (port: Int, task: Task<Void, any Error>) {
+    /// A GBFS publisher whose station_status takes a while, and while `hold` is set does not
+    /// answer at all (up to 30 s), so a worker killed then is sure to die holding its tasks.
+    static func slowPublisher(hold: Gate) async throws -> (port: Int, task: Task<Void, any Error>) {
         let city = DemoCity(stationCount: 20)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let router = Router()
@@ -25,7 +27,11 @@ struct MultiProcessTests {
             city.systemInformation(nowMillis: WallClock.system.nowMillis)
         }
         router.get("slow/station_status.json") { _, _ in
-            try await Task.sleep(for: .milliseconds(1_500))
+            try await Task.sleep(for: .milliseconds(500))
+            let until = ContinuousClock.now + .seconds(30)
+            while hold.closed.withLock({ $0 }), ContinuousClock.now < until {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             return city.stationStatus(nowMillis: WallClock.system.nowMillis)
         }
         let app = Application(
@@ -39,7 +45,8 @@ struct MultiProcessTests {
     @Test("kill -9 a worker holding tasks: it shows Down, others redo its tasks, every slot arrives once")
     func killWorker() async throws {
         let databaseURL = try await PostgresEndToEndTests.freshDatabase()
-        let (port, publisher) = try await Self.slowPublisher()
+        let hold = Gate()
+        let (port, publisher) = try await Self.slowPublisher(hold: hold)
         defer { publisher.cancel() }
         let folder = try temporaryFolder()
         let sources = (1...4).map { i in
@@ -88,7 +95,9 @@ struct MultiProcessTests {
                 && leader?["pid"] as? Int == Int(scheduler.process.processIdentifier)
         }
 
-        // Find a worker that holds a task right now and kill it.
+        // Hold every feed answer, find a worker that holds a task and kill it: it cannot finish
+        // a task between the listing and its death.
+        hold.closed.withLock { $0 = true }
         var victimID = ""
         var victimPID: Int32 = 0
         var heldJobs: [String] = []
@@ -108,6 +117,7 @@ struct MultiProcessTests {
         let victim = try #require(workers.first { $0.process.processIdentifier == victimPID })
         kill(victimPID, SIGKILL)
         victim.process.waitUntilExit()
+        hold.closed.withLock { $0 = false }
 
         try await eventually("the killed worker shown down", timeout: .seconds(60)) {
             try await workerList().first { $0["worker_id"] as? String == victimID }?["health"] as? String == "down"
@@ -136,6 +146,11 @@ struct MultiProcessTests {
 
         for child in children where child.process.isRunning { #expect(await child.stop() == 0) }
     }
+}
+
+/// A flag the test flips while the publisher's handlers read it.
+final class Gate: Sendable {
+    let closed = Mutex(false)
 }
 
 #if canImport(Glibc)
