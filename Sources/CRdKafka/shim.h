@@ -31,9 +31,11 @@ static inline rd_kafka_resp_err_t mp_produce(rd_kafka_t *rk, const char *topic, 
     return err;
 }
 
-/// Creates the topics that do not exist yet. Returns 0, or -1 with a message in `errstr`.
+/// Creates the topics that do not exist yet, each with the topic settings `configs` (`config_count`
+/// name/value pairs, flattened). Returns 0, or -1 with a message in `errstr`.
 static inline int mp_create_topics(rd_kafka_t *rk, const char **names, size_t count, int partitions,
-                                   int replication, int timeout_ms, char *errstr, size_t errstr_size) {
+                                   int replication, const char **configs, size_t config_count,
+                                   int timeout_ms, char *errstr, size_t errstr_size) {
     rd_kafka_NewTopic_t **topics = (rd_kafka_NewTopic_t **)calloc(count, sizeof(*topics));
     if (!topics) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -45,6 +47,16 @@ static inline int mp_create_topics(rd_kafka_t *rk, const char **names, size_t co
         topics[made] = rd_kafka_NewTopic_new(names[made], partitions, replication, errstr, errstr_size);
         if (!topics[made]) {
             failed = 1;
+            break;
+        }
+        for (size_t c = 0; c < config_count; c++) {
+            if (rd_kafka_NewTopic_set_config(topics[made], configs[2 * c], configs[2 * c + 1])) {
+                snprintf(errstr, errstr_size, "topic setting %s", configs[2 * c]);
+                failed = 1;
+            }
+        }
+        if (failed) {
+            made++;
             break;
         }
     }

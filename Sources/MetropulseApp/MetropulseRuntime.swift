@@ -91,6 +91,7 @@ public struct MetropulseRuntime: Sendable {
                     logger: logger))
         }
         services.append(ConfigReloader(path: configurationPath, catalog: catalog, bus: bus, logger: logger))
+        if roles.contains(.sink), let sink = backend.sink { services.append(sink) }
         if let workerPool { services.append(workerPool) }
         if let scheduler { services.append(scheduler) }
         if roles.contains(.api) {

@@ -7,5 +7,7 @@ public struct Roles: OptionSet, Sendable, Hashable {
     public static let scheduler = Roles(rawValue: 1 << 0)
     public static let worker = Roles(rawValue: 1 << 1)
     public static let api = Roles(rawValue: 1 << 2)
-    public static let all: Roles = [.scheduler, .worker, .api]
+    /// Loads the Kafka record topics into the store (only with `data_path: kafka`).
+    public static let sink = Roles(rawValue: 1 << 3)
+    public static let all: Roles = [.scheduler, .worker, .api, .sink]
 }

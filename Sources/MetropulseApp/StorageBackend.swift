@@ -1,6 +1,6 @@
 public import Logging
 public import MetropulseCore
-import MetropulseKafka
+public import MetropulseKafka
 import MetropulsePostgres
 import MetropulseSQLite
 import PostgresNIO
@@ -19,9 +19,30 @@ public struct StorageBackend: Sendable {
     public let leadership: (any LeaderElection)?
     /// Services the backend needs running (the PostgreSQL connection pool), started first.
     public let services: [any Service]
+    /// The `sink` role's service when the data path is Kafka: loads the record topics into the
+    /// store.
+    public let sink: (any Service)?
     public let description: String
     private let prepareAction: @Sendable () async throws -> Void
     private let closeAction: @Sendable () throws -> Void
+
+    init(
+        store: any Store, queue: any WorkQueue, committer: any RunCommitter, bus: (any ControlBus)?,
+        leadership: (any LeaderElection)?, services: [any Service], sink: (any Service)? = nil,
+        description: String, prepareAction: @escaping @Sendable () async throws -> Void,
+        closeAction: @escaping @Sendable () throws -> Void
+    ) {
+        self.store = store
+        self.queue = queue
+        self.committer = committer
+        self.bus = bus
+        self.leadership = leadership
+        self.services = services
+        self.sink = sink
+        self.description = description
+        self.prepareAction = prepareAction
+        self.closeAction = closeAction
+    }
 
     public static func make(_ database: MetropulseConfiguration.Database, logger: Logger) throws -> StorageBackend {
         if let url = database.url {
@@ -49,10 +70,20 @@ public struct StorageBackend: Sendable {
     public static func make(_ configuration: MetropulseConfiguration, clientID: String, logger: Logger) throws
         -> StorageBackend
     {
+        guard let brokers = configuration.kafka.brokers else {
+            if configuration.dataPath == .kafka {
+                throw ConfigurationErrors(errors: [
+                    ConfigurationError(
+                        line: nil, key: "data_path", message: "kafka needs kafka.brokers (METROPULSE_KAFKA_BROKERS)")
+                ])
+            }
+            return try make(configuration.database, logger: logger)
+        }
         let backend = try make(configuration.database, logger: logger)
-        guard let brokers = configuration.kafka.brokers else { return backend }
         do {
-            return try backend.onKafka(configuration.kafka, brokers: brokers, clientID: clientID, logger: logger)
+            return try backend.onKafka(
+                configuration.kafka, brokers: brokers, dataPath: configuration.dataPath, clientID: clientID,
+                logger: logger)
         } catch {
             try? backend.close()
             throw error
@@ -60,7 +91,8 @@ public struct StorageBackend: Sendable {
     }
 
     private func onKafka(
-        _ kafka: MetropulseConfiguration.Kafka, brokers: String, clientID: String, logger: Logger
+        _ kafka: MetropulseConfiguration.Kafka, brokers: String, dataPath: MetropulseConfiguration.DataPath,
+        clientID: String, logger: Logger
     ) throws -> StorageBackend {
         #if Kafka
             let settings = KafkaSettings(brokers: brokers, properties: kafka.properties)
@@ -71,19 +103,77 @@ public struct StorageBackend: Sendable {
                 logger: logger)
             let bus = try KafkaControlBus(settings: settings, topics: topics, clientID: clientID, logger: logger)
             let prepareDatabase = prepareAction
+            guard dataPath == .kafka else {
+                return StorageBackend(
+                    store: store, queue: queue, committer: SequentialRunCommitter(store: store, queue: queue), bus: bus,
+                    leadership: leadership, services: [queue, bus] + services,
+                    description: "\(description), queue and bus on kafka \(brokers)",
+                    prepareAction: {
+                        try await prepareDatabase()
+                        try await queue.createTopics()
+                    }, closeAction: closeAction)
+            }
+            let records = try KafkaRecordCommitter(
+                settings: settings, topics: kafka.recordTopics, partitions: topics.partitions,
+                replication: topics.replication, queue: queue, clientID: clientID)
+            let sink = KafkaRecordSink(
+                settings: settings, topics: kafka.recordTopics, store: store, clientID: clientID, logger: logger)
             return StorageBackend(
-                store: store, queue: queue, committer: SequentialRunCommitter(store: store, queue: queue), bus: bus,
-                leadership: leadership, services: [queue, bus] + services,
-                description: "\(description), queue and bus on kafka \(brokers)",
+                store: store, queue: queue, committer: records, bus: bus, leadership: leadership,
+                services: [queue, bus, records] + services, sink: sink,
+                description: "\(description), queue, bus and records on kafka \(brokers)",
                 prepareAction: {
                     try await prepareDatabase()
                     try await queue.createTopics()
+                    try await records.createTopics()
                 }, closeAction: closeAction)
         #else
             throw ConfigurationErrors(errors: [
                 ConfigurationError(
                     line: nil, key: "kafka.brokers",
                     message: KafkaSupport.missing)
+            ])
+        #endif
+    }
+
+    /// Reads the records of `kinds` written since `since` (epoch ms) from Kafka into the
+    /// configured store again (idempotent: what is there already stays once).
+    public static func replayRecords(
+        _ configuration: MetropulseConfiguration, kinds: [RecordKind], since: Int64, clientID: String,
+        logger: Logger, progress: @escaping @Sendable (ReplayProgress) -> Void
+    ) async throws -> ReplayProgress {
+        guard let brokers = configuration.kafka.brokers else {
+            throw ConfigurationErrors(errors: [
+                ConfigurationError(line: nil, key: "kafka.brokers", message: "replay reads from Kafka: set the brokers")
+            ])
+        }
+        #if Kafka
+            let backend = try make(configuration.database, logger: logger)
+            defer { try? backend.close() }
+            try await backend.prepare()
+            return try await withThrowingTaskGroup(of: ReplayProgress?.self) { group in
+                // The database's own services (the PostgreSQL pool) run while the replay writes.
+                for service in backend.services {
+                    group.addTask {
+                        try await service.run()
+                        return nil
+                    }
+                }
+                group.addTask {
+                    try await KafkaReplay.run(
+                        settings: KafkaSettings(brokers: brokers, properties: configuration.kafka.properties),
+                        topics: configuration.kafka.recordTopics, kinds: kinds, since: since, store: backend.store,
+                        clientID: clientID, logger: logger, progress: progress)
+                }
+                defer { group.cancelAll() }
+                while let finished = try await group.next() {
+                    if let finished { return finished }
+                }
+                throw CancellationError()
+            }
+        #else
+            throw ConfigurationErrors(errors: [
+                ConfigurationError(line: nil, key: "kafka.brokers", message: KafkaSupport.missing)
             ])
         #endif
     }

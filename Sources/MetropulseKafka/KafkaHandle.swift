@@ -412,19 +412,43 @@
             return (low, high)
         }
 
-        func createTopics(_ names: [String], partitions: Int, replication: Int, timeoutMillis: Int32 = 10_000) throws {
+        /// Creates the topics that are missing, with topic settings (`retention.ms`...) for new ones.
+        func createTopics(
+            _ names: [String], partitions: Int, replication: Int, configs: [(String, String)] = [],
+            timeoutMillis: Int32 = 10_000
+        ) throws {
             if names.isEmpty { return }
-            var cNames = names.map { strdup($0) }
-            defer { cNames.forEach { free($0) } }
+            let cNames = names.map { strdup($0) }
+            let cConfigs = configs.flatMap { [strdup($0.0), strdup($0.1)] }
+            defer { (cNames + cConfigs).forEach { free($0) } }
             var errorText = [CChar](repeating: 0, count: 512)
-            let result = cNames.withUnsafeMutableBufferPointer { buffer in
-                buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: names.count) {
+            let result = cNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { namePointers in
+                cConfigs.map { UnsafePointer($0) }.withUnsafeBufferPointer { configPointers in
                     mp_create_topics(
-                        pointer, $0, names.count, Int32(partitions), Int32(replication), timeoutMillis, &errorText,
-                        errorText.count)
+                        pointer, UnsafeMutablePointer(mutating: namePointers.baseAddress), names.count,
+                        Int32(partitions), Int32(replication),
+                        UnsafeMutablePointer(mutating: configPointers.baseAddress), configs.count, timeoutMillis,
+                        &errorText, errorText.count)
                 }
             }
             if result != 0 { throw KafkaError("creating topics: \(cText(errorText))") }
+        }
+
+        /// The first offset of each partition written at or after `timestamp` (epoch ms); the high
+        /// watermark where nothing is that recent.
+        func offsets(forTimestamp timestamp: Int64, topic: String, partitions: [Int32], timeoutMillis: Int32 = 10_000)
+            throws -> [TopicPartitionOffset]
+        {
+            if partitions.isEmpty { return [] }
+            let list = Self.list(
+                partitions.map { TopicPartitionOffset(topic: topic, partition: $0, offset: timestamp) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_offsets_for_times(pointer, list, timeoutMillis)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("offsets for a time in \(topic)", err) }
+            for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError("offsets for a time in \(topic)", list.pointee.elems[index].err)
+            }
+            return Self.offsets(in: list)
         }
 
         func assignment() -> [TopicPartitionOffset] {

@@ -22,7 +22,8 @@ extension PostgresBackend: Store {
                 results, applied: try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
             )
         }
-        try await insertRuns(results.map(\.run), on: connection, logger: logger)
+        let runs = results.filter(\.recordsRun).map(\.run)
+        try await insertRuns(runs, on: connection, logger: logger)
         for result in results where !result.observations.stations.isEmpty {
             try await writeStations(
                 result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
@@ -38,7 +39,7 @@ extension PostgresBackend: Store {
                 result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
                 runID: result.run.id, on: connection, logger: logger)
         }
-        try await updateSourceStates(results.map(\.run), on: connection, logger: logger)
+        try await updateSourceStates(runs, on: connection, logger: logger)
     }
 
     /// A `task_runs` row as the JSON record `jsonb_to_recordset` expands.

@@ -16,7 +16,7 @@ extension SQLiteBackend: Store {
             results = RunResult.settled(results, applied: try applyOutcomes(results.compactMap(\.outcome), in: db))
         }
         for result in results {
-            try insertRun(result.run, in: db)
+            if result.recordsRun { try insertRun(result.run, in: db) }
             if !result.observations.stations.isEmpty {
                 try writeStations(
                     result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
@@ -31,7 +31,7 @@ extension SQLiteBackend: Store {
                     runID: result.run.id, in: db)
             }
         }
-        try updateSourceStates(results.map(\.run), in: db)
+        try updateSourceStates(results.filter(\.recordsRun).map(\.run), in: db)
     }
 
     static func insertRun(_ run: TaskRun, in db: Database) throws {

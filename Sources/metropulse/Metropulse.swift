@@ -6,8 +6,8 @@ struct Metropulse: AsyncParsableCommand {
         commandName: "metropulse",
         abstract: "Keeps a city's live data flowing: fetch feeds, queue work, store observations, serve them.",
         subcommands: [
-            ServeCommand.self, SchedulerCommand.self, WorkerCommand.self, APICommand.self, MigrateCommand.self,
-            SourcesCommand.self, BenchCommand.self,
+            ServeCommand.self, SchedulerCommand.self, WorkerCommand.self, APICommand.self, SinkCommand.self,
+            ReplayCommand.self, MigrateCommand.self, SourcesCommand.self, BenchCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -36,3 +36,19 @@ struct APICommand: AsyncParsableCommand {
 
     func run() async throws { try await options.run(roles: .api) }
 }
+
+struct SinkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sink",
+        abstract: "Run only the sink: load the Kafka record topics into the store (with data_path: kafka).")
+
+    @OptionGroup var options: RuntimeOptions
+
+    func run() async throws {
+        let configuration = try options.load()
+        guard configuration.dataPath == .kafka else {
+            throw ValidationError("the sink loads the Kafka record topics: run it with --data-path kafka")
+        }
+        try await options.run(roles: .sink)
+    }
+}

@@ -29,6 +29,13 @@ struct RuntimeOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error. Env: METROPULSE_LOG_LEVEL.")
     var logLevel: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Where workers send observations: store (default) or kafka (record topics, loaded by the sink role). Env: METROPULSE_DATA_PATH."
+    )
+    var dataPath: String?
+
     var configPath: String? {
         config ?? ProcessInfoEnvironment.value("METROPULSE_CONFIG")
     }
@@ -53,6 +60,12 @@ struct RuntimeOptions: ParsableArguments {
             guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
             configuration.workers.concurrency = workers
         }
+        if let dataPath {
+            guard let path = MetropulseConfiguration.DataPath(rawValue: dataPath.lowercased()) else {
+                throw ValidationError("--data-path must be store or kafka")
+            }
+            configuration.dataPath = path
+        }
         if let logLevel {
             guard Logger.Level(rawValue: logLevel) != nil else {
                 throw ValidationError("unknown --log-level '\(logLevel)'")
@@ -62,15 +75,22 @@ struct RuntimeOptions: ParsableArguments {
         return configuration
     }
 
-    func run(roles: Roles) async throws {
-        let configuration = try load()
+    /// Sets up logging at the configured level (on standard error with `toStandardError`).
+    func bootstrapLogging(_ configuration: MetropulseConfiguration, toStandardError: Bool = false) -> Logger {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
+            var handler =
+                toStandardError
+                ? StreamLogHandler.standardError(label: label) : StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "metropulse")
+        return Logger(label: "metropulse")
+    }
+
+    func run(roles: Roles) async throws {
+        let configuration = try load()
+        let logger = bootstrapLogging(configuration)
         let runtime = try MetropulseRuntime(
             configuration: configuration, configurationPath: configPath, roles: roles, logger: logger)
         try await runtime.run()

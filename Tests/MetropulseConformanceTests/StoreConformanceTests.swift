@@ -45,6 +45,26 @@ struct StoreConformanceTests {
         #expect(history.map(\.runID) == ["r2", "r1"])
     }
 
+    @Test(
+        "observations written apart from their run: stored under its id, no run record", arguments: BackendFactory.all)
+    func observationsOnly(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        let loose = RunResult.observationsOnly(
+            runID: "r9", sourceID: "bikes", fetchedAt: 900,
+            observations: ObservationBatch(stations: [Self.station("1", bikes: 7, at: 850)]))
+        try await backend.store.write([loose, loose])
+        #expect(try await backend.store.rawStationObservationCount(sourceID: "bikes") == 1)
+        let latest = try #require(try await backend.store.station(sourceID: "bikes", stationID: "1"))
+        #expect(latest.runID == "r9")
+        #expect(latest.fetchedAt == 900)
+        #expect(try await backend.store.taskRuns(TaskRunQuery(limit: 10)).isEmpty)
+        #expect(try await backend.store.sourceStates().isEmpty)
+        // The run record arrives on its own later.
+        try await backend.store.write([Self.result("r9", at: 900, [])])
+        #expect(try await backend.store.taskRuns(TaskRunQuery(limit: 10)).map(\.id) == ["r9"])
+    }
+
     @Test("latest moves forward only, with fetch time and run", arguments: BackendFactory.all)
     func latestUpsert(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()

@@ -49,6 +49,10 @@ public enum ConfigurationLoader {
         Setting(key: "kafka.dead_letter_topic") { c, v in c.kafka.topics.deadLetter = v },
         Setting(key: "kafka.control_topic") { c, v in c.kafka.topics.control = v },
         Setting(key: "kafka.metrics_topic") { c, v in c.kafka.topics.metrics = v },
+        Setting(key: "kafka.record_retention") { c, v throws(ValueError) in
+            c.kafka.recordRetentionMillis = try duration(v)
+        },
+        Setting(key: "kafka.sink_group") { c, v in c.kafka.sinkGroup = v },
         /// `key=value,key=value` librdkafka settings; in YAML also a mapping under `kafka.properties`.
         Setting(key: "kafka.properties") { c, v throws(ValueError) in
             for pair in v.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -80,6 +84,12 @@ public enum ConfigurationLoader {
         Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
         Setting(key: "demo.enabled") { c, v throws(ValueError) in c.demo.enabled = try bool(v) },
         Setting(key: "demo.port") { c, v throws(ValueError) in c.demo.port = try int(v, 0...65535) },
+        Setting(key: "data_path") { c, v throws(ValueError) in
+            guard let path = MetropulseConfiguration.DataPath(rawValue: v.lowercased()) else {
+                throw ValueError(message: "expected store or kafka")
+            }
+            c.dataPath = path
+        },
         Setting(key: "log_level") { c, v throws(ValueError) in
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(v.lowercased()) else {
@@ -228,6 +238,9 @@ public enum ConfigurationLoader {
     }
 
     /// `500ms`, `30s`, `5m`, `1h`, `7d`, or a plain number of seconds.
+    /// A duration like `500ms`, `30s`, `5m`, `2h` or `7d` in milliseconds; nil when it is not one.
+    public static func milliseconds(_ text: String) -> Int64? { try? duration(text) }
+
     static func duration(_ text: String) throws(ValueError) -> Int64 {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]

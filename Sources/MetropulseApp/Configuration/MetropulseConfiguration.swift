@@ -24,6 +24,23 @@ public struct MetropulseConfiguration: Sendable {
         /// A worker with partitions and tasks waiting that reads or finishes none for this long
         /// reports itself behind.
         public var stallAfterMillis: Int64 = 60_000
+        /// How long the broker keeps the record topics (the window `replay` reaches).
+        public var recordRetentionMillis: Int64 = 86_400_000
+        /// The consumer group of the `sink` role.
+        public var sinkGroup = "metropulse-sink"
+
+        /// The record topics' names and settings, prefix applied.
+        public var recordTopics: RecordTopics {
+            RecordTopics(prefix: topicPrefix, retentionMillis: recordRetentionMillis, sinkGroup: sinkGroup)
+        }
+    }
+
+    /// Where workers send what they fetch.
+    public enum DataPath: String, Sendable, CaseIterable {
+        /// Straight into the store, in the same commit as the task's outcome.
+        case store
+        /// To the Kafka record topics; the `sink` role loads them into the store.
+        case kafka
     }
 
     public struct Workers: Sendable {
@@ -60,6 +77,7 @@ public struct MetropulseConfiguration: Sendable {
     public var retention = Retention()
     public var api = API()
     public var demo = Demo()
+    public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources
     /// Cities and their zones; readings with a position are attached to the zone for it.

@@ -4,11 +4,29 @@ public struct RunResult: Sendable {
     public var run: TaskRun
     public var observations: ObservationBatch
     public var outcome: TaskOutcome?
+    /// Whether `run` is written as a run record (and moves its source's state). False for
+    /// observations that travel apart from their run (`observationsOnly`).
+    public var recordsRun: Bool
 
     public init(run: TaskRun, observations: ObservationBatch = ObservationBatch(), outcome: TaskOutcome?) {
         self.run = run
         self.observations = observations
         self.outcome = outcome
+        self.recordsRun = true
+    }
+
+    /// Observations of run `runID` fetched at `fetchedAt`, written without a run record: the
+    /// record topics carry runs and observations apart, and a sink writes each as it arrives.
+    public static func observationsOnly(
+        runID: String, sourceID: String, fetchedAt: Int64, observations: ObservationBatch
+    ) -> RunResult {
+        var result = RunResult(
+            run: TaskRun(
+                id: runID, jobID: "", taskID: nil, sourceID: sourceID, attempt: 0, workerID: "", status: .succeeded,
+                startedAt: fetchedAt, finishedAt: fetchedAt),
+            observations: observations, outcome: nil)
+        result.recordsRun = false
+        return result
     }
 }
 
