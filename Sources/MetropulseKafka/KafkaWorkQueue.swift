@@ -98,6 +98,7 @@
         private let state = Mutex(State())
         private let consumerBox = Mutex<KafkaHandle?>(nil)
         private let observers = Mutex<[String: KafkaHandle]>([:])
+        private let peekLock = Mutex(())
         private let committedUpTo = Mutex<[PartitionKey: Int64]>([:])
         private let signal = AsyncSignal()
         private let consumerClosed = DispatchSemaphore(value: 0)
@@ -735,6 +736,12 @@
                 stats.finishedLastMinute = state.finishedAt.filter { $0 > now - 60_000 && $0 <= now }.count
                 return stats
             }
+            // Tasks waiting in partitions this process does not read: since they were written.
+            for lag in lags
+            where lag.readBy == nil && [configuration.topics.tasks, configuration.topics.tasksHigh].contains(lag.topic)
+            {
+                if let oldest = lag.oldestAt { stats.oldestReadySince = min(stats.oldestReadySince ?? .max, oldest) }
+            }
             stats.dead = Int(lags.filter { $0.topic == configuration.topics.deadLetter }.reduce(0) { $0 + $1.lag })
             stats.partitions = lags
             return stats
@@ -747,7 +754,7 @@
             let members = try observer(group: topics.group)
             let requeue = try observer(group: deadLetterGroup)
             let owned = state.withLock { $0.assigned }
-            return try await members.blocking { [clientID = configuration.clientID] in
+            return try await members.blocking { [self, clientID = configuration.clientID] in
                 let counts = try members.partitionCounts()
                 var lags: [PartitionLag] = []
                 for topic in [topics.tasksHigh, topics.tasks, topics.retry, topics.deadLetter] {
@@ -761,7 +768,45 @@
                                 readBy: owned.contains(key) ? clientID : nil))
                     }
                 }
+                // Lag in time: when the first message not consumed was written.
+                let lagging = lags.indices.filter { lags[$0].lag > 0 }
+                let firsts = try peekTimestamps(
+                    lagging.map {
+                        TopicPartitionOffset(
+                            topic: lags[$0].topic, partition: Int32(lags[$0].partition),
+                            offset: lags[$0].highWatermark - lags[$0].lag)
+                    })
+                for index in lagging {
+                    lags[index].oldestAt =
+                        firsts[PartitionKey(topic: lags[index].topic, partition: Int32(lags[index].partition))]
+                }
                 return lags
+            }
+        }
+
+        /// The producer time of the message at each of these places (at most 2 s of reading);
+        /// one read at a time.
+        private func peekTimestamps(_ places: [TopicPartitionOffset]) throws -> [PartitionKey: Int64] {
+            if places.isEmpty { return [:] }
+            let handle = try observer(group: configuration.topics.group + ".peek")
+            return try peekLock.withLock { _ in
+                try handle.assign(places)
+                defer { try? handle.assign([]) }
+                let wanted = Dictionary(
+                    uniqueKeysWithValues: places.map {
+                        (PartitionKey(topic: $0.topic, partition: $0.partition), $0.offset)
+                    })
+                var found: [PartitionKey: Int64] = [:]
+                let deadline = ContinuousClock.now + .seconds(2)
+                while found.count < wanted.count && ContinuousClock.now < deadline {
+                    for message in handle.poll(limit: 100, timeoutMillis: 100) {
+                        let key = PartitionKey(topic: message.topic, partition: message.partition)
+                        if found[key] == nil, let offset = wanted[key], message.offset >= offset {
+                            found[key] = message.timestamp
+                        }
+                    }
+                }
+                return found
             }
         }
 

@@ -60,7 +60,14 @@
             defer { worker.shutdown() }
             let scheduler = try Self.producer(prefix: prefix)
             defer { scheduler.shutdown() }
+            let writtenAt = WallClock.system.nowMillis
             #expect(try await scheduler.enqueue([NewTask(jobID: "j1", sourceID: "s1", runAt: 0)], now: 0) == 1)
+            // Until a worker finishes it, the task is lag: in messages, and in time since it was written.
+            let waiting = try await scheduler.partitionLags().filter { $0.lag > 0 }
+            #expect(waiting.map(\.topic) == [prefix + "fetch.tasks"])
+            let oldest = try #require(waiting.first?.oldestAt)
+            #expect(oldest >= writtenAt - 1_000 && oldest <= WallClock.system.nowMillis)
+            #expect(try await scheduler.stats(now: WallClock.system.nowMillis).oldestReadySince == oldest)
 
             let task = try #require(try await Self.claimOne(worker, owner: "w"))
             #expect(task.jobID == "j1")

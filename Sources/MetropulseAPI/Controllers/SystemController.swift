@@ -18,7 +18,21 @@ struct SystemController {
         var finishedLastMinute: Int
         var throughputPerSecond: Double
         /// On Kafka: each task partition's committed offset, high watermark and lag.
-        var partitions: [PartitionLag]?
+        var partitions: [PartitionDTO]?
+    }
+
+    struct PartitionDTO: Codable, Sendable {
+        var topic: String
+        var partition: Int
+        var committed: Int64?
+        var highWatermark: Int64
+        /// Messages written and not committed.
+        var lag: Int64
+        /// Lag in time: age of the oldest message not consumed.
+        var lagSeconds: Double?
+        var oldestUnconsumedAt: String?
+        /// The worker reading the partition, when it is this API's own process.
+        var readBy: String?
     }
 
     struct WorkerDTO: Codable, Sendable {
@@ -155,7 +169,12 @@ struct SystemController {
             oldestWaitingAgeSeconds: stats.oldestReadySince.map { Double(max(0, now - $0)) / 1000 },
             finishedLastMinute: stats.finishedLastMinute,
             throughputPerSecond: (Double(stats.finishedLastMinute) / 60 * 100).rounded() / 100,
-            partitions: stats.partitions)
+            partitions: stats.partitions?.map { p in
+                PartitionDTO(
+                    topic: p.topic, partition: p.partition, committed: p.committed, highWatermark: p.highWatermark,
+                    lag: p.lag, lagSeconds: p.oldestAt.map { Double(max(0, now - $0)) / 1000 },
+                    oldestUnconsumedAt: p.oldestAt.map(Timestamp.iso8601), readBy: p.readBy)
+            })
     }
 
     @Sendable func workers(_ request: Request, context: APIRequestContext) async throws -> WorkerList {

@@ -38,13 +38,20 @@ public struct PartitionLag: Sendable, Hashable, Codable {
     public var lag: Int64
     /// The client reading the partition, when it is this process.
     public var readBy: String?
+    /// When the oldest message not consumed yet (the first after the committed offset) was
+    /// written, epoch ms; nil without lag. The partition's lag in time.
+    public var oldestAt: Int64?
 
-    public init(topic: String, partition: Int, committed: Int64?, highWatermark: Int64, lag: Int64, readBy: String?) {
+    public init(
+        topic: String, partition: Int, committed: Int64?, highWatermark: Int64, lag: Int64, readBy: String?,
+        oldestAt: Int64? = nil
+    ) {
         self.topic = topic
         self.partition = partition
         self.committed = committed
         self.highWatermark = highWatermark
         self.lag = lag
         self.readBy = readBy
+        self.oldestAt = oldestAt
     }
 }
