@@ -99,7 +99,8 @@ public struct StorageBackend: Sendable {
             let topics = kafka.topics.prefixed(kafka.topicPrefix)
             let queue = try KafkaWorkQueue(
                 configuration: .init(
-                    settings: settings, topics: topics, clientID: clientID, stallAfterMillis: kafka.stallAfterMillis),
+                    settings: settings, topics: topics, clientID: clientID, stallAfterMillis: kafka.stallAfterMillis,
+                    recordTopics: dataPath == .kafka ? kafka.recordTopics : nil),
                 logger: logger)
             let bus = try KafkaControlBus(settings: settings, topics: topics, clientID: clientID, logger: logger)
             let prepareDatabase = prepareAction

@@ -33,11 +33,15 @@
             /// With partitions assigned and tasks waiting, how long without reading or finishing one
             /// before the worker reports itself stalled (behind).
             public var stallAfterMillis: Int64
+            /// The record topics, when the data path is Kafka: the lag report adds the sink group's.
+            public var recordTopics: RecordTopics?
 
             public init(
                 settings: KafkaSettings, topics: KafkaTopics = KafkaTopics(), clientID: String = "metropulse",
-                inboxLimit: Int = 5_000, catchUpMillis: Int64 = 2_000, stallAfterMillis: Int64 = 60_000
+                inboxLimit: Int = 5_000, catchUpMillis: Int64 = 2_000, stallAfterMillis: Int64 = 60_000,
+                recordTopics: RecordTopics? = nil
             ) {
+                self.recordTopics = recordTopics
                 self.settings = settings
                 self.topics = topics
                 self.clientID = clientID
@@ -718,7 +722,10 @@
                     }
                 }
                 // What this process has not read: the rest of its partitions, and the others'.
-                for lag in lags where lag.topic != configuration.topics.deadLetter {
+                let taskTopics = [
+                    configuration.topics.tasksHigh, configuration.topics.tasks, configuration.topics.retry,
+                ]
+                for lag in lags where taskTopics.contains(lag.topic) {
                     let key = PartitionKey(topic: lag.topic, partition: Int32(lag.partition))
                     let unread: Int64
                     if state.assigned.contains(key) {
@@ -766,6 +773,19 @@
                                 topic: topic, partition: Int(position.partition), committed: position.committed,
                                 highWatermark: position.high, lag: max(0, position.high - position.next),
                                 readBy: owned.contains(key) ? clientID : nil))
+                    }
+                }
+                // The sinks' progress on the record topics (data path on Kafka).
+                if let records = configuration.recordTopics {
+                    let sinks = try observer(group: records.sinkGroup)
+                    for topic in records.all where counts[topic] != nil {
+                        for position in try sinks.groupPositions(topic: topic, partitionCount: counts[topic]) {
+                            lags.append(
+                                PartitionLag(
+                                    topic: topic, partition: Int(position.partition), committed: position.committed,
+                                    highWatermark: position.high, lag: max(0, position.high - position.next),
+                                    readBy: nil))
+                        }
                     }
                 }
                 // Lag in time: when the first message not consumed was written.

@@ -55,6 +55,15 @@
             #expect(runs.filter(\.status.isSuccess).count == before.count + during.count, "a run arrived twice")
             #expect(Set(runs.map(\.jobID)) == Set(before + during))
 
+            // The sink's offsets on the record topics show in the queue report.
+            let (_, report) = try await getJSON("\(app.base)/api/system/queue")
+            let partitions = report["partitions"] as? [[String: Any]] ?? []
+            #expect(
+                partitions.contains {
+                    $0["topic"] as? String == config.kafka.recordTopics.name(.runs)
+                        && ($0["committed"] as? Int ?? 0) > 0
+                })
+
             // A replay of the last hour into an empty store rebuilds the same history.
             let replayPath = folder + "/replayed.sqlite"
             var replayConfig = config
