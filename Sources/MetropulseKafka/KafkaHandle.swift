@@ -1,7 +1,43 @@
 #if Kafka
     import CRdKafka
     import Foundation
+    import Logging
     import Synchronization
+
+    /// librdkafka's own log lines, through swift-log (label `metropulse.kafka`). The same line
+    /// repeated (a partition of a topic the broker lost, every second) is written once per 30 s
+    /// with the number of repeats.
+    enum KafkaLog {
+        static let logger = Logger(label: "metropulse.kafka")
+        private static let recent = Mutex<[String: (at: ContinuousClock.Instant, repeats: Int)]>([:])
+
+        static func write(level: Int32, facility: String, message: String) {
+            let swiftLevel: Logger.Level =
+                switch level {
+                case ...3: .error
+                case 4: .warning
+                case 5: .info
+                default: .debug
+                }
+            // Lines that differ only by numbers (partitions, offsets, ids) count as the same.
+            let shape = String(message.map { $0.isNumber ? "#" : $0 })
+            let now = ContinuousClock.now
+            let repeats: Int? = recent.withLock { recent in
+                if recent.count > 1_000 { recent.removeAll() }
+                if let seen = recent[shape], now - seen.at < .seconds(30) {
+                    recent[shape]?.repeats += 1
+                    return nil
+                }
+                let earlier = recent[shape]?.repeats ?? 0
+                recent[shape] = (now, 0)
+                return earlier
+            }
+            guard let repeats else { return }
+            var metadata: Logger.Metadata = ["facility": "\(facility)"]
+            if repeats > 0 { metadata["repeated"] = "\(repeats)" }
+            logger.log(level: swiftLevel, "\(message)", metadata: metadata)
+        }
+    }
 
     /// Where the brokers are and what else to pass to librdkafka (SASL, TLS, timeouts...).
     public struct KafkaSettings: Sendable, Hashable {
@@ -164,6 +200,11 @@
             case .observer(let group):
                 isProducer = false
                 properties += Self.consumerProperties(group: group)
+            }
+            rd_kafka_conf_set_log_cb(conf) { _, level, facility, message in
+                KafkaLog.write(
+                    level: level, facility: facility.map { String(cString: $0) } ?? "",
+                    message: message.map { String(cString: $0) } ?? "")
             }
             // Settings given by the user win over the defaults above.
             for (key, value) in settings.properties { properties.append((key, value)) }

@@ -92,10 +92,11 @@ func task(_ job: String, source: String = "s", priority: Int = 0, runAt: Int64 =
 
 #if Kafka
     /// A Kafka queue on fresh topics of the test broker, with its consumer in the group.
-    func makeTestKafkaQueue(prefix: String = "t\(UUID().uuidString.prefix(8).lowercased())-") async throws
-        -> KafkaWorkQueue
-    {
-        guard let brokers = ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_BROKERS"] else {
+    func makeTestKafkaQueue(
+        prefix: String = "t\(UUID().uuidString.prefix(8).lowercased())-",
+        brokers: String? = ProcessInfo.processInfo.environment["METROPULSE_TEST_KAFKA_BROKERS"]
+    ) async throws -> KafkaWorkQueue {
+        guard let brokers else {
             throw KafkaTestError(message: "METROPULSE_TEST_KAFKA_BROKERS is not set")
         }
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
