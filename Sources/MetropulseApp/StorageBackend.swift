@@ -44,10 +44,14 @@ public struct StorageBackend: Sendable {
         self.closeAction = closeAction
     }
 
-    public static func make(_ database: MetropulseConfiguration.Database, logger: Logger) throws -> StorageBackend {
+    /// `commitTimeout`: how long a worker's commit may wait on PostgreSQL before it is abandoned
+    /// (the workers' lease).
+    public static func make(
+        _ database: MetropulseConfiguration.Database, commitTimeout: Duration = .seconds(60), logger: Logger
+    ) throws -> StorageBackend {
         if let url = database.url {
             let client = try PostgresBackend.client(url: url, logger: logger)
-            let backend = PostgresBackend(client: client, logger: logger)
+            let backend = PostgresBackend(client: client, commitTimeout: commitTimeout, logger: logger)
             let notifier = PostgresNotifier(backend: backend, logger: logger)
             return StorageBackend(
                 store: backend, queue: backend, committer: backend, bus: notifier,
@@ -70,6 +74,7 @@ public struct StorageBackend: Sendable {
     public static func make(_ configuration: MetropulseConfiguration, clientID: String, logger: Logger) throws
         -> StorageBackend
     {
+        let commitTimeout = Duration.milliseconds(configuration.workers.leaseMillis)
         guard let brokers = configuration.kafka.brokers else {
             if configuration.dataPath == .kafka {
                 throw ConfigurationErrors(errors: [
@@ -77,9 +82,9 @@ public struct StorageBackend: Sendable {
                         line: nil, key: "data_path", message: "kafka needs kafka.brokers (METROPULSE_KAFKA_BROKERS)")
                 ])
             }
-            return try make(configuration.database, logger: logger)
+            return try make(configuration.database, commitTimeout: commitTimeout, logger: logger)
         }
-        let backend = try make(configuration.database, logger: logger)
+        let backend = try make(configuration.database, commitTimeout: commitTimeout, logger: logger)
         do {
             return try backend.onKafka(
                 configuration.kafka, brokers: brokers, dataPath: configuration.dataPath, clientID: clientID,

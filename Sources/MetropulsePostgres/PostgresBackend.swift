@@ -14,10 +14,12 @@ public final class PostgresBackend: Sendable {
     let workSignal = AsyncSignal()
     private let committer: GroupCommit<RunResult>
 
-    public init(client: PostgresClient, logger: Logger) {
+    /// `commitTimeout`: a commit not answered by then fails (its tasks run again when their leases
+    /// pass) and later commits go on; past the lease its outcome could not apply anyway.
+    public init(client: PostgresClient, commitTimeout: Duration = .seconds(60), logger: Logger) {
         self.client = client
         self.logger = logger
-        committer = GroupCommit { [client, logger] results in
+        committer = GroupCommit(timeout: commitTimeout) { [client, logger] results in
             try await client.withTransaction(logger: logger) { connection in
                 try await PostgresBackend.writeResults(results, finishingTasks: true, on: connection, logger: logger)
             }

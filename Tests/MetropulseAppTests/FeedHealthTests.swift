@@ -10,11 +10,19 @@ import Testing
 struct FeedHealthTests {
     @Test("a feed that keeps answering 200 with the same body ends stale; a moving one stays live")
     func frozenFeed() async throws {
-        let started = Int(Date().timeIntervalSince1970)
+        // The frozen feed's time is that of its first answer, so it turns stale 4 s after the first
+        // fetch however long the app took to start.
+        let frozenAt = Mutex<Int?>(nil)
         let counter = Mutex(0)
         let router = Router()
         for name in ["frozen", "moving"] { TinyGBFS.serveDiscovery(on: router, prefix: name) }
-        router.get("frozen/station_status.json") { _, _ in TinyGBFS.status(lastUpdated: started, bikes: 3) }
+        router.get("frozen/station_status.json") { _, _ in
+            let at = frozenAt.withLock { at in
+                if at == nil { at = Int(Date().timeIntervalSince1970) }
+                return at!
+            }
+            return TinyGBFS.status(lastUpdated: at, bikes: 3)
+        }
         router.get("moving/station_status.json") { _, _ -> String in
             let n = counter.withLock { n in
                 n += 1

@@ -130,6 +130,11 @@
             let command = ControlCommand(id: "after-restart", kind: .resumeFetch, target: nil, issuedAt: 3)
             try await bus.publish(command)
             #expect(await KafkaQueueTests.first(of: commands) == command)
+
+            // Leave the group while the broker is there, so no client outlives the test.
+            bus.shutdown()
+            await worker.close()
+            await scheduler.close()
         }
     }
 #endif

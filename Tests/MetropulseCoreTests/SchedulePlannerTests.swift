@@ -1,3 +1,4 @@
+import Foundation
 import MetropulseCore
 import Testing
 
@@ -169,5 +170,24 @@ struct GroupCommitTests {
         }
         #expect(failed == [13])
         #expect(await log.batches.flatMap { $0 }.sorted() == (0..<40).filter { $0 != 13 })
+    }
+
+    @Test("a flush that never answers fails its batch after the timeout; the next batches still land")
+    func stuckFlush() async throws {
+        let log = Log()
+        let committer = GroupCommit<Int>(timeout: .milliseconds(200)) { items in
+            if items.contains(0) {
+                // A call on a dead connection: ignores cancellation and never returns in time.
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 5) { continuation.resume() }
+                }
+                return
+            }
+            await log.add(items)
+        }
+        await #expect(throws: DeadlineExceeded.self) { try await committer.submit(0) }
+        try await committer.submit(1)
+        try await committer.submit(2)
+        #expect(await log.batches.flatMap { $0 } == [1, 2])
     }
 }

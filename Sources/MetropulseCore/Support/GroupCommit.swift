@@ -3,6 +3,10 @@
 /// Callers `submit` an item and wait; a single flusher takes everything pending, hands it to
 /// `flush` in one call (one transaction), and resumes every caller with the result. When a batch
 /// fails, each item is retried alone so one bad item does not fail the others.
+///
+/// With a `timeout`, a flush that has not answered by then (a database call stuck on a connection
+/// lost mid-transaction) fails its batch and is abandoned, so the next batches still go through;
+/// use it where a late landing is harmless (writes are idempotent, outcomes fenced by attempt).
 public actor GroupCommit<Item: Sendable> {
     public typealias Flush = @Sendable ([Item]) async throws -> Void
 
@@ -11,9 +15,13 @@ public actor GroupCommit<Item: Sendable> {
     private let maxBatch: Int
     private let flush: Flush
 
-    public init(maxBatch: Int = 512, flush: @escaping Flush) {
+    public init(maxBatch: Int = 512, timeout: Duration? = nil, flush: @escaping Flush) {
         self.maxBatch = maxBatch
-        self.flush = flush
+        if let timeout {
+            self.flush = { items in try await withDeadline(timeout) { try await flush(items) } }
+        } else {
+            self.flush = flush
+        }
     }
 
     public func submit(_ item: Item) async throws {
@@ -34,8 +42,9 @@ public actor GroupCommit<Item: Sendable> {
                 try await flush(batch.map(\.0))
                 for (_, continuation) in batch { continuation.resume() }
             } catch {
-                if batch.count == 1 {
-                    batch[0].1.resume(throwing: error)
+                // One at a time finds a bad item; a flush that timed out says nothing about the items.
+                if batch.count == 1 || error is DeadlineExceeded {
+                    for (_, continuation) in batch { continuation.resume(throwing: error) }
                     continue
                 }
                 for (item, continuation) in batch {
