@@ -127,11 +127,26 @@ struct MultiProcessTests {
             let (_, json) = try await getJSON("\(base)/api/system/task-runs?limit=10000")
             return (json["runs"] as? [[String: Any]] ?? []).filter { $0["status"] as? String != "failed" }
         }
-        try await eventually("its tasks redone by the others", timeout: .seconds(60)) {
-            let runs = try await successfulRuns()
-            return heldJobs.allSatisfy { job in
-                runs.contains { $0["job_id"] as? String == job && $0["worker_id"] as? String != victimID }
+        do {
+            try await eventually("its tasks redone by the others", timeout: .seconds(60)) {
+                let runs = try await successfulRuns()
+                return heldJobs.allSatisfy { job in
+                    runs.contains { $0["job_id"] as? String == job && $0["worker_id"] as? String != victimID }
+                }
             }
+        } catch {
+            // What the queue and the surviving workers say, for whoever reads the failure.
+            print("== held by the killed worker \(victimID): \(heldJobs)")
+            let (_, tasks) = try await getJSON("\(base)/api/system/tasks?limit=10000")
+            for task in tasks["tasks"] as? [[String: Any]] ?? []
+            where heldJobs.contains(task["job_id"] as? String ?? "") {
+                print(task)
+            }
+            for child in workers where child.process.isRunning {
+                print("== worker \(child.process.processIdentifier)")
+                print(child.output.withLock { $0 }.split(separator: "\n").suffix(60).joined(separator: "\n"))
+            }
+            throw error
         }
 
         // Every slot that was enqueued before now ends succeeded exactly once.
