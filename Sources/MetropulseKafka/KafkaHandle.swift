@@ -555,6 +555,40 @@
         }
     }
 
+    /// What a consumer handle reads, as an `AsyncSequence` of batches: each element is one poll's
+    /// worth, taken on the handle's own threads (empty when the poll waited `timeoutMillis` for
+    /// nothing, so a reader can act on quiet). It ends when `isDone` turns true (checked between
+    /// polls) or the reading task is cancelled. One reader per handle.
+    struct KafkaBatches: AsyncSequence, Sendable {
+        typealias Element = [KafkaMessage]
+
+        let handle: KafkaHandle
+        let limit: Int
+        let timeoutMillis: Int32
+        let isDone: @Sendable () -> Bool
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let batches: KafkaBatches
+
+            mutating func next() async -> [KafkaMessage]? {
+                guard !batches.isDone() && !Task.isCancelled else { return nil }
+                let (handle, limit, timeout) = (batches.handle, batches.limit, batches.timeoutMillis)
+                return try? await handle.blocking { handle.poll(limit: limit, timeoutMillis: timeout) }
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(batches: self) }
+    }
+
+    extension KafkaHandle {
+        /// The messages of this consumer as batches of up to `limit`; see `KafkaBatches`.
+        func batches(limit: Int, timeoutMillis: Int32 = 200, until isDone: @escaping @Sendable () -> Bool = { false })
+            -> KafkaBatches
+        {
+            KafkaBatches(handle: self, limit: limit, timeoutMillis: timeoutMillis, isDone: isDone)
+        }
+    }
+
     /// The text librdkafka wrote into an error buffer.
     func cText(_ buffer: [CChar]) -> String {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -172,13 +172,7 @@
         }
 
         private func loop(_ handle: KafkaHandle) async {
-            while !stopping.load(ordering: .relaxed) {
-                let messages: [KafkaMessage]
-                do {
-                    messages = try await handle.blocking { handle.poll(limit: 5_000, timeoutMillis: 200) }
-                } catch {
-                    continue
-                }
+            for await messages in handle.batches(limit: 5_000, until: { [self] in stopping.load(ordering: .relaxed) }) {
                 if messages.isEmpty { continue }
                 guard
                     let loaded = await loader.load(messages, stopping: { [self] in stopping.load(ordering: .relaxed) })
@@ -279,9 +273,8 @@
                 uniqueKeysWithValues: starts.map { ("\($0.topic)/\($0.partition)", $0.offset) })
             let loader = RecordLoader(topics: topics, store: store, logger: logger)
             var quietSince = ContinuousClock.now
-            while !remaining.isEmpty {
-                try Task.checkCancellation()
-                let messages = try await handle.blocking { handle.poll(limit: 5_000, timeoutMillis: 200) }
+            for await messages in handle.batches(limit: 5_000) {
+                if remaining.isEmpty { break }
                 if messages.isEmpty {
                     let quiet = ContinuousClock.now - quietSince
                     if quiet > .seconds(2) {
@@ -317,6 +310,7 @@
                 state.total = max(state.total, state.read)
                 progress(state)
             }
+            try Task.checkCancellation()
             state.total = state.read
             progress(state)
             return state
