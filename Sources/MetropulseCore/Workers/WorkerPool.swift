@@ -29,7 +29,11 @@ public final class WorkerPool: Service {
     }
 
     private struct State {
+        /// Tasks claimed and not committed yet (their leases are renewed).
         var inFlight: [Int64: ClaimedTask] = [:]
+        /// Of those, the ones still fetching: what the slots count. A task whose result waits for
+        /// its commit frees its slot, so commits batch up while the next fetches run.
+        var fetching = 0
         var processed = 0
         var failed = 0
         var paused = false
@@ -109,7 +113,11 @@ public final class WorkerPool: Service {
     private func dispatchLoop(workers: inout DiscardingTaskGroup) async {
         while true {
             let (stopping, paused, free) = state.withLock {
-                ($0.stopping, $0.paused, configuration.concurrency - $0.inFlight.count)
+                (
+                    $0.stopping, $0.paused,
+                    // Slots free, with at most three times as many results waiting for their commit.
+                    min(configuration.concurrency - $0.fetching, 4 * configuration.concurrency - $0.inFlight.count)
+                )
             }
             if stopping { return }
             if paused || free <= 0 {
@@ -136,6 +144,7 @@ public final class WorkerPool: Service {
             }
             state.withLock { state in
                 for task in claimed { state.inFlight[task.id] = task }
+                state.fetching += claimed.count
             }
             for task in claimed {
                 workers.addTask {
@@ -147,8 +156,14 @@ public final class WorkerPool: Service {
         }
     }
 
-    /// Runs one attempt and commits its result; never throws.
+    /// Runs one attempt and commits its result; never throws. Its slot is free once the result is
+    /// ready; the lease is held until the commit.
     func process(_ task: ClaimedTask) async {
+        let slot = Slot { [self] in
+            state.withLock { $0.fetching -= 1 }
+            wake.notify()
+        }
+        defer { slot.free() }
         if queue.mayRedeliverFinishedJobs, await alreadySucceeded(task) { return }
         let startedAt = clock.nowMillis
         // Unique per attempt, also across requeues (which restart the attempt count).
@@ -208,6 +223,7 @@ public final class WorkerPool: Service {
                 metadata: ["job_id": "\(task.jobID)", "entities": "\(run.entityCount)", "ms": "\(run.durationMillis)"])
         }
         let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
+        slot.free()
         do {
             // Past the lease another attempt may own the task, so a commit still hanging then is
             // abandoned; if it lands later its outcome no longer applies.
@@ -325,5 +341,18 @@ public final class WorkerPool: Service {
         } catch {
             logger.debug("metrics publish failed", metadata: ["error": "\(loggable(error))"])
         }
+    }
+}
+
+/// Frees a worker slot once, however the attempt ends.
+private final class Slot: Sendable {
+    private let action: Mutex<(@Sendable () -> Void)?>
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        self.action = Mutex(action)
+    }
+
+    func free() {
+        action.withLock { $0.take() }?()
     }
 }
