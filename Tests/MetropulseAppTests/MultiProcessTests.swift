@@ -128,7 +128,7 @@ struct MultiProcessTests {
             return (json["runs"] as? [[String: Any]] ?? []).filter { $0["status"] as? String != "failed" }
         }
         do {
-            try await eventually("its tasks redone by the others", timeout: .seconds(60)) {
+            try await eventually("its tasks redone by the others", timeout: .seconds(120)) {
                 let runs = try await successfulRuns()
                 return heldJobs.allSatisfy { job in
                     runs.contains { $0["job_id"] as? String == job && $0["worker_id"] as? String != victimID }
