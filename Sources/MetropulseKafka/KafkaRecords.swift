@@ -21,7 +21,7 @@
             var settings = settings
             // gzip on the wire and at rest; a large transit feed fits in one message (the settings
             // given win).
-            settings.properties = ["compression.codec": "gzip", "message.max.bytes": "67108864"]
+            settings.properties = ["compression.codec": "gzip", "message.max.bytes": "\(RecordTopics.maxMessageBytes)"]
                 .merging(settings.properties) { _, given in given }
             producer = try KafkaHandle(role: .producer, settings: settings, name: clientID + "-records")
             self.topics = topics
@@ -68,7 +68,9 @@
             var rejected = 0
         }
 
-        /// Returns nil when `stopping` turned true before the store took the batch.
+        /// Returns nil when `stopping` turned true before the store took the batch. A write that
+        /// has not answered within a minute (a connection lost mid-transaction) is abandoned and
+        /// tried again; a late landing is harmless, the writes are idempotent.
         func load(_ messages: [KafkaMessage], stopping: @Sendable () -> Bool) async -> Loaded? {
             var loaded = Loaded()
             var results: [RunResult] = []
@@ -94,7 +96,8 @@
             var failures = 0
             while true {
                 do {
-                    try await store.write(batch)
+                    let store = self.store
+                    try await withDeadline(.seconds(60)) { try await store.write(batch) }
                     if failures > 0 {
                         logger.notice("the store takes records again", metadata: ["retries": "\(failures)"])
                     }
@@ -121,20 +124,14 @@
     /// store and commits its offsets only after the store committed it. A store outage stops the
     /// sink, not the workers: records wait in Kafka and load when the store is back.
     public final class KafkaRecordSink: Service {
-        public struct Counters: Sendable, Hashable {
-            public var records = 0
-            public var rejected = 0
-            public var batches = 0
-        }
-
         let settings: KafkaSettings
         let topics: RecordTopics
         let loader: RecordLoader
         let clientID: String
         let logger: Logger
         private let stopping = Atomic<Bool>(false)
-        private let assigned = Mutex<Set<String>>([])
-        private let countersBox = Mutex(Counters())
+        /// Records written by this process, for the stop line.
+        private let written = Atomic<Int>(0)
 
         public init(settings: KafkaSettings, topics: RecordTopics, store: any Store, clientID: String, logger: Logger) {
             self.settings = settings
@@ -144,22 +141,12 @@
             self.logger = logger
         }
 
-        /// Records written and skipped so far by this process.
-        public var counters: Counters { countersBox.withLock { $0 } }
-
-        /// Partitions assigned to this sink now, as `topic/partition`.
-        public var assignedPartitions: [String] { assigned.withLock { $0.sorted() } }
-
         public func run() async throws {
-            let events = ConsumerEvents()
-            events.onAssign = { [weak self] list in
-                self?.assigned.withLock { $0.formUnion(list.map { "\($0.topic)/\($0.partition)" }) }
-            }
-            events.onRevoke = { [weak self] list in
-                self?.assigned.withLock { $0.subtract(list.map { "\($0.topic)/\($0.partition)" }) }
-            }
+            // Nothing to do on assignment or revocation: offsets are committed right after each
+            // batch is written, so a revoked partition has nothing pending.
             let handle = try KafkaHandle(
-                role: .consumer(group: topics.sinkGroup, events: events), settings: settings, name: clientID + "-sink")
+                role: .consumer(group: topics.sinkGroup, events: ConsumerEvents()), settings: settings,
+                name: clientID + "-sink")
             try handle.subscribe(topics.all)
             logger.info("sink reading", metadata: ["topics": "\(topics.all.joined(separator: ","))"])
             await withGracefulShutdownHandler {
@@ -168,7 +155,7 @@
                 stopping.store(true, ordering: .relaxed)
             }
             try? await handle.blocking { handle.closeConsumer() }
-            logger.info("sink stopped", metadata: ["records": "\(counters.records)"])
+            logger.info("sink stopped", metadata: ["records": "\(written.load(ordering: .relaxed))"])
         }
 
         private func loop(_ handle: KafkaHandle) async {
@@ -195,11 +182,7 @@
                     // The partitions moved to another sink, which reads them again: writes are idempotent.
                     logger.warning("record offsets not committed", metadata: ["error": "\(error)"])
                 }
-                countersBox.withLock {
-                    $0.records += loaded.records
-                    $0.rejected += loaded.rejected
-                    $0.batches += 1
-                }
+                written.add(loaded.records, ordering: .relaxed)
             }
         }
     }

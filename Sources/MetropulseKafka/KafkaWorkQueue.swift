@@ -764,8 +764,7 @@
             return try await members.blocking { [self, clientID = configuration.clientID] in
                 let counts = try members.partitionCounts()
                 var lags: [PartitionLag] = []
-                for topic in [topics.tasksHigh, topics.tasks, topics.retry, topics.deadLetter] {
-                    let handle = topic == topics.deadLetter ? requeue : members
+                func add(_ topic: String, positionsOf handle: KafkaHandle) throws {
                     for position in try handle.groupPositions(topic: topic, partitionCount: counts[topic] ?? 0) {
                         let key = PartitionKey(topic: topic, partition: position.partition)
                         lags.append(
@@ -775,18 +774,12 @@
                                 readBy: owned.contains(key) ? clientID : nil))
                     }
                 }
+                for topic in [topics.tasksHigh, topics.tasks, topics.retry] { try add(topic, positionsOf: members) }
+                try add(topics.deadLetter, positionsOf: requeue)
                 // The sinks' progress on the record topics (data path on Kafka).
                 if let records = configuration.recordTopics {
                     let sinks = try observer(group: records.sinkGroup)
-                    for topic in records.all where counts[topic] != nil {
-                        for position in try sinks.groupPositions(topic: topic, partitionCount: counts[topic]) {
-                            lags.append(
-                                PartitionLag(
-                                    topic: topic, partition: Int(position.partition), committed: position.committed,
-                                    highWatermark: position.high, lag: max(0, position.high - position.next),
-                                    readBy: nil))
-                        }
-                    }
+                    for topic in records.all where counts[topic] != nil { try add(topic, positionsOf: sinks) }
                 }
                 // Lag in time: when the first message not consumed was written.
                 let lagging = lags.indices.filter { lags[$0].lag > 0 }

@@ -41,10 +41,16 @@ public struct RecordTopics: Sendable, Hashable {
         return RecordKind(rawValue: bare)
     }
 
-    /// Settings of the topics Metropulse creates: retention, gzip as the stored format, and room
-    /// for a large transit feed in one message.
+    /// Room for a large transit feed in one message, on the topics and in the producer.
+    public static let maxMessageBytes = 64 << 20
+
+    /// Settings of the topics Metropulse creates: retention, gzip as the stored format, and
+    /// `maxMessageBytes`.
     public var topicSettings: [(String, String)] {
-        [("retention.ms", "\(retentionMillis)"), ("compression.type", "gzip"), ("max.message.bytes", "67108864")]
+        [
+            ("retention.ms", "\(retentionMillis)"), ("compression.type", "gzip"),
+            ("max.message.bytes", "\(Self.maxMessageBytes)"),
+        ]
     }
 }
 

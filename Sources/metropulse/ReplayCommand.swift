@@ -89,8 +89,7 @@ final class ProgressBar: Sendable {
         let fraction = progress.total > 0 ? min(1, Double(progress.read) / Double(progress.total)) : 1
         let width = 30
         let filled = Int(fraction * Double(width))
-        let span = (ContinuousClock.now - started).components
-        let elapsed = max(0.001, Double(span.seconds) + Double(span.attoseconds) / 1e18)
+        let elapsed = max(0.001, (ContinuousClock.now - started).seconds)
         let rate = Int(Double(progress.read) / elapsed)
         return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] "
             + String(format: "%3d%%", Int(fraction * 100)) + "  \(progress.read)/\(progress.total) messages  "

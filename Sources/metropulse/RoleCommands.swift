@@ -49,6 +49,6 @@ struct SinkCommand: AsyncParsableCommand {
         guard configuration.dataPath == .kafka else {
             throw ValidationError("the sink loads the Kafka record topics: run it with --data-path kafka")
         }
-        try await options.run(roles: .sink)
+        try await options.run(roles: .sink, configuration: configuration)
     }
 }

@@ -89,7 +89,11 @@ struct RuntimeOptions: ParsableArguments {
     }
 
     func run(roles: Roles) async throws {
-        let configuration = try load()
+        try await run(roles: roles, configuration: try load())
+    }
+
+    /// Runs `roles` with a configuration already loaded by `load()`.
+    func run(roles: Roles, configuration: MetropulseConfiguration) async throws {
         let logger = bootstrapLogging(configuration)
         let runtime = try MetropulseRuntime(
             configuration: configuration, configurationPath: configPath, roles: roles, logger: logger)

@@ -237,10 +237,10 @@ public enum ConfigurationLoader {
         }
     }
 
-    /// `500ms`, `30s`, `5m`, `1h`, `7d`, or a plain number of seconds.
     /// A duration like `500ms`, `30s`, `5m`, `2h` or `7d` in milliseconds; nil when it is not one.
     public static func milliseconds(_ text: String) -> Int64? { try? duration(text) }
 
+    /// `500ms`, `30s`, `5m`, `1h`, `7d`, or a plain number of seconds.
     static func duration(_ text: String) throws(ValueError) -> Int64 {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]

@@ -159,11 +159,14 @@ public final class WorkerPool: Service {
     /// Runs one attempt and commits its result; never throws. Its slot is free once the result is
     /// ready; the lease is held until the commit.
     func process(_ task: ClaimedTask) async {
-        let slot = Slot { [self] in
+        var slotFreed = false
+        func freeSlot() {
+            guard !slotFreed else { return }
+            slotFreed = true
             state.withLock { $0.fetching -= 1 }
             wake.notify()
         }
-        defer { slot.free() }
+        defer { freeSlot() }
         if queue.mayRedeliverFinishedJobs, await alreadySucceeded(task) { return }
         let startedAt = clock.nowMillis
         // Unique per attempt, also across requeues (which restart the attempt count).
@@ -223,7 +226,7 @@ public final class WorkerPool: Service {
                 metadata: ["job_id": "\(task.jobID)", "entities": "\(run.entityCount)", "ms": "\(run.durationMillis)"])
         }
         let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
-        slot.free()
+        freeSlot()
         do {
             // Past the lease another attempt may own the task, so a commit still hanging then is
             // abandoned; if it lands later its outcome no longer applies.
@@ -341,18 +344,5 @@ public final class WorkerPool: Service {
         } catch {
             logger.debug("metrics publish failed", metadata: ["error": "\(loggable(error))"])
         }
-    }
-}
-
-/// Frees a worker slot once, however the attempt ends.
-private final class Slot: Sendable {
-    private let action: Mutex<(@Sendable () -> Void)?>
-
-    init(_ action: @escaping @Sendable () -> Void) {
-        self.action = Mutex(action)
-    }
-
-    func free() {
-        action.withLock { $0.take() }?()
     }
 }
