@@ -173,6 +173,7 @@ let package = Package(
             name: "MetropulseConformanceTests",
             dependencies: [
                 "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres", "MetropulseKafka",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -52,3 +52,24 @@ public struct BareInsertBaseline: Sendable {
         try pool.close()
     }
 }
+
+extension StatementBinder {
+    /// The baseline table's columns: one station observation as one row.
+    mutating func bindRawColumns(_ s: StationObservation, fetchedAt: Int64, runID: String) {
+        bind(s.sourceID)
+        bind(s.stationID)
+        bind(s.observedAt)
+        bind(fetchedAt)
+        bind(runID)
+        bind(s.bikesAvailable)
+        bind(s.mechanicalAvailable)
+        bind(s.ebikesAvailable)
+        bind(s.docksAvailable)
+        bind(s.capacity)
+        bind(s.isInstalled)
+        bind(s.isRenting)
+        bind(s.isReturning)
+        bind(s.status.rawValue)
+        bind(s.occupancyRate)
+    }
+}

@@ -4,13 +4,17 @@ public import MetropulseCore
 extension SQLiteBackend: Store {
     public func write(_ results: [RunResult]) async throws {
         guard !results.isEmpty else { return }
-        try await pool.write { db in try SQLiteBackend.writeResults(results, finishingTasks: false, in: db) }
+        try await pool.write { [latestCache] db in
+            try SQLiteBackend.writeResults(results, finishingTasks: false, cache: latestCache, in: db)
+        }
     }
 
     /// Writes runs, raw and latest observations, source bookkeeping and (optionally) task outcomes.
     /// When finishing tasks, outcomes are applied first: an attempt whose lease passed to a later
     /// attempt writes only its (failed) run record.
-    static func writeResults(_ results: [RunResult], finishingTasks: Bool, in db: Database) throws {
+    static func writeResults(
+        _ results: [RunResult], finishingTasks: Bool, cache: LatestStationCache, in db: Database
+    ) throws {
         var results = results
         if finishingTasks {
             results = RunResult.settled(results, applied: try applyOutcomes(results.compactMap(\.outcome), in: db))
@@ -19,7 +23,8 @@ extension SQLiteBackend: Store {
             if result.recordsRun { try insertRun(result.run, in: db) }
             if !result.observations.stations.isEmpty {
                 try writeStations(
-                    result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
+                    result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
+                    cache: cache, in: db)
             }
             if !result.observations.measurements.isEmpty {
                 try writeMeasurements(
@@ -70,143 +75,6 @@ extension SQLiteBackend: Store {
                 summary.sourceID, summary.lastRunAt, summary.lastRunStatus.rawValue, summary.lastSuccessAt,
                 summary.lastError, summary.lastFeedTimestamp,
             ])
-        }
-    }
-
-    static func writeStations(_ stations: [StationObservation], fetchedAt: Int64, runID: String, in db: Database)
-        throws
-    {
-        let raw = try db.cachedStatement(
-            sql: """
-                INSERT INTO station_observations (source_id, station_id, observed_at, fetched_at, run_id,
-                    bikes_available, mechanical_available, ebikes_available, docks_available, capacity,
-                    is_installed, is_renting, is_returning, status, occupancy_rate)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO NOTHING
-                """)
-        let latest = try db.cachedStatement(
-            sql: """
-                INSERT INTO stations_latest (source_id, station_id, code, name, latitude, longitude, capacity,
-                    bikes_available, mechanical_available, ebikes_available, docks_available, is_installed,
-                    is_renting, is_returning, status, occupancy_rate, observed_at, fetched_at, run_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(source_id, station_id) DO UPDATE SET
-                    code = excluded.code, name = excluded.name, latitude = excluded.latitude,
-                    longitude = excluded.longitude, capacity = excluded.capacity,
-                    bikes_available = excluded.bikes_available, mechanical_available = excluded.mechanical_available,
-                    ebikes_available = excluded.ebikes_available, docks_available = excluded.docks_available,
-                    is_installed = excluded.is_installed, is_renting = excluded.is_renting,
-                    is_returning = excluded.is_returning, status = excluded.status,
-                    occupancy_rate = excluded.occupancy_rate, observed_at = excluded.observed_at,
-                    fetched_at = excluded.fetched_at, run_id = excluded.run_id
-                WHERE excluded.observed_at >= stations_latest.observed_at
-                """)
-        var rawRow = StatementBinder(raw, in: db)
-        var latestRow = StatementBinder(latest, in: db)
-        for s in stations {
-            rawRow.bindRawColumns(s, fetchedAt: fetchedAt, runID: runID)
-            try rawRow.step()
-
-            latestRow.bind(s.sourceID)
-            latestRow.bind(s.stationID)
-            latestRow.bind(s.code)
-            latestRow.bind(s.name)
-            latestRow.bind(s.latitude)
-            latestRow.bind(s.longitude)
-            latestRow.bind(s.capacity)
-            latestRow.bind(s.bikesAvailable)
-            latestRow.bind(s.mechanicalAvailable)
-            latestRow.bind(s.ebikesAvailable)
-            latestRow.bind(s.docksAvailable)
-            latestRow.bind(s.isInstalled)
-            latestRow.bind(s.isRenting)
-            latestRow.bind(s.isReturning)
-            latestRow.bind(s.status.rawValue)
-            latestRow.bind(s.occupancyRate)
-            latestRow.bind(s.observedAt)
-            latestRow.bind(fetchedAt)
-            latestRow.bind(runID)
-            try latestRow.step()
-        }
-    }
-
-    private static let latestColumns = """
-        source_id, station_id, code, name, latitude, longitude, capacity, bikes_available, mechanical_available,
-        ebikes_available, docks_available, is_installed, is_renting, is_returning, observed_at, fetched_at, run_id
-        """
-
-    private static func storedStation(_ row: Row) -> StoredStation {
-        var observation = StationObservation(
-            sourceID: row[0], stationID: row[1], code: row[2], name: row[3], latitude: row[4], longitude: row[5],
-            capacity: row[6], bikesAvailable: row[7], mechanicalAvailable: row[8], ebikesAvailable: row[9],
-            docksAvailable: row[10], isInstalled: row[11], isRenting: row[12], isReturning: row[13],
-            observedAt: row[14])
-        observation.sourceID = row[0]
-        return StoredStation(observation: observation, fetchedAt: row[15], runID: row[16])
-    }
-
-    public func stations(_ query: StationQuery) async throws -> [StoredStation] {
-        try await pool.read { db in
-            var clauses: [String] = []
-            var arguments: StatementArguments = []
-            if let sourceID = query.sourceID {
-                clauses.append("source_id = ?")
-                _ = arguments.append(contentsOf: [sourceID])
-            }
-            if let near = query.near, let radius = query.radiusMeters {
-                let box = near.boundingBox(meters: radius)
-                clauses.append("latitude BETWEEN ? AND ? AND longitude BETWEEN ? AND ?")
-                _ = arguments.append(contentsOf: [box.minLat, box.maxLat, box.minLon, box.maxLon])
-            }
-            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            let rows = try Row.fetchAll(
-                db,
-                sql: "SELECT \(Self.latestColumns) FROM stations_latest \(whereClause) ORDER BY source_id, station_id",
-                arguments: arguments)
-            return query.refine(rows.map(Self.storedStation))
-        }
-    }
-
-    public func station(sourceID: String, stationID: String) async throws -> StoredStation? {
-        try await pool.read { db in
-            try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT \(Self.latestColumns) FROM stations_latest
-                    WHERE source_id = ? AND (station_id = ? OR code = ?) ORDER BY station_id = ? DESC LIMIT 1
-                    """, arguments: [sourceID, stationID, stationID, stationID]
-            ).map(Self.storedStation)
-        }
-    }
-
-    public func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int)
-        async throws -> [StoredStation]
-    {
-        try await pool.read { db in
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT o.source_id, o.station_id, l.code, l.name, l.latitude, l.longitude, o.capacity,
-                        o.bikes_available, o.mechanical_available, o.ebikes_available, o.docks_available,
-                        o.is_installed, o.is_renting, o.is_returning, o.observed_at, o.fetched_at, o.run_id
-                    FROM station_observations o
-                    LEFT JOIN stations_latest l ON l.source_id = o.source_id AND l.station_id = o.station_id
-                    WHERE o.source_id = ? AND o.station_id = ? AND o.observed_at >= ? AND o.observed_at <= ?
-                    ORDER BY o.observed_at DESC LIMIT ?
-                    """,
-                arguments: [sourceID, stationID, since ?? Int64.min, until ?? Int64.max, limit])
-            return rows.map(Self.storedStation)
-        }
-    }
-
-    public func rawStationObservationCount(sourceID: String?) async throws -> Int {
-        try await pool.read { db in
-            if let sourceID {
-                return try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM station_observations WHERE source_id = ?", arguments: [sourceID]
-                ) ?? 0
-            }
-            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM station_observations") ?? 0
         }
     }
 
@@ -356,27 +224,6 @@ extension SQLiteBackend: Store {
                     lastSeenAt: row[13], partitions: partitionList(row[14]))
             }
         }
-    }
-}
-
-extension StatementBinder {
-    /// The `station_observations` columns, in table order.
-    mutating func bindRawColumns(_ s: StationObservation, fetchedAt: Int64, runID: String) {
-        bind(s.sourceID)
-        bind(s.stationID)
-        bind(s.observedAt)
-        bind(fetchedAt)
-        bind(runID)
-        bind(s.bikesAvailable)
-        bind(s.mechanicalAvailable)
-        bind(s.ebikesAvailable)
-        bind(s.docksAvailable)
-        bind(s.capacity)
-        bind(s.isInstalled)
-        bind(s.isRenting)
-        bind(s.isReturning)
-        bind(s.status.rawValue)
-        bind(s.occupancyRate)
     }
 }
 

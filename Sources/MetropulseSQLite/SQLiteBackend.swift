@@ -27,6 +27,8 @@ public final class SQLiteBackend: Sendable {
     public let path: String
     let pool: DatabasePool
     let workSignal = AsyncSignal()
+    /// Decoded latest-tier blocks, shared by the writers and the readers of this process.
+    let latestCache: LatestStationCache
     private let committer: GroupCommit<RunResult>
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -44,9 +46,11 @@ public final class SQLiteBackend: Sendable {
         let pool = try DatabasePool(path: path, configuration: config)
         try SQLiteSchema.migrator.migrate(pool)
         self.pool = pool
+        let cache = LatestStationCache()
+        self.latestCache = cache
         self.committer = GroupCommit { [pool] results in
             try await pool.write { db in
-                try SQLiteBackend.writeResults(results, finishingTasks: true, in: db)
+                try SQLiteBackend.writeResults(results, finishingTasks: true, cache: cache, in: db)
             }
         }
     }
@@ -66,7 +70,9 @@ extension SQLiteBackend: RunCommitter {
         if results.count == 1 {
             try await committer.submit(results[0])
         } else {
-            try await pool.write { db in try SQLiteBackend.writeResults(results, finishingTasks: true, in: db) }
+            try await pool.write { [latestCache] db in
+                try SQLiteBackend.writeResults(results, finishingTasks: true, cache: latestCache, in: db)
+            }
         }
         if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {
             workSignal.notify()

@@ -215,6 +215,31 @@ enum SQLiteSchema {
         migrator.registerMigration("v6-task-runs-by-job") { db in
             try db.execute(sql: "CREATE INDEX task_runs_job ON task_runs(job_id)")
         }
+        migrator.registerMigration("v7-station-blocks") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE station_blocks (
+                        id INTEGER PRIMARY KEY,
+                        source_id TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        fetched_at INTEGER NOT NULL,
+                        first_observed_at INTEGER NOT NULL,
+                        last_observed_at INTEGER NOT NULL,
+                        count INTEGER NOT NULL,
+                        payload BLOB NOT NULL
+                    );
+                    CREATE INDEX station_blocks_time ON station_blocks(source_id, last_observed_at);
+                    CREATE TABLE station_latest (
+                        source_id TEXT PRIMARY KEY,
+                        token INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        count INTEGER NOT NULL,
+                        payload BLOB NOT NULL
+                    );
+                    """)
+            try packStationRows(db)
+            try db.execute(sql: "DROP TABLE station_observations; DROP TABLE stations_latest")
+        }
         return migrator
     }
 }

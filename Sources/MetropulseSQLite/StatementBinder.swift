@@ -4,9 +4,9 @@ import GRDBSQLite
 /// Binds values straight to a prepared statement and steps it: the ingest hot path, where boxing
 /// every value in `StatementArguments` cost more than the insert itself.
 struct StatementBinder {
-    private let statement: OpaquePointer
+    fileprivate let statement: OpaquePointer
     private let connection: OpaquePointer?
-    private var position: Int32 = 1
+    fileprivate var position: Int32 = 1
 
     init(_ statement: Statement, in db: Database) {
         self.statement = statement.sqliteStatement
@@ -14,7 +14,7 @@ struct StatementBinder {
     }
 
     /// SQLite copies the text before `bind` returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    fileprivate static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     mutating func bind(_ value: String) {
         sqlite3_bind_text(statement, position, value, -1, Self.transient)
@@ -61,5 +61,14 @@ struct StatementBinder {
             let message = connection.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
         }
+    }
+}
+
+extension StatementBinder {
+    mutating func bind(_ value: [UInt8]) {
+        value.withUnsafeBytes { bytes in
+            _ = sqlite3_bind_blob(statement, position, bytes.baseAddress, Int32(bytes.count), Self.transient)
+        }
+        position += 1
     }
 }
