@@ -7,14 +7,16 @@ extension PostgresBackend: Store {
     public func write(_ results: [RunResult]) async throws {
         guard !results.isEmpty else { return }
         try await client.withTransaction(logger: logger) { connection in
-            try await Self.writeResults(results, finishingTasks: false, on: connection, logger: logger)
+            try await Self.writeResults(
+                results, finishingTasks: false, cache: latestCache, on: connection, logger: logger)
         }
     }
 
     /// When finishing tasks, outcomes are applied first: an attempt whose lease passed to a later
     /// attempt writes only its (failed) run record.
     static func writeResults(
-        _ results: [RunResult], finishingTasks: Bool, on connection: PostgresConnection, logger: Logger
+        _ results: [RunResult], finishingTasks: Bool, cache: LatestStationCache, on connection: PostgresConnection,
+        logger: Logger
     ) async throws {
         var results = results
         if finishingTasks {
@@ -23,12 +25,7 @@ extension PostgresBackend: Store {
             )
         }
         let runs = results.filter(\.recordsRun).map(\.run)
-        try await insertRuns(runs, on: connection, logger: logger)
-        for result in results where !result.observations.stations.isEmpty {
-            try await writeStations(
-                result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
-                on: connection, logger: logger)
-        }
+        try await writeStations(results, cache: cache, on: connection, logger: logger)
         for result in results where !result.observations.measurements.isEmpty {
             try await writeMeasurements(
                 result.observations.measurements, fetchedAt: result.run.finishedAt, runID: result.run.id,
@@ -39,7 +36,7 @@ extension PostgresBackend: Store {
                 result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
                 runID: result.run.id, on: connection, logger: logger)
         }
-        try await updateSourceStates(runs, on: connection, logger: logger)
+        try await recordRuns(runs, on: connection, logger: logger)
     }
 
     /// A `task_runs` row as the JSON record `jsonb_to_recordset` expands.
@@ -65,8 +62,9 @@ extension PostgresBackend: Store {
         var error_message: String?
     }
 
-    /// All run records of a commit in one statement.
-    static func insertRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
+    /// All run records of a commit and the upsert of each source's state, in one statement (two
+    /// data-modifying CTEs), so a commit spends one round trip on them.
+    static func recordRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
         guard !runs.isEmpty else { return }
         // One row per id, so the upsert never touches a row twice.
         var seen = Set<String>()
@@ -79,30 +77,7 @@ extension PostgresBackend: Store {
                 rejected_count: run.rejectedCount, content_hash: run.contentHash, feed_timestamp: run.feedTimestamp,
                 error_kind: run.errorKind?.rawValue, error_message: run.errorMessage)
         }
-        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
-        try await connection.query(
-            """
-            INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
-                duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp,
-                error_kind, error_message)
-            SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, duration_ms,
-                url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind,
-                error_message
-            FROM jsonb_to_recordset(\(json)::jsonb) AS r(id text, job_id text, task_id bigint, source_id text,
-                attempt integer, worker_id text, status text, started_at bigint, finished_at bigint,
-                duration_ms bigint, url text, http_status integer, bytes integer, entity_count integer,
-                rejected_count integer, content_hash text, feed_timestamp bigint, error_kind text,
-                error_message text)
-            ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-                error_kind = excluded.error_kind, error_message = excluded.error_message
-            """, logger: logger)
-    }
-
-    /// One upsert per source for a batch of runs, in one statement.
-    static func updateSourceStates(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
-        let summaries = SourceRunSummary.fold(runs)
-        guard !summaries.isEmpty else { return }
-        struct Record: Encodable {
+        struct StateRecord: Encodable {
             var source_id: String
             var last_run_at: Int64
             var last_run_status: String
@@ -110,179 +85,46 @@ extension PostgresBackend: Store {
             var last_error: String?
             var last_feed_timestamp: Int64?
         }
-        let records = summaries.map {
-            Record(
+        let states = SourceRunSummary.fold(runs).map {
+            StateRecord(
                 source_id: $0.sourceID, last_run_at: $0.lastRunAt, last_run_status: $0.lastRunStatus.rawValue,
                 last_success_at: $0.lastSuccessAt, last_error: $0.lastError, last_feed_timestamp: $0.lastFeedTimestamp)
         }
-        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
+        let encoder = JSONEncoder()
+        let runsJSON = String(decoding: try encoder.encode(records), as: UTF8.self)
+        let statesJSON = String(decoding: try encoder.encode(states), as: UTF8.self)
         try await connection.query(
             """
-            INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
-                last_feed_timestamp)
-            SELECT source_id, last_run_at, last_run_status, last_success_at, last_error, last_feed_timestamp
-            FROM jsonb_to_recordset(\(json)::jsonb) AS r(source_id text, last_run_at bigint, last_run_status text,
-                last_success_at bigint, last_error text, last_feed_timestamp bigint)
-            ON CONFLICT (source_id) DO UPDATE SET
-                last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
-                last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
-                    THEN excluded.last_run_status ELSE source_state.last_run_status END,
-                last_success_at = GREATEST(source_state.last_success_at, excluded.last_success_at),
-                last_error = COALESCE(excluded.last_error, source_state.last_error),
-                last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
+            WITH recorded AS (
+                INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at,
+                    finished_at, duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash,
+                    feed_timestamp, error_kind, error_message)
+                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
+                    duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp,
+                    error_kind, error_message
+                FROM jsonb_to_recordset(\(runsJSON)::jsonb) AS r(id text, job_id text, task_id bigint,
+                    source_id text, attempt integer, worker_id text, status text, started_at bigint,
+                    finished_at bigint, duration_ms bigint, url text, http_status integer, bytes integer,
+                    entity_count integer, rejected_count integer, content_hash text, feed_timestamp bigint,
+                    error_kind text, error_message text)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+                    error_kind = excluded.error_kind, error_message = excluded.error_message
+            ), states AS (
+                INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
+                    last_feed_timestamp)
+                SELECT source_id, last_run_at, last_run_status, last_success_at, last_error, last_feed_timestamp
+                FROM jsonb_to_recordset(\(statesJSON)::jsonb) AS r(source_id text, last_run_at bigint,
+                    last_run_status text, last_success_at bigint, last_error text, last_feed_timestamp bigint)
+                ON CONFLICT (source_id) DO UPDATE SET
+                    last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
+                    last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
+                        THEN excluded.last_run_status ELSE source_state.last_run_status END,
+                    last_success_at = GREATEST(source_state.last_success_at, excluded.last_success_at),
+                    last_error = COALESCE(excluded.last_error, source_state.last_error),
+                    last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
+            )
+            SELECT 1
             """, logger: logger)
-    }
-
-    /// Writes a snapshot with one COPY and two statements (raw, then latest), never one round trip per row.
-    static func writeStations(
-        _ stations: [StationObservation], fetchedAt: Int64, runID: String, on connection: PostgresConnection,
-        logger: Logger
-    ) async throws {
-        // The snapshot goes to a per-connection staging table with COPY (cheap to produce and to
-        // parse), then into raw and latest with one statement each.
-        try await connection.query(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS staging_stations (source_id text, station_id text, code text,
-                name text, latitude double precision, longitude double precision, capacity integer,
-                bikes_available integer, mechanical_available integer, ebikes_available integer,
-                docks_available integer, is_installed boolean, is_renting boolean, is_returning boolean,
-                status text, occupancy_rate double precision, observed_at bigint) ON COMMIT DELETE ROWS
-            """, logger: logger)
-        try await connection.copyFrom(table: "staging_stations", logger: logger) { writer in
-            var rows = CopyText()
-            for s in stations {
-                rows.text(s.sourceID)
-                rows.text(s.stationID)
-                rows.text(s.code)
-                rows.text(s.name)
-                rows.double(s.latitude)
-                rows.double(s.longitude)
-                rows.integer(s.capacity)
-                rows.integer(s.bikesAvailable)
-                rows.integer(s.mechanicalAvailable)
-                rows.integer(s.ebikesAvailable)
-                rows.integer(s.docksAvailable)
-                rows.bool(s.isInstalled)
-                rows.bool(s.isRenting)
-                rows.bool(s.isReturning)
-                rows.text(s.status.rawValue)
-                rows.double(s.occupancyRate)
-                rows.integer(s.observedAt)
-                rows.endRow()
-            }
-            try await writer.write(rows.buffer)
-        }
-        try await connection.query(
-            """
-            INSERT INTO station_observations (source_id, station_id, observed_at, fetched_at, run_id, bikes_available,
-                mechanical_available, ebikes_available, docks_available, capacity, is_installed, is_renting,
-                is_returning, status, occupancy_rate)
-            SELECT source_id, station_id, observed_at, \(fetchedAt), \(runID), bikes_available, mechanical_available,
-                ebikes_available, docks_available, capacity, is_installed, is_renting, is_returning, status,
-                occupancy_rate
-            FROM staging_stations
-            ON CONFLICT DO NOTHING
-            """, logger: logger)
-        // One row per station (the newest) so the latest upsert never touches a row twice.
-        try await connection.query(
-            """
-            INSERT INTO stations_latest AS l (source_id, station_id, code, name, latitude, longitude, capacity,
-                bikes_available, mechanical_available, ebikes_available, docks_available, is_installed, is_renting,
-                is_returning, status, occupancy_rate, observed_at, fetched_at, run_id)
-            SELECT DISTINCT ON (source_id, station_id) source_id, station_id, code, name, latitude, longitude,
-                capacity, bikes_available, mechanical_available, ebikes_available, docks_available, is_installed,
-                is_renting, is_returning, status, occupancy_rate, observed_at, \(fetchedAt), \(runID)
-            FROM staging_stations
-            ORDER BY source_id, station_id, observed_at DESC
-            ON CONFLICT (source_id, station_id) DO UPDATE SET
-                code = excluded.code, name = excluded.name, latitude = excluded.latitude,
-                longitude = excluded.longitude, capacity = excluded.capacity,
-                bikes_available = excluded.bikes_available, mechanical_available = excluded.mechanical_available,
-                ebikes_available = excluded.ebikes_available, docks_available = excluded.docks_available,
-                is_installed = excluded.is_installed, is_renting = excluded.is_renting,
-                is_returning = excluded.is_returning, status = excluded.status,
-                occupancy_rate = excluded.occupancy_rate, observed_at = excluded.observed_at,
-                fetched_at = excluded.fetched_at, run_id = excluded.run_id
-            WHERE excluded.observed_at >= l.observed_at
-            """, logger: logger)
-        // The rows would go at commit; clear them now for the next snapshot in the same transaction.
-        try await connection.query("DELETE FROM staging_stations", logger: logger)
-    }
-
-    private static func storedStation(_ row: PostgresRow) throws -> StoredStation {
-        let r = row.makeRandomAccess()
-        let observation = StationObservation(
-            sourceID: try r[0].decode(String.self), stationID: try r[1].decode(String.self),
-            code: try r[2].decode(String?.self), name: try r[3].decode(String?.self),
-            latitude: try r[4].decode(Double?.self), longitude: try r[5].decode(Double?.self),
-            capacity: try r[6].decode(Int?.self), bikesAvailable: try r[7].decode(Int.self),
-            mechanicalAvailable: try r[8].decode(Int?.self), ebikesAvailable: try r[9].decode(Int?.self),
-            docksAvailable: try r[10].decode(Int?.self), isInstalled: try r[11].decode(Bool.self),
-            isRenting: try r[12].decode(Bool.self), isReturning: try r[13].decode(Bool.self),
-            observedAt: try r[14].decode(Int64.self))
-        return StoredStation(
-            observation: observation, fetchedAt: try r[15].decode(Int64.self), runID: try r[16].decode(String.self))
-    }
-
-    private func stations(_ rows: PostgresRowSequence) async throws -> [StoredStation] {
-        var stations: [StoredStation] = []
-        for try await row in rows { stations.append(try Self.storedStation(row)) }
-        return stations
-    }
-
-    public func stations(_ query: StationQuery) async throws -> [StoredStation] {
-        var box: (minLat: Double, maxLat: Double, minLon: Double, maxLon: Double)?
-        if let near = query.near, let radius = query.radiusMeters { box = near.boundingBox(meters: radius) }
-        let rows = try await client.query(
-            """
-            SELECT source_id, station_id, code, name, latitude, longitude, capacity, bikes_available,
-                mechanical_available, ebikes_available, docks_available, is_installed, is_renting, is_returning,
-                observed_at, fetched_at, run_id
-            FROM stations_latest
-            WHERE (\(query.sourceID)::text IS NULL OR source_id = \(query.sourceID))
-                AND (\(box == nil) OR (latitude BETWEEN \(box?.minLat ?? 0) AND \(box?.maxLat ?? 0)
-                    AND longitude BETWEEN \(box?.minLon ?? 0) AND \(box?.maxLon ?? 0)))
-            ORDER BY source_id, station_id
-            """, logger: logger)
-        return query.refine(try await stations(rows))
-    }
-
-    public func station(sourceID: String, stationID: String) async throws -> StoredStation? {
-        let rows = try await client.query(
-            """
-            SELECT source_id, station_id, code, name, latitude, longitude, capacity, bikes_available,
-                mechanical_available, ebikes_available, docks_available, is_installed, is_renting, is_returning,
-                observed_at, fetched_at, run_id
-            FROM stations_latest
-            WHERE source_id = \(sourceID) AND (station_id = \(stationID) OR code = \(stationID))
-            ORDER BY station_id = \(stationID) DESC LIMIT 1
-            """, logger: logger)
-        return try await stations(rows).first
-    }
-
-    public func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int)
-        async throws -> [StoredStation]
-    {
-        let rows = try await client.query(
-            """
-            SELECT o.source_id, o.station_id, l.code, l.name, l.latitude, l.longitude, o.capacity,
-                o.bikes_available, o.mechanical_available, o.ebikes_available, o.docks_available,
-                o.is_installed, o.is_renting, o.is_returning, o.observed_at, o.fetched_at, o.run_id
-            FROM station_observations o
-            LEFT JOIN stations_latest l ON l.source_id = o.source_id AND l.station_id = o.station_id
-            WHERE o.source_id = \(sourceID) AND o.station_id = \(stationID)
-                AND o.observed_at >= \(since ?? Int64.min) AND o.observed_at <= \(until ?? Int64.max)
-            ORDER BY o.observed_at DESC LIMIT \(limit)
-            """, logger: logger)
-        return try await stations(rows)
-    }
-
-    public func rawStationObservationCount(sourceID: String?) async throws -> Int {
-        let rows = try await client.query(
-            "SELECT COUNT(*) FROM station_observations WHERE (\(sourceID)::text IS NULL OR source_id = \(sourceID))",
-            logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
     }
 
     private func runs(_ rows: PostgresRowSequence) async throws -> [TaskRun] {

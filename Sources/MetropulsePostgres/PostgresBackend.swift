@@ -12,6 +12,8 @@ public final class PostgresBackend: Sendable {
     public let client: PostgresClient
     let logger: Logger
     let workSignal = AsyncSignal()
+    /// Decoded latest-tier blocks, shared by the writers and the readers of this process.
+    let latestCache: LatestStationCache
     private let committer: GroupCommit<RunResult>
 
     /// `commitTimeout`: a commit not answered by then fails (its tasks run again when their leases
@@ -19,9 +21,12 @@ public final class PostgresBackend: Sendable {
     public init(client: PostgresClient, commitTimeout: Duration = .seconds(60), logger: Logger) {
         self.client = client
         self.logger = logger
+        let cache = LatestStationCache()
+        latestCache = cache
         committer = GroupCommit(timeout: commitTimeout) { [client, logger] results in
             try await client.withTransaction(logger: logger) { connection in
-                try await PostgresBackend.writeResults(results, finishingTasks: true, on: connection, logger: logger)
+                try await PostgresBackend.writeResults(
+                    results, finishingTasks: true, cache: cache, on: connection, logger: logger)
             }
         }
     }
@@ -57,7 +62,8 @@ extension PostgresBackend: RunCommitter {
             try await committer.submit(results[0])
         } else {
             try await client.withTransaction(logger: logger) { connection in
-                try await Self.writeResults(results, finishingTasks: true, on: connection, logger: logger)
+                try await Self.writeResults(
+                    results, finishingTasks: true, cache: latestCache, on: connection, logger: logger)
             }
         }
         if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {

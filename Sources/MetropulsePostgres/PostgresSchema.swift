@@ -252,9 +252,47 @@ enum PostgresSchema {
             "v7-task-runs-by-job",
             ["CREATE INDEX task_runs_job ON task_runs (job_id)"]
         ),
+        (
+            "v8-station-blocks",
+            [
+                """
+                CREATE TABLE station_blocks (
+                    id BIGSERIAL PRIMARY KEY,
+                    source_id TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    fetched_at BIGINT NOT NULL,
+                    first_observed_at BIGINT NOT NULL,
+                    last_observed_at BIGINT NOT NULL,
+                    count INTEGER NOT NULL,
+                    payload BYTEA NOT NULL
+                )
+                """,
+                // Blocks are already compact; compressing them again costs more than it saves.
+                "ALTER TABLE station_blocks ALTER COLUMN payload SET STORAGE EXTERNAL",
+                "CREATE INDEX station_blocks_time ON station_blocks (source_id, last_observed_at)",
+                """
+                CREATE TABLE station_latest (
+                    source_id TEXT PRIMARY KEY,
+                    token BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    count INTEGER NOT NULL,
+                    payload BYTEA NOT NULL,
+                    details BYTEA NOT NULL
+                )
+                """,
+                "ALTER TABLE station_latest ALTER COLUMN payload SET STORAGE EXTERNAL",
+                "ALTER TABLE station_latest ALTER COLUMN details SET STORAGE EXTERNAL",
+            ]
+        ),
     ]
 
-    static func migrate(client: PostgresClient, logger: Logger) async throws {
+    /// Data conversions that run after a migration's statements, in its transaction.
+    static let conversions: [String: @Sendable (PostgresConnection, Logger) async throws -> Void] = [
+        "v8-station-blocks": packStationRows
+    ]
+
+    /// Applies the migrations not yet applied, all of them or those up to and including `last`.
+    static func migrate(client: PostgresClient, logger: Logger, upTo last: String? = nil) async throws {
         try await client.withTransaction(logger: logger) { connection in
             // One migrator at a time across every process; released at commit.
             try await connection.query("SELECT pg_advisory_xact_lock(7345001)", logger: logger)
@@ -269,9 +307,11 @@ enum PostgresSchema {
             }
             for (version, statements) in migrations where !applied.contains(version) {
                 for statement in statements { try await connection.query(statement, logger: logger) }
+                try await conversions[version]?(connection, logger)
                 try await connection.query(
                     "INSERT INTO schema_migrations (version) VALUES (\(version))", logger: logger)
                 logger.info("migration applied", metadata: ["version": "\(version)"])
+                if version == last { break }
             }
         }
     }

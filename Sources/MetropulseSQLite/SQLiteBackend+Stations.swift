@@ -10,8 +10,8 @@ extension SQLiteBackend {
         _ stations: [StationObservation], fetchedAt: Int64, runID: String, cache: LatestStationCache,
         in db: Database
     ) throws {
-        for (sourceID, observations) in bySource(stations) {
-            var latest = try latestStations(sourceID: sourceID, cache: cache, in: db)
+        for (sourceID, observations) in stations.groupedBySource() {
+            var (token, latest) = try latestStations(sourceID: sourceID, cache: cache, taking: true, in: db)
             let merged = latest.merge(observations, fetchedAt: fetchedAt, runID: runID)
             if let first = merged.fresh.first {
                 var range = (first.observedAt, first.observedAt)
@@ -35,61 +35,78 @@ extension SQLiteBackend {
                 try insert.step()
             }
             if merged.changed {
-                try storeLatest(latest, sourceID: sourceID, updatedAt: fetchedAt, cache: cache, in: db)
+                try storeLatest(
+                    latest, withDetails: merged.detailsChanged, sourceID: sourceID, updatedAt: fetchedAt, cache: cache,
+                    in: db)
+            } else if let token {
+                cache.store(latest, sourceID: sourceID, token: token)
             }
         }
     }
 
+    /// Writes the source's latest state block, and its details block when they changed (always on
+    /// a source's first write: a new station is a change of details).
     static func storeLatest(
-        _ latest: LatestStations, sourceID: String, updatedAt: Int64, cache: LatestStationCache, in db: Database
+        _ latest: LatestStations, withDetails: Bool, sourceID: String, updatedAt: Int64, cache: LatestStationCache,
+        in db: Database
     ) throws {
         let token = LatestStationCache.newToken()
-        var upsert = StatementBinder(
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO station_latest (source_id, token, updated_at, count, payload) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(source_id) DO UPDATE SET token = excluded.token,
-                        updated_at = MAX(updated_at, excluded.updated_at), count = excluded.count,
-                        payload = excluded.payload
-                    """), in: db)
-        upsert.bind(sourceID)
-        upsert.bind(token)
-        upsert.bind(updatedAt)
-        upsert.bind(latest.stations.count)
-        upsert.bind(latest.encoded())
-        try upsert.step()
+        if withDetails {
+            var upsert = StatementBinder(
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO station_latest (source_id, token, updated_at, count, payload, details)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(source_id) DO UPDATE SET token = excluded.token,
+                            updated_at = MAX(updated_at, excluded.updated_at), count = excluded.count,
+                            payload = excluded.payload, details = excluded.details
+                        """), in: db)
+            upsert.bind(sourceID)
+            upsert.bind(token)
+            upsert.bind(updatedAt)
+            upsert.bind(latest.stations.count)
+            upsert.bind(latest.encodedState())
+            upsert.bind(latest.encodedDetails())
+            try upsert.step()
+        } else {
+            var update = StatementBinder(
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE station_latest SET token = ?, updated_at = MAX(updated_at, ?), count = ?, payload = ?
+                        WHERE source_id = ?
+                        """), in: db)
+            update.bind(token)
+            update.bind(updatedAt)
+            update.bind(latest.stations.count)
+            update.bind(latest.encodedState())
+            update.bind(sourceID)
+            try update.step()
+        }
         cache.store(latest, sourceID: sourceID, token: token)
     }
 
-    /// Observations grouped by source, in order; one group without copying in the usual case.
-    static func bySource(_ stations: [StationObservation]) -> [(String, [StationObservation])] {
-        guard let first = stations.first?.sourceID else { return [] }
-        if stations.allSatisfy({ $0.sourceID == first }) { return [(first, stations)] }
-        var order: [String] = []
-        var groups: [String: [StationObservation]] = [:]
-        for station in stations {
-            if groups[station.sourceID] == nil { order.append(station.sourceID) }
-            groups[station.sourceID, default: []].append(station)
-        }
-        return order.map { ($0, groups[$0]!) }
-    }
-
-    /// The source's latest block: from the cache when its token still matches, else decoded.
-    static func latestStations(sourceID: String, cache: LatestStationCache, in db: Database) throws
-        -> LatestStations
+    /// The source's latest block and its token: from the cache when the token still matches, else
+    /// decoded. `taking` leaves it out of the cache for a writer that will store it back.
+    static func latestStations(sourceID: String, cache: LatestStationCache, taking: Bool = false, in db: Database)
+        throws -> (token: Int64?, stations: LatestStations)
     {
         guard
             let token = try Int64.fetchOne(
                 db, sql: "SELECT token FROM station_latest WHERE source_id = ?", arguments: [sourceID])
-        else { return LatestStations() }
-        if let cached = cache.stations(sourceID: sourceID, token: token) { return cached }
-        let payload =
-            try Data.fetchOne(
-                db, sql: "SELECT payload FROM station_latest WHERE source_id = ? AND token = ?",
-                arguments: [sourceID, token]) ?? Data()
-        let latest = try LatestStations(decoding: Array(payload), sourceID: sourceID)
-        cache.store(latest, sourceID: sourceID, token: token)
-        return latest
+        else { return (nil, LatestStations()) }
+        let cached =
+            taking ? cache.take(sourceID: sourceID, token: token) : cache.stations(sourceID: sourceID, token: token)
+        if let cached { return (token, cached) }
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT payload, details FROM station_latest WHERE source_id = ? AND token = ?",
+                arguments: [sourceID, token])
+        else { return (nil, LatestStations()) }
+        let state: Data = row[0]
+        let details: Data = row[1]
+        let latest = try LatestStations(state: Array(state), details: Array(details), sourceID: sourceID)
+        if !taking { cache.store(latest, sourceID: sourceID, token: token) }
+        return (token, latest)
     }
 
     public func stations(_ query: StationQuery) async throws -> [StoredStation] {
@@ -103,7 +120,7 @@ extension SQLiteBackend {
             let box = query.near.flatMap { near in query.radiusMeters.map { near.boundingBox(meters: $0) } }
             var found: [StoredStation] = []
             for sourceID in sources {
-                let latest = try Self.latestStations(sourceID: sourceID, cache: latestCache, in: db)
+                let latest = try Self.latestStations(sourceID: sourceID, cache: latestCache, in: db).stations
                 var stations = latest.stations
                 if let box {
                     stations.removeAll { station in
@@ -120,52 +137,31 @@ extension SQLiteBackend {
 
     public func station(sourceID: String, stationID: String) async throws -> StoredStation? {
         try await pool.read { [latestCache] db in
-            try Self.latestStations(sourceID: sourceID, cache: latestCache, in: db).station(stationID)
+            try Self.latestStations(sourceID: sourceID, cache: latestCache, in: db).stations.station(stationID)
         }
     }
 
-    /// Newest first. Blocks are read newest-last-observation first and reading stops once `limit`
-    /// observations are found and no older block can hold a newer one.
+    /// Newest first; see `StationHistoryCollector`.
     public func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int)
         async throws -> [StoredStation]
     {
-        let since = since ?? Int64.min
-        let until = until ?? Int64.max
-        return try await pool.read { [latestCache] db in
-            let latest = try Self.latestStations(sourceID: sourceID, cache: latestCache, in: db).station(stationID)
-            let stationID = latest?.observation.stationID ?? stationID
-            var found: [StoredStation] = []
+        try await pool.read { [latestCache] db in
+            let latest = try Self.latestStations(sourceID: sourceID, cache: latestCache, in: db).stations.station(
+                stationID)
+            var history = StationHistoryCollector(
+                stationID: stationID, since: since, until: until, limit: limit, latest: latest)
             let blocks = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT run_id, fetched_at, last_observed_at, payload FROM station_blocks
                     WHERE source_id = ? AND last_observed_at >= ? AND first_observed_at <= ?
                     ORDER BY last_observed_at DESC
-                    """, arguments: [sourceID, since, until])
-            while let block = try blocks.next() {
-                let lastObservedAt: Int64 = block[2]
-                if found.count >= limit, let oldest = found.last?.observation.observedAt, lastObservedAt < oldest {
-                    break
-                }
+                    """, arguments: [sourceID, history.since, history.until])
+            while let block = try blocks.next(), history.wants(lastObservedAt: block[2]) {
                 let payload: Data = block[3]
-                let observations = try StationBlock.rawObservations(
-                    of: stationID, in: Array(payload), sourceID: sourceID)
-                for var observation in observations where (since...until).contains(observation.observedAt) {
-                    if let described = latest?.observation {
-                        observation.code = described.code
-                        observation.name = described.name
-                        observation.latitude = described.latitude
-                        observation.longitude = described.longitude
-                    }
-                    let stored = StoredStation(observation: observation, fetchedAt: block[1], runID: block[0])
-                    // Kept newest first; blocks usually arrive in that order already.
-                    let inOrder = found.last.map { observation.observedAt <= $0.observation.observedAt } ?? true
-                    found.append(stored)
-                    if !inOrder { found.sort { $0.observation.observedAt > $1.observation.observedAt } }
-                    if found.count > limit { found.removeLast() }
-                }
+                try history.add(block: Array(payload), sourceID: sourceID, fetchedAt: block[1], runID: block[0])
             }
-            return found
+            return history.stations
         }
     }
 

@@ -64,11 +64,15 @@ extension SQLiteSchema {
                 StoredStation(observation: observation, fetchedAt: row[15], runID: row[16]))
         }
         for (sourceID, stations) in bySource {
+            let latest = LatestStations(stations)
             try db.execute(
-                sql: "INSERT INTO station_latest (source_id, token, updated_at, count, payload) VALUES (?, ?, ?, ?, ?)",
+                sql: """
+                    INSERT INTO station_latest (source_id, token, updated_at, count, payload, details)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: [
                     sourceID, LatestStationCache.newToken(), stations.map(\.fetchedAt).max(), stations.count,
-                    Data(LatestStations(stations).encoded()),
+                    Data(latest.encodedState()), Data(latest.encodedDetails()),
                 ])
         }
     }

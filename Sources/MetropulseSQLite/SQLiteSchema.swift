@@ -234,7 +234,8 @@ enum SQLiteSchema {
                         token INTEGER NOT NULL,
                         updated_at INTEGER NOT NULL,
                         count INTEGER NOT NULL,
-                        payload BLOB NOT NULL
+                        payload BLOB NOT NULL,
+                        details BLOB NOT NULL
                     );
                     """)
             try packStationRows(db)

@@ -54,7 +54,8 @@ struct StationBlockTests {
         var latest = LatestStations()
         _ = latest.merge(Array(Self.stations.prefix(2)), fetchedAt: 100, runID: "run-a")
         _ = latest.merge(Array(Self.stations.suffix(2)), fetchedAt: 200, runID: "run-b")
-        let decoded = try LatestStations(decoding: latest.encoded(), sourceID: "velib")
+        let decoded = try LatestStations(
+            state: latest.encodedState(), details: latest.encodedDetails(), sourceID: "velib")
         #expect(decoded.stations == latest.stations)
         #expect(decoded.station("213688169")?.runID == "run-a")
         #expect(decoded.station("x")?.fetchedAt == 200)
@@ -66,7 +67,7 @@ struct StationBlockTests {
     func mergeRules() {
         var latest = LatestStations()
         let first = latest.merge([Self.station("a", bikes: 1, at: 10)], fetchedAt: 11, runID: "r1")
-        #expect(first.fresh.count == 1 && first.changed)
+        #expect(first.fresh.count == 1 && first.changed && first.detailsChanged)
         let again = latest.merge([Self.station("a", bikes: 1, at: 10)], fetchedAt: 11, runID: "r1")
         #expect(again.fresh.isEmpty && !again.changed)
         let refetched = latest.merge([Self.station("a", bikes: 1, at: 10)], fetchedAt: 21, runID: "r2")
@@ -77,6 +78,9 @@ struct StationBlockTests {
         let newer = latest.merge(
             [Self.station("a", bikes: 2, at: 20), Self.station("a", bikes: 3, at: 30)], fetchedAt: 41, runID: "r4")
         #expect(newer.fresh.map(\.bikesAvailable) == [2, 3])
+        #expect(newer.changed && !newer.detailsChanged)
+        let renamed = latest.merge([Self.station("a", bikes: 3, at: 40, name: "Renamed")], fetchedAt: 51, runID: "r5")
+        #expect(renamed.changed && renamed.detailsChanged)
         #expect(latest.station("a")?.observation.bikesAvailable == 3)
     }
 
@@ -89,9 +93,22 @@ struct StationBlockTests {
         #expect(throws: StationBlockError.unknownFormat(9)) {
             try StationBlock.decodeRaw([9, 0], sourceID: "velib")
         }
-        #expect(throws: StationBlockError.self) { try LatestStations(decoding: bytes, sourceID: "velib") }
+        var latest = LatestStations()
+        _ = latest.merge(Self.stations, fetchedAt: 1, runID: "r")
+        let state = latest.encodedState()
+        let details = latest.encodedDetails()
+        #expect(throws: StationBlockError.self) { try LatestStations(state: bytes, details: details, sourceID: "v") }
         #expect(throws: StationBlockError.self) {
-            try LatestStations(decoding: [2, 0xFF, 0xFF, 0xFF], sourceID: "velib")
+            try LatestStations(state: [3, 0xFF, 0xFF, 0xFF], details: details, sourceID: "v")
+        }
+        // Details that do not belong to the state.
+        #expect(throws: StationBlockError.self) {
+            try LatestStations(state: state, details: LatestStations().encodedDetails(), sourceID: "v")
+        }
+        var other = LatestStations()
+        _ = other.merge(Self.stations.reversed(), fetchedAt: 1, runID: "r")
+        #expect(throws: StationBlockError.self) {
+            try LatestStations(state: state, details: other.encodedDetails(), sourceID: "v")
         }
     }
 }

@@ -17,6 +17,16 @@ public final class LatestStationCache: Sendable {
         }
     }
 
+    /// Like `stations(sourceID:token:)`, but leaves the entry out of the cache, so a writer that
+    /// changes the block and stores it back does not copy it.
+    public func take(sourceID: String, token: Int64) -> LatestStations? {
+        entries.withLock { entries in
+            guard let entry = entries[sourceID], entry.token == token else { return nil }
+            entries[sourceID] = nil
+            return entry.stations
+        }
+    }
+
     public func store(_ stations: LatestStations, sourceID: String, token: Int64) {
         entries.withLock { $0[sourceID] = (token, stations) }
     }

@@ -1,5 +1,6 @@
 /// Station observations packed for storage: the raw tier keeps one block per run and source (the
-/// observations that run added), the latest tier one block per source (`LatestStations`).
+/// observations that run added), the latest tier a state and a details block per source
+/// (`LatestStations`).
 ///
 /// A block is a format byte, then entries. Every entry starts with its length, so a reader looking
 /// for one station skips the others without decoding them. Numbers are varints, so a Vélib'
@@ -9,7 +10,8 @@
 /// e-bikes, docks and capacity. Status and occupancy are derived from these, as on ingest.
 public enum StationBlock {
     static let rawFormat: UInt8 = 1
-    static let latestFormat: UInt8 = 2
+    static let stateFormat: UInt8 = 3
+    static let detailsFormat: UInt8 = 4
 
     private static let installed: UInt8 = 1
     private static let renting: UInt8 = 2

@@ -1,0 +1,235 @@
+import Logging
+public import MetropulseCore
+import NIOCore
+import PostgresNIO
+
+/// The station tiers on PostgreSQL, laid out as on SQLite: `station_blocks` (raw history, one
+/// packed block per run and source) and `station_latest` (one packed block per source). Writers in
+/// several processes serialise per source on the `station_latest` row, locked in source order.
+extension PostgresBackend {
+    /// Every station observation of a commit: the sources' latest rows locked once, then one
+    /// statement for all raw blocks and one for all latest blocks.
+    static func writeStations(
+        _ results: [RunResult], cache: LatestStationCache, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        var groups: [(sourceID: String, fetchedAt: Int64, runID: String, stations: [StationObservation])] = []
+        for result in results where !result.observations.stations.isEmpty {
+            for group in result.observations.stations.groupedBySource() {
+                groups.append((group.sourceID, result.run.finishedAt, result.run.id, group.stations))
+            }
+        }
+        guard !groups.isEmpty else { return }
+        let tokens = try await lockLatest(Set(groups.map(\.sourceID)).sorted(), on: connection, logger: logger)
+        var latest = try await latestStations(tokens, cache: cache, taking: true, on: connection, logger: logger)
+
+        var raw = RawBlockColumns()
+        var updatedAt: [String: Int64] = [:]
+        var detailsChanged: Set<String> = []
+        for group in groups {
+            let merged = latest[group.sourceID, default: LatestStations()].merge(
+                group.stations, fetchedAt: group.fetchedAt, runID: group.runID)
+            if !merged.fresh.isEmpty {
+                raw.append(merged.fresh, sourceID: group.sourceID, fetchedAt: group.fetchedAt, runID: group.runID)
+            }
+            if merged.changed { updatedAt[group.sourceID] = max(updatedAt[group.sourceID] ?? .min, group.fetchedAt) }
+            if merged.detailsChanged { detailsChanged.insert(group.sourceID) }
+        }
+        for (sourceID, token) in tokens where updatedAt[sourceID] == nil {
+            cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
+        }
+        guard !raw.sourceIDs.isEmpty || !updatedAt.isEmpty else { return }
+        // Raw blocks and latest blocks in one statement (two data-modifying CTEs): one round trip.
+        let changed = updatedAt.keys.sorted()
+        let newTokens = changed.map { _ in LatestStationCache.newToken() }
+        let details = changed.map {
+            detailsChanged.contains($0) ? ByteBuffer(bytes: latest[$0]!.encodedDetails()) : ByteBuffer()
+        }
+        try await connection.query(
+            """
+            WITH blocks AS (
+                INSERT INTO station_blocks (source_id, run_id, fetched_at, first_observed_at, last_observed_at,
+                    count, payload)
+                SELECT * FROM unnest(\(raw.sourceIDs)::text[], \(raw.runIDs)::text[], \(raw.fetchedAt)::bigint[],
+                    \(raw.firstObservedAt)::bigint[], \(raw.lastObservedAt)::bigint[], \(raw.counts)::integer[],
+                    \(raw.payloads)::bytea[])
+            )
+            UPDATE station_latest AS l SET token = t.token, updated_at = GREATEST(l.updated_at, t.updated_at),
+                count = t.count, payload = t.payload,
+                details = CASE WHEN t.with_details THEN t.details ELSE l.details END
+            FROM unnest(\(changed)::text[], \(newTokens)::bigint[], \(changed.map { updatedAt[$0]! })::bigint[],
+                \(changed.map { latest[$0]!.stations.count })::integer[],
+                \(changed.map { ByteBuffer(bytes: latest[$0]!.encodedState()) })::bytea[],
+                \(changed.map { detailsChanged.contains($0) })::boolean[], \(details)::bytea[])
+                AS t(source_id, token, updated_at, count, payload, with_details, details)
+            WHERE l.source_id = t.source_id
+            """, logger: logger)
+        for (sourceID, token) in zip(changed, newTokens) {
+            cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
+        }
+    }
+
+    /// The raw blocks of a commit as the columns `unnest` takes.
+    struct RawBlockColumns {
+        var sourceIDs: [String] = []
+        var runIDs: [String] = []
+        var fetchedAt: [Int64] = []
+        var firstObservedAt: [Int64] = []
+        var lastObservedAt: [Int64] = []
+        var counts: [Int] = []
+        var payloads: [ByteBuffer] = []
+
+        mutating func append(_ stations: [StationObservation], sourceID: String, fetchedAt: Int64, runID: String) {
+            var range = (stations[0].observedAt, stations[0].observedAt)
+            for station in stations {
+                range = (min(range.0, station.observedAt), max(range.1, station.observedAt))
+            }
+            sourceIDs.append(sourceID)
+            runIDs.append(runID)
+            self.fetchedAt.append(fetchedAt)
+            firstObservedAt.append(range.0)
+            lastObservedAt.append(range.1)
+            counts.append(stations.count)
+            payloads.append(ByteBuffer(bytes: StationBlock.encodeRaw(stations)))
+        }
+    }
+
+    /// Locks the sources' latest rows (creating empty ones first where missing), in source order so
+    /// concurrent commits cannot deadlock, and returns their tokens.
+    static func lockLatest(_ sources: [String], on connection: PostgresConnection, logger: Logger) async throws
+        -> [String: Int64]
+    {
+        func lockedTokens() async throws -> [String: Int64] {
+            var tokens: [String: Int64] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT source_id, token FROM station_latest WHERE source_id = ANY(\(sources))
+                ORDER BY source_id FOR UPDATE
+                """, logger: logger)
+            for try await (sourceID, token) in rows.decode((String, Int64).self) { tokens[sourceID] = token }
+            return tokens
+        }
+        var tokens = try await lockedTokens()
+        let missing = sources.filter { tokens[$0] == nil }
+        if !missing.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO station_latest (source_id, token, updated_at, count, payload, details)
+                SELECT source_id, 0, 0, 0, \(ByteBuffer(bytes: LatestStations().encodedState())),
+                    \(ByteBuffer(bytes: LatestStations().encodedDetails()))
+                FROM unnest(\(missing)::text[]) AS source_id
+                ORDER BY source_id
+                ON CONFLICT (source_id) DO NOTHING
+                """, logger: logger)
+            tokens = try await lockedTokens()
+        }
+        return tokens
+    }
+
+    /// The blocks for these (source, token) pairs: cached ones as they are, the rest read and decoded.
+    /// `taking` leaves them out of the cache for a writer that will store them back.
+    static func latestStations(
+        _ tokens: [String: Int64], cache: LatestStationCache, taking: Bool = false, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> [String: LatestStations] {
+        var found: [String: LatestStations] = [:]
+        var stale: [String] = []
+        for (sourceID, token) in tokens {
+            let cached =
+                taking ? cache.take(sourceID: sourceID, token: token) : cache.stations(sourceID: sourceID, token: token)
+            if let cached {
+                found[sourceID] = cached
+            } else {
+                stale.append(sourceID)
+            }
+        }
+        guard !stale.isEmpty else { return found }
+        let rows = try await connection.query(
+            "SELECT source_id, token, payload, details FROM station_latest WHERE source_id = ANY(\(stale))",
+            logger: logger)
+        for try await (sourceID, token, state, details) in rows.decode((String, Int64, ByteBuffer, ByteBuffer).self) {
+            let stations = try LatestStations(
+                state: Array(buffer: state), details: Array(buffer: details), sourceID: sourceID)
+            if !taking { cache.store(stations, sourceID: sourceID, token: token) }
+            found[sourceID] = stations
+        }
+        return found
+    }
+
+    /// The latest blocks of one source, or of every source.
+    func latestStations(sourceID: String?) async throws -> [(sourceID: String, stations: LatestStations)] {
+        try await client.withConnection { connection in
+            var tokens: [String: Int64] = [:]
+            let rows = try await connection.query(
+                """
+                SELECT source_id, token FROM station_latest
+                WHERE (\(sourceID)::text IS NULL OR source_id = \(sourceID)) AND count > 0
+                """, logger: logger)
+            for try await (source, token) in rows.decode((String, Int64).self) { tokens[source] = token }
+            let found = try await Self.latestStations(tokens, cache: latestCache, on: connection, logger: logger)
+            return found.keys.sorted().map { ($0, found[$0]!) }
+        }
+    }
+
+    public func stations(_ query: StationQuery) async throws -> [StoredStation] {
+        let box = query.near.flatMap { near in query.radiusMeters.map { near.boundingBox(meters: $0) } }
+        var found: [StoredStation] = []
+        for (_, latest) in try await latestStations(sourceID: query.sourceID) {
+            var stations = latest.stations
+            if let box {
+                stations.removeAll { station in
+                    guard let lat = station.observation.latitude, let lon = station.observation.longitude else {
+                        return true
+                    }
+                    return !(box.minLat...box.maxLat).contains(lat) || !(box.minLon...box.maxLon).contains(lon)
+                }
+            }
+            found += stations.sorted { $0.observation.stationID < $1.observation.stationID }
+        }
+        return query.refine(found)
+    }
+
+    public func station(sourceID: String, stationID: String) async throws -> StoredStation? {
+        try await latestStations(sourceID: sourceID).first?.stations.station(stationID)
+    }
+
+    /// Newest first; see `StationHistoryCollector`. Blocks are read a page at a time.
+    public func stationHistory(sourceID: String, stationID: String, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StoredStation]
+    {
+        let latest = try await station(sourceID: sourceID, stationID: stationID)
+        var history = StationHistoryCollector(
+            stationID: stationID, since: since, until: until, limit: limit, latest: latest)
+        var after: (lastObservedAt: Int64, id: Int64)?
+        pages: while true {
+            let rows = try await client.query(
+                """
+                SELECT id, run_id, fetched_at, last_observed_at, payload FROM station_blocks
+                WHERE source_id = \(sourceID) AND last_observed_at >= \(history.since)
+                    AND first_observed_at <= \(history.until)
+                    AND (\(after == nil) OR (last_observed_at, id) < (\(after?.lastObservedAt ?? 0), \(after?.id ?? 0)))
+                ORDER BY last_observed_at DESC, id DESC LIMIT 64
+                """, logger: logger)
+            var read = 0
+            for try await (id, runID, fetchedAt, lastObservedAt, payload) in rows.decode(
+                (Int64, String, Int64, Int64, ByteBuffer).self)
+            {
+                read += 1
+                after = (lastObservedAt, id)
+                guard history.wants(lastObservedAt: lastObservedAt) else { continue }
+                try history.add(block: Array(buffer: payload), sourceID: sourceID, fetchedAt: fetchedAt, runID: runID)
+            }
+            guard read == 64, let after, history.wants(lastObservedAt: after.lastObservedAt) else { break pages }
+        }
+        return history.stations
+    }
+
+    public func rawStationObservationCount(sourceID: String?) async throws -> Int {
+        let rows = try await client.query(
+            """
+            SELECT COALESCE(SUM(count), 0)::bigint FROM station_blocks
+            WHERE (\(sourceID)::text IS NULL OR source_id = \(sourceID))
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+}
