@@ -62,8 +62,8 @@ extension PostgresBackend: Store {
         var error_message: String?
     }
 
-    /// All run records of a commit and the upsert of each source's state, in one statement (two
-    /// data-modifying CTEs), so a commit spends one round trip on them.
+    /// All run records of a commit and the upsert of each source's state, in one prepared statement,
+    /// so a commit spends one round trip on them.
     static func recordRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
         guard !runs.isEmpty else { return }
         // One row per id, so the upsert never touches a row twice.
@@ -93,38 +93,9 @@ extension PostgresBackend: Store {
         let encoder = JSONEncoder()
         let runsJSON = String(decoding: try encoder.encode(records), as: UTF8.self)
         let statesJSON = String(decoding: try encoder.encode(states), as: UTF8.self)
-        try await connection.query(
-            """
-            WITH recorded AS (
-                INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at,
-                    finished_at, duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash,
-                    feed_timestamp, error_kind, error_message)
-                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
-                    duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp,
-                    error_kind, error_message
-                FROM jsonb_to_recordset(\(runsJSON)::jsonb) AS r(id text, job_id text, task_id bigint,
-                    source_id text, attempt integer, worker_id text, status text, started_at bigint,
-                    finished_at bigint, duration_ms bigint, url text, http_status integer, bytes integer,
-                    entity_count integer, rejected_count integer, content_hash text, feed_timestamp bigint,
-                    error_kind text, error_message text)
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-                    error_kind = excluded.error_kind, error_message = excluded.error_message
-            ), states AS (
-                INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
-                    last_feed_timestamp)
-                SELECT source_id, last_run_at, last_run_status, last_success_at, last_error, last_feed_timestamp
-                FROM jsonb_to_recordset(\(statesJSON)::jsonb) AS r(source_id text, last_run_at bigint,
-                    last_run_status text, last_success_at bigint, last_error text, last_feed_timestamp bigint)
-                ON CONFLICT (source_id) DO UPDATE SET
-                    last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
-                    last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
-                        THEN excluded.last_run_status ELSE source_state.last_run_status END,
-                    last_success_at = GREATEST(source_state.last_success_at, excluded.last_success_at),
-                    last_error = COALESCE(excluded.last_error, source_state.last_error),
-                    last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
-            )
-            SELECT 1
-            """, logger: logger)
+        for try await _ in try await connection.execute(
+            PostgresQueueStatements.RecordRuns(runsJSON: runsJSON, statesJSON: statesJSON), logger: logger)
+        {}
     }
 
     private func runs(_ rows: PostgresRowSequence) async throws -> [TaskRun] {

@@ -26,36 +26,11 @@ extension PostgresBackend: WorkQueue {
     public func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         let expires = now + leaseMillis
-        let rows = try await client.query(
-            """
-            WITH ready AS (
-                SELECT id, priority, run_at FROM tasks
-                WHERE state IN ('queued', 'retrying') AND run_at <= \(now)
-                ORDER BY priority DESC, run_at
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            ),
-            expired AS (
-                SELECT id, priority, run_at FROM tasks
-                WHERE state = 'running' AND lease_expires_at < \(now)
-                ORDER BY lease_expires_at
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            ),
-            picked AS (
-                SELECT id FROM (SELECT * FROM ready UNION ALL SELECT * FROM expired) AS candidates
-                ORDER BY priority DESC, run_at
-                LIMIT \(limit)
-            )
-            UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, lease_owner = \(owner),
-                lease_expires_at = \(expires)
-            FROM picked WHERE t.id = picked.id
-            RETURNING t.id, t.job_id, t.source_id, t.priority, t.attempts, t.max_attempts, t.enqueued_at, t.run_at
-            """, logger: logger)
+        let rows = try await client.execute(
+            PostgresQueueStatements.Claim(now: now, limit: Int64(limit), owner: owner, expires: expires),
+            logger: logger)
         var claimed: [ClaimedTask] = []
-        for try await (id, jobID, sourceID, priority, attempts, maxAttempts, enqueuedAt, runAt) in rows.decode(
-            (Int64, String, String, Int, Int, Int, Int64, Int64).self)
-        {
+        for try await (id, jobID, sourceID, priority, attempts, maxAttempts, enqueuedAt, runAt) in rows {
             claimed.append(
                 ClaimedTask(
                     id: id, jobID: jobID, sourceID: sourceID, priority: priority, attempt: attempts,
@@ -123,21 +98,10 @@ extension PostgresBackend: WorkQueue {
             }
         }
         let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
-        // A retry keeps its finish time empty and moves its run time; success clears the error.
-        let rows = try await connection.query(
-            """
-            UPDATE tasks t SET state = o.kind,
-                finished_at = CASE WHEN o.kind = 'retrying' THEN t.finished_at ELSE o.finished_at END,
-                run_at = COALESCE(o.run_at, t.run_at),
-                last_error = o.error,
-                lease_owner = NULL, lease_expires_at = NULL
-            FROM jsonb_to_recordset(\(json)::jsonb) AS o(id bigint, owner text, attempt integer, kind text,
-                run_at bigint, error text, finished_at bigint)
-            WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt AND t.state = 'running'
-            RETURNING t.id, t.attempts
-            """, logger: logger)
+        let rows = try await connection.execute(
+            PostgresQueueStatements.ApplyOutcomes(outcomesJSON: json), logger: logger)
         var applied = Set<TaskOutcome.Attempt>()
-        for try await (id, attempt) in rows.decode((Int64, Int).self) {
+        for try await (id, attempt) in rows {
             applied.insert(TaskOutcome.Attempt(taskID: id, attempt: attempt))
         }
         return applied
