@@ -284,18 +284,6 @@ enum PostgresSchema {
                 "ALTER TABLE station_latest ALTER COLUMN details SET STORAGE EXTERNAL",
             ]
         ),
-        (
-            // Every claim and every outcome moves a task between states, and each index on `state`
-            // or `finished_at` is one more entry written per move (the queue drained 3,059 tasks/s
-            // with them, 3,913 without, same runs). Counting by state and the hourly prune scan the
-            // table instead; listing dead tasks keeps a small partial index.
-            "v9-fewer-task-indexes",
-            [
-                "DROP INDEX tasks_state",
-                "DROP INDEX tasks_finished",
-                "CREATE INDEX tasks_dead ON tasks (id) WHERE state = 'dead'",
-            ]
-        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

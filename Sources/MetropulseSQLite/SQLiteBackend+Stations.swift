@@ -4,7 +4,7 @@ public import MetropulseCore
 
 /// The station tiers: `station_blocks` (raw history, one packed block per run and source, only the
 /// observations that run added) and `station_latest` (one packed block per source). See
-/// `StationBlock` and docs/decisions/0004-packed-station-tiers.md.
+/// `StationBlock` and docs/decisions/0002-packed-station-tiers.md.
 extension SQLiteBackend {
     static func writeStations(
         _ stations: [StationObservation], fetchedAt: Int64, runID: String, cache: LatestStationCache,
