@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         /// Domain model, seams (Store, WorkQueue, Bus), scheduler, worker pool. No I/O libraries.
@@ -60,6 +61,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -106,6 +108,7 @@ let package = Package(
             name: "MetropulseDemo",
             dependencies: [
                 "MetropulseCore",
+                "MetropulseConnectors",
                 "GTFSRealtimeBindings",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -166,7 +169,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MetropulseConnectorsTests",
-            dependencies: ["MetropulseApp", "MetropulseConnectors", "MetropulseCore"],
+            dependencies: [
+                "MetropulseApp", "MetropulseConnectors", "MetropulseCore", "MetropulseDemo", "GTFSRealtimeBindings",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

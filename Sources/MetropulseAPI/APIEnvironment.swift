@@ -13,11 +13,13 @@ public struct APIEnvironment: Sendable {
     public var adminKey: String?
     /// A worker whose last heartbeat is older than this is Behind; 3× older is Down.
     public var heartbeatIntervalMillis: Int64
+    /// Stop and line names from the sources' static GTFS, as loaded.
+    public var transitNames: TransitNameBook
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,
         runNow: (@Sendable (String) async throws -> String?)?, clock: WallClock = .system, adminKey: String?,
-        heartbeatIntervalMillis: Int64 = 10_000
+        heartbeatIntervalMillis: Int64 = 10_000, transitNames: TransitNameBook = TransitNameBook()
     ) {
         self.store = store
         self.queue = queue
@@ -27,5 +29,6 @@ public struct APIEnvironment: Sendable {
         self.clock = clock
         self.adminKey = adminKey
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
+        self.transitNames = transitNames
     }
 }

@@ -22,6 +22,8 @@ public struct MetropulseRuntime: Sendable {
     public let demoEndpoint: DemoEndpoint
     public let scheduler: Scheduler?
     public let workerPool: WorkerPool?
+    /// Stop and line names from the sources' static GTFS (loaded where this process serves the API).
+    public let transitNames = TransitNameBook()
     private let httpClient: HTTPClient
     /// Called with the API's bound port once it listens.
     private let onAPIBound: @Sendable (Int) -> Void
@@ -99,10 +101,18 @@ public struct MetropulseRuntime: Sendable {
             if let scheduler = self.scheduler {
                 runNow = { sourceID in try await scheduler.runNow(sourceID: sourceID) }
             }
+            let endpoint = demoEndpoint
+            services.append(
+                StaticGTFSLoader(
+                    catalog: catalog, book: transitNames,
+                    http: FeedHTTPClient(client: httpClient, gate: HostGate(limit: 2), clock: clock) {
+                        await endpoint.resolve($0)
+                    }, clock: clock, logger: logger))
             let environment = APIEnvironment(
                 store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,
-                adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis)
+                adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
+                transitNames: transitNames)
             let logger = self.logger
             let onAPIBound = self.onAPIBound
             let host = configuration.api.host

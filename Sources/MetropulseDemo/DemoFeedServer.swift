@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import MetropulseConnectors
 public import MetropulseCore
 import NIOCore
 
@@ -32,6 +33,13 @@ public enum DemoFeedServer {
             protobuf(transit.vehiclePositions(nowMillis: clock.nowMillis))
         }
         router.get("/gtfs-rt/alerts.pb") { _, _ in protobuf(transit.alertFeed(nowMillis: clock.nowMillis)) }
+        // The static GTFS does not change with time: written once.
+        let staticGTFS = (try? GTFSStaticWriter.zip(transit.staticNames)) ?? []
+        router.get("/gtfs/static.zip") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/zip"],
+                body: .init(byteBuffer: ByteBuffer(bytes: staticGTFS)))
+        }
         @Sendable func json(_ bytes: [UInt8]) -> Response {
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

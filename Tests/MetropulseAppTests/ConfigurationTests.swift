@@ -138,6 +138,36 @@ struct ConfigurationTests {
             ])
     }
 
+    @Test("static_gtfs: transit kinds only, a URL or a readable file, checked with line and key")
+    func staticGTFSValidation() throws {
+        let yaml = """
+            sources:
+              - id: t
+                kind: gtfs-rt
+                url: https://example.org/trips.pb
+                static_gtfs: https://example.org/gtfs.zip
+              - id: b
+                kind: gbfs
+                url: https://example.org/gbfs.json
+                static_gtfs: https://example.org/gtfs.zip
+              - id: s
+                kind: siri-lite
+                url: https://example.org/siri.json
+                static_gtfs: /nowhere/gtfs.zip
+              - id: f
+                kind: gtfs-rt
+                url: https://example.org/trips.pb
+                static_gtfs: ftp://example.org/gtfs.zip
+            """
+        let result = ConfigurationLoader.validate(yaml: yaml)
+        #expect(
+            result.errors.map(\.description) == [
+                "line 9: sources[1].static_gtfs: only gtfs-rt and siri-lite sources take a static GTFS",
+                "line 13: sources[2].static_gtfs: no readable file at '/nowhere/gtfs.zip'",
+                "line 17: sources[3].static_gtfs: 'ftp://example.org/gtfs.zip' is not an http(s) or demo: URL",
+            ])
+    }
+
     @Test("kafka settings: brokers, topic names, librdkafka properties from YAML and the environment")
     func kafkaSettings() throws {
         let yaml = """

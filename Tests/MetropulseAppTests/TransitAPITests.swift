@@ -47,6 +47,32 @@ struct TransitAPITests {
         #expect(bad == 400)
         #expect(((badError["error"] as? [String: Any])?["message"] as? String)?.contains("per_stop") == true)
 
+        // Names from the demo network's static GTFS (`static_gtfs`), loaded beside the feeds.
+        try await eventually("lines named from the static GTFS") {
+            let named = try await getJSON("\(app.base)/api/lines").json["lines"] as? [[String: Any]] ?? []
+            return named.first { $0["line"] as? String == "M1" }?["name"] as? String == "1"
+        }
+        let named = try await getJSON("\(app.base)/api/lines").json["lines"] as? [[String: Any]] ?? []
+        let m1 = try #require(named.first { $0["line"] as? String == "M1" })
+        #expect(m1["long_name"] as? String == "Métro 1" && m1["color"] as? String == "FFCD00")
+        let (_, namedSnapshot) = try await getJSON("\(app.base)/api/snapshots/demo/M1?per_stop=1")
+        #expect(namedSnapshot["name"] as? String == "1")
+        let namedStops = try #require(namedSnapshot["stops"] as? [[String: Any]])
+        #expect(namedStops.allSatisfy { $0["stop_name"] is String })
+        let departure = try #require((namedStops.first?["departures"] as? [[String: Any]])?.first)
+        #expect(departure["line_name"] as? String == "1" && departure["stop_name"] is String)
+        let (_, namedStop) = try await getJSON("\(app.base)/api/stops/S05/departures?limit=1")
+        #expect(namedStop["stop_name"] as? String == "Hôtel de Ville")
+        let (_, namedVehicles) = try await getJSON("\(app.base)/api/vehicles?line=M1")
+        #expect(
+            (namedVehicles["vehicles"] as? [[String: Any]])?.allSatisfy { $0["line_name"] as? String == "1" } == true)
+        let (_, sourceList) = try await getJSON("\(app.base)/api/sources")
+        let trips = try #require(
+            (sourceList["sources"] as? [[String: Any]])?.first { $0["id"] as? String == "demo-metro-trips" })
+        let staticGTFS = try #require(trips["static_gtfs"] as? [String: Any])
+        #expect(staticGTFS["status"] as? String == "loaded" && staticGTFS["stops"] as? Int == 40)
+        #expect(staticGTFS["routes"] as? Int == 4)
+
         // Health of a GTFS-Realtime source: live, content moving.
         let (_, health) = try await getJSON("\(app.base)/api/sources/demo-metro-trips/health")
         #expect(["live", "degraded"].contains(health["state"] as? String), "\(health)")
@@ -73,6 +99,30 @@ struct TransitAPITests {
         }
         let (_, lines) = try await getJSON("\(app.base)/api/lines")
         #expect((lines["lines"] as? [[String: Any]])?.allSatisfy { $0["network"] as? String == "demo-siri" } == true)
+        try await app.stop()
+    }
+
+    @Test("a static GTFS that cannot be read is reported on the source, and the feed keeps running")
+    func brokenStaticGTFS() async throws {
+        let folder = try temporaryFolder()
+        let broken = folder + "/broken.zip"
+        try Data("not a zip".utf8).write(to: URL(fileURLWithPath: broken))
+        var sources = MetropulseConfiguration.demoSources.filter { $0.id == "demo-metro-trips" }
+        sources[0].staticGTFS = broken
+        let app = try await RunningApp.start(configuration(database: folder + "/m.sqlite", sources: sources))
+        try await eventually("the failure reported") {
+            let (_, list) = try await getJSON("\(app.base)/api/sources")
+            let source = (list["sources"] as? [[String: Any]])?.first
+            return (source?["static_gtfs"] as? [String: Any])?["status"] as? String == "failed"
+        }
+        let (_, list) = try await getJSON("\(app.base)/api/sources")
+        let staticGTFS = try #require(
+            ((list["sources"] as? [[String: Any]])?.first)?["static_gtfs"] as? [String: Any])
+        #expect((staticGTFS["last_error"] as? String)?.contains("not a zip archive") == true)
+        try await eventually("departures still served, without names") {
+            let lines = try await getJSON("\(app.base)/api/lines").json["lines"] as? [[String: Any]] ?? []
+            return !lines.isEmpty && lines.allSatisfy { $0["name"] == nil }
+        }
         try await app.stop()
     }
 }

@@ -24,6 +24,19 @@ struct SourcesController {
         var dataAgeSeconds: Double?
         /// `fresh` (a success within two intervals), `late`, or `never` (no success yet).
         var freshness: String
+        /// Where the source's static GTFS comes from and how loading it went; nil without one.
+        var staticGtfs: StaticGTFSDTO?
+    }
+
+    struct StaticGTFSDTO: ResponseEncodable {
+        var location: String
+        /// `loaded`, `failed` (the last attempt; names from an earlier load may still be served) or
+        /// `pending` (not tried yet, or not in this process: names are loaded where the API runs).
+        var status: String
+        var stops: Int?
+        var routes: Int?
+        var loadedAt: String?
+        var lastError: String?
     }
 
     struct SourceList: ResponseEncodable {
@@ -152,6 +165,14 @@ struct SourcesController {
             lastRunStatus: state?.lastRunStatus?.rawValue, lastSuccessAt: state?.lastSuccessAt.map(Timestamp.iso8601),
             lastError: state?.lastRunStatus == .failed ? state?.lastError : nil,
             nextRunAt: state?.nextRunAt.map(Timestamp.iso8601),
-            feedTimestamp: state?.lastFeedTimestamp.map(Timestamp.iso8601), dataAgeSeconds: age, freshness: freshness)
+            feedTimestamp: state?.lastFeedTimestamp.map(Timestamp.iso8601), dataAgeSeconds: age, freshness: freshness,
+            staticGtfs: source.staticGTFS.map { location in
+                let entry = environment.transitNames.entry(source.id).flatMap { $0.location == location ? $0 : nil }
+                return StaticGTFSDTO(
+                    location: location,
+                    status: entry?.lastError != nil ? "failed" : entry?.names != nil ? "loaded" : "pending",
+                    stops: entry?.names?.stops.count, routes: entry?.names?.routes.count,
+                    loadedAt: entry?.loadedAt.map(Timestamp.iso8601), lastError: entry?.lastError)
+            })
     }
 }

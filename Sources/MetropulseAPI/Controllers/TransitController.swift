@@ -14,6 +14,11 @@ struct TransitController {
     struct LineDTO: ResponseEncodable {
         var network: String
         var line: String
+        /// From the static GTFS (`static_gtfs`), when the source has one: the short name riders
+        /// know, the long name, the colour.
+        var name: String?
+        var longName: String?
+        var color: String?
         /// `normal`, or `disrupted` when an active disruption names the line.
         var status: String
         /// The most serious active effect (`no_service` first), if any.
@@ -32,8 +37,11 @@ struct TransitController {
     struct DepartureDTO: ResponseEncodable {
         var source: String
         var stopId: String
+        /// From the static GTFS, when the source has one.
+        var stopName: String?
         var stopSequence: Int?
         var line: String?
+        var lineName: String?
         var tripId: String?
         var directionId: Int?
         var vehicleId: String?
@@ -47,12 +55,14 @@ struct TransitController {
         /// Seconds since the feed produced this prediction.
         var dataAgeSeconds: Double
 
-        init(_ stored: StoredValue<Departure>, now: Int64) {
+        init(_ stored: StoredValue<Departure>, now: Int64, names: TransitNameBook) {
             let d = stored.value
             source = d.sourceID
             stopId = d.stopID
+            stopName = names.stopName(source: d.sourceID, stop: d.stopID)
             stopSequence = d.stopSequence
             line = d.routeID
+            lineName = names.route(source: d.sourceID, route: d.routeID)?.name
             tripId = d.tripID
             directionId = d.directionID
             vehicleId = d.vehicleID
@@ -68,12 +78,14 @@ struct TransitController {
 
     struct StopDepartures: ResponseEncodable {
         var stopId: String
+        var stopName: String?
         var departures: [DepartureDTO]
     }
 
     struct LineSnapshot: ResponseEncodable {
         var network: String
         var line: String
+        var name: String?
         var status: String
         var stops: [StopDepartures]
         /// Seconds since the newest prediction of the line was produced; nil without any.
@@ -135,6 +147,7 @@ struct TransitController {
 
     struct DepartureList: ResponseEncodable {
         var stopId: String
+        var stopName: String?
         var count: Int
         var departures: [DepartureDTO]
         var generatedAt: String
@@ -146,6 +159,7 @@ struct TransitController {
         var vehicleId: String
         var label: String?
         var line: String?
+        var lineName: String?
         var tripId: String?
         var lat: Double
         var lon: Double
@@ -203,6 +217,22 @@ struct TransitController {
         }
     }
 
+    /// A line's names from the static GTFS of the first source of its network that knows it.
+    private func route(_ line: String, in network: String, networks: Networks) -> TransitNames.Route? {
+        for source in networks.sources[network] ?? [] {
+            if let route = environment.transitNames.route(source: source, route: line) { return route }
+        }
+        return nil
+    }
+
+    /// A stop's name from the static GTFS of the first of these sources that knows it.
+    private func stopName(_ stop: String, sources: [String]) -> String? {
+        for source in sources {
+            if let name = environment.transitNames.stopName(source: source, stop: stop) { return name }
+        }
+        return nil
+    }
+
     /// Effects from most to least serious.
     static let effectRank = [
         "no_service", "reduced_service", "significant_delays", "detour", "modified_service", "stop_moved",
@@ -253,8 +283,10 @@ struct TransitController {
         let lines = counts.keys.sorted().map { key -> LineDTO in
             let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
             let alerts = active[key] ?? []
+            let route = route(parts[1], in: parts[0], networks: networks)
             return LineDTO(
-                network: parts[0], line: parts[1], status: alerts.isEmpty ? "normal" : "disrupted",
+                network: parts[0], line: parts[1], name: route?.name, longName: route?.longName, color: route?.color,
+                status: alerts.isEmpty ? "normal" : "disrupted",
                 effect: Self.worst(alerts), activeDisruptions: alerts.count, departures: counts[key]!.departures,
                 vehicles: counts[key]!.vehicles)
         }
@@ -280,10 +312,14 @@ struct TransitController {
         let active = Self.activeByLine(
             try await environment.store.disruptions(sourceIDs: sources), networks: networks, now: now)
         let newest = departures.map(\.value.observedAt).max()
+        let names = environment.transitNames
         return LineSnapshot(
-            network: network, line: line, status: active["\(network)\u{1}\(line)"] == nil ? "normal" : "disrupted",
+            network: network, line: line, name: route(line, in: network, networks: networks)?.name,
+            status: active["\(network)\u{1}\(line)"] == nil ? "normal" : "disrupted",
             stops: ordered.map {
-                StopDepartures(stopId: $0.key, departures: $0.value.prefix(limit).map { DepartureDTO($0, now: now) })
+                StopDepartures(
+                    stopId: $0.key, stopName: stopName($0.key, sources: sources),
+                    departures: $0.value.prefix(limit).map { DepartureDTO($0, now: now, names: names) })
             },
             dataAgeSeconds: newest.map { Double(now - $0) / 1000 },
             fetchedAt: departures.map(\.fetchedAt).max().map(Timestamp.iso8601), generatedAt: Timestamp.iso8601(now))
@@ -309,12 +345,13 @@ struct TransitController {
         let stop = try context.parameters.require("id")
         let now = environment.clock.nowMillis
         let limit = try request.intQuery("limit", default: 20, range: 1...500)
+        let sources = try Networks(environment.catalog).sources(for: request)
         let departures = try await environment.store.departures(
-            DepartureQuery(
-                sourceIDs: try Networks(environment.catalog).sources(for: request), stopID: stop, from: now - 60_000,
-                limit: limit))
+            DepartureQuery(sourceIDs: sources, stopID: stop, from: now - 60_000, limit: limit))
+        let names = environment.transitNames
         return DepartureList(
-            stopId: stop, count: departures.count, departures: departures.map { DepartureDTO($0, now: now) },
+            stopId: stop, stopName: stopName(stop, sources: sources), count: departures.count,
+            departures: departures.map { DepartureDTO($0, now: now, names: names) },
             generatedAt: Timestamp.iso8601(now))
     }
 
@@ -326,7 +363,8 @@ struct TransitController {
         let list = vehicles.map(\.value).map { v in
             VehicleDTO(
                 source: v.sourceID, network: networks.network(of: v.sourceID), vehicleId: v.vehicleID, label: v.label,
-                line: v.routeID, tripId: v.tripID, lat: v.latitude, lon: v.longitude, bearing: v.bearing,
+                line: v.routeID, lineName: environment.transitNames.route(source: v.sourceID, route: v.routeID)?.name,
+                tripId: v.tripID, lat: v.latitude, lon: v.longitude, bearing: v.bearing,
                 speed: v.speed,
                 stopId: v.stopID, currentStatus: v.currentStatus, observedAt: Timestamp.iso8601(v.observedAt),
                 dataAgeSeconds: Double(now - v.observedAt) / 1000)

@@ -89,6 +89,9 @@ public struct MetropulseConfiguration: Sendable {
         demo.enabled ?? sources.contains { source in source.urls.contains { $0.hasPrefix("demo:") } }
     }
 
+    /// The demo network's static GTFS, served by the demo feed server.
+    static let demoStaticGTFS = "demo:gtfs/static.zip"
+
     /// The demo city's sources, used when no file declares sources.
     public static let demoSources =
         [
@@ -97,18 +100,20 @@ public struct MetropulseConfiguration: Sendable {
                 timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"]),
             SourceDefinition(
                 id: "demo-metro-trips", kind: .gtfsRT, urls: ["demo:gtfs-rt/trip-updates.pb"], intervalMillis: 15_000,
-                timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
+                timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"],
+                staticGTFS: demoStaticGTFS),
             SourceDefinition(
                 id: "demo-metro-vehicles", kind: .gtfsRT, urls: ["demo:gtfs-rt/vehicle-positions.pb"],
                 intervalMillis: 10_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
-                tags: ["city": "demo", "network": "demo"]),
+                tags: ["city": "demo", "network": "demo"], staticGTFS: demoStaticGTFS),
             SourceDefinition(
                 id: "demo-metro-alerts", kind: .gtfsRT, urls: ["demo:gtfs-rt/alerts.pb"], intervalMillis: 30_000,
-                timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"]),
+                timeoutMillis: 5_000, priority: 1, maxAttempts: 3, tags: ["city": "demo", "network": "demo"],
+                staticGTFS: demoStaticGTFS),
             SourceDefinition(
                 id: "demo-siri-stop", kind: .siriLite, urls: ["demo:siri/stop-monitoring.json?MonitoringRef=S05"],
                 intervalMillis: 20_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
-                tags: ["city": "demo", "network": "demo-siri"]),
+                tags: ["city": "demo", "network": "demo-siri"], staticGTFS: demoStaticGTFS),
             SourceDefinition(
                 id: "demo-siri-messages", kind: .siriLite, urls: ["demo:siri/general-message.json"],
                 intervalMillis: 60_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,

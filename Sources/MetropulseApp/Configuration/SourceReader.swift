@@ -1,3 +1,4 @@
+import Foundation
 import MetropulseCore
 import Yams
 
@@ -9,7 +10,7 @@ struct SourceReader {
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
         "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header",
-        "format", "mapping",
+        "format", "mapping", "static_gtfs",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -124,6 +125,25 @@ struct SourceReader {
         }
         if kind == .json && source.mapping == nil && values["mapping"] == nil {
             fail(item.line, "\(prefix).mapping", "missing (a json source needs records, id and fields)")
+        }
+        if let (node, _) = values["static_gtfs"] {
+            if ![.gtfsRT, .siriLite].contains(kind) {
+                fail(node.line, "\(prefix).static_gtfs", "only gtfs-rt and siri-lite sources take a static GTFS")
+            } else if let location = node.string, !location.isEmpty {
+                if location.contains("://") || location.hasPrefix("demo:") {
+                    if Self.isFeedURL(location) {
+                        source.staticGTFS = location
+                    } else {
+                        fail(node.line, "\(prefix).static_gtfs", "'\(location)' is not an http(s) or demo: URL")
+                    }
+                } else if FileManager.default.isReadableFile(atPath: location) {
+                    source.staticGTFS = location
+                } else {
+                    fail(node.line, "\(prefix).static_gtfs", "no readable file at '\(location)'")
+                }
+            } else {
+                fail(node.line, "\(prefix).static_gtfs", "expected the URL or path of a GTFS zip")
+            }
         }
         if let (node, _) = values["stale_after"] {
             if let millis = duration(node, "\(prefix).stale_after") { source.staleAfterMillis = max(1_000, millis) }

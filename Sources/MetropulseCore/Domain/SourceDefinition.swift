@@ -30,6 +30,9 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     public var format: String?
     /// For `json`: where the records, their id, time and fields are.
     public var mapping: JSONMapping?
+    /// For transit kinds: the static GTFS zip (an http(s) or demo: URL, or a file path) whose stops
+    /// and routes name the ids of the real-time feed.
+    public var staticGTFS: String?
 
     public init(
         id: String,
@@ -47,7 +50,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         apiKeyEnv: String? = nil,
         apiKeyHeader: String = "apikey",
         format: String? = nil,
-        mapping: JSONMapping? = nil
+        mapping: JSONMapping? = nil,
+        staticGTFS: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -65,6 +69,7 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.apiKeyHeader = apiKeyHeader
         self.format = format
         self.mapping = mapping
+        self.staticGTFS = staticGTFS
     }
 
     /// The headers every request of this source carries: the API key, read from its variable now.

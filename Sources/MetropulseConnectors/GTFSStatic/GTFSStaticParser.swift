@@ -1,0 +1,79 @@
+import Foundation
+public import MetropulseCore
+import ZIPFoundation
+
+/// Reads a static GTFS zip for what names the real-time feed's ids: `stops.txt` (stop_id,
+/// stop_name, stop_lat, stop_lon), `routes.txt` (route_id, route_short_name, route_long_name,
+/// route_type, route_color) and the agency names. Files may sit in one folder inside the zip.
+/// A row without its id is skipped; a file or column that must be there and is not rejects the
+/// whole feed with the reason.
+public enum GTFSStaticParser {
+    public static func parse(_ zip: [UInt8]) throws -> TransitNames {
+        let archive: Archive
+        do {
+            archive = try Archive(data: Data(zip), accessMode: .read)
+        } catch {
+            throw FetchError(.decode, "static GTFS: not a zip archive")
+        }
+        let paths = archive.map(\.path)
+        func file(_ name: String) throws -> [UInt8]? {
+            guard let entry = archive.first(where: { $0.path == name || $0.path.hasSuffix("/" + name) }) else {
+                return nil
+            }
+            var bytes: [UInt8] = []
+            do {
+                _ = try archive.extract(entry) { bytes.append(contentsOf: $0) }
+            } catch {
+                throw FetchError(.decode, "static GTFS: \(name) cannot be read from the zip (\(error))")
+            }
+            return bytes
+        }
+        func table(_ name: String, requiring columns: [String]) throws -> CSVTable {
+            guard let bytes = try file(name) else {
+                let listed = paths.isEmpty ? "an empty archive" : paths.sorted().joined(separator: ", ")
+                throw FetchError(.validation, "static GTFS has no \(name) (found \(listed))")
+            }
+            let table: CSVTable
+            do {
+                table = try CSVTable(bytes, file: name)
+            } catch {
+                throw FetchError(.decode, "static GTFS: \(error)")
+            }
+            for column in columns where !table.has(column) {
+                throw FetchError(
+                    .validation,
+                    "static GTFS: \(name) has no \(column) column (header: \(table.header.joined(separator: ",")))")
+            }
+            return table
+        }
+
+        let stopsTable = try table("stops.txt", requiring: ["stop_id", "stop_name"])
+        var stops: [String: TransitNames.Stop] = [:]
+        for row in stopsTable.rows {
+            guard let id = stopsTable.value(row, "stop_id"), let name = stopsTable.value(row, "stop_name") else {
+                continue
+            }
+            stops[id] = TransitNames.Stop(
+                name: name, latitude: stopsTable.value(row, "stop_lat").flatMap(Double.init),
+                longitude: stopsTable.value(row, "stop_lon").flatMap(Double.init))
+        }
+
+        let routesTable = try table("routes.txt", requiring: ["route_id"])
+        var routes: [String: TransitNames.Route] = [:]
+        for row in routesTable.rows {
+            guard let id = routesTable.value(row, "route_id") else { continue }
+            routes[id] = TransitNames.Route(
+                shortName: routesTable.value(row, "route_short_name"),
+                longName: routesTable.value(row, "route_long_name"),
+                type: routesTable.value(row, "route_type").flatMap { Int($0) },
+                color: routesTable.value(row, "route_color"))
+        }
+
+        var agencies: [String] = []
+        if try file("agency.txt") != nil {
+            let agencyTable = try table("agency.txt", requiring: ["agency_name"])
+            agencies = agencyTable.rows.compactMap { agencyTable.value($0, "agency_name") }
+        }
+        return TransitNames(agencies: agencies, stops: stops, routes: routes)
+    }
+}
