@@ -136,13 +136,14 @@ public struct DemoCity: Sendable {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so the demo city is the same everywhere.
-struct SplitMix64: RandomNumberGenerator {
+/// A small deterministic generator (SplitMix64), so the demo city is the same everywhere (and a
+/// test's random inputs the same on every run).
+public struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

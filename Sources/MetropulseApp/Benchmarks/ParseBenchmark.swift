@@ -16,6 +16,8 @@ public struct ParseBenchmark: Sendable {
         public var seconds: Double
         /// CPython's seconds per iteration, or why there is none.
         public var python: Result<Double, PythonUnavailable>
+        /// Another Swift path for the same job, measured in the same run: its name and seconds per file.
+        public var alternative: (name: String, seconds: Double)?
 
         public var megabytesPerSecond: Double { Double(bytes) / seconds / 1_000_000 }
         public var entitiesPerSecond: Double { Double(entities) / seconds }
@@ -49,6 +51,12 @@ public struct ParseBenchmark: Sendable {
                             c.ratio ?? 0))
                 case .failure(let why):
                     lines.append("    CPython: not measured (\(why))")
+                }
+                if let (name, seconds) = c.alternative {
+                    lines.append(
+                        String(
+                            format: "    %@: %.1f µs per file (%.1f× slower)", name, seconds * 1e6, seconds / c.seconds)
+                    )
                 }
             }
             return lines.joined(separator: "\n")
@@ -87,12 +95,19 @@ public struct ParseBenchmark: Sendable {
                 })
         }
         if only.isEmpty || only.contains("gtfs-rt") {
-            cases.append(
-                try measure(name: "GTFS-Realtime \((gtfs as NSString).lastPathComponent)", kind: "gtfs-rt", path: gtfs)
-                {
-                    body in
-                    try GTFSRealtimeParser.parse(body, sourceID: "bench", fetchedAt: 0).batch.count
-                })
+            var direct = try measure(
+                name: "GTFS-Realtime \((gtfs as NSString).lastPathComponent)", kind: "gtfs-rt", path: gtfs
+            ) { body in
+                try GTFSRealtimeParser.parse(body, sourceID: "bench", fetchedAt: 0, decoder: .direct).batch.count
+            }
+            direct.alternative = (
+                "swift-protobuf messages, then normalized (the reference path)",
+                try best(body: Self.read(gtfs)) { body in
+                    try GTFSRealtimeParser.parse(body, sourceID: "bench", fetchedAt: 0, decoder: .swiftProtobuf).batch
+                        .count
+                }
+            )
+            cases.append(direct)
         }
         return Report(cases: cases)
     }
@@ -100,7 +115,15 @@ public struct ParseBenchmark: Sendable {
     private func measure(name: String, kind: String, path: String, _ work: ([UInt8]) throws -> Int) throws -> Case {
         let body = try Self.read(path)
         let entities = try work(body)
-        // Best of several rounds: the least disturbed by anything else on the machine.
+        return Case(
+            name: name, kind: kind, path: path, bytes: body.count, entities: entities,
+            seconds: try best(body: body, work),
+            python: pythonSeconds(kind: kind, path: path))
+    }
+
+    /// Best seconds per call over rounds of 0.1 s, for `seconds`: the least disturbed by anything
+    /// else on the machine.
+    private func best(body: [UInt8], _ work: ([UInt8]) throws -> Int) throws -> Double {
         var best = Double.infinity
         let deadline = Date().addingTimeInterval(seconds)
         repeat {
@@ -112,9 +135,7 @@ public struct ParseBenchmark: Sendable {
             } while Double(DispatchTime.now().uptimeNanoseconds - start) < 100_000_000
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(iterations))
         } while Date() < deadline
-        return Case(
-            name: name, kind: kind, path: path, bytes: body.count, entities: entities, seconds: best,
-            python: pythonSeconds(kind: kind, path: path))
+        return best
     }
 
     /// CPython's best seconds per iteration over the same number of rounds.

@@ -15,18 +15,48 @@ public enum GTFSRealtimeParser {
         public var entityCount: Int
     }
 
+    /// How the binary encoding is decoded.
+    public enum Decoder: Sendable, CaseIterable {
+        /// Straight from the wire format into departures, vehicles and disruptions
+        /// (`GTFSRealtimeWireDecoder`): the production path.
+        case direct
+        /// Into swift-protobuf's generated messages, then normalized: the reference the direct
+        /// decoder is tested against, and the benchmark's second figure.
+        case swiftProtobuf
+    }
+
     /// Decodes the binary protobuf encoding.
-    public static func parse(_ body: [UInt8], sourceID: String, fetchedAt: Int64) throws -> Feed {
-        let message: TransitRealtime_FeedMessage
-        do {
-            message = try TransitRealtime_FeedMessage(serializedBytes: body)
-        } catch BinaryDecodingError.missingRequiredFields {
-            throw FetchError(
-                .validation, "GTFS-Realtime: a required field is missing (the header, its version, or an entity id)")
-        } catch {
-            throw FetchError(.decode, "GTFS-Realtime: not a FeedMessage (\(error))")
+    public static func parse(_ body: [UInt8], sourceID: String, fetchedAt: Int64, decoder: Decoder = .direct)
+        throws -> Feed
+    {
+        switch decoder {
+        case .direct:
+            do {
+                return try GTFSRealtimeWireDecoder.decode(body, sourceID: sourceID, fetchedAt: fetchedAt)
+            } catch .missing(let field) {
+                throw FetchError(.validation, "GTFS-Realtime: the required field \(field) is missing")
+            } catch .wire(let failure) {
+                let reason =
+                    switch failure {
+                    case .truncated: "truncated"
+                    case .invalidUTF8: "invalid UTF-8 in a string"
+                    case .malformed(let what): "malformed: \(what)"
+                    }
+                throw FetchError(.decode, "GTFS-Realtime: not a FeedMessage (\(reason))")
+            }
+        case .swiftProtobuf:
+            let message: TransitRealtime_FeedMessage
+            do {
+                message = try TransitRealtime_FeedMessage(serializedBytes: body)
+            } catch BinaryDecodingError.missingRequiredFields {
+                throw FetchError(
+                    .validation,
+                    "GTFS-Realtime: a required field is missing (the header, its version, or an entity id)")
+            } catch {
+                throw FetchError(.decode, "GTFS-Realtime: not a FeedMessage (\(error))")
+            }
+            return try normalize(message, sourceID: sourceID, fetchedAt: fetchedAt)
         }
-        return try normalize(message, sourceID: sourceID, fetchedAt: fetchedAt)
     }
 
     /// Decodes the protobuf text format (the specification's `.asciipb` examples).
