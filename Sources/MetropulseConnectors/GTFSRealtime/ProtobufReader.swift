@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads the protobuf wire format field by field from borrowed bytes, for a decoder that builds
 /// its own values instead of generated messages. As the protobuf rules say, a field the caller does
 /// not know, or knows with another wire type, is skipped (`skip()`); malformed input throws.
@@ -127,12 +129,17 @@ struct ProtobufReader {
         }
     }
 
-    /// UTF-8 text as a String; invalid UTF-8 throws.
+    /// UTF-8 text as a String; invalid UTF-8 throws. (`String(decoding:)` is specialized where the
+    /// generic `String(validating:as:)` looks its types up at run time; a repaired string is not
+    /// the bytes it came from.)
     @inline(__always)
     static func string(_ raw: UnsafeRawBufferPointer) throws(Failure) -> String {
-        guard let text = String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
-            throw .invalidUTF8
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        var text = String(decoding: bytes, as: UTF8.self)
+        let same = text.withUTF8 {
+            $0.count == bytes.count && (bytes.isEmpty || memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
         }
+        guard same else { throw .invalidUTF8 }
         return text
     }
 }
