@@ -65,7 +65,9 @@ public struct MetropulseRuntime: Sendable {
                     .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
                     .gtfsRT: DocumentConnector.gtfsRealtime(http: http), .siriLite: DocumentConnector.siri(http: http),
                     .city: DocumentConnector.city(http: http),
-                    .json: DocumentConnector.json(http: http),
+                    .json: FormatConnector(
+                        standard: DocumentConnector.json(http: http), formats: ["socrata": SocrataConnector(http: http)]
+                    ),
                 ]), bus: bus, clock: clock,
                 logger: logger)
         } else {

@@ -46,6 +46,12 @@ struct ConfigurationTests {
         #expect(demo.workers.maxRetryDelayMillis == 300_000)
         #expect(demo.retention.tasksMillis == 7 * 86_400_000)
         #expect(demo.retention.taskRunsMillis == 30 * 86_400_000)
+        let nyc = try ConfigurationLoader.load(path: Self.packageRoot + "/examples/nyc.yaml", environment: [:])
+        let bicycles = try #require(nyc.sources.first)
+        #expect(
+            bicycles.kind == .json && bicycles.format == "socrata"
+                && bicycles.mapping?.fields == ["bicycles": "/counts"])
+        #expect(bicycles.apiKeyHeader == "X-App-Token" && nyc.cities.first?.zones.count == 5)
     }
 
     @Test("every setting can be overridden from METROPULSE_* variables")

@@ -292,7 +292,7 @@ struct SourceReader {
     }
 
     /// The API shapes a kind can read, for kinds that read several.
-    static let formats: [SourceKind: [String]] = [.city: ["open-meteo", "openaq"]]
+    static let formats: [SourceKind: [String]] = [.city: ["open-meteo", "openaq"], .json: ["socrata"]]
 
     static func isFeedURL(_ url: String) -> Bool {
         url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")

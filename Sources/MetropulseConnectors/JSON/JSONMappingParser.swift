@@ -12,10 +12,15 @@ public enum JSONMappingParser {
         public var rejected: [Rejection]
         /// The newest record time, epoch ms.
         public var newest: Int64?
+        /// How many records the document held, read or rejected.
+        public var records: Int
     }
 
-    public static func parse(_ body: [UInt8], mapping: JSONMapping, sourceID: String, fetchedAt: Int64) throws -> Result
-    {
+    /// `firstIndex` numbers the records of a page after those of earlier pages (`records[n]` in
+    /// rejections).
+    public static func parse(
+        _ body: [UInt8], mapping: JSONMapping, sourceID: String, fetchedAt: Int64, firstIndex: Int = 0
+    ) throws -> Result {
         guard let document = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
             throw FetchError(.decode, "not valid JSON")
         }
@@ -26,10 +31,11 @@ public enum JSONMappingParser {
             throw FetchError(
                 .validation, "'\(mapping.records.isEmpty ? "/" : mapping.records)' is not an array of records")
         }
-        var result = Result(measurements: [], rejected: [], newest: nil)
+        var result = Result(measurements: [], rejected: [], newest: nil, records: records.count)
         for (index, record) in records.enumerated() {
             guard let id = try resolve(mapping.id, in: record).flatMap(text), !id.isEmpty else {
-                result.rejected.append(Rejection(entity: "records[\(index)]", reason: "no id at \(mapping.id)"))
+                result.rejected.append(
+                    Rejection(entity: "records[\(firstIndex + index)]", reason: "no id at \(mapping.id)"))
                 continue
             }
             var at = fetchedAt
