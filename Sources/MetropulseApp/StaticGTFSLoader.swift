@@ -43,52 +43,61 @@ public struct StaticGTFSLoader: Service {
     }
 
     /// Loads every static GTFS that is new, changed, due for its daily refresh or its retry.
+    /// Sources naming the same zip (a publisher's trip, vehicle and alert feeds) share one download
+    /// and one parse.
     public func loadDue() async {
+        let now = clock.nowMillis
+        var due: [(location: String, sources: [SourceDefinition])] = []
         for source in catalog.all {
             guard let location = source.staticGTFS else { continue }
-            let now = clock.nowMillis
-            let entry = book.entry(source.id)
-            if let entry, entry.location == location {
+            if let entry = book.entry(source.id), entry.location == location {
                 let wait = entry.lastError == nil ? refreshMillis : retryMillis
                 if let last = entry.lastAttemptAt, now - last < wait { continue }
             }
-            await load(source: source, location: location, now: now)
+            if let index = due.firstIndex(where: { $0.location == location }) {
+                due[index].sources.append(source)
+            } else {
+                due.append((location, [source]))
+            }
         }
+        for (location, sources) in due { await load(location, for: sources, now: now) }
     }
 
-    private func load(source: SourceDefinition, location: String, now: Int64) async {
+    private func load(_ location: String, for sources: [SourceDefinition], now: Int64) async {
+        let ids = sources.map(\.id).joined(separator: ",")
+        var names: TransitNames?
+        var failure: String?
         do {
             let bytes: [UInt8]
             if location.contains("://") || location.hasPrefix("demo:") {
-                bytes = try await http.get(location, timeoutMillis: max(source.timeoutMillis, 60_000)).body
+                let timeout = max(sources.map(\.timeoutMillis).max() ?? 0, 60_000)
+                bytes = try await http.get(location, timeoutMillis: timeout).body
             } else {
                 bytes = Array(try Data(contentsOf: URL(fileURLWithPath: location)))
             }
-            let names = try GTFSStaticParser.parse(bytes)
+            names = try GTFSStaticParser.parse(bytes)
+        } catch {
+            failure = (error as? FetchError)?.message ?? "\(error)"
+        }
+        for source in sources {
             book.update(source.id) { entry in
-                var updated = entry?.location == location ? entry! : TransitNameBook.Entry(location: location)
-                updated.names = names
-                updated.loadedAt = now
-                updated.lastAttemptAt = now
-                updated.lastError = nil
-                entry = updated
+                if entry?.location != location { entry = TransitNameBook.Entry(location: location) }
+                entry!.lastAttemptAt = now
+                entry!.lastError = failure
+                if let names {
+                    entry!.names = names
+                    entry!.loadedAt = now
+                }
             }
+        }
+        if let names {
             logger.info(
                 "static GTFS loaded",
-                metadata: [
-                    "source": "\(source.id)", "stops": "\(names.stops.count)", "routes": "\(names.routes.count)",
-                ])
-        } catch {
-            let reason = (error as? FetchError)?.message ?? "\(error)"
-            book.update(source.id) { entry in
-                var updated = entry?.location == location ? entry! : TransitNameBook.Entry(location: location)
-                updated.lastAttemptAt = now
-                updated.lastError = reason
-                entry = updated
-            }
+                metadata: ["sources": "\(ids)", "stops": "\(names.stops.count)", "routes": "\(names.routes.count)"])
+        } else {
             logger.warning(
                 "static GTFS not loaded; names keep their last version",
-                metadata: ["source": "\(source.id)", "location": "\(location)", "error": "\(reason)"])
+                metadata: ["sources": "\(ids)", "location": "\(location)", "error": "\(failure ?? "")"])
         }
     }
 }

@@ -1,6 +1,10 @@
 import Foundation
+import Hummingbird
 import MetropulseApp
+import MetropulseConnectors
 import MetropulseCore
+import MetropulseDemo
+import Synchronization
 import Testing
 
 @Suite("Transit API on the demo network")
@@ -124,5 +128,42 @@ struct TransitAPITests {
             return !lines.isEmpty && lines.allSatisfy { $0["name"] == nil }
         }
         try await app.stop()
+    }
+
+    @Test("sources naming the same static GTFS share one download; a file that breaks later keeps the old names")
+    func sharedStaticGTFS() async throws {
+        let requests = Mutex(0)
+        let broken = Mutex(false)
+        let zip = try GTFSStaticWriter.zip(DemoTransit().staticNames)
+        let router = Router()
+        router.get("static.zip") { _, _ -> Response in
+            requests.withLock { $0 += 1 }
+            let bytes = broken.withLock { $0 } ? Array("not a zip".utf8) : zip
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        let publisher = try await Publisher.start(router)
+        defer { publisher.task.cancel() }
+        let location = publisher.url("static.zip")
+        let sources = ["trips", "vehicles", "alerts"].map {
+            SourceDefinition(id: $0, kind: .gtfsRT, urls: ["http://127.0.0.1:9/\($0).pb"], staticGTFS: location)
+        }
+        let book = TransitNameBook()
+        let now = Mutex<Int64>(1_000_000)
+        let loader = StaticGTFSLoader(
+            catalog: SourceCatalog(sources), book: book, http: FeedMannersTests.client(),
+            clock: WallClock { now.withLock { $0 } },
+            logger: quietLogger, refreshMillis: 86_400_000, retryMillis: 300_000)
+        await loader.loadDue()
+        #expect(requests.withLock { $0 } == 1)
+        #expect(sources.allSatisfy { book.stopName(source: $0.id, stop: "S05") == "Hôtel de Ville" })
+        await loader.loadDue()
+        #expect(requests.withLock { $0 } == 1)  // not due again before a day
+
+        broken.withLock { $0 = true }
+        now.withLock { $0 += 86_400_000 }
+        await loader.loadDue()
+        #expect(requests.withLock { $0 } == 2)
+        #expect(sources.allSatisfy { book.entry($0.id)?.lastError?.contains("not a zip") == true })
+        #expect(book.stopName(source: "alerts", stop: "S05") == "Hôtel de Ville")
     }
 }

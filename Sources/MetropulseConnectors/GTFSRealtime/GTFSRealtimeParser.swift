@@ -114,7 +114,7 @@ public enum GTFSRealtimeParser {
         -> [Departure]
     {
         let trip = update.trip
-        let tripRelationship = snake(trip.scheduleRelationship)
+        let tripRelationship = GTFSRealtimeNames.tripRelationship.name(trip.scheduleRelationship)
         let observedAt = (update.hasTimestamp ? millis(update.timestamp) : nil) ?? observed
         return update.stopTimeUpdate.compactMap { stu -> Departure? in
             let stopID =
@@ -127,7 +127,9 @@ public enum GTFSRealtimeParser {
                 event.flatMap { $0.hasDelay ? Int($0.delay) : nil } ?? (update.hasDelay ? Int(update.delay) : nil)
             var scheduled = event.flatMap { $0.hasScheduledTime ? millis($0.scheduledTime) : nil }
             if scheduled == nil, let expected, let delay { scheduled = expected - Int64(delay) * 1000 }
-            let relationship = tripRelationship == "scheduled" ? snake(stu.scheduleRelationship) : tripRelationship
+            let relationship =
+                tripRelationship == "scheduled"
+                ? GTFSRealtimeNames.stopRelationship.name(stu.scheduleRelationship) : tripRelationship
             return Departure(
                 sourceID: sourceID, stopID: stopID, stopSequence: stu.hasStopSequence ? Int(stu.stopSequence) : nil,
                 routeID: trip.hasRouteID ? trip.routeID : nil, tripID: trip.hasTripID ? trip.tripID : nil,
@@ -161,7 +163,7 @@ public enum GTFSRealtimeParser {
                 tripID: v.hasTrip && v.trip.hasTripID ? v.trip.tripID : nil, latitude: latitude, longitude: longitude,
                 bearing: v.position.hasBearing ? Double(v.position.bearing) : nil,
                 speed: v.position.hasSpeed ? Double(v.position.speed) : nil, stopID: v.hasStopID ? v.stopID : nil,
-                currentStatus: v.hasCurrentStatus ? snake(v.currentStatus) : nil,
+                currentStatus: v.hasCurrentStatus ? GTFSRealtimeNames.stopStatus.name(v.currentStatus) : nil,
                 observedAt: (v.hasTimestamp ? millis(v.timestamp) : nil) ?? observed))
     }
 
@@ -169,9 +171,9 @@ public enum GTFSRealtimeParser {
         -> Disruption
     {
         Disruption(
-            sourceID: sourceID, id: id, cause: a.hasCause ? snake(a.cause) : nil,
-            effect: a.hasEffect ? snake(a.effect) : nil,
-            severity: a.hasSeverityLevel ? snake(a.severityLevel) : nil,
+            sourceID: sourceID, id: id, cause: a.hasCause ? GTFSRealtimeNames.cause.name(a.cause) : nil,
+            effect: a.hasEffect ? GTFSRealtimeNames.effect.name(a.effect) : nil,
+            severity: a.hasSeverityLevel ? GTFSRealtimeNames.severity.name(a.severityLevel) : nil,
             header: a.hasHeaderText ? text(a.headerText) : nil,
             details: a.hasDescriptionText ? text(a.descriptionText) : nil, url: a.hasURL ? text(a.url) : nil,
             periods: a.activePeriod.map {
@@ -199,36 +201,5 @@ public enum GTFSRealtimeParser {
             translations.first { $0.language.lowercased().hasPrefix("en") }
             ?? translations.first { !$0.hasLanguage } ?? translations.first
         return chosen?.text
-    }
-
-    /// An enum case as snake case text (`noService` → `no_service`), from a table built once per
-    /// enum type: formatting a case by reflection on every entity cost more than decoding it.
-    static func snake<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E) -> String {
-        EnumNames.name(value)
-    }
-}
-
-/// Snake-case names of the GTFS-Realtime enums by raw value, computed once.
-enum EnumNames {
-    private static let tables: [ObjectIdentifier: [Int: String]] = {
-        func table<E: SwiftProtobuf.Enum & CaseIterable>(_ type: E.Type) -> (ObjectIdentifier, [Int: String]) {
-            (
-                ObjectIdentifier(type),
-                Dictionary(type.allCases.map { ($0.rawValue, String(describing: $0).snakeCased) }) { a, _ in a }
-            )
-        }
-        return Dictionary(
-            uniqueKeysWithValues: [
-                table(TransitRealtime_Alert.Cause.self), table(TransitRealtime_Alert.Effect.self),
-                table(TransitRealtime_Alert.SeverityLevel.self),
-                table(TransitRealtime_TripDescriptor.ScheduleRelationship.self),
-                table(TransitRealtime_TripUpdate.StopTimeUpdate.ScheduleRelationship.self),
-                table(TransitRealtime_VehiclePosition.VehicleStopStatus.self),
-                table(TransitRealtime_FeedHeader.Incrementality.self),
-            ])
-    }()
-
-    static func name<E: SwiftProtobuf.Enum & CaseIterable>(_ value: E) -> String {
-        tables[ObjectIdentifier(E.self)]?[value.rawValue] ?? "unknown_\(value.rawValue)"
     }
 }

@@ -1,6 +1,4 @@
-import GTFSRealtimeBindings
 import MetropulseCore
-import SwiftProtobuf
 
 /// Decodes a GTFS-Realtime `FeedMessage` straight from the protobuf wire format into departures,
 /// vehicles and disruptions, with the same results as decoding the generated messages and then
@@ -18,6 +16,7 @@ import SwiftProtobuf
 struct GTFSRealtimeWireDecoder {
     private typealias Reader = ProtobufReader
     private typealias Raw = UnsafeRawBufferPointer
+    private typealias Names = GTFSRealtimeNames
 
     enum Failure: Error {
         case wire(ProtobufReader.Failure)
@@ -54,48 +53,51 @@ struct GTFSRealtimeWireDecoder {
     }
 
     private mutating func feed(_ raw: Raw, fetchedAt: Int64) throws(Failure) -> GTFSRealtimeParser.Feed {
-        do {
-            // The header first (it is usually the first field, but need not be): entities take its time.
-            var header: HeaderFields?
-            var entityCount = 0
-            var reader = Reader(raw)
-            while let field = try reader.next() {
-                switch (field, reader.wireType) {
-                case (1, .lengthDelimited): try Self.header(reader.lengthDelimited(), into: &header)
-                case (2, .lengthDelimited):
-                    _ = try reader.lengthDelimited()
-                    entityCount += 1
-                default: try reader.skip()
-                }
-            }
-            if header == nil {
-                missing = "FeedMessage.header"
-            } else if header?.version == nil {
-                missing = "FeedHeader.gtfs_realtime_version"
-            }
-            let feedTime = header?.timestamp.flatMap(GTFSRealtimeParser.millis)
-            let observed = feedTime ?? fetchedAt
-            batch.transitSnapshot = header?.differential != true
-            batch.transitObservedAt = observed
-            reader = Reader(raw)
-            while let field = try reader.next() {
-                if field == 2 && reader.wireType == .lengthDelimited {
-                    try entity(reader.lengthDelimited(), observed: observed)
-                } else {
-                    try reader.skip()
-                }
-            }
-            if let missing { throw Failure.missing(missing) }
-            return GTFSRealtimeParser.Feed(
-                batch: batch, rejected: rejected, timestamp: feedTime,
-                version: try header?.version.map(Reader.string) ?? "", entityCount: entityCount)
-        } catch let failure as Reader.Failure {
-            throw .wire(failure)
-        } catch let failure as Failure {
-            throw failure
+        let feed: GTFSRealtimeParser.Feed
+        do throws(Reader.Failure) {
+            feed = try decodeFeed(raw, fetchedAt: fetchedAt)
         } catch {
-            throw .wire(.malformed("\(error)"))
+            throw .wire(error)
         }
+        // As with the generated code, a missing required field is told once the whole input decoded.
+        if let missing { throw .missing(missing) }
+        return feed
+    }
+
+    private mutating func decodeFeed(_ raw: Raw, fetchedAt: Int64) throws(Reader.Failure) -> GTFSRealtimeParser.Feed {
+        // The header first (it is usually the first field, but need not be): entities take its time.
+        var header: HeaderFields?
+        var entityCount = 0
+        var reader = Reader(raw)
+        while let field = try reader.next() {
+            switch (field, reader.wireType) {
+            case (1, .lengthDelimited): try Self.header(reader.lengthDelimited(), into: &header)
+            case (2, .lengthDelimited):
+                _ = try reader.lengthDelimited()
+                entityCount += 1
+            default: try reader.skip()
+            }
+        }
+        if header == nil {
+            missing = "FeedMessage.header"
+        } else if header?.version == nil {
+            missing = "FeedHeader.gtfs_realtime_version"
+        }
+        let feedTime = header?.timestamp.flatMap(GTFSRealtimeParser.millis)
+        let observed = feedTime ?? fetchedAt
+        batch.transitSnapshot = header?.differential != true
+        batch.transitObservedAt = observed
+        reader = Reader(raw)
+        while let field = try reader.next() {
+            if field == 2 && reader.wireType == .lengthDelimited {
+                try entity(reader.lengthDelimited(), observed: observed)
+            } else {
+                try reader.skip()
+            }
+        }
+        return GTFSRealtimeParser.Feed(
+            batch: batch, rejected: rejected, timestamp: feedTime,
+            version: try header?.version.map(Reader.string) ?? "", entityCount: entityCount)
     }
 
     private static func header(_ raw: Raw, into header: inout HeaderFields?) throws(Reader.Failure) {
@@ -402,7 +404,6 @@ struct GTFSRealtimeWireDecoder {
         var english: Raw?
         var noLanguage: Raw?
         var first: Raw?
-        var present = false
 
         mutating func add(text: Raw, language: Raw?) {
             if first == nil { first = text }
@@ -504,7 +505,6 @@ struct GTFSRealtimeWireDecoder {
     }
 
     private mutating func translated(_ raw: Raw, into choice: inout TextChoice) throws(Reader.Failure) {
-        choice.present = true
         var reader = Reader(raw)
         while let field = try reader.next() {
             guard field == 1 && reader.wireType == .lengthDelimited else {
@@ -529,42 +529,8 @@ struct GTFSRealtimeWireDecoder {
     private func disruption(_ a: AlertFields, id: String, observed: Int64) throws(Reader.Failure) -> Disruption {
         Disruption(
             sourceID: sourceID, id: id, cause: a.cause.map(Names.cause.name), effect: a.effect.map(Names.effect.name),
-            severity: a.severity.map(Names.severity.name), header: a.header.present ? try a.header.chosen() : nil,
-            details: a.details.present ? try a.details.chosen() : nil, url: a.url.present ? try a.url.chosen() : nil,
+            severity: a.severity.map(Names.severity.name), header: try a.header.chosen(),
+            details: try a.details.chosen(), url: try a.url.chosen(),
             periods: a.periods, entities: a.entities, observedAt: observed)
-    }
-
-    // MARK: Enum names
-
-    /// Snake-case names of one enum's cases by raw value, taken once from the generated enum so
-    /// both decoders name cases alike.
-    struct NameTable: Sendable {
-        private let names: [String?]
-
-        init<E: SwiftProtobuf.Enum & CaseIterable>(_ type: E.Type) {
-            var names = [String?](repeating: nil, count: (type.allCases.map(\.rawValue).max() ?? 0) + 1)
-            for value in type.allCases where value.rawValue >= 0 {
-                names[value.rawValue] = GTFSRealtimeParser.snake(value)
-            }
-            self.names = names
-        }
-
-        /// Whether the specification lists this value (one it does not leaves the field unset).
-        func has(_ raw: Int32) -> Bool {
-            raw >= 0 && Int(raw) < names.count && names[Int(raw)] != nil
-        }
-
-        func name(_ raw: Int32) -> String {
-            has(raw) ? names[Int(raw)]! : "unknown_\(raw)"
-        }
-    }
-
-    enum Names {
-        static let cause = NameTable(TransitRealtime_Alert.Cause.self)
-        static let effect = NameTable(TransitRealtime_Alert.Effect.self)
-        static let severity = NameTable(TransitRealtime_Alert.SeverityLevel.self)
-        static let tripRelationship = NameTable(TransitRealtime_TripDescriptor.ScheduleRelationship.self)
-        static let stopRelationship = NameTable(TransitRealtime_TripUpdate.StopTimeUpdate.ScheduleRelationship.self)
-        static let stopStatus = NameTable(TransitRealtime_VehiclePosition.VehicleStopStatus.self)
     }
 }

@@ -24,10 +24,6 @@ public final class TransitNameBook: Sendable {
         entries.withLock { $0[sourceID] }
     }
 
-    public func names(_ sourceID: String) -> TransitNames? {
-        entries.withLock { $0[sourceID]?.names }
-    }
-
     public func update(_ sourceID: String, _ change: (inout Entry?) -> Void) {
         entries.withLock { change(&$0[sourceID]) }
     }
