@@ -55,7 +55,7 @@ public struct MetropulseRuntime: Sendable {
             workerPool = WorkerPool(
                 configuration: .init(
                     workerID: processID, concurrency: configuration.workers.concurrency,
-                    leaseMillis: configuration.workers.leaseMillis,
+                    prefetch: configuration.workers.prefetch, leaseMillis: configuration.workers.leaseMillis,
                     heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                     retryPolicy: .exponentialJitter(
                         baseDelayMillis: configuration.workers.retryBaseDelayMillis,

@@ -39,62 +39,15 @@ extension PostgresBackend: Store {
         try await recordRuns(runs, on: connection, logger: logger)
     }
 
-    /// A `task_runs` row as the JSON record `jsonb_to_recordset` expands.
-    struct RunRecord: Encodable {
-        var id: String
-        var job_id: String
-        var task_id: Int64?
-        var source_id: String
-        var attempt: Int
-        var worker_id: String
-        var status: String
-        var started_at: Int64
-        var finished_at: Int64
-        var duration_ms: Int64
-        var url: String?
-        var http_status: Int?
-        var bytes: Int?
-        var entity_count: Int
-        var rejected_count: Int
-        var content_hash: String?
-        var feed_timestamp: Int64?
-        var error_kind: String?
-        var error_message: String?
-    }
-
     /// All run records of a commit and the upsert of each source's state, in one prepared statement,
     /// so a commit spends one round trip on them.
     static func recordRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
         guard !runs.isEmpty else { return }
         // One row per id, so the upsert never touches a row twice.
         var seen = Set<String>()
-        let records = runs.reversed().filter { seen.insert($0.id).inserted }.map { run in
-            RunRecord(
-                id: run.id, job_id: run.jobID, task_id: run.taskID, source_id: run.sourceID, attempt: run.attempt,
-                worker_id: run.workerID, status: run.status.rawValue, started_at: run.startedAt,
-                finished_at: run.finishedAt, duration_ms: run.durationMillis, url: run.url,
-                http_status: run.httpStatus, bytes: run.bytes, entity_count: run.entityCount,
-                rejected_count: run.rejectedCount, content_hash: run.contentHash, feed_timestamp: run.feedTimestamp,
-                error_kind: run.errorKind?.rawValue, error_message: run.errorMessage)
-        }
-        struct StateRecord: Encodable {
-            var source_id: String
-            var last_run_at: Int64
-            var last_run_status: String
-            var last_success_at: Int64?
-            var last_error: String?
-            var last_feed_timestamp: Int64?
-        }
-        let states = SourceRunSummary.fold(runs).map {
-            StateRecord(
-                source_id: $0.sourceID, last_run_at: $0.lastRunAt, last_run_status: $0.lastRunStatus.rawValue,
-                last_success_at: $0.lastSuccessAt, last_error: $0.lastError, last_feed_timestamp: $0.lastFeedTimestamp)
-        }
-        let encoder = JSONEncoder()
-        let runsJSON = String(decoding: try encoder.encode(records), as: UTF8.self)
-        let statesJSON = String(decoding: try encoder.encode(states), as: UTF8.self)
+        let records = runs.reversed().filter { seen.insert($0.id).inserted }
         for try await _ in try await connection.execute(
-            PostgresQueueStatements.RecordRuns(runsJSON: runsJSON, statesJSON: statesJSON), logger: logger)
+            PostgresQueueStatements.RecordRuns(runs: records, states: SourceRunSummary.fold(runs)), logger: logger)
         {}
     }
 

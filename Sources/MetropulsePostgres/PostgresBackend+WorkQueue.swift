@@ -42,10 +42,11 @@ extension PostgresBackend: WorkQueue {
 
     public func renewLeases(owner: String, taskIDs: [Int64], until: Int64) async throws {
         guard !taskIDs.isEmpty else { return }
+        // The owner is the fence (set only while running; see `ApplyOutcomes`), so the lookup is by id.
         try await client.query(
             """
             UPDATE tasks SET lease_expires_at = \(until)
-            WHERE id = ANY(\(taskIDs)::bigint[]) AND lease_owner = \(owner) AND state = 'running'
+            WHERE id = ANY(\(taskIDs)::bigint[]) AND lease_owner = \(owner)
             """, logger: logger)
     }
 
@@ -72,34 +73,8 @@ extension PostgresBackend: WorkQueue {
         async throws -> Set<TaskOutcome.Attempt>
     {
         guard !outcomes.isEmpty else { return [] }
-        struct Record: Encodable {
-            var id: Int64
-            var owner: String
-            var attempt: Int
-            var kind: String
-            var run_at: Int64?
-            var error: String?
-            var finished_at: Int64
-        }
-        let records = outcomes.map { outcome in
-            switch outcome.disposition {
-            case .succeeded:
-                Record(
-                    id: outcome.taskID, owner: outcome.leaseOwner, attempt: outcome.attempt, kind: "succeeded",
-                    finished_at: outcome.finishedAt)
-            case .retry(let at, let error):
-                Record(
-                    id: outcome.taskID, owner: outcome.leaseOwner, attempt: outcome.attempt, kind: "retrying",
-                    run_at: at, error: error, finished_at: outcome.finishedAt)
-            case .dead(let error):
-                Record(
-                    id: outcome.taskID, owner: outcome.leaseOwner, attempt: outcome.attempt, kind: "dead",
-                    error: error, finished_at: outcome.finishedAt)
-            }
-        }
-        let json = String(decoding: try JSONEncoder().encode(records), as: UTF8.self)
         let rows = try await connection.execute(
-            PostgresQueueStatements.ApplyOutcomes(outcomesJSON: json), logger: logger)
+            PostgresQueueStatements.ApplyOutcomes(outcomes), logger: logger)
         var applied = Set<TaskOutcome.Attempt>()
         for try await (id, attempt) in rows {
             applied.insert(TaskOutcome.Attempt(taskID: id, attempt: attempt))

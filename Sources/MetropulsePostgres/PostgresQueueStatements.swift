@@ -1,3 +1,4 @@
+import MetropulseCore
 import PostgresNIO
 
 /// The queue's hot statements, prepared once per connection: each claim and each commit would
@@ -53,8 +54,13 @@ enum PostgresQueueStatements {
         }
     }
 
-    /// Applies outcomes (a JSON array of id, owner, attempt, kind, run_at, error, finished_at) to
-    /// the tasks still leased by that owner for that attempt; returns the ones applied.
+    /// Applies outcomes (one array per field) to the tasks still leased by that owner for that
+    /// attempt; returns the ones applied.
+    ///
+    /// A lease owner is set only while a task runs (a claim sets it, every outcome clears it), so
+    /// owner and attempt are the whole fence and the statement names no state: with
+    /// `state = 'running'` the planner walked the running tasks' index, which keeps an entry for
+    /// every task leased since the last vacuum (4.5 ms against 0.13 ms per commit at 30,000 tasks).
     struct ApplyOutcomes: PostgresPreparedStatement {
         typealias Row = (Int64, Int)
 
@@ -65,18 +71,55 @@ enum PostgresQueueStatements {
                 run_at = COALESCE(o.run_at, t.run_at),
                 last_error = o.error,
                 lease_owner = NULL, lease_expires_at = NULL
-            FROM jsonb_to_recordset($1::jsonb) AS o(id bigint, owner text, attempt integer, kind text,
-                run_at bigint, error text, finished_at bigint)
-            WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt AND t.state = 'running'
+            FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[])
+                AS o(id, owner, attempt, kind, run_at, error, finished_at)
+            WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt
             RETURNING t.id, t.attempts
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text]
+        static let bindingDataTypes: [PostgresDataType] = [
+            .int8Array, .textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array,
+        ]
 
-        var outcomesJSON: String
+        var ids: [Int64] = []
+        var owners: [String] = []
+        var attempts: [Int64] = []
+        var kinds: [String] = []
+        var runAts: [Int64?] = []
+        var errors: [String?] = []
+        var finishedAts: [Int64] = []
+
+        init(_ outcomes: [TaskOutcome]) {
+            for outcome in outcomes {
+                ids.append(outcome.taskID)
+                owners.append(outcome.leaseOwner)
+                attempts.append(Int64(outcome.attempt))
+                finishedAts.append(outcome.finishedAt)
+                switch outcome.disposition {
+                case .succeeded:
+                    kinds.append("succeeded")
+                    runAts.append(nil)
+                    errors.append(nil)
+                case .retry(let at, let error):
+                    kinds.append("retrying")
+                    runAts.append(at)
+                    errors.append(error)
+                case .dead(let error):
+                    kinds.append("dead")
+                    runAts.append(nil)
+                    errors.append(error)
+                }
+            }
+        }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 1)
-            bindings.append(outcomesJSON)
+            var bindings = PostgresBindings(capacity: 7)
+            bindings.append(ids)
+            bindings.append(owners)
+            bindings.append(attempts)
+            bindings.append(kinds)
+            try bindings.append(NullableArray(runAts))
+            try bindings.append(NullableArray(errors))
+            bindings.append(finishedAts)
             return bindings
         }
 
@@ -85,7 +128,7 @@ enum PostgresQueueStatements {
         }
     }
 
-    /// Run records (a JSON array of `task_runs` rows) and the source states they move, in one
+    /// Run records and the source states they move (one array per column of each), in one
     /// statement (two data-modifying CTEs).
     struct RecordRuns: PostgresPreparedStatement {
         typealias Row = Int
@@ -95,22 +138,15 @@ enum PostgresQueueStatements {
                 INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at,
                     finished_at, duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash,
                     feed_timestamp, error_kind, error_message)
-                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at,
-                    duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp,
-                    error_kind, error_message
-                FROM jsonb_to_recordset($1::jsonb) AS r(id text, job_id text, task_id bigint,
-                    source_id text, attempt integer, worker_id text, status text, started_at bigint,
-                    finished_at bigint, duration_ms bigint, url text, http_status integer, bytes integer,
-                    entity_count integer, rejected_count integer, content_hash text, feed_timestamp bigint,
-                    error_kind text, error_message text)
+                SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
+                    $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[],
+                    $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::text[])
                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
                     error_kind = excluded.error_kind, error_message = excluded.error_message
             ), states AS (
                 INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
                     last_feed_timestamp)
-                SELECT source_id, last_run_at, last_run_status, last_success_at, last_error, last_feed_timestamp
-                FROM jsonb_to_recordset($2::jsonb) AS r(source_id text, last_run_at bigint,
-                    last_run_status text, last_success_at bigint, last_error text, last_feed_timestamp bigint)
+                SELECT * FROM UNNEST($20::text[], $21::bigint[], $22::text[], $23::bigint[], $24::text[], $25::bigint[])
                 ON CONFLICT (source_id) DO UPDATE SET
                     last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
                     last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
@@ -121,15 +157,47 @@ enum PostgresQueueStatements {
             )
             SELECT 1
             """
-        static let bindingDataTypes: [PostgresDataType] = [.text, .text]
+        static let bindingDataTypes: [PostgresDataType] =
+            [
+                .textArray, .textArray, .int8Array, .textArray, .int8Array, .textArray, .textArray, .int8Array,
+                .int8Array, .int8Array, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .textArray,
+                .int8Array, .textArray, .textArray,
+            ] + [.textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array]
 
-        var runsJSON: String
-        var statesJSON: String
+        var runs: [TaskRun]
+        var states: [SourceRunSummary]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(runsJSON)
-            bindings.append(statesJSON)
+            var bindings = PostgresBindings(capacity: 25)
+            func column<Element: PostgresArrayEncodable>(_ values: [Element]) throws { try bindings.append(values) }
+            func column<Element: PostgresArrayEncodable>(_ values: [Element?]) throws {
+                try bindings.append(NullableArray(values))
+            }
+            try column(runs.map(\.id))
+            try column(runs.map(\.jobID))
+            try column(runs.map(\.taskID))
+            try column(runs.map(\.sourceID))
+            try column(runs.map { Int64($0.attempt) })
+            try column(runs.map(\.workerID))
+            try column(runs.map(\.status.rawValue))
+            try column(runs.map(\.startedAt))
+            try column(runs.map(\.finishedAt))
+            try column(runs.map(\.durationMillis))
+            try column(runs.map(\.url))
+            try column(runs.map { $0.httpStatus.map(Int64.init) })
+            try column(runs.map { $0.bytes.map(Int64.init) })
+            try column(runs.map { Int64($0.entityCount) })
+            try column(runs.map { Int64($0.rejectedCount) })
+            try column(runs.map(\.contentHash))
+            try column(runs.map(\.feedTimestamp))
+            try column(runs.map(\.errorKind?.rawValue))
+            try column(runs.map(\.errorMessage))
+            try column(states.map(\.sourceID))
+            try column(states.map(\.lastRunAt))
+            try column(states.map(\.lastRunStatus.rawValue))
+            try column(states.map(\.lastSuccessAt))
+            try column(states.map(\.lastError))
+            try column(states.map(\.lastFeedTimestamp))
             return bindings
         }
 

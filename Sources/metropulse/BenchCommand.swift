@@ -84,6 +84,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Concurrent workers in the pool.")
         var workers = 16
 
+        @Option(help: "Tasks the pool claims ahead of free slots (default: as many as --workers, as in production).")
+        var prefetch: Int?
+
         @Option(help: "Tasks per second offered in the steady phase.")
         var rate = 1_000
 
@@ -108,7 +111,8 @@ struct BenchCommand: AsyncParsableCommand {
                 throw ValidationError("nothing to measure: pass --postgres or drop --skip-embedded")
             }
             let benchmark = QueueBenchmark(
-                tasks: max(1, tasks), workers: max(1, workers), steadyRate: max(100, rate),
+                tasks: max(1, tasks), workers: max(1, workers), prefetch: prefetch.map { max(0, $0) },
+                steadyRate: max(100, rate),
                 steadySeconds: max(1, seconds),
                 targets: targets)
             print(try await benchmark.run())

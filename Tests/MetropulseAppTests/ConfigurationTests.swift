@@ -61,10 +61,11 @@ struct ConfigurationTests {
             environment: [
                 "METROPULSE_DATABASE_PATH": "/tmp/x.sqlite", "METROPULSE_WORKERS_CONCURRENCY": "3",
                 "METROPULSE_API_PORT": "9999", "METROPULSE_API_ADMIN_KEY": "k", "METROPULSE_WORKERS_LEASE": "2m",
-                "METROPULSE_DEMO_ENABLED": "yes", "METROPULSE_LOG_LEVEL": "DEBUG",
+                "METROPULSE_DEMO_ENABLED": "yes", "METROPULSE_LOG_LEVEL": "DEBUG", "METROPULSE_WORKERS_PREFETCH": "0",
             ])
         #expect(configuration.database.path == "/tmp/x.sqlite")
         #expect(configuration.workers.concurrency == 3)
+        #expect(configuration.workers.prefetch == 0)
         #expect(configuration.api.port == 9999)
         #expect(configuration.api.adminKey == "k")
         #expect(configuration.workers.leaseMillis == 120_000)

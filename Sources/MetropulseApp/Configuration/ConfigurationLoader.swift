@@ -64,6 +64,7 @@ public enum ConfigurationLoader {
             }
         },
         Setting(key: "workers.concurrency") { c, v throws(ValueError) in c.workers.concurrency = try int(v, 1...4096) },
+        Setting(key: "workers.prefetch") { c, v throws(ValueError) in c.workers.prefetch = try int(v, 0...4096) },
         Setting(key: "workers.lease") { c, v throws(ValueError) in c.workers.leaseMillis = try duration(v) },
         Setting(key: "workers.heartbeat") { c, v throws(ValueError) in c.workers.heartbeatMillis = try duration(v) },
         Setting(key: "workers.retry_base_delay") { c, v throws(ValueError) in

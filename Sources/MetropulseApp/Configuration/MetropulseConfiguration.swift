@@ -45,6 +45,8 @@ public struct MetropulseConfiguration: Sendable {
 
     public struct Workers: Sendable {
         public var concurrency = 16
+        /// Tasks claimed ahead of free slots; nil: as many as `concurrency`.
+        public var prefetch: Int?
         public var leaseMillis: Int64 = 60_000
         public var heartbeatMillis: Int64 = 10_000
         public var retryBaseDelayMillis: Int64 = 2_000

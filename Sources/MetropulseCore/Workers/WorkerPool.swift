@@ -10,17 +10,22 @@ public final class WorkerPool: Service {
         public var concurrency: Int
         public var leaseMillis: Int64
         public var heartbeatIntervalMillis: Int64
+        /// Tasks claimed ahead of free slots (default: as many as the slots), so claims bring
+        /// fuller batches and a slot that frees starts its next task without waiting on the queue.
+        /// They hold their leases while they wait, as running tasks of this worker.
+        public var prefetch: Int
         /// Longest wait for new work when the queue is empty.
         public var idlePollMillis: Int64
         public var retryPolicy: RetryPolicy
 
         public init(
-            workerID: String = WorkerPool.defaultWorkerID(), concurrency: Int = 16, leaseMillis: Int64 = 60_000,
-            heartbeatIntervalMillis: Int64 = 10_000, idlePollMillis: Int64 = 500,
+            workerID: String = WorkerPool.defaultWorkerID(), concurrency: Int = 16, prefetch: Int? = nil,
+            leaseMillis: Int64 = 60_000, heartbeatIntervalMillis: Int64 = 10_000, idlePollMillis: Int64 = 500,
             retryPolicy: RetryPolicy = .exponentialJitter()
         ) {
             self.workerID = workerID
             self.concurrency = max(1, concurrency)
+            self.prefetch = max(0, prefetch ?? self.concurrency)
             self.leaseMillis = leaseMillis
             self.heartbeatIntervalMillis = heartbeatIntervalMillis
             self.idlePollMillis = idlePollMillis
@@ -34,6 +39,8 @@ public final class WorkerPool: Service {
         /// Of those, the ones still fetching: what the slots count. A task whose result waits for
         /// its commit frees its slot, so commits batch up while the next fetches run.
         var fetching = 0
+        /// Of those, the ones claimed ahead and waiting for a slot, in priority order.
+        var prefetched: [ClaimedTask] = []
         var processed = 0
         var failed = 0
         var paused = false
@@ -110,28 +117,65 @@ public final class WorkerPool: Service {
 
     public var inFlightCount: Int { state.withLock { $0.inFlight.count } }
 
+    /// Attempts run and committed by this pool since it started.
+    public var processedCount: Int { state.withLock { $0.processed } }
+
+    /// What the dispatcher does next, decided under the lock.
+    private struct Step {
+        /// Prefetched tasks to start now, one per free slot.
+        var start: [ClaimedTask] = []
+        /// How many tasks to claim: free slots plus room in the prefetch buffer.
+        var claim = 0
+        /// Prefetched tasks still waiting for a slot.
+        var waiting = 0
+        var stopping = false
+        var paused = false
+    }
+
     private func dispatchLoop(workers: inout DiscardingTaskGroup) async {
         while true {
-            let (stopping, paused, free) = state.withLock {
-                (
-                    $0.stopping, $0.paused,
-                    // Slots free, with at most three times as many results waiting for their commit.
-                    min(configuration.concurrency - $0.fetching, 4 * configuration.concurrency - $0.inFlight.count)
-                )
+            let step = state.withLock { state in
+                var step = Step()
+                step.stopping = state.stopping
+                step.paused = state.paused
+                // Claimed tasks wait while the pool is paused; otherwise they start as slots free,
+                // also once the pool is stopping (they are in flight).
+                if !state.paused {
+                    step.start = Array(state.prefetched.prefix(max(0, configuration.concurrency - state.fetching)))
+                    state.prefetched.removeFirst(step.start.count)
+                    state.fetching += step.start.count
+                }
+                step.waiting = state.prefetched.count
+                // The buffer is refilled once it is half empty, so claims bring full batches.
+                if !state.stopping, !state.paused, state.prefetched.count <= configuration.prefetch / 2 {
+                    step.claim = min(
+                        configuration.concurrency + configuration.prefetch - state.fetching - state.prefetched.count,
+                        // At most three times the slots' worth of results waiting for their commit.
+                        4 * configuration.concurrency + configuration.prefetch - state.inFlight.count)
+                }
+                return step
             }
-            if stopping { return }
-            if paused || free <= 0 {
-                await wake.wait(timeoutMillis: configuration.idlePollMillis)
+            for task in step.start {
+                workers.addTask {
+                    await self.process(task)
+                    self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.id) }
+                    self.wake.notify()
+                }
+            }
+            // Stopping while paused leaves waiting tasks to their leases: they run elsewhere.
+            if step.stopping, step.waiting == 0 || step.paused { return }
+            if step.claim <= 0 {
+                if step.start.isEmpty { await wake.wait(timeoutMillis: configuration.idlePollMillis) }
                 continue
             }
             let claimed: [ClaimedTask]
             do {
                 // A claim that hangs (a database connection lost mid-call) must not stop the pool.
-                let (queue, owner, lease, now) = (
-                    self.queue, configuration.workerID, configuration.leaseMillis, clock.nowMillis
+                let (queue, owner, lease, now, limit) = (
+                    self.queue, configuration.workerID, configuration.leaseMillis, clock.nowMillis, step.claim
                 )
                 claimed = try await withDeadline(.milliseconds(configuration.leaseMillis / 2)) {
-                    try await queue.claim(owner: owner, limit: free, leaseMillis: lease, now: now)
+                    try await queue.claim(owner: owner, limit: limit, leaseMillis: lease, now: now)
                 }
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(loggable(error))"])
@@ -139,18 +183,20 @@ public final class WorkerPool: Service {
                 continue
             }
             if claimed.isEmpty {
-                await queue.waitForWork(timeoutMillis: configuration.idlePollMillis)
+                // Nothing to claim: wait for new work, or for a slot if tasks are waiting for one.
+                if step.waiting > 0 {
+                    await wake.wait(timeoutMillis: configuration.idlePollMillis)
+                } else if step.start.isEmpty {
+                    await queue.waitForWork(timeoutMillis: configuration.idlePollMillis)
+                }
                 continue
             }
             state.withLock { state in
                 for task in claimed { state.inFlight[task.id] = task }
-                state.fetching += claimed.count
-            }
-            for task in claimed {
-                workers.addTask {
-                    await self.process(task)
-                    self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.id) }
-                    self.wake.notify()
+                state.prefetched.append(contentsOf: claimed)
+                if state.prefetched.count > claimed.count {
+                    // Claims come back in priority order; keep it across claims.
+                    state.prefetched.sort { ($0.priority, -$0.runAt, -$0.id) > ($1.priority, -$1.runAt, -$1.id) }
                 }
             }
         }
