@@ -12,19 +12,21 @@ extension PostgresBackend: Store {
         }
     }
 
-    /// When finishing tasks, outcomes are applied first: an attempt whose lease passed to a later
-    /// attempt writes only its (failed) run record.
+    /// When finishing tasks, outcomes are applied first (with the run records and source states,
+    /// in one statement): an attempt whose lease passed to a later attempt writes only its (failed)
+    /// run record.
     static func writeResults(
         _ results: [RunResult], finishingTasks: Bool, cache: LatestStationCache, on connection: PostgresConnection,
         logger: Logger
     ) async throws {
         var results = results
+        var recorded = false
         if finishingTasks {
-            results = RunResult.settled(
-                results, applied: try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
-            )
+            let outcomes = results.compactMap(\.outcome)
+            let applied = try await finishTasks(results, on: connection, logger: logger)
+            results = RunResult.settled(results, applied: applied)
+            recorded = applied.count == outcomes.count
         }
-        let runs = results.filter(\.recordsRun).map(\.run)
         try await writeStations(results, cache: cache, on: connection, logger: logger)
         for result in results where !result.observations.measurements.isEmpty {
             try await writeMeasurements(
@@ -36,18 +38,44 @@ extension PostgresBackend: Store {
                 result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
                 runID: result.run.id, on: connection, logger: logger)
         }
-        try await recordRuns(runs, on: connection, logger: logger)
+        if !recorded {
+            try await recordRuns(results.filter(\.recordsRun).map(\.run), on: connection, logger: logger)
+        }
+    }
+
+    /// One row per run id (the last one), so an upsert never touches a row twice.
+    private static func lastPerID<T>(_ items: [T], id: (T) -> String) -> [T] {
+        var seen = Set<String>()
+        return items.reversed().filter { seen.insert(id($0)).inserted }
+    }
+
+    /// Applies the outcomes and writes the run records of the attempts that still held their
+    /// leases, and the source states when all of them did, in one statement; returns the attempts
+    /// applied. Whatever it did not write, `writeResults` writes from the settled results.
+    static func finishTasks(_ results: [RunResult], on connection: PostgresConnection, logger: Logger) async throws
+        -> Set<TaskOutcome.Attempt>
+    {
+        let outcomes = results.compactMap(\.outcome)
+        let recorded = lastPerID(results.filter(\.recordsRun), id: \.run.id)
+        guard !outcomes.isEmpty || !recorded.isEmpty else { return [] }
+        let statement = PostgresQueueStatements.FinishTasks(
+            outcomes: OutcomeColumns(outcomes),
+            runs: RunColumns(recorded.map(\.run), fences: recorded.map { $0.outcome?.attemptKey }),
+            states: StateColumns(SourceRunSummary.fold(results.filter(\.recordsRun).map(\.run))))
+        var applied = Set<TaskOutcome.Attempt>()
+        for try await (id, attempt) in try await connection.execute(statement, logger: logger) {
+            applied.insert(TaskOutcome.Attempt(taskID: id, attempt: attempt))
+        }
+        return applied
     }
 
     /// All run records of a commit and the upsert of each source's state, in one prepared statement,
     /// so a commit spends one round trip on them.
     static func recordRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
         guard !runs.isEmpty else { return }
-        // One row per id, so the upsert never touches a row twice.
-        var seen = Set<String>()
-        let records = runs.reversed().filter { seen.insert($0.id).inserted }
         for try await _ in try await connection.execute(
-            PostgresQueueStatements.RecordRuns(runs: records, states: SourceRunSummary.fold(runs)), logger: logger)
+            PostgresQueueStatements.RecordRuns(runs: lastPerID(runs, id: \.id), states: SourceRunSummary.fold(runs)),
+            logger: logger)
         {}
     }
 

@@ -54,72 +54,23 @@ enum PostgresQueueStatements {
         }
     }
 
-    /// Applies outcomes (one array per field) to the tasks still leased by that owner for that
-    /// attempt; returns the ones applied.
-    ///
-    /// A lease owner is set only while a task runs (a claim sets it, every outcome clears it), so
-    /// owner and attempt are the whole fence and the statement names no state: with
-    /// `state = 'running'` the planner walked the running tasks' index, which keeps an entry for
-    /// every task leased since the last vacuum (4.5 ms against 0.13 ms per commit at 30,000 tasks).
+    /// Applies outcomes to the tasks still leased by that owner for that attempt; returns the
+    /// ones applied.
     struct ApplyOutcomes: PostgresPreparedStatement {
         typealias Row = (Int64, Int)
 
-        // A retry keeps its finish time empty and moves its run time; success clears the error.
-        static let sql = """
-            UPDATE tasks t SET state = o.kind,
-                finished_at = CASE WHEN o.kind = 'retrying' THEN t.finished_at ELSE o.finished_at END,
-                run_at = COALESCE(o.run_at, t.run_at),
-                last_error = o.error,
-                lease_owner = NULL, lease_expires_at = NULL
-            FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[])
-                AS o(id, owner, attempt, kind, run_at, error, finished_at)
-            WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt
-            RETURNING t.id, t.attempts
-            """
-        static let bindingDataTypes: [PostgresDataType] = [
-            .int8Array, .textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array,
-        ]
+        static let sql = OutcomeColumns.update(from: 1) + " RETURNING t.id, t.attempts"
+        static let bindingDataTypes = OutcomeColumns.types
 
-        var ids: [Int64] = []
-        var owners: [String] = []
-        var attempts: [Int64] = []
-        var kinds: [String] = []
-        var runAts: [Int64?] = []
-        var errors: [String?] = []
-        var finishedAts: [Int64] = []
+        var outcomes: OutcomeColumns
 
         init(_ outcomes: [TaskOutcome]) {
-            for outcome in outcomes {
-                ids.append(outcome.taskID)
-                owners.append(outcome.leaseOwner)
-                attempts.append(Int64(outcome.attempt))
-                finishedAts.append(outcome.finishedAt)
-                switch outcome.disposition {
-                case .succeeded:
-                    kinds.append("succeeded")
-                    runAts.append(nil)
-                    errors.append(nil)
-                case .retry(let at, let error):
-                    kinds.append("retrying")
-                    runAts.append(at)
-                    errors.append(error)
-                case .dead(let error):
-                    kinds.append("dead")
-                    runAts.append(nil)
-                    errors.append(error)
-                }
-            }
+            self.outcomes = OutcomeColumns(outcomes)
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 7)
-            bindings.append(ids)
-            bindings.append(owners)
-            bindings.append(attempts)
-            bindings.append(kinds)
-            try bindings.append(NullableArray(runAts))
-            try bindings.append(NullableArray(errors))
-            bindings.append(finishedAts)
+            var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
+            try outcomes.append(to: &bindings)
             return bindings
         }
 
@@ -128,81 +79,257 @@ enum PostgresQueueStatements {
         }
     }
 
-    /// Run records and the source states they move (one array per column of each), in one
-    /// statement (two data-modifying CTEs).
+    /// Run records and the source states they move, in one statement (two data-modifying CTEs).
     struct RecordRuns: PostgresPreparedStatement {
         typealias Row = Int
 
         static let sql = """
-            WITH recorded AS (
-                INSERT INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status, started_at,
-                    finished_at, duration_ms, url, http_status, bytes, entity_count, rejected_count, content_hash,
-                    feed_timestamp, error_kind, error_message)
-                SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
-                    $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[], $13::bigint[],
-                    $14::bigint[], $15::bigint[], $16::text[], $17::bigint[], $18::text[], $19::text[])
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-                    error_kind = excluded.error_kind, error_message = excluded.error_message
-            ), states AS (
-                INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
-                    last_feed_timestamp)
-                SELECT * FROM UNNEST($20::text[], $21::bigint[], $22::text[], $23::bigint[], $24::text[], $25::bigint[])
-                ON CONFLICT (source_id) DO UPDATE SET
-                    last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
-                    last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
-                        THEN excluded.last_run_status ELSE source_state.last_run_status END,
-                    last_success_at = GREATEST(source_state.last_success_at, excluded.last_success_at),
-                    last_error = COALESCE(excluded.last_error, source_state.last_error),
-                    last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
-            )
+            WITH recorded AS (\(RunColumns.insert(from: 1, fenced: false))),
+            states AS (\(StateColumns.upsert(from: 1 + RunColumns.types.count)))
             SELECT 1
             """
-        static let bindingDataTypes: [PostgresDataType] =
-            [
-                .textArray, .textArray, .int8Array, .textArray, .int8Array, .textArray, .textArray, .int8Array,
-                .int8Array, .int8Array, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .textArray,
-                .int8Array, .textArray, .textArray,
-            ] + [.textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array]
+        static let bindingDataTypes = RunColumns.types + StateColumns.types
 
-        var runs: [TaskRun]
-        var states: [SourceRunSummary]
+        var runs: RunColumns
+        var states: StateColumns
+
+        init(runs: [TaskRun], states: [SourceRunSummary]) {
+            self.runs = RunColumns(runs, fences: nil)
+            self.states = StateColumns(states)
+        }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 25)
-            func column<Element: PostgresArrayEncodable>(_ values: [Element]) throws { try bindings.append(values) }
-            func column<Element: PostgresArrayEncodable>(_ values: [Element?]) throws {
-                try bindings.append(NullableArray(values))
-            }
-            try column(runs.map(\.id))
-            try column(runs.map(\.jobID))
-            try column(runs.map(\.taskID))
-            try column(runs.map(\.sourceID))
-            try column(runs.map { Int64($0.attempt) })
-            try column(runs.map(\.workerID))
-            try column(runs.map(\.status.rawValue))
-            try column(runs.map(\.startedAt))
-            try column(runs.map(\.finishedAt))
-            try column(runs.map(\.durationMillis))
-            try column(runs.map(\.url))
-            try column(runs.map { $0.httpStatus.map(Int64.init) })
-            try column(runs.map { $0.bytes.map(Int64.init) })
-            try column(runs.map { Int64($0.entityCount) })
-            try column(runs.map { Int64($0.rejectedCount) })
-            try column(runs.map(\.contentHash))
-            try column(runs.map(\.feedTimestamp))
-            try column(runs.map(\.errorKind?.rawValue))
-            try column(runs.map(\.errorMessage))
-            try column(states.map(\.sourceID))
-            try column(states.map(\.lastRunAt))
-            try column(states.map(\.lastRunStatus.rawValue))
-            try column(states.map(\.lastSuccessAt))
-            try column(states.map(\.lastError))
-            try column(states.map(\.lastFeedTimestamp))
+            var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
+            try runs.append(to: &bindings)
+            try states.append(to: &bindings)
             return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
             try row.decode(Int.self)
         }
+    }
+
+    /// A commit's outcomes, run records and source states in one statement: a run record is
+    /// written when its attempt's outcome applied (or it has none), the source states only when
+    /// every outcome applied (they were folded over all the runs). Returns the attempts applied;
+    /// when some did not, the caller writes the settled runs and states in the same transaction.
+    struct FinishTasks: PostgresPreparedStatement {
+        typealias Row = (Int64, Int)
+
+        static let sql = """
+            WITH applied AS (\(OutcomeColumns.update(from: 1)) RETURNING t.id, t.attempts),
+            recorded AS (\(RunColumns.insert(from: 1 + OutcomeColumns.types.count, fenced: true))),
+            states AS (\(StateColumns.upsert(
+                from: 1 + OutcomeColumns.types.count + RunColumns.fencedTypes.count,
+                where: "(SELECT count(*) FROM applied) = cardinality($1::bigint[])"))
+            )
+            SELECT id, attempts FROM applied
+            """
+        static let bindingDataTypes = OutcomeColumns.types + RunColumns.fencedTypes + StateColumns.types
+
+        var outcomes: OutcomeColumns
+        var runs: RunColumns
+        var states: StateColumns
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
+            try outcomes.append(to: &bindings)
+            try runs.append(to: &bindings)
+            try states.append(to: &bindings)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
+        }
+    }
+}
+
+/// Appends one array parameter per column.
+private func column<Element: PostgresArrayEncodable>(_ values: [Element], to bindings: inout PostgresBindings) throws {
+    try bindings.append(values)
+}
+
+private func column<Element: PostgresArrayEncodable>(_ values: [Element?], to bindings: inout PostgresBindings)
+    throws
+{
+    try bindings.append(NullableArray(values))
+}
+
+/// `$first::type[], $first+1::type[], ...` for `UNNEST`.
+private func unnestParameters(_ types: [PostgresDataType], from first: Int) -> String {
+    types.enumerated().map { "$\($0.offset + first)::\($0.element == .int8Array ? "bigint" : "text")[]" }
+        .joined(separator: ", ")
+}
+
+/// Task outcomes, one array per field.
+///
+/// A lease owner is set only while a task runs (a claim sets it, every outcome clears it), so
+/// owner and attempt are the whole fence and the update names no state: with
+/// `state = 'running'` the planner walked the running tasks' index, which keeps an entry for
+/// every task leased since the last vacuum (4.5 ms against 0.13 ms per commit at 30,000 tasks).
+struct OutcomeColumns {
+    static let types: [PostgresDataType] = [
+        .int8Array, .textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array,
+    ]
+
+    /// The update, its parameters from `$first`; a retry keeps its finish time empty and moves its
+    /// run time, success clears the error.
+    static func update(from first: Int) -> String {
+        """
+        UPDATE tasks t SET state = o.kind,
+            finished_at = CASE WHEN o.kind = 'retrying' THEN t.finished_at ELSE o.finished_at END,
+            run_at = COALESCE(o.run_at, t.run_at),
+            last_error = o.error,
+            lease_owner = NULL, lease_expires_at = NULL
+        FROM UNNEST(\(unnestParameters(types, from: first))) AS o(id, owner, attempt, kind, run_at, error, finished_at)
+        WHERE t.id = o.id AND t.lease_owner = o.owner AND t.attempts = o.attempt
+        """
+    }
+
+    var ids: [Int64] = []
+    var owners: [String] = []
+    var attempts: [Int64] = []
+    var kinds: [String] = []
+    var runAts: [Int64?] = []
+    var errors: [String?] = []
+    var finishedAts: [Int64] = []
+
+    init(_ outcomes: [TaskOutcome]) {
+        for outcome in outcomes {
+            ids.append(outcome.taskID)
+            owners.append(outcome.leaseOwner)
+            attempts.append(Int64(outcome.attempt))
+            finishedAts.append(outcome.finishedAt)
+            switch outcome.disposition {
+            case .succeeded:
+                kinds.append("succeeded")
+                runAts.append(nil)
+                errors.append(nil)
+            case .retry(let at, let error):
+                kinds.append("retrying")
+                runAts.append(at)
+                errors.append(error)
+            case .dead(let error):
+                kinds.append("dead")
+                runAts.append(nil)
+                errors.append(error)
+            }
+        }
+    }
+
+    func append(to bindings: inout PostgresBindings) throws {
+        try column(ids, to: &bindings)
+        try column(owners, to: &bindings)
+        try column(attempts, to: &bindings)
+        try column(kinds, to: &bindings)
+        try column(runAts, to: &bindings)
+        try column(errors, to: &bindings)
+        try column(finishedAts, to: &bindings)
+    }
+}
+
+/// `task_runs` rows, one array per column; with fences, each row also names the attempt whose
+/// outcome must have applied (`applied`, from `FinishTasks`) for it to be written.
+struct RunColumns {
+    static let types: [PostgresDataType] = [
+        .textArray, .textArray, .int8Array, .textArray, .int8Array, .textArray, .textArray, .int8Array,
+        .int8Array, .int8Array, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .textArray,
+        .int8Array, .textArray, .textArray,
+    ]
+    static let fencedTypes = types + [.int8Array, .int8Array]
+
+    static func insert(from first: Int, fenced: Bool) -> String {
+        let columns = """
+            id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, duration_ms, url,
+                http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message
+            """
+        let source =
+            fenced
+            ? """
+            SELECT \(columns) FROM UNNEST(\(unnestParameters(fencedTypes, from: first)))
+                AS r(\(columns), fence_id, fence_attempt)
+            WHERE r.fence_id IS NULL
+                OR EXISTS (SELECT 1 FROM applied a WHERE a.id = r.fence_id AND a.attempts = r.fence_attempt)
+            """
+            : "SELECT * FROM UNNEST(\(unnestParameters(types, from: first)))"
+        return """
+            INSERT INTO task_runs (\(columns))
+            \(source)
+            ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+                error_kind = excluded.error_kind, error_message = excluded.error_message
+            """
+    }
+
+    var runs: [TaskRun]
+    /// Per run, the attempt whose outcome fences it (nil: written regardless); nil for no fences.
+    var fences: [TaskOutcome.Attempt?]?
+
+    init(_ runs: [TaskRun], fences: [TaskOutcome.Attempt?]?) {
+        self.runs = runs
+        self.fences = fences
+    }
+
+    func append(to bindings: inout PostgresBindings) throws {
+        try column(runs.map(\.id), to: &bindings)
+        try column(runs.map(\.jobID), to: &bindings)
+        try column(runs.map(\.taskID), to: &bindings)
+        try column(runs.map(\.sourceID), to: &bindings)
+        try column(runs.map { Int64($0.attempt) }, to: &bindings)
+        try column(runs.map(\.workerID), to: &bindings)
+        try column(runs.map(\.status.rawValue), to: &bindings)
+        try column(runs.map(\.startedAt), to: &bindings)
+        try column(runs.map(\.finishedAt), to: &bindings)
+        try column(runs.map(\.durationMillis), to: &bindings)
+        try column(runs.map(\.url), to: &bindings)
+        try column(runs.map { $0.httpStatus.map(Int64.init) }, to: &bindings)
+        try column(runs.map { $0.bytes.map(Int64.init) }, to: &bindings)
+        try column(runs.map { Int64($0.entityCount) }, to: &bindings)
+        try column(runs.map { Int64($0.rejectedCount) }, to: &bindings)
+        try column(runs.map(\.contentHash), to: &bindings)
+        try column(runs.map(\.feedTimestamp), to: &bindings)
+        try column(runs.map(\.errorKind?.rawValue), to: &bindings)
+        try column(runs.map(\.errorMessage), to: &bindings)
+        if let fences {
+            try column(fences.map { $0?.taskID }, to: &bindings)
+            try column(fences.map { $0.map { Int64($0.attempt) } }, to: &bindings)
+        }
+    }
+}
+
+/// `source_state` upserts, one array per column (`SourceRunSummary.fold` of a commit's runs).
+struct StateColumns {
+    static let types: [PostgresDataType] = [.textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array]
+
+    /// The upsert, its parameters from `$first`, writing only if `condition` holds.
+    static func upsert(from first: Int, where condition: String = "TRUE") -> String {
+        """
+        INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
+            last_feed_timestamp)
+        SELECT * FROM UNNEST(\(unnestParameters(types, from: first))) WHERE \(condition)
+        ON CONFLICT (source_id) DO UPDATE SET
+            last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
+            last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
+                THEN excluded.last_run_status ELSE source_state.last_run_status END,
+            last_success_at = GREATEST(source_state.last_success_at, excluded.last_success_at),
+            last_error = COALESCE(excluded.last_error, source_state.last_error),
+            last_feed_timestamp = COALESCE(excluded.last_feed_timestamp, source_state.last_feed_timestamp)
+        """
+    }
+
+    var states: [SourceRunSummary]
+
+    init(_ states: [SourceRunSummary]) {
+        self.states = states
+    }
+
+    func append(to bindings: inout PostgresBindings) throws {
+        try column(states.map(\.sourceID), to: &bindings)
+        try column(states.map(\.lastRunAt), to: &bindings)
+        try column(states.map(\.lastRunStatus.rawValue), to: &bindings)
+        try column(states.map(\.lastSuccessAt), to: &bindings)
+        try column(states.map(\.lastError), to: &bindings)
+        try column(states.map(\.lastFeedTimestamp), to: &bindings)
     }
 }
