@@ -8,28 +8,35 @@ import PostgresNIO
 /// several processes serialise per source on the `station_latest` row, locked in source order.
 extension PostgresBackend {
     /// Every station observation of a commit: the sources' latest rows locked once, then one
-    /// statement for all raw blocks and one for all latest blocks.
+    /// statement for all raw blocks, all latest blocks and the commit's run records (`runs`, with
+    /// their source states; empty when already written). Returns whether that statement ran, so the
+    /// caller writes the run records itself when it did not.
     static func writeStations(
-        _ results: [RunResult], cache: LatestStationCache, on connection: PostgresConnection, logger: Logger
-    ) async throws {
+        _ results: [RunResult], runs: [TaskRun], cache: LatestStationCache, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> Bool {
         var groups: [(sourceID: String, fetchedAt: Int64, runID: String, stations: [StationObservation])] = []
         for result in results where !result.observations.stations.isEmpty {
             for group in result.observations.stations.groupedBySource() {
                 groups.append((group.sourceID, result.run.finishedAt, result.run.id, group.stations))
             }
         }
-        guard !groups.isEmpty else { return }
+        guard !groups.isEmpty else { return false }
         let tokens = try await lockLatest(Set(groups.map(\.sourceID)).sorted(), on: connection, logger: logger)
         var latest = try await latestStations(tokens, cache: cache, taking: true, on: connection, logger: logger)
 
-        var raw = RawBlockColumns()
+        var statement = StationWrite(
+            runs: RunColumns(lastPerRunID(runs), fences: nil),
+            states: StateColumns(
+                SourceRunSummary.fold(runs)))
         var updatedAt: [String: Int64] = [:]
         var detailsChanged: Set<String> = []
         for group in groups {
             let merged = latest[group.sourceID, default: LatestStations()].merge(
                 group.stations, fetchedAt: group.fetchedAt, runID: group.runID)
             if !merged.fresh.isEmpty {
-                raw.append(merged.fresh, sourceID: group.sourceID, fetchedAt: group.fetchedAt, runID: group.runID)
+                statement.raw.append(
+                    merged.fresh, sourceID: group.sourceID, fetchedAt: group.fetchedAt, runID: group.runID)
             }
             if merged.changed { updatedAt[group.sourceID] = max(updatedAt[group.sourceID] ?? .min, group.fetchedAt) }
             if merged.detailsChanged { detailsChanged.insert(group.sourceID) }
@@ -37,45 +44,71 @@ extension PostgresBackend {
         for (sourceID, token) in tokens where updatedAt[sourceID] == nil {
             cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
         }
-        guard !raw.sourceIDs.isEmpty || !updatedAt.isEmpty else { return }
-        // Raw blocks and latest blocks in one statement (two data-modifying CTEs): one round trip.
-        let changed = updatedAt.keys.sorted()
-        let newTokens = changed.map { _ in LatestStationCache.newToken() }
-        let details = changed.map {
-            detailsChanged.contains($0) ? ByteBuffer(bytes: latest[$0]!.encodedDetails()) : ByteBuffer()
+        guard !statement.raw.sourceIDs.isEmpty || !updatedAt.isEmpty else { return false }
+        for sourceID in updatedAt.keys.sorted() {
+            statement.latest.append(
+                latest[sourceID]!, sourceID: sourceID, updatedAt: updatedAt[sourceID]!,
+                withDetails: detailsChanged.contains(sourceID))
         }
-        try await connection.query(
-            """
+        for try await _ in try await connection.execute(statement, logger: logger) {}
+        for (sourceID, token) in zip(statement.latest.sourceIDs, statement.latest.tokens) {
+            cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
+        }
+        return true
+    }
+
+    /// Raw blocks, latest blocks, run records and source states in one statement (four
+    /// data-modifying CTEs): one round trip, planned once per connection.
+    struct StationWrite: ArrayColumnsStatement {
+        typealias Row = Int
+
+        static let sql = """
             WITH blocks AS (
                 INSERT INTO station_blocks (source_id, run_id, fetched_at, first_observed_at, last_observed_at,
                     count, payload)
-                SELECT * FROM unnest(\(raw.sourceIDs)::text[], \(raw.runIDs)::text[], \(raw.fetchedAt)::bigint[],
-                    \(raw.firstObservedAt)::bigint[], \(raw.lastObservedAt)::bigint[], \(raw.counts)::integer[],
-                    \(raw.payloads)::bytea[])
+                SELECT * FROM UNNEST(\(unnestParameters(RawBlockColumns.types, from: 1)))
+            ), latest AS (
+                UPDATE station_latest AS l SET token = t.token, updated_at = GREATEST(l.updated_at, t.updated_at),
+                    count = t.count, payload = t.payload,
+                    details = CASE WHEN t.with_details THEN t.details ELSE l.details END
+                FROM UNNEST(\(unnestParameters(LatestBlockColumns.types, from: 1 + RawBlockColumns.types.count)))
+                    AS t(source_id, token, updated_at, count, payload, with_details, details)
+                WHERE l.source_id = t.source_id
+            ), recorded AS (
+                \(RunColumns.insert(from: 1 + RawBlockColumns.types.count + LatestBlockColumns.types.count, fenced: false))
+            ), states AS (
+                \(StateColumns.upsert(
+                    from: 1 + RawBlockColumns.types.count + LatestBlockColumns.types.count + RunColumns.types.count))
             )
-            UPDATE station_latest AS l SET token = t.token, updated_at = GREATEST(l.updated_at, t.updated_at),
-                count = t.count, payload = t.payload,
-                details = CASE WHEN t.with_details THEN t.details ELSE l.details END
-            FROM unnest(\(changed)::text[], \(newTokens)::bigint[], \(changed.map { updatedAt[$0]! })::bigint[],
-                \(changed.map { latest[$0]!.stations.count })::integer[],
-                \(changed.map { ByteBuffer(bytes: latest[$0]!.encodedState()) })::bytea[],
-                \(changed.map { detailsChanged.contains($0) })::boolean[], \(details)::bytea[])
-                AS t(source_id, token, updated_at, count, payload, with_details, details)
-            WHERE l.source_id = t.source_id
-            """, logger: logger)
-        for (sourceID, token) in zip(changed, newTokens) {
-            cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
+            SELECT 1
+            """
+        static let bindingDataTypes =
+            RawBlockColumns.types + LatestBlockColumns.types + RunColumns.types + StateColumns.types
+
+        var raw = RawBlockColumns()
+        var latest = LatestBlockColumns()
+        var runs: RunColumns
+        var states: StateColumns
+
+        var parameters: [any ArrayColumns] { [raw, latest, runs, states] }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Int.self)
         }
     }
 
     /// The raw blocks of a commit as the columns `unnest` takes.
-    struct RawBlockColumns {
+    struct RawBlockColumns: ArrayColumns {
+        static let types: [PostgresDataType] = [
+            .textArray, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .byteaArray,
+        ]
+
         var sourceIDs: [String] = []
         var runIDs: [String] = []
         var fetchedAt: [Int64] = []
         var firstObservedAt: [Int64] = []
         var lastObservedAt: [Int64] = []
-        var counts: [Int] = []
+        var counts: [Int64] = []
         var payloads: [ByteBuffer] = []
 
         mutating func append(_ stations: [StationObservation], sourceID: String, fetchedAt: Int64, runID: String) {
@@ -88,8 +121,73 @@ extension PostgresBackend {
             self.fetchedAt.append(fetchedAt)
             firstObservedAt.append(range.0)
             lastObservedAt.append(range.1)
-            counts.append(stations.count)
+            counts.append(Int64(stations.count))
             payloads.append(ByteBuffer(bytes: StationBlock.encodeRaw(stations)))
+        }
+
+        func append(to bindings: inout PostgresBindings) throws {
+            try bindings.append(sourceIDs)
+            try bindings.append(runIDs)
+            try bindings.append(fetchedAt)
+            try bindings.append(firstObservedAt)
+            try bindings.append(lastObservedAt)
+            try bindings.append(counts)
+            try bindings.append(payloads)
+        }
+    }
+
+    /// The sources' new latest blocks, each under a new token.
+    struct LatestBlockColumns: ArrayColumns {
+        static let types: [PostgresDataType] = [
+            .textArray, .int8Array, .int8Array, .int8Array, .byteaArray, .boolArray, .byteaArray,
+        ]
+
+        var sourceIDs: [String] = []
+        var tokens: [Int64] = []
+        var updatedAt: [Int64] = []
+        var counts: [Int64] = []
+        var payloads: [ByteBuffer] = []
+        var withDetails: [Bool] = []
+        var details: [ByteBuffer] = []
+
+        mutating func append(_ stations: LatestStations, sourceID: String, updatedAt: Int64, withDetails: Bool) {
+            sourceIDs.append(sourceID)
+            tokens.append(LatestStationCache.newToken())
+            self.updatedAt.append(updatedAt)
+            counts.append(Int64(stations.stations.count))
+            payloads.append(ByteBuffer(bytes: stations.encodedState()))
+            self.withDetails.append(withDetails)
+            details.append(withDetails ? ByteBuffer(bytes: stations.encodedDetails()) : ByteBuffer())
+        }
+
+        func append(to bindings: inout PostgresBindings) throws {
+            try bindings.append(sourceIDs)
+            try bindings.append(tokens)
+            try bindings.append(updatedAt)
+            try bindings.append(counts)
+            try bindings.append(payloads)
+            try bindings.append(withDetails)
+            try bindings.append(details)
+        }
+    }
+
+    struct LockLatest: PostgresPreparedStatement {
+        typealias Row = (String, Int64)
+
+        static let sql =
+            "SELECT source_id, token FROM station_latest WHERE source_id = ANY($1) ORDER BY source_id FOR UPDATE"
+        static let bindingDataTypes: [PostgresDataType] = [.textArray]
+
+        var sources: [String]
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            try bindings.append(sources)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> Row {
+            try row.decode(Row.self)
         }
     }
 
@@ -100,12 +198,11 @@ extension PostgresBackend {
     {
         func lockedTokens() async throws -> [String: Int64] {
             var tokens: [String: Int64] = [:]
-            let rows = try await connection.query(
-                """
-                SELECT source_id, token FROM station_latest WHERE source_id = ANY(\(sources))
-                ORDER BY source_id FOR UPDATE
-                """, logger: logger)
-            for try await (sourceID, token) in rows.decode((String, Int64).self) { tokens[sourceID] = token }
+            for try await (sourceID, token) in try await connection.execute(
+                LockLatest(sources: sources), logger: logger)
+            {
+                tokens[sourceID] = token
+            }
             return tokens
         }
         var tokens = try await lockedTokens()

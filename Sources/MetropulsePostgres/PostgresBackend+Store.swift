@@ -27,7 +27,11 @@ extension PostgresBackend: Store {
             results = RunResult.settled(results, applied: applied)
             recorded = applied.count == outcomes.count
         }
-        try await writeStations(results, cache: cache, on: connection, logger: logger)
+        // Run records not written with the outcomes go with the station blocks, if there are any.
+        let runs = recorded ? [] : results.filter(\.recordsRun).map(\.run)
+        if try await writeStations(results, runs: runs, cache: cache, on: connection, logger: logger) {
+            recorded = true
+        }
         for result in results where !result.observations.measurements.isEmpty {
             try await writeMeasurements(
                 result.observations.measurements, fetchedAt: result.run.finishedAt, runID: result.run.id,
@@ -38,16 +42,16 @@ extension PostgresBackend: Store {
                 result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
                 runID: result.run.id, on: connection, logger: logger)
         }
-        if !recorded {
-            try await recordRuns(results.filter(\.recordsRun).map(\.run), on: connection, logger: logger)
-        }
+        if !recorded { try await recordRuns(runs, on: connection, logger: logger) }
     }
 
     /// One row per run id (the last one), so an upsert never touches a row twice.
-    private static func lastPerID<T>(_ items: [T], id: (T) -> String) -> [T] {
+    static func lastPerID<T>(_ items: [T], id: (T) -> String) -> [T] {
         var seen = Set<String>()
         return items.reversed().filter { seen.insert(id($0)).inserted }
     }
+
+    static func lastPerRunID(_ runs: [TaskRun]) -> [TaskRun] { lastPerID(runs, id: \.id) }
 
     /// Applies the outcomes and writes the run records of the attempts that still held their
     /// leases, and the source states when all of them did, in one statement; returns the attempts
@@ -74,7 +78,7 @@ extension PostgresBackend: Store {
     static func recordRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
         guard !runs.isEmpty else { return }
         for try await _ in try await connection.execute(
-            PostgresQueueStatements.RecordRuns(runs: lastPerID(runs, id: \.id), states: SourceRunSummary.fold(runs)),
+            PostgresQueueStatements.RecordRuns(runs: lastPerRunID(runs), states: SourceRunSummary.fold(runs)),
             logger: logger)
         {}
     }

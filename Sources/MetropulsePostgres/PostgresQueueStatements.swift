@@ -56,7 +56,7 @@ enum PostgresQueueStatements {
 
     /// Applies outcomes to the tasks still leased by that owner for that attempt; returns the
     /// ones applied.
-    struct ApplyOutcomes: PostgresPreparedStatement {
+    struct ApplyOutcomes: ArrayColumnsStatement {
         typealias Row = (Int64, Int)
 
         static let sql = OutcomeColumns.update(from: 1) + " RETURNING t.id, t.attempts"
@@ -64,14 +64,10 @@ enum PostgresQueueStatements {
 
         var outcomes: OutcomeColumns
 
+        var parameters: [any ArrayColumns] { [outcomes] }
+
         init(_ outcomes: [TaskOutcome]) {
             self.outcomes = OutcomeColumns(outcomes)
-        }
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
-            try outcomes.append(to: &bindings)
-            return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
@@ -80,7 +76,7 @@ enum PostgresQueueStatements {
     }
 
     /// Run records and the source states they move, in one statement (two data-modifying CTEs).
-    struct RecordRuns: PostgresPreparedStatement {
+    struct RecordRuns: ArrayColumnsStatement {
         typealias Row = Int
 
         static let sql = """
@@ -93,16 +89,11 @@ enum PostgresQueueStatements {
         var runs: RunColumns
         var states: StateColumns
 
+        var parameters: [any ArrayColumns] { [runs, states] }
+
         init(runs: [TaskRun], states: [SourceRunSummary]) {
             self.runs = RunColumns(runs, fences: nil)
             self.states = StateColumns(states)
-        }
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
-            try runs.append(to: &bindings)
-            try states.append(to: &bindings)
-            return bindings
         }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
@@ -114,7 +105,7 @@ enum PostgresQueueStatements {
     /// written when its attempt's outcome applied (or it has none), the source states only when
     /// every outcome applied (they were folded over all the runs). Returns the attempts applied;
     /// when some did not, the caller writes the settled runs and states in the same transaction.
-    struct FinishTasks: PostgresPreparedStatement {
+    struct FinishTasks: ArrayColumnsStatement {
         typealias Row = (Int64, Int)
 
         static let sql = """
@@ -132,17 +123,29 @@ enum PostgresQueueStatements {
         var runs: RunColumns
         var states: StateColumns
 
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
-            try outcomes.append(to: &bindings)
-            try runs.append(to: &bindings)
-            try states.append(to: &bindings)
-            return bindings
-        }
+        var parameters: [any ArrayColumns] { [outcomes, runs, states] }
 
         func decodeRow(_ row: PostgresRow) throws -> Row {
             try row.decode(Row.self)
         }
+    }
+}
+
+/// Columns of rows, each sent as one array parameter.
+protocol ArrayColumns {
+    func append(to bindings: inout PostgresBindings) throws
+}
+
+/// A prepared statement whose parameters are sets of columns, in order.
+protocol ArrayColumnsStatement: PostgresPreparedStatement {
+    var parameters: [any ArrayColumns] { get }
+}
+
+extension ArrayColumnsStatement {
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: Self.bindingDataTypes.count)
+        for columns in parameters { try columns.append(to: &bindings) }
+        return bindings
     }
 }
 
@@ -158,9 +161,18 @@ private func column<Element: PostgresArrayEncodable>(_ values: [Element?], to bi
 }
 
 /// `$first::type[], $first+1::type[], ...` for `UNNEST`.
-private func unnestParameters(_ types: [PostgresDataType], from first: Int) -> String {
-    types.enumerated().map { "$\($0.offset + first)::\($0.element == .int8Array ? "bigint" : "text")[]" }
-        .joined(separator: ", ")
+func unnestParameters(_ types: [PostgresDataType], from first: Int) -> String {
+    types.enumerated().map { parameter in
+        let element =
+            switch parameter.element {
+            case .int8Array: "bigint"
+            case .boolArray: "boolean"
+            case .byteaArray: "bytea"
+            default: "text"
+            }
+        return "$\(parameter.offset + first)::\(element)[]"
+    }
+    .joined(separator: ", ")
 }
 
 /// Task outcomes, one array per field.
@@ -169,7 +181,7 @@ private func unnestParameters(_ types: [PostgresDataType], from first: Int) -> S
 /// owner and attempt are the whole fence and the update names no state: with
 /// `state = 'running'` the planner walked the running tasks' index, which keeps an entry for
 /// every task leased since the last vacuum (4.5 ms against 0.13 ms per commit at 30,000 tasks).
-struct OutcomeColumns {
+struct OutcomeColumns: ArrayColumns {
     static let types: [PostgresDataType] = [
         .int8Array, .textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array,
     ]
@@ -232,7 +244,7 @@ struct OutcomeColumns {
 
 /// `task_runs` rows, one array per column; with fences, each row also names the attempt whose
 /// outcome must have applied (`applied`, from `FinishTasks`) for it to be written.
-struct RunColumns {
+struct RunColumns: ArrayColumns {
     static let types: [PostgresDataType] = [
         .textArray, .textArray, .int8Array, .textArray, .int8Array, .textArray, .textArray, .int8Array,
         .int8Array, .int8Array, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .textArray,
@@ -299,7 +311,7 @@ struct RunColumns {
 }
 
 /// `source_state` upserts, one array per column (`SourceRunSummary.fold` of a commit's runs).
-struct StateColumns {
+struct StateColumns: ArrayColumns {
     static let types: [PostgresDataType] = [.textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array]
 
     /// The upsert, its parameters from `$first`, writing only if `condition` holds.

@@ -46,6 +46,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Number of successive snapshots to replay.")
         var snapshots = 40
 
+        @Option(help: "Rounds of pipeline then baselines, each on a fresh store; the medians are reported.")
+        var rounds = 3
+
         @Option(help: "Folder of feed captures (default: METROPULSE_FIXTURES or ../shared/fixtures).")
         var fixtures: String?
 
@@ -69,7 +72,8 @@ struct BenchCommand: AsyncParsableCommand {
             let benchmark = IngestBenchmark(
                 statusPath: folder + "/station_status.json", informationPath: folder + "/station_information.json",
                 snapshots: max(1, snapshots), directory: directory,
-                synchronous: synchronous.lowercased() == "normal" ? .normal : .full, postgresURL: postgres)
+                synchronous: synchronous.lowercased() == "normal" ? .normal : .full, postgresURL: postgres,
+                rounds: max(1, rounds))
             print(try await benchmark.run())
         }
     }

@@ -32,20 +32,40 @@ public struct IngestBenchmark: Sendable {
         public var perSnapshotBaselineRowsPerSecond: Double { Double(rows) / perSnapshotBaselineSeconds }
         public var ratio: Double { pipelineRowsPerSecond / baselineRowsPerSecond }
 
+        public var perSnapshotRatio: Double { pipelineRowsPerSecond / perSnapshotBaselineRowsPerSecond }
+
+        /// One line: this round's figures.
         public var description: String {
-            func f(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
-            return """
-                ingest benchmark: \(snapshots) snapshots x \(rows / max(1, snapshots)) stations = \(rows) rows
-                  pipeline (parse + normalize + raw + latest + run, \(store)): \(f(pipelineRowsPerSecond)) rows/s, \
-                \(f(pipelineCPUSeconds / Double(rows) * 1e6, 2)) µs CPU/row
-                    of which parse + normalize: \(f(parseSeconds / Double(rows) * 1e6, 2)) µs/row \
-                (\(f(Double(bytes) / parseSeconds / 1e6, 1)) MB/s); store: \
-                \(f((pipelineSeconds - parseSeconds) / Double(rows) * 1e6, 2)) µs/row
-                  baseline (\(baselineLabel)): \(f(baselineRowsPerSecond)) rows/s
-                  ratio pipeline/baseline: \(f(ratio, 2))
-                  second baseline (\(secondBaselineLabel)): \
-                \(f(perSnapshotBaselineRowsPerSecond)) rows/s, ratio \(f(pipelineRowsPerSecond / perSnapshotBaselineRowsPerSecond, 2))
-                """
+            """
+            pipeline \(f(pipelineRowsPerSecond)) rows/s (\(f(pipelineCPUSeconds / Double(rows) * 1e6, 2)) µs CPU/row; \
+            parse + normalize \(f(parseSeconds / Double(rows) * 1e6, 2)) µs/row, \
+            \(f(Double(bytes) / parseSeconds / 1e6, 1)) MB/s; store \(f((pipelineSeconds - parseSeconds) / Double(rows) * 1e6, 2)) µs/row), \
+            baseline \(f(baselineRowsPerSecond)) rows/s, ratio \(f(ratio, 2)); \
+            second baseline \(f(perSnapshotBaselineRowsPerSecond)) rows/s, ratio \(f(perSnapshotRatio, 2))
+            """
+        }
+    }
+
+    /// Every round (the pipeline on a fresh store, then the baselines) and the medians: the
+    /// machine's speed drifts by tens of percent within seconds, so one short run says little.
+    public struct Summary: Sendable, CustomStringConvertible {
+        public var rounds: [Report]
+
+        public var medianRatio: Double { median(rounds.map(\.ratio)) }
+
+        public var description: String {
+            guard let first = rounds.first else { return "ingest benchmark: no rounds" }
+            var lines = [
+                "ingest benchmark: \(first.snapshots) snapshots x \(first.rows / max(1, first.snapshots)) stations = \(first.rows) rows, \(rounds.count) rounds",
+                "  pipeline: parse + normalize + raw + latest + run, \(first.store)",
+                "  baseline: \(first.baselineLabel)",
+                "  second baseline: \(first.secondBaselineLabel)",
+            ]
+            for (index, round) in rounds.enumerated() { lines.append("  round \(index + 1): \(round)") }
+            lines.append(
+                "  median: pipeline \(f(median(rounds.map(\.pipelineRowsPerSecond)))) rows/s, baseline \(f(median(rounds.map(\.baselineRowsPerSecond)))) rows/s, ratio pipeline/baseline \(f(medianRatio, 2)) (median of the rounds' ratios); second baseline ratio \(f(median(rounds.map(\.perSnapshotRatio)), 2))"
+            )
+            return lines.joined(separator: "\n")
         }
     }
 
@@ -56,11 +76,14 @@ public struct IngestBenchmark: Sendable {
     public var synchronous: SQLiteBackend.Configuration.Synchronous
     /// Measure on this PostgreSQL database (in a scratch schema) instead of SQLite.
     public var postgresURL: String?
+    /// Rounds of pipeline then baselines; the summary gives their medians.
+    public var rounds: Int
 
     public init(
         statusPath: String, informationPath: String, snapshots: Int, directory: String,
-        synchronous: SQLiteBackend.Configuration.Synchronous = .full, postgresURL: String? = nil
+        synchronous: SQLiteBackend.Configuration.Synchronous = .full, postgresURL: String? = nil, rounds: Int = 3
     ) {
+        self.rounds = max(1, rounds)
         self.synchronous = synchronous
         self.postgresURL = postgresURL
         self.statusPath = statusPath
@@ -69,7 +92,14 @@ public struct IngestBenchmark: Sendable {
         self.directory = directory
     }
 
-    public func run() async throws -> Report {
+    public func run() async throws -> Summary {
+        var reports: [Report] = []
+        for _ in 0..<rounds { reports.append(try await runRound()) }
+        return Summary(rounds: reports)
+    }
+
+    /// The pipeline on a fresh store, then the baselines on the same rows.
+    func runRound() async throws -> Report {
         if let postgresURL { return try await runPostgres(url: postgresURL) }
         let pipelinePath = directory + "/bench-ingest-\(getpid()).sqlite"
         defer { removeDatabase(pipelinePath) }
@@ -212,4 +242,13 @@ public struct IngestBenchmark: Sendable {
 struct BenchmarkError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+private func f(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
+
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
