@@ -7,6 +7,54 @@ import PostgresNIO
 /// packed block per run and source) and `station_latest` (one packed block per source). Writers in
 /// several processes serialise per source on the `station_latest` row, locked in source order.
 extension PostgresBackend {
+    /// A commit's station observations of one source and run.
+    typealias StationGroup = (sourceID: String, fetchedAt: Int64, runID: String, stations: [StationObservation])
+
+    static func stationGroups(_ results: [RunResult]) -> [StationGroup] {
+        var groups: [StationGroup] = []
+        for result in results where !result.observations.stations.isEmpty {
+            for group in result.observations.stations.groupedBySource() {
+                groups.append((group.sourceID, result.run.finishedAt, result.run.id, group.stations))
+            }
+        }
+        return groups
+    }
+
+    /// What merging a commit's groups into the sources' latest blocks gave: the raw blocks to
+    /// write, and the sources whose latest block changed (newest fetch time, details changed).
+    struct MergedStations {
+        var raw = RawBlockColumns()
+        var updatedAt: [String: Int64] = [:]
+        var detailsChanged: Set<String> = []
+
+        var isEmpty: Bool { raw.sourceIDs.isEmpty && updatedAt.isEmpty }
+
+        init(_ groups: [StationGroup], into latest: inout [String: LatestStations]) {
+            for group in groups {
+                let merged = latest[group.sourceID, default: LatestStations()].merge(
+                    group.stations, fetchedAt: group.fetchedAt, runID: group.runID)
+                if !merged.fresh.isEmpty {
+                    raw.append(merged.fresh, sourceID: group.sourceID, fetchedAt: group.fetchedAt, runID: group.runID)
+                }
+                if merged.changed {
+                    updatedAt[group.sourceID] = max(updatedAt[group.sourceID] ?? .min, group.fetchedAt)
+                }
+                if merged.detailsChanged { detailsChanged.insert(group.sourceID) }
+            }
+        }
+
+        /// The changed sources' new latest blocks, in source order.
+        func latestBlocks(_ latest: [String: LatestStations]) -> LatestBlockColumns {
+            var blocks = LatestBlockColumns()
+            for sourceID in updatedAt.keys.sorted() {
+                blocks.append(
+                    latest[sourceID]!, sourceID: sourceID, updatedAt: updatedAt[sourceID]!,
+                    withDetails: detailsChanged.contains(sourceID))
+            }
+            return blocks
+        }
+    }
+
     /// Every station observation of a commit: the sources' latest rows locked once, then one
     /// statement for all raw blocks, all latest blocks and the commit's run records (`runs`, with
     /// their source states; empty when already written). Returns whether that statement ran, so the
@@ -15,41 +63,18 @@ extension PostgresBackend {
         _ results: [RunResult], runs: [TaskRun], cache: LatestStationCache, on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Bool {
-        var groups: [(sourceID: String, fetchedAt: Int64, runID: String, stations: [StationObservation])] = []
-        for result in results where !result.observations.stations.isEmpty {
-            for group in result.observations.stations.groupedBySource() {
-                groups.append((group.sourceID, result.run.finishedAt, result.run.id, group.stations))
-            }
-        }
+        let groups = stationGroups(results)
         guard !groups.isEmpty else { return false }
         let tokens = try await lockLatest(Set(groups.map(\.sourceID)).sorted(), on: connection, logger: logger)
         var latest = try await latestStations(tokens, cache: cache, taking: true, on: connection, logger: logger)
-
-        var statement = StationWrite(
-            runs: RunColumns(lastPerRunID(runs), fences: nil),
-            states: StateColumns(
-                SourceRunSummary.fold(runs)))
-        var updatedAt: [String: Int64] = [:]
-        var detailsChanged: Set<String> = []
-        for group in groups {
-            let merged = latest[group.sourceID, default: LatestStations()].merge(
-                group.stations, fetchedAt: group.fetchedAt, runID: group.runID)
-            if !merged.fresh.isEmpty {
-                statement.raw.append(
-                    merged.fresh, sourceID: group.sourceID, fetchedAt: group.fetchedAt, runID: group.runID)
-            }
-            if merged.changed { updatedAt[group.sourceID] = max(updatedAt[group.sourceID] ?? .min, group.fetchedAt) }
-            if merged.detailsChanged { detailsChanged.insert(group.sourceID) }
-        }
-        for (sourceID, token) in tokens where updatedAt[sourceID] == nil {
+        let merged = MergedStations(groups, into: &latest)
+        for (sourceID, token) in tokens where merged.updatedAt[sourceID] == nil {
             cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
         }
-        guard !statement.raw.sourceIDs.isEmpty || !updatedAt.isEmpty else { return false }
-        for sourceID in updatedAt.keys.sorted() {
-            statement.latest.append(
-                latest[sourceID]!, sourceID: sourceID, updatedAt: updatedAt[sourceID]!,
-                withDetails: detailsChanged.contains(sourceID))
-        }
+        guard !merged.isEmpty else { return false }
+        let statement = StationWrite(
+            raw: merged.raw, latest: merged.latestBlocks(latest), runs: RunColumns(lastPerRunID(runs), fences: nil),
+            states: StateColumns(SourceRunSummary.fold(runs)))
         for try await _ in try await connection.execute(statement, logger: logger) {}
         for (sourceID, token) in zip(statement.latest.sourceIDs, statement.latest.tokens) {
             cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
@@ -85,8 +110,8 @@ extension PostgresBackend {
         static let bindingDataTypes =
             RawBlockColumns.types + LatestBlockColumns.types + RunColumns.types + StateColumns.types
 
-        var raw = RawBlockColumns()
-        var latest = LatestBlockColumns()
+        var raw: RawBlockColumns
+        var latest: LatestBlockColumns
         var runs: RunColumns
         var states: StateColumns
 
@@ -158,6 +183,17 @@ extension PostgresBackend {
             payloads.append(ByteBuffer(bytes: stations.encodedState()))
             self.withDetails.append(withDetails)
             details.append(withDetails ? ByteBuffer(bytes: stations.encodedDetails()) : ByteBuffer())
+        }
+
+        /// A source checked but not changed: its token as it is, no block.
+        mutating func appendUnchanged(sourceID: String, token: Int64) {
+            sourceIDs.append(sourceID)
+            tokens.append(token)
+            updatedAt.append(0)
+            counts.append(0)
+            payloads.append(ByteBuffer())
+            withDetails.append(false)
+            details.append(ByteBuffer())
         }
 
         func append(to bindings: inout PostgresBindings) throws {

@@ -6,10 +6,9 @@ import PostgresNIO
 extension PostgresBackend: Store {
     public func write(_ results: [RunResult]) async throws {
         guard !results.isEmpty else { return }
-        try await client.withTransaction(logger: logger) { connection in
-            try await Self.writeResults(
-                results, finishingTasks: false, cache: latestCache, on: connection, logger: logger)
-        }
+        try await Self.commit(
+            results, finishingTasks: false, cache: latestCache, commits: oneStatementCommits, client: client,
+            logger: logger)
     }
 
     /// When finishing tasks, outcomes are applied first (with the run records and source states,

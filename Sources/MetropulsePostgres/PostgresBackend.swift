@@ -14,6 +14,8 @@ public final class PostgresBackend: Sendable {
     let workSignal = AsyncSignal()
     /// Decoded latest-tier blocks, shared by the writers and the readers of this process.
     let latestCache: LatestStationCache
+    /// The one-statement commits' state: sources another process writes too, and counts.
+    let oneStatementCommits = OneStatementCommits()
     private let committer: GroupCommit<RunResult>
 
     /// `commitTimeout`: a commit not answered by then fails (its tasks run again when their leases
@@ -23,11 +25,27 @@ public final class PostgresBackend: Sendable {
         self.logger = logger
         let cache = LatestStationCache()
         latestCache = cache
+        let commits = oneStatementCommits
         committer = GroupCommit(timeout: commitTimeout) { [client, logger] results in
-            try await client.withTransaction(logger: logger) { connection in
-                try await PostgresBackend.writeResults(
-                    results, finishingTasks: true, cache: cache, on: connection, logger: logger)
-            }
+            try await PostgresBackend.commit(
+                results, finishingTasks: true, cache: cache, commits: commits, client: client, logger: logger)
+        }
+    }
+
+    /// Writes results in one statement when it can (`commitOptimistically`), otherwise in a
+    /// transaction that locks the sources' latest rows first.
+    static func commit(
+        _ results: [RunResult], finishingTasks: Bool, cache: LatestStationCache, commits: OneStatementCommits,
+        client: PostgresClient, logger: Logger
+    ) async throws {
+        if try await commitOptimistically(
+            results, finishingTasks: finishingTasks, cache: cache, commits: commits, client: client, logger: logger)
+        {
+            return
+        }
+        try await client.withTransaction(logger: logger) { connection in
+            try await writeResults(
+                results, finishingTasks: finishingTasks, cache: cache, on: connection, logger: logger)
         }
     }
 
@@ -61,10 +79,9 @@ extension PostgresBackend: RunCommitter {
         if results.count == 1 {
             try await committer.submit(results[0])
         } else {
-            try await client.withTransaction(logger: logger) { connection in
-                try await Self.writeResults(
-                    results, finishingTasks: true, cache: latestCache, on: connection, logger: logger)
-            }
+            try await Self.commit(
+                results, finishingTasks: true, cache: latestCache, commits: oneStatementCommits, client: client,
+                logger: logger)
         }
         if results.contains(where: { if case .retry = $0.outcome?.disposition { true } else { false } }) {
             try await announceWork()

@@ -284,6 +284,20 @@ enum PostgresSchema {
                 "ALTER TABLE station_latest ALTER COLUMN details SET STORAGE EXTERNAL",
             ]
         ),
+        (
+            "v9-stale-commit",
+            [
+                // Raised by a one-statement commit whose bet failed (a latest block changed, or a
+                // lease passed), so the whole statement rolls back and the locked path runs.
+                """
+                CREATE FUNCTION metropulse_stale_commit(what text) RETURNS integer LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'metropulse: stale commit (%)', what USING ERRCODE = 'MP001';
+                END
+                $$
+                """
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

@@ -27,6 +27,12 @@ public final class LatestStationCache: Sendable {
         }
     }
 
+    /// The source's entry whatever its token, left out of the cache: for a writer that bets the
+    /// block is still current and checks the token when it writes.
+    public func takeAny(sourceID: String) -> (token: Int64, stations: LatestStations)? {
+        entries.withLock { entries in entries.removeValue(forKey: sourceID) }
+    }
+
     public func store(_ stations: LatestStations, sourceID: String, token: Int64) {
         entries.withLock { $0[sourceID] = (token, stations) }
     }
