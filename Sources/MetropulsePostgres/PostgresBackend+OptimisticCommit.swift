@@ -132,7 +132,8 @@ extension PostgresBackend {
 
     /// Outcomes, checked latest rows, raw blocks, run records (fenced by their outcomes) and
     /// source states; raises `metropulse_stale_commit` unless every checked row and every outcome
-    /// applied, so it writes all of it or nothing.
+    /// applied, so it writes all of it or nothing. The latest rows are locked in source order first,
+    /// as the locked commit does, so concurrent commits cannot deadlock on them.
     struct OptimisticCommit: ArrayColumnsStatement {
         typealias Row = Int
 
@@ -143,7 +144,10 @@ extension PostgresBackend {
 
         static let sql = """
             WITH applied AS (\(OutcomeColumns.update(from: 1)) RETURNING t.id, t.attempts),
-            checked AS (
+            locked AS (
+                SELECT source_id, token FROM station_latest WHERE source_id = ANY($\(latestFrom + 2)::text[])
+                ORDER BY source_id FOR UPDATE
+            ), checked AS (
                 UPDATE station_latest AS l SET
                     token = CASE WHEN t.changed THEN t.token ELSE l.token END,
                     updated_at = CASE WHEN t.changed THEN GREATEST(l.updated_at, t.updated_at) ELSE l.updated_at END,
@@ -152,7 +156,8 @@ extension PostgresBackend {
                     details = CASE WHEN t.changed AND t.with_details THEN t.details ELSE l.details END
                 FROM UNNEST(\(unnestParameters(CheckedLatestColumns.types, from: latestFrom)))
                     AS t(expected, changed, source_id, token, updated_at, count, payload, with_details, details)
-                WHERE l.source_id = t.source_id AND l.token = t.expected
+                    JOIN locked ON locked.source_id = t.source_id
+                WHERE l.source_id = t.source_id AND locked.token = t.expected
                 RETURNING l.source_id
             ), blocks AS (
                 INSERT INTO station_blocks (source_id, run_id, fetched_at, first_observed_at, last_observed_at,

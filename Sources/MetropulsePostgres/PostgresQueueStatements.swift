@@ -332,8 +332,9 @@ struct StateColumns: ArrayColumns {
 
     var states: [SourceRunSummary]
 
+    /// In source order, so concurrent commits upsert the rows in the same order.
     init(_ states: [SourceRunSummary]) {
-        self.states = states
+        self.states = states.sorted { $0.sourceID < $1.sourceID }
     }
 
     func append(to bindings: inout PostgresBindings) throws {
