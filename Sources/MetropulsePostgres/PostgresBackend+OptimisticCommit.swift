@@ -18,6 +18,7 @@ extension PostgresBackend {
     final class OneStatementCommits: Sendable {
         private struct State {
             var contended: [String: ContinuousClock.Instant] = [:]
+            var window = Duration.seconds(60)
             var committed = 0
             var fellBack = 0
         }
@@ -35,9 +36,16 @@ extension PostgresBackend {
             }
         }
 
+        /// How long a source found stale is committed the locked way (tests set zero, so every
+        /// commit bets).
+        var contentionWindow: Duration {
+            get { state.withLock { $0.window } }
+            set { state.withLock { $0.window = newValue } }
+        }
+
         func fellBack(contended sourceIDs: [String]) {
-            let end = ContinuousClock.now + .seconds(60)
             state.withLock { state in
+                let end = ContinuousClock.now + state.window
                 state.fellBack += 1
                 for sourceID in sourceIDs { state.contended[sourceID] = end }
             }

@@ -15,32 +15,37 @@ import Testing
 struct OneStatementCommitTests {
     static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
-    static func snapshot(_ k: Int) -> RunResult {
+    static func snapshot(_ k: Int, source: String = "bikes", run: String? = nil) -> RunResult {
         let at = Int64(1_000_000 + k * 60_000)
         let stations = (1...3).map { i in
             StationObservation(
-                sourceID: "bikes", stationID: "s\(i)", code: "C\(i)", name: "Station \(i)", latitude: 48.85,
+                sourceID: source, stationID: "s\(i)", code: "C\(i)", name: "Station \(i)", latitude: 48.85,
                 longitude: 2.35, capacity: 20, bikesAvailable: k, mechanicalAvailable: k, ebikesAvailable: 0,
                 docksAvailable: 20 - k, isInstalled: true, isRenting: true, isReturning: true, observedAt: at)
         }
         return RunResult(
             run: TaskRun(
-                id: "bikes@\(k)#1", jobID: "bikes@\(k)", taskID: nil, sourceID: "bikes", attempt: 1, workerID: "w",
+                id: run ?? "\(source)@\(k)#1", jobID: "\(source)@\(k)", taskID: nil, sourceID: source, attempt: 1,
+                workerID: "w",
                 status: .succeeded, startedAt: at, finishedAt: at + 1, entityCount: 3),
             observations: ObservationBatch(stations: stations), outcome: nil)
     }
 
-    @Test("two processes writing one source: the bet falls back when the other wrote; nothing lost or doubled")
-    func twoWriters() async throws {
+    /// Two processes on one fresh schema: two backends, each with its own client and cache.
+    static func withTwoProcesses(_ body: (PostgresBackend, PostgresBackend) async throws -> Void) async throws {
         let url = try #require(ProcessInfo.processInfo.environment["METROPULSE_TEST_POSTGRES_URL"])
         let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try await PostgresBackend.withScratchSchema(url: url, schema: schema, logger: Self.logger) { a in
-            // A second process: its own client and cache, same schema.
-            let otherClient = try PostgresBackend.client(url: url, schema: schema, logger: Self.logger)
+        try await PostgresBackend.withScratchSchema(url: url, schema: schema, logger: logger) { a in
+            let otherClient = try PostgresBackend.client(url: url, schema: schema, logger: logger)
             let running = Task { await otherClient.run() }
             defer { running.cancel() }
-            let b = PostgresBackend(client: otherClient, logger: Self.logger)
+            try await body(a, PostgresBackend(client: otherClient, logger: logger))
+        }
+    }
 
+    @Test("two processes writing one source: the bet falls back when the other wrote; nothing lost or doubled")
+    func twoWriters() async throws {
+        try await Self.withTwoProcesses { a, b in
             try await a.write([Self.snapshot(0)])  // nothing cached yet: locked
             try await a.write([Self.snapshot(1)])  // its own block cached: one statement
             #expect(a.oneStatementCommits.committed == 1)
@@ -99,6 +104,43 @@ struct OneStatementCommitTests {
             #expect(backend.oneStatementCommits.committed == 1)
             #expect(try await backend.rawStationObservationCount(sourceID: "bikes") == 9)
             #expect(try await backend.station(sourceID: "bikes", stationID: "s3")?.observation.bikesAvailable == 3)
+        }
+    }
+
+    @Test("two processes committing the same two sources at once: no deadlock, no observation twice")
+    func concurrentWriters() async throws {
+        try await Self.withTwoProcesses { a, b in
+            // Every commit bets first, so bets and locked commits cross.
+            a.oneStatementCommits.contentionWindow = .zero
+            b.oneStatementCommits.contentionWindow = .zero
+            // Each writes both sources in every commit, in opposite orders, interleaving snapshots.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (backend, name, offset, reversed) in [(a, "a", 0, false), (b, "b", 1, true)] {
+                    group.addTask {
+                        for round in 0..<15 {
+                            let k = 2 * round + offset
+                            var batch = ["x", "y"].map { Self.snapshot(k, source: $0, run: "\($0)@\(k)-\(name)") }
+                            if reversed { batch.reverse() }
+                            try await backend.write(batch)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Every commit after a process's first bet (both caches are filled by then).
+            let bets = [a, b].map { $0.oneStatementCommits.committed + $0.oneStatementCommits.fellBack }
+            #expect(bets == [14, 14])
+            for source in ["x", "y"] {
+                for station in ["s1", "s2", "s3"] {
+                    let latest = try #require(try await a.station(sourceID: source, stationID: station))
+                    #expect(latest.observation.bikesAvailable == 29)
+                    let history = try await b.stationHistory(
+                        sourceID: source, stationID: station, since: nil, until: nil, limit: 100)
+                    let times = history.map(\.observation.observedAt)
+                    #expect(Set(times).count == times.count, "an observation stored twice")
+                    #expect(times.contains(1_000_000 + 29 * 60_000))
+                }
+            }
         }
     }
 }
