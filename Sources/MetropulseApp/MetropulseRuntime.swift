@@ -25,6 +25,9 @@ public struct MetropulseRuntime: Sendable {
     /// Stop and line names from the sources' static GTFS (loaded where this process serves the API).
     public let transitNames = TransitNameBook()
     private let httpClient: HTTPClient
+    /// Every feed request of this process (workers and the static GTFS loader): one per-host
+    /// limit and one set of `Retry-After` pauses.
+    private let feedHTTP: FeedHTTPClient
     /// Called with the API's bound port once it listens.
     private let onAPIBound: @Sendable (Int) -> Void
 
@@ -47,11 +50,12 @@ public struct MetropulseRuntime: Sendable {
         httpClient = HTTPClient(
             eventLoopGroupProvider: .singleton, configuration: FeedHTTPClient.clientConfiguration())
 
+        let endpoint = demoEndpoint
+        feedHTTP = FeedHTTPClient(
+            client: httpClient, gate: HostGate(limit: configuration.workers.maxRequestsPerHost), clock: clock
+        ) { await endpoint.resolve($0) }
         if roles.contains(.worker) {
-            let endpoint = demoEndpoint
-            let http = FeedHTTPClient(
-                client: httpClient, gate: HostGate(limit: configuration.workers.maxRequestsPerHost), clock: clock
-            ) { await endpoint.resolve($0) }
+            let http = feedHTTP
             workerPool = WorkerPool(
                 configuration: .init(
                     workerID: processID, concurrency: configuration.workers.concurrency,
@@ -103,13 +107,8 @@ public struct MetropulseRuntime: Sendable {
             if let scheduler = self.scheduler {
                 runNow = { sourceID in try await scheduler.runNow(sourceID: sourceID) }
             }
-            let endpoint = demoEndpoint
             services.append(
-                StaticGTFSLoader(
-                    catalog: catalog, book: transitNames,
-                    http: FeedHTTPClient(client: httpClient, gate: HostGate(limit: 2), clock: clock) {
-                        await endpoint.resolve($0)
-                    }, clock: clock, logger: logger))
+                StaticGTFSLoader(catalog: catalog, book: transitNames, http: feedHTTP, clock: clock, logger: logger))
             let environment = APIEnvironment(
                 store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,

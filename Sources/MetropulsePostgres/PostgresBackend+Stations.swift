@@ -27,8 +27,6 @@ extension PostgresBackend {
         var updatedAt: [String: Int64] = [:]
         var detailsChanged: Set<String> = []
 
-        var isEmpty: Bool { raw.sourceIDs.isEmpty && updatedAt.isEmpty }
-
         init(_ groups: [StationGroup], into latest: inout [String: LatestStations]) {
             for group in groups {
                 let merged = latest[group.sourceID, default: LatestStations()].merge(
@@ -41,84 +39,6 @@ extension PostgresBackend {
                 }
                 if merged.detailsChanged { detailsChanged.insert(group.sourceID) }
             }
-        }
-
-        /// The changed sources' new latest blocks, in source order.
-        func latestBlocks(_ latest: [String: LatestStations]) -> LatestBlockColumns {
-            var blocks = LatestBlockColumns()
-            for sourceID in updatedAt.keys.sorted() {
-                blocks.append(
-                    latest[sourceID]!, sourceID: sourceID, updatedAt: updatedAt[sourceID]!,
-                    withDetails: detailsChanged.contains(sourceID))
-            }
-            return blocks
-        }
-    }
-
-    /// Every station observation of a commit: the sources' latest rows locked once, then one
-    /// statement for all raw blocks, all latest blocks and the commit's run records (`runs`, with
-    /// their source states; empty when already written). Returns whether that statement ran, so the
-    /// caller writes the run records itself when it did not.
-    static func writeStations(
-        _ results: [RunResult], runs: [TaskRun], cache: LatestStationCache, on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> Bool {
-        let groups = stationGroups(results)
-        guard !groups.isEmpty else { return false }
-        let tokens = try await lockLatest(Set(groups.map(\.sourceID)).sorted(), on: connection, logger: logger)
-        var latest = try await latestStations(tokens, cache: cache, taking: true, on: connection, logger: logger)
-        let merged = MergedStations(groups, into: &latest)
-        for (sourceID, token) in tokens where merged.updatedAt[sourceID] == nil {
-            cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
-        }
-        guard !merged.isEmpty else { return false }
-        let statement = StationWrite(
-            raw: merged.raw, latest: merged.latestBlocks(latest), runs: RunColumns(lastPerRunID(runs), fences: nil),
-            states: StateColumns(SourceRunSummary.fold(runs)))
-        for try await _ in try await connection.execute(statement, logger: logger) {}
-        for (sourceID, token) in zip(statement.latest.sourceIDs, statement.latest.tokens) {
-            cache.store(latest[sourceID]!, sourceID: sourceID, token: token)
-        }
-        return true
-    }
-
-    /// Raw blocks, latest blocks, run records and source states in one statement (four
-    /// data-modifying CTEs): one round trip, planned once per connection.
-    struct StationWrite: ArrayColumnsStatement {
-        typealias Row = Int
-
-        static let sql = """
-            WITH blocks AS (
-                INSERT INTO station_blocks (source_id, run_id, fetched_at, first_observed_at, last_observed_at,
-                    count, payload)
-                SELECT * FROM UNNEST(\(unnestParameters(RawBlockColumns.types, from: 1)))
-            ), latest AS (
-                UPDATE station_latest AS l SET token = t.token, updated_at = GREATEST(l.updated_at, t.updated_at),
-                    count = t.count, payload = t.payload,
-                    details = CASE WHEN t.with_details THEN t.details ELSE l.details END
-                FROM UNNEST(\(unnestParameters(LatestBlockColumns.types, from: 1 + RawBlockColumns.types.count)))
-                    AS t(source_id, token, updated_at, count, payload, with_details, details)
-                WHERE l.source_id = t.source_id
-            ), recorded AS (
-                \(RunColumns.insert(from: 1 + RawBlockColumns.types.count + LatestBlockColumns.types.count, fenced: false))
-            ), states AS (
-                \(StateColumns.upsert(
-                    from: 1 + RawBlockColumns.types.count + LatestBlockColumns.types.count + RunColumns.types.count))
-            )
-            SELECT 1
-            """
-        static let bindingDataTypes =
-            RawBlockColumns.types + LatestBlockColumns.types + RunColumns.types + StateColumns.types
-
-        var raw: RawBlockColumns
-        var latest: LatestBlockColumns
-        var runs: RunColumns
-        var states: StateColumns
-
-        var parameters: [any ArrayColumns] { [raw, latest, runs, states] }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row {
-            try row.decode(Int.self)
         }
     }
 

@@ -11,25 +11,25 @@ extension PostgresBackend: Store {
             logger: logger)
     }
 
-    /// When finishing tasks, outcomes are applied first (with the run records and source states,
-    /// in one statement): an attempt whose lease passed to a later attempt writes only its (failed)
-    /// run record.
+    /// The locked commit: when finishing tasks, outcomes are applied first, and an attempt whose
+    /// lease passed to a later attempt writes only its (failed) run record; the sources' latest rows
+    /// are locked (in source order) and read, then everything else goes in one statement.
     static func writeResults(
         _ results: [RunResult], finishingTasks: Bool, cache: LatestStationCache, on connection: PostgresConnection,
         logger: Logger
     ) async throws {
         var results = results
-        var recorded = false
         if finishingTasks {
-            let outcomes = results.compactMap(\.outcome)
-            let applied = try await finishTasks(results, on: connection, logger: logger)
-            results = RunResult.settled(results, applied: applied)
-            recorded = applied.count == outcomes.count
+            results = RunResult.settled(
+                results, applied: try await applyOutcomes(results.compactMap(\.outcome), on: connection, logger: logger)
+            )
         }
-        // Run records not written with the outcomes go with the station blocks, if there are any.
-        let runs = recorded ? [] : results.filter(\.recordsRun).map(\.run)
-        if try await writeStations(results, runs: runs, cache: cache, on: connection, logger: logger) {
-            recorded = true
+        let groups = stationGroups(results)
+        var tokens: [String: Int64] = [:]
+        var latest: [String: LatestStations] = [:]
+        if !groups.isEmpty {
+            tokens = try await lockLatest(Set(groups.map(\.sourceID)).sorted(), on: connection, logger: logger)
+            latest = try await latestStations(tokens, cache: cache, taking: true, on: connection, logger: logger)
         }
         for result in results where !result.observations.measurements.isEmpty {
             try await writeMeasurements(
@@ -41,45 +41,11 @@ extension PostgresBackend: Store {
                 result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
                 runID: result.run.id, on: connection, logger: logger)
         }
-        if !recorded { try await recordRuns(runs, on: connection, logger: logger) }
-    }
-
-    /// One row per run id (the last one), so an upsert never touches a row twice.
-    static func lastPerID<T>(_ items: [T], id: (T) -> String) -> [T] {
-        var seen = Set<String>()
-        return items.reversed().filter { seen.insert(id($0)).inserted }
-    }
-
-    static func lastPerRunID(_ runs: [TaskRun]) -> [TaskRun] { lastPerID(runs, id: \.id) }
-
-    /// Applies the outcomes and writes the run records of the attempts that still held their
-    /// leases, and the source states when all of them did, in one statement; returns the attempts
-    /// applied. Whatever it did not write, `writeResults` writes from the settled results.
-    static func finishTasks(_ results: [RunResult], on connection: PostgresConnection, logger: Logger) async throws
-        -> Set<TaskOutcome.Attempt>
-    {
-        let outcomes = results.compactMap(\.outcome)
-        let recorded = lastPerID(results.filter(\.recordsRun), id: \.run.id)
-        guard !outcomes.isEmpty || !recorded.isEmpty else { return [] }
-        let statement = PostgresQueueStatements.FinishTasks(
-            outcomes: OutcomeColumns(outcomes),
-            runs: RunColumns(recorded.map(\.run), fences: recorded.map { $0.outcome?.attemptKey }),
-            states: StateColumns(SourceRunSummary.fold(results.filter(\.recordsRun).map(\.run))))
-        var applied = Set<TaskOutcome.Attempt>()
-        for try await (id, attempt) in try await connection.execute(statement, logger: logger) {
-            applied.insert(TaskOutcome.Attempt(taskID: id, attempt: attempt))
+        let write = CommitWrite(results, groups: groups, applyingOutcomes: false, tokens: tokens, latest: latest)
+        if !write.isEmpty {
+            for try await _ in try await connection.execute(write.statement, logger: logger) {}
         }
-        return applied
-    }
-
-    /// All run records of a commit and the upsert of each source's state, in one prepared statement,
-    /// so a commit spends one round trip on them.
-    static func recordRuns(_ runs: [TaskRun], on connection: PostgresConnection, logger: Logger) async throws {
-        guard !runs.isEmpty else { return }
-        for try await _ in try await connection.execute(
-            PostgresQueueStatements.RecordRuns(runs: lastPerRunID(runs), states: SourceRunSummary.fold(runs)),
-            logger: logger)
-        {}
+        write.storeLatest(in: cache)
     }
 
     private func runs(_ rows: PostgresRowSequence) async throws -> [TaskRun] {

@@ -37,12 +37,12 @@ extension PostgresBackend: WorkQueue {
                     maxAttempts: maxAttempts, enqueuedAt: enqueuedAt, runAt: runAt, leaseOwner: owner,
                     leaseExpiresAt: expires))
         }
-        return claimed.sorted { ($0.priority, -$0.runAt, -$0.id) > ($1.priority, -$1.runAt, -$1.id) }
+        return claimed.sorted { $0.claimedBefore($1) }
     }
 
     public func renewLeases(owner: String, taskIDs: [Int64], until: Int64) async throws {
         guard !taskIDs.isEmpty else { return }
-        // The owner is the fence (set only while running; see `ApplyOutcomes`), so the lookup is by id.
+        // The owner is the fence (set only while running; see `OutcomeColumns`), so the lookup is by id.
         try await client.query(
             """
             UPDATE tasks SET lease_expires_at = \(until)

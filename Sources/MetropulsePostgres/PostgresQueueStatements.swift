@@ -74,61 +74,6 @@ enum PostgresQueueStatements {
             try row.decode(Row.self)
         }
     }
-
-    /// Run records and the source states they move, in one statement (two data-modifying CTEs).
-    struct RecordRuns: ArrayColumnsStatement {
-        typealias Row = Int
-
-        static let sql = """
-            WITH recorded AS (\(RunColumns.insert(from: 1, fenced: false))),
-            states AS (\(StateColumns.upsert(from: 1 + RunColumns.types.count)))
-            SELECT 1
-            """
-        static let bindingDataTypes = RunColumns.types + StateColumns.types
-
-        var runs: RunColumns
-        var states: StateColumns
-
-        var parameters: [any ArrayColumns] { [runs, states] }
-
-        init(runs: [TaskRun], states: [SourceRunSummary]) {
-            self.runs = RunColumns(runs, fences: nil)
-            self.states = StateColumns(states)
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row {
-            try row.decode(Int.self)
-        }
-    }
-
-    /// A commit's outcomes, run records and source states in one statement: a run record is
-    /// written when its attempt's outcome applied (or it has none), the source states only when
-    /// every outcome applied (they were folded over all the runs). Returns the attempts applied;
-    /// when some did not, the caller writes the settled runs and states in the same transaction.
-    struct FinishTasks: ArrayColumnsStatement {
-        typealias Row = (Int64, Int)
-
-        static let sql = """
-            WITH applied AS (\(OutcomeColumns.update(from: 1)) RETURNING t.id, t.attempts),
-            recorded AS (\(RunColumns.insert(from: 1 + OutcomeColumns.types.count, fenced: true))),
-            states AS (\(StateColumns.upsert(
-                from: 1 + OutcomeColumns.types.count + RunColumns.fencedTypes.count,
-                where: "(SELECT count(*) FROM applied) = cardinality($1::bigint[])"))
-            )
-            SELECT id, attempts FROM applied
-            """
-        static let bindingDataTypes = OutcomeColumns.types + RunColumns.fencedTypes + StateColumns.types
-
-        var outcomes: OutcomeColumns
-        var runs: RunColumns
-        var states: StateColumns
-
-        var parameters: [any ArrayColumns] { [outcomes, runs, states] }
-
-        func decodeRow(_ row: PostgresRow) throws -> Row {
-            try row.decode(Row.self)
-        }
-    }
 }
 
 /// Columns of rows, each sent as one array parameter.
@@ -242,45 +187,44 @@ struct OutcomeColumns: ArrayColumns {
     }
 }
 
-/// `task_runs` rows, one array per column; with fences, each row also names the attempt whose
-/// outcome must have applied (`applied`, from `FinishTasks`) for it to be written.
+/// `task_runs` rows, one array per column, each naming the attempt whose outcome must have applied
+/// in the same statement (`applied`) for it to be written, or none.
 struct RunColumns: ArrayColumns {
     static let types: [PostgresDataType] = [
         .textArray, .textArray, .int8Array, .textArray, .int8Array, .textArray, .textArray, .int8Array,
         .int8Array, .int8Array, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .textArray,
-        .int8Array, .textArray, .textArray,
+        .int8Array, .textArray, .textArray, .int8Array, .int8Array,
     ]
-    static let fencedTypes = types + [.int8Array, .int8Array]
 
-    static func insert(from first: Int, fenced: Bool) -> String {
+    /// The insert, its parameters from `$first`; the statement must have an `applied` (id,
+    /// attempts) relation.
+    static func insert(from first: Int) -> String {
         let columns = """
             id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, duration_ms, url,
                 http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message
             """
-        let source =
-            fenced
-            ? """
-            SELECT \(columns) FROM UNNEST(\(unnestParameters(fencedTypes, from: first)))
+        return """
+            INSERT INTO task_runs (\(columns))
+            SELECT \(columns) FROM UNNEST(\(unnestParameters(types, from: first)))
                 AS r(\(columns), fence_id, fence_attempt)
             WHERE r.fence_id IS NULL
                 OR EXISTS (SELECT 1 FROM applied a WHERE a.id = r.fence_id AND a.attempts = r.fence_attempt)
-            """
-            : "SELECT * FROM UNNEST(\(unnestParameters(types, from: first)))"
-        return """
-            INSERT INTO task_runs (\(columns))
-            \(source)
             ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
                 error_kind = excluded.error_kind, error_message = excluded.error_message
             """
     }
 
-    var runs: [TaskRun]
-    /// Per run, the attempt whose outcome fences it (nil: written regardless); nil for no fences.
-    var fences: [TaskOutcome.Attempt?]?
+    var runs: [TaskRun] = []
+    var fences: [TaskOutcome.Attempt?] = []
 
-    init(_ runs: [TaskRun], fences: [TaskOutcome.Attempt?]?) {
-        self.runs = runs
-        self.fences = fences
+    /// The run records of `results` (the last of each id, so an upsert never touches a row twice),
+    /// fenced by their outcomes when `fenced`.
+    init(_ results: [RunResult], fenced: Bool) {
+        var seen = Set<String>()
+        for result in results.reversed() where result.recordsRun && seen.insert(result.run.id).inserted {
+            runs.append(result.run)
+            fences.append(fenced ? result.outcome?.attemptKey : nil)
+        }
     }
 
     func append(to bindings: inout PostgresBindings) throws {
@@ -303,10 +247,8 @@ struct RunColumns: ArrayColumns {
         try column(runs.map(\.feedTimestamp), to: &bindings)
         try column(runs.map(\.errorKind?.rawValue), to: &bindings)
         try column(runs.map(\.errorMessage), to: &bindings)
-        if let fences {
-            try column(fences.map { $0?.taskID }, to: &bindings)
-            try column(fences.map { $0.map { Int64($0.attempt) } }, to: &bindings)
-        }
+        try column(fences.map { $0?.taskID }, to: &bindings)
+        try column(fences.map { $0.map { Int64($0.attempt) } }, to: &bindings)
     }
 }
 
@@ -314,12 +256,12 @@ struct RunColumns: ArrayColumns {
 struct StateColumns: ArrayColumns {
     static let types: [PostgresDataType] = [.textArray, .int8Array, .textArray, .int8Array, .textArray, .int8Array]
 
-    /// The upsert, its parameters from `$first`, writing only if `condition` holds.
-    static func upsert(from first: Int, where condition: String = "TRUE") -> String {
+    /// The upsert, its parameters from `$first`.
+    static func upsert(from first: Int) -> String {
         """
         INSERT INTO source_state (source_id, last_run_at, last_run_status, last_success_at, last_error,
             last_feed_timestamp)
-        SELECT * FROM UNNEST(\(unnestParameters(types, from: first))) WHERE \(condition)
+        SELECT * FROM UNNEST(\(unnestParameters(types, from: first)))
         ON CONFLICT (source_id) DO UPDATE SET
             last_run_at = GREATEST(COALESCE(source_state.last_run_at, 0), excluded.last_run_at),
             last_run_status = CASE WHEN excluded.last_run_at >= COALESCE(source_state.last_run_at, 0)
@@ -332,9 +274,10 @@ struct StateColumns: ArrayColumns {
 
     var states: [SourceRunSummary]
 
-    /// In source order, so concurrent commits upsert the rows in the same order.
-    init(_ states: [SourceRunSummary]) {
-        self.states = states.sorted { $0.sourceID < $1.sourceID }
+    /// What the run records of `results` move, in source order, so concurrent commits upsert the
+    /// rows in the same order.
+    init(_ results: [RunResult]) {
+        states = SourceRunSummary.fold(results.filter(\.recordsRun).map(\.run)).sorted { $0.sourceID < $1.sourceID }
     }
 
     func append(to bindings: inout PostgresBindings) throws {

@@ -128,6 +128,32 @@ struct WorkerPoolPrefetchTests {
         #expect(connector.maxActive == 1)
     }
 
+    @Test(
+        "a task claimed later with a higher priority starts before those already waiting", arguments: BackendFactory.all
+    )
+    func laterClaimJumpsAhead(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        try await backend.queue.enqueue(
+            ["a", "b", "c"].map { NewTask(jobID: $0, sourceID: $0, priority: 0, runAt: 0) }, now: 0)
+        let connector = GatedConnector()
+        let running = Self.start(
+            backend, sources: ["a", "b", "c", "z"], concurrency: 1, prefetch: 2, connector: connector)
+        defer { running.task.cancel() }
+        // a fetching, b and c waiting: the buffer is full, so nothing more is claimed yet.
+        try await Self.until("a fetching, b and c waiting") {
+            let leased = try await Self.tasks(backend, .running).count
+            return connector.active == 1 && leased == 3
+        }
+        try await backend.queue.enqueue([NewTask(jobID: "z", sourceID: "z", priority: 9, runAt: 0)], now: 0)
+        // Once b starts, the buffer (c) is half empty: the refill claims z, which goes before c.
+        connector.open()
+        try await Self.until("all four succeeded") { try await Self.tasks(backend, .succeeded).count == 4 }
+        running.pool.stop()
+        try await running.task.value
+        #expect(connector.started == ["a", "b", "z", "c"])
+    }
+
     /// A pool of one slot and one task claimed ahead, holding x (fetching, gate closed) and y
     /// (leased, waiting for the slot).
     static func holdingTwo(_ backend: ConformanceBackend, _ connector: GatedConnector) async throws -> Running {

@@ -217,22 +217,6 @@ struct TransitController {
         }
     }
 
-    /// A line's names from the static GTFS of the first source of its network that knows it.
-    private func route(_ line: String, in network: String, networks: Networks) -> TransitNames.Route? {
-        for source in networks.sources[network] ?? [] {
-            if let route = environment.transitNames.route(source: source, route: line) { return route }
-        }
-        return nil
-    }
-
-    /// A stop's name from the static GTFS of the first of these sources that knows it.
-    private func stopName(_ stop: String, sources: [String]) -> String? {
-        for source in sources {
-            if let name = environment.transitNames.stopName(source: source, stop: stop) { return name }
-        }
-        return nil
-    }
-
     /// Effects from most to least serious.
     static let effectRank = [
         "no_service", "reduced_service", "significant_delays", "detour", "modified_service", "stop_moved",
@@ -283,7 +267,7 @@ struct TransitController {
         let lines = counts.keys.sorted().map { key -> LineDTO in
             let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
             let alerts = active[key] ?? []
-            let route = route(parts[1], in: parts[0], networks: networks)
+            let route = environment.transitNames.route(sources: networks.sources[parts[0]] ?? [], route: parts[1])
             return LineDTO(
                 network: parts[0], line: parts[1], name: route?.name, longName: route?.longName, color: route?.color,
                 status: alerts.isEmpty ? "normal" : "disrupted",
@@ -314,11 +298,11 @@ struct TransitController {
         let newest = departures.map(\.value.observedAt).max()
         let names = environment.transitNames
         return LineSnapshot(
-            network: network, line: line, name: route(line, in: network, networks: networks)?.name,
+            network: network, line: line, name: environment.transitNames.route(sources: sources, route: line)?.name,
             status: active["\(network)\u{1}\(line)"] == nil ? "normal" : "disrupted",
             stops: ordered.map {
                 StopDepartures(
-                    stopId: $0.key, stopName: stopName($0.key, sources: sources),
+                    stopId: $0.key, stopName: names.stopName(sources: sources, stop: $0.key),
                     departures: $0.value.prefix(limit).map { DepartureDTO($0, now: now, names: names) })
             },
             dataAgeSeconds: newest.map { Double(now - $0) / 1000 },
@@ -350,7 +334,7 @@ struct TransitController {
             DepartureQuery(sourceIDs: sources, stopID: stop, from: now - 60_000, limit: limit))
         let names = environment.transitNames
         return DepartureList(
-            stopId: stop, stopName: stopName(stop, sources: sources), count: departures.count,
+            stopId: stop, stopName: names.stopName(sources: sources, stop: stop), count: departures.count,
             departures: departures.map { DepartureDTO($0, now: now, names: names) },
             generatedAt: Timestamp.iso8601(now))
     }

@@ -21,6 +21,13 @@ enum GTFSRealtimeNames {
             raw >= 0 && Int(raw) < names.count && names[Int(raw)] != nil
         }
 
+        /// A wire value as the enum's raw value if the specification lists it, else nil (the
+        /// field then keeps what it had).
+        func listed(_ varint: UInt64) -> Int32? {
+            let raw = Int32(truncatingIfNeeded: varint)
+            return has(raw) ? raw : nil
+        }
+
         func name(_ raw: Int32) -> String {
             has(raw) ? names[Int(raw)]! : "unknown_\(raw)"
         }

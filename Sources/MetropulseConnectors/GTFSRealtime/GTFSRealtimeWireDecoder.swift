@@ -205,7 +205,9 @@ struct GTFSRealtimeWireDecoder {
             switch (field, reader.wireType) {
             case (1, .lengthDelimited): try Self.trip(reader.lengthDelimited(), into: &fields.trip)
             case (2, .lengthDelimited): stopTimes.append(try Self.stopTime(reader.lengthDelimited()))
-            case (3, .lengthDelimited): try Self.vehicleDescriptor(reader.lengthDelimited(), id: &fields.vehicleID)
+            case (3, .lengthDelimited):
+                var label: Raw?  // a trip update does not use it
+                try Self.vehicleDescriptor(reader.lengthDelimited(), id: &fields.vehicleID, label: &label)
             case (4, .varint): fields.timestamp = try reader.varint()
             case (5, .varint): fields.delay = Int32(truncatingIfNeeded: try reader.varint())
             default: try reader.skip()
@@ -221,8 +223,7 @@ struct GTFSRealtimeWireDecoder {
             switch (field, reader.wireType) {
             case (1, .lengthDelimited): fields.tripID = try reader.lengthDelimited()
             case (4, .varint):
-                let value = Int32(truncatingIfNeeded: try reader.varint())
-                if Names.tripRelationship.has(value) { fields.relationship = value }
+                fields.relationship = Names.tripRelationship.listed(try reader.varint()) ?? fields.relationship
             case (5, .lengthDelimited): fields.routeID = try reader.lengthDelimited()
             case (6, .varint): fields.directionID = UInt32(truncatingIfNeeded: try reader.varint())
             default: try reader.skip()
@@ -231,14 +232,14 @@ struct GTFSRealtimeWireDecoder {
         trip = fields
     }
 
-    /// A vehicle descriptor's id (the only field a trip update uses).
-    private static func vehicleDescriptor(_ raw: Raw, id: inout Raw?) throws(Reader.Failure) {
+    /// A vehicle descriptor's id and label.
+    private static func vehicleDescriptor(_ raw: Raw, id: inout Raw?, label: inout Raw?) throws(Reader.Failure) {
         var reader = Reader(raw)
         while let field = try reader.next() {
-            if field == 1 && reader.wireType == .lengthDelimited {
-                id = try reader.lengthDelimited()
-            } else {
-                try reader.skip()
+            switch (field, reader.wireType) {
+            case (1, .lengthDelimited): id = try reader.lengthDelimited()
+            case (2, .lengthDelimited): label = try reader.lengthDelimited()
+            default: try reader.skip()
             }
         }
     }
@@ -253,8 +254,7 @@ struct GTFSRealtimeWireDecoder {
             case (3, .lengthDelimited): try event(reader.lengthDelimited(), into: &fields.departure)
             case (4, .lengthDelimited): fields.stopID = try reader.lengthDelimited()
             case (5, .varint):
-                let value = Int32(truncatingIfNeeded: try reader.varint())
-                if Names.stopRelationship.has(value) { fields.relationship = value }
+                fields.relationship = Names.stopRelationship.listed(try reader.varint()) ?? fields.relationship
             default: try reader.skip()
             }
         }
@@ -334,20 +334,11 @@ struct GTFSRealtimeWireDecoder {
             switch (field, reader.wireType) {
             case (1, .lengthDelimited): try Self.trip(reader.lengthDelimited(), into: &fields.trip)
             case (2, .lengthDelimited): try position(reader.lengthDelimited(), into: &fields.position)
-            case (4, .varint):
-                let value = Int32(truncatingIfNeeded: try reader.varint())
-                if Names.stopStatus.has(value) { fields.status = value }
+            case (4, .varint): fields.status = Names.stopStatus.listed(try reader.varint()) ?? fields.status
             case (5, .varint): fields.timestamp = try reader.varint()
             case (7, .lengthDelimited): fields.stopID = try reader.lengthDelimited()
             case (8, .lengthDelimited):
-                var descriptor = ProtobufReader(try reader.lengthDelimited())
-                while let field = try descriptor.next() {
-                    switch (field, descriptor.wireType) {
-                    case (1, .lengthDelimited): fields.vehicleID = try descriptor.lengthDelimited()
-                    case (2, .lengthDelimited): fields.label = try descriptor.lengthDelimited()
-                    default: try descriptor.skip()
-                    }
-                }
+                try vehicleDescriptor(reader.lengthDelimited(), id: &fields.vehicleID, label: &fields.label)
             default: try reader.skip()
             }
         }
@@ -446,18 +437,12 @@ struct GTFSRealtimeWireDecoder {
             switch (field, reader.wireType) {
             case (1, .lengthDelimited): fields.periods.append(try Self.period(reader.lengthDelimited()))
             case (5, .lengthDelimited): fields.entities.append(try Self.informed(reader.lengthDelimited()))
-            case (6, .varint):
-                let value = Int32(truncatingIfNeeded: try reader.varint())
-                if Names.cause.has(value) { fields.cause = value }
-            case (7, .varint):
-                let value = Int32(truncatingIfNeeded: try reader.varint())
-                if Names.effect.has(value) { fields.effect = value }
+            case (6, .varint): fields.cause = Names.cause.listed(try reader.varint()) ?? fields.cause
+            case (7, .varint): fields.effect = Names.effect.listed(try reader.varint()) ?? fields.effect
             case (8, .lengthDelimited): try translated(reader.lengthDelimited(), into: &fields.url)
             case (10, .lengthDelimited): try translated(reader.lengthDelimited(), into: &fields.header)
             case (11, .lengthDelimited): try translated(reader.lengthDelimited(), into: &fields.details)
-            case (14, .varint):
-                let value = Int32(truncatingIfNeeded: try reader.varint())
-                if Names.severity.has(value) { fields.severity = value }
+            case (14, .varint): fields.severity = Names.severity.listed(try reader.varint()) ?? fields.severity
             default: try reader.skip()
             }
         }

@@ -28,3 +28,10 @@ public struct ClaimedTask: Sendable, Hashable, Codable {
         self.leaseExpiresAt = leaseExpiresAt
     }
 }
+
+extension ClaimedTask {
+    /// Claim order: highest priority first, then earliest run time, then oldest.
+    public func claimedBefore(_ other: ClaimedTask) -> Bool {
+        (priority, -runAt, -id) > (other.priority, -other.runAt, -other.id)
+    }
+}

@@ -36,4 +36,14 @@ public final class TransitNameBook: Sendable {
         guard let routeID else { return nil }
         return entries.withLock { $0[sourceID]?.names?.routes[routeID] }
     }
+
+    /// The stop's name from the first of these sources whose static GTFS knows it.
+    public func stopName(sources: [String], stop stopID: String) -> String? {
+        sources.lazy.compactMap { self.stopName(source: $0, stop: stopID) }.first
+    }
+
+    /// The route from the first of these sources whose static GTFS knows it.
+    public func route(sources: [String], route routeID: String) -> TransitNames.Route? {
+        sources.lazy.compactMap { self.route(source: $0, route: routeID) }.first
+    }
 }

@@ -196,7 +196,7 @@ public final class WorkerPool: Service {
                 state.prefetched.append(contentsOf: claimed)
                 if state.prefetched.count > claimed.count {
                     // Claims come back in priority order; keep it across claims.
-                    state.prefetched.sort { ($0.priority, -$0.runAt, -$0.id) > ($1.priority, -$1.runAt, -$1.id) }
+                    state.prefetched.sort { $0.claimedBefore($1) }
                 }
             }
         }

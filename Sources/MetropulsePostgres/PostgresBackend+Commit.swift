@@ -4,14 +4,17 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// The one-statement commit. The locked commit spends a round trip on `BEGIN`, on the outcomes,
-/// on locking the sources' latest rows, on the blocks and on `COMMIT`. This one bets that the
-/// latest blocks this process cached are still current and that every outcome still applies: it
-/// merges against the cache and sends everything in one statement, which checks the latest rows'
-/// tokens as it updates them. If a token changed (another process wrote the source) or a lease
-/// passed, the statement raises `metropulse_stale_commit`, rolls back whole, and the caller runs
-/// the locked commit. A source found changed is written the locked way for a minute, so writers
-/// sharing sources do not lose a round trip on every commit.
+/// How a commit is written. Its run records, raw and latest station blocks and source states
+/// always go in one statement (`CommitStatement`), which replaces a source's latest row only if
+/// the row still has the token the blocks were merged against.
+///
+/// The one-statement commit bets that the latest blocks this process cached are still current and
+/// that every outcome still applies: it merges against the cache and sends the outcomes too, with
+/// no transaction around it. If a token changed (another process wrote the source) or a lease
+/// passed, the statement raises `metropulse_stale_commit`, rolls back whole, and the locked commit
+/// runs: `BEGIN`, the outcomes, the sources' latest rows locked and read, measurements and transit,
+/// the same statement, `COMMIT`. A source found changed is written the locked way for a minute,
+/// so writers sharing sources do not lose a round trip on every commit.
 extension PostgresBackend {
     /// What the one-statement commits of this process know: sources found stale, until when, and
     /// how many commits went through in one statement or fell back to the locked commit.
@@ -79,32 +82,10 @@ extension PostgresBackend {
             tokens[sourceID] = entry.token
             latest[sourceID] = entry.stations
         }
-        let merged = MergedStations(groups, into: &latest)
-
-        let recorded = lastPerID(results.filter(\.recordsRun), id: \.run.id)
-        // Every source with something to write is checked; unchanged ones keep their token and
-        // block (placeholders the statement ignores).
-        var checked = CheckedLatestColumns()
-        for sourceID in Set(merged.raw.sourceIDs).union(merged.updatedAt.keys).sorted() {
-            checked.expected.append(tokens[sourceID]!)
-            if let updatedAt = merged.updatedAt[sourceID] {
-                checked.changed.append(true)
-                checked.blocks.append(
-                    latest[sourceID]!, sourceID: sourceID, updatedAt: updatedAt,
-                    withDetails: merged.detailsChanged.contains(sourceID))
-            } else {
-                checked.changed.append(false)
-                checked.blocks.appendUnchanged(sourceID: sourceID, token: tokens[sourceID]!)
-            }
-        }
-        let statement = OptimisticCommit(
-            outcomes: OutcomeColumns(finishingTasks ? results.compactMap(\.outcome) : []),
-            latest: checked, raw: merged.raw,
-            runs: RunColumns(
-                recorded.map(\.run), fences: recorded.map { finishingTasks ? $0.outcome?.attemptKey : nil }),
-            states: StateColumns(SourceRunSummary.fold(results.filter(\.recordsRun).map(\.run))))
+        let write = CommitWrite(
+            results, groups: groups, applyingOutcomes: finishingTasks, tokens: tokens, latest: latest)
         do {
-            for try await _ in try await client.execute(statement, logger: logger) {}
+            for try await _ in try await client.execute(write.statement, logger: logger) {}
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "MP001" {
             // Nothing was written. The blocks taken from the cache may be stale: the locked commit
             // reads them again.
@@ -115,11 +96,61 @@ extension PostgresBackend {
             return false
         }
         commits.didCommit()
-        for sourceID in sources {
-            let token = checked.blocks.sourceIDs.firstIndex(of: sourceID).map { checked.blocks.tokens[$0] }
-            cache.store(latest[sourceID]!, sourceID: sourceID, token: token ?? tokens[sourceID]!)
-        }
+        write.storeLatest(in: cache)
         return true
+    }
+
+    /// A commit's statement, with the merged latest blocks to cache once it landed.
+    struct CommitWrite {
+        let statement: CommitStatement
+        private let latest: [String: LatestStations]
+        private let tokens: [String: Int64]
+
+        /// `tokens` and `latest`: the blocks of the sources in `groups`, which are merged into them.
+        /// With `applyingOutcomes`, the statement applies the results' outcomes and writes each run
+        /// record only if its outcome applied; otherwise the outcomes were applied already.
+        init(
+            _ results: [RunResult], groups: [StationGroup], applyingOutcomes: Bool, tokens: [String: Int64],
+            latest: [String: LatestStations]
+        ) {
+            var latest = latest
+            let merged = MergedStations(groups, into: &latest)
+            // Every source with something to write is checked; unchanged ones keep their token and
+            // block (placeholders the statement ignores).
+            var checked = CheckedLatestColumns()
+            for sourceID in Set(merged.raw.sourceIDs).union(merged.updatedAt.keys).sorted() {
+                checked.expected.append(tokens[sourceID]!)
+                if let updatedAt = merged.updatedAt[sourceID] {
+                    checked.changed.append(true)
+                    checked.blocks.append(
+                        latest[sourceID]!, sourceID: sourceID, updatedAt: updatedAt,
+                        withDetails: merged.detailsChanged.contains(sourceID))
+                } else {
+                    checked.changed.append(false)
+                    checked.blocks.appendUnchanged(sourceID: sourceID, token: tokens[sourceID]!)
+                }
+            }
+            statement = CommitStatement(
+                outcomes: OutcomeColumns(applyingOutcomes ? results.compactMap(\.outcome) : []), latest: checked,
+                raw: merged.raw, runs: RunColumns(results, fenced: applyingOutcomes), states: StateColumns(results))
+            self.latest = latest
+            self.tokens = tokens
+        }
+
+        /// Whether the statement has nothing to do.
+        var isEmpty: Bool {
+            statement.outcomes.ids.isEmpty && statement.latest.expected.isEmpty && statement.raw.sourceIDs.isEmpty
+                && statement.runs.runs.isEmpty
+        }
+
+        /// Caches every source's merged block under the token its row now has.
+        func storeLatest(in cache: LatestStationCache) {
+            let blocks = statement.latest.blocks
+            for (sourceID, stations) in latest {
+                let token = blocks.sourceIDs.firstIndex(of: sourceID).map { blocks.tokens[$0] }
+                cache.store(stations, sourceID: sourceID, token: token ?? tokens[sourceID]!)
+            }
+        }
     }
 
     /// The sources whose latest row the statement checks (expected token) and, where `changed`,
@@ -141,14 +172,14 @@ extension PostgresBackend {
     /// Outcomes, checked latest rows, raw blocks, run records (fenced by their outcomes) and
     /// source states; raises `metropulse_stale_commit` unless every checked row and every outcome
     /// applied, so it writes all of it or nothing. The latest rows are locked in source order first,
-    /// as the locked commit does, so concurrent commits cannot deadlock on them.
-    struct OptimisticCommit: ArrayColumnsStatement {
+    /// as `lockLatest` does, so concurrent commits cannot deadlock on them.
+    struct CommitStatement: ArrayColumnsStatement {
         typealias Row = Int
 
         private static let latestFrom = 1 + OutcomeColumns.types.count
         private static let rawFrom = latestFrom + CheckedLatestColumns.types.count
         private static let runsFrom = rawFrom + RawBlockColumns.types.count
-        private static let statesFrom = runsFrom + RunColumns.fencedTypes.count
+        private static let statesFrom = runsFrom + RunColumns.types.count
 
         static let sql = """
             WITH applied AS (\(OutcomeColumns.update(from: 1)) RETURNING t.id, t.attempts),
@@ -172,7 +203,7 @@ extension PostgresBackend {
                     count, payload)
                 SELECT * FROM UNNEST(\(unnestParameters(RawBlockColumns.types, from: rawFrom)))
             ), recorded AS (
-                \(RunColumns.insert(from: runsFrom, fenced: true))
+                \(RunColumns.insert(from: runsFrom))
             ), states AS (
                 \(StateColumns.upsert(from: statesFrom))
             ), stale AS (
@@ -185,7 +216,7 @@ extension PostgresBackend {
             SELECT count(*)::bigint FROM stale
             """
         static let bindingDataTypes =
-            OutcomeColumns.types + CheckedLatestColumns.types + RawBlockColumns.types + RunColumns.fencedTypes
+            OutcomeColumns.types + CheckedLatestColumns.types + RawBlockColumns.types + RunColumns.types
             + StateColumns.types
 
         var outcomes: OutcomeColumns
