@@ -25,13 +25,16 @@ extension Request {
         return number
     }
 
-    /// An instant as ISO 8601 or epoch seconds.
+    /// An instant as ISO 8601 or epoch seconds, between the years 1 and 9999.
     func timeQuery(_ name: String) throws -> Int64? {
         guard let text = query(name) else { return nil }
-        if let millis = Timestamp.parse(text) { return millis }
-        if let seconds = Double(text), seconds.isFinite { return Int64(seconds * 1000) }
+        if let millis = Timestamp.parse(text), Timestamp.representable.contains(millis) { return millis }
+        if let seconds = Double(text), let millis = Timestamp.millis(seconds: seconds, in: Timestamp.representable) {
+            return millis
+        }
         throw HTTPError(
-            .badRequest, message: "\(name) must be an ISO 8601 time (2025-10-18T09:00:00Z) or epoch seconds")
+            .badRequest,
+            message: "\(name) must be an ISO 8601 time (2025-10-18T09:00:00Z) or epoch seconds, from year 1 to 9999")
     }
 
     func enumQuery<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T?

@@ -42,6 +42,9 @@ public struct StaticGTFSLoader: Service {
         }
     }
 
+    /// The largest static GTFS zip downloaded.
+    static let maxZipBytes = 256 << 20
+
     /// Loads every static GTFS that is new, changed, due for its daily refresh or its retry.
     /// Sources naming the same zip (a publisher's trip, vehicle and alert feeds) share one download
     /// and one parse.
@@ -71,7 +74,12 @@ public struct StaticGTFSLoader: Service {
             let bytes: [UInt8]
             if location.contains("://") || location.hasPrefix("demo:") {
                 let timeout = max(sources.map(\.timeoutMillis).max() ?? 0, 60_000)
-                bytes = try await http.get(location, timeoutMillis: timeout).body
+                // A zip is larger than a real-time document: up to 256 MB on the wire, whatever
+                // the sources' body limit; its extraction is bounded by GTFSStaticParser.Limits.
+                var limits = sources.first?.limits ?? FetchLimits()
+                limits.maxBodyBytes = max(limits.maxBodyBytes, Self.maxZipBytes)
+                limits.maxDecompressedBytes = max(limits.maxDecompressedBytes, Self.maxZipBytes)
+                bytes = try await http.get(location, timeoutMillis: timeout, limits: limits).body
             } else {
                 bytes = Array(try Data(contentsOf: URL(fileURLWithPath: location)))
             }

@@ -450,9 +450,25 @@
         public func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask] {
             _ = try consumer()
             await catchUp()
+            // A task whose lease expired on its last attempt goes to the dead letters, not round again.
+            let spent = state.withLock { state in
+                state.entries.values.filter { entry in
+                    entry.leaseOwner != nil && (entry.leaseExpiresAt ?? 0) <= now
+                        && entry.attempt >= entry.record.maxAttempts
+                }
+            }
+            if !spent.isEmpty {
+                try await finish(
+                    spent.map {
+                        TaskOutcome(
+                            taskID: $0.id, leaseOwner: $0.leaseOwner ?? "", attempt: $0.attempt,
+                            disposition: .dead(error: spentLeaseError), finishedAt: now)
+                    })
+            }
             return state.withLock { state in
                 let ready = state.entries.values.filter { entry in
                     entry.record.runAt <= now && (entry.leaseOwner == nil || (entry.leaseExpiresAt ?? 0) <= now)
+                        && !(entry.leaseOwner != nil && entry.attempt >= entry.record.maxAttempts)
                 }
                 .sorted { lhs, rhs in
                     (-lhs.record.priority, lhs.record.runAt, lhs.id) < (-rhs.record.priority, rhs.record.runAt, rhs.id)

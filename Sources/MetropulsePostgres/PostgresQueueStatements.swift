@@ -9,8 +9,20 @@ enum PostgresQueueStatements {
     struct Claim: PostgresPreparedStatement {
         typealias Row = (Int64, String, String, Int, Int, Int, Int64, Int64)
 
+        /// A task whose lease expired on its last attempt goes dead in the same statement.
         static let sql = """
-            WITH ready AS (
+            WITH spent AS (
+                UPDATE tasks SET state = 'dead', finished_at = $1, last_error = '\(spentLeaseError)',
+                    lease_owner = NULL, lease_expires_at = NULL
+                WHERE id IN (
+                    SELECT id FROM tasks
+                    WHERE state = 'running' AND lease_expires_at < $1 AND attempts >= max_attempts
+                    LIMIT $2
+                    FOR UPDATE SKIP LOCKED
+                )
+                RETURNING id
+            ),
+            ready AS (
                 SELECT id, priority, run_at FROM tasks
                 WHERE state IN ('queued', 'retrying') AND run_at <= $1
                 ORDER BY priority DESC, run_at
@@ -19,7 +31,7 @@ enum PostgresQueueStatements {
             ),
             expired AS (
                 SELECT id, priority, run_at FROM tasks
-                WHERE state = 'running' AND lease_expires_at < $1
+                WHERE state = 'running' AND lease_expires_at < $1 AND attempts < max_attempts
                 ORDER BY lease_expires_at
                 LIMIT $2
                 FOR UPDATE SKIP LOCKED

@@ -27,6 +27,14 @@ extension SQLiteBackend: WorkQueue {
     public func claim(owner: String, limit: Int, leaseMillis: Int64, now: Int64) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         return try await pool.write { db -> [ClaimedTask] in
+            // A task whose lease expired on its last attempt is dead, not handed out again.
+            try db.cachedStatement(
+                sql: """
+                    UPDATE tasks INDEXED BY tasks_leased SET state = 'dead', finished_at = ?, last_error = ?,
+                        lease_owner = NULL, lease_expires_at = NULL
+                    WHERE state = 'running' AND lease_expires_at < ? AND attempts >= max_attempts
+                    """
+            ).execute(arguments: [now, spentLeaseError, now])
             // Ready tasks by priority then age, plus tasks whose worker lost its lease. The partial
             // indexes are named: the planner would otherwise pick `tasks_state` and sort every
             // waiting task on each claim.

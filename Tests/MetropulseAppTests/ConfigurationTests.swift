@@ -109,7 +109,7 @@ struct ConfigurationTests {
             errors.map(\.description) == [
                 "line 2: workers.concurrency: expected an integer from 1 to 4096",
                 "line 4: api.prot: unknown setting",
-                "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d",
+                "line 9: sources[0].interval: expected a positive duration like 500ms, 30s, 5m, 1h or 7d (at most 10 years)",
                 "line 10: sources[1].id: duplicate source id 'a'",
                 "line 14: sources[2].kind: unknown kind 'carrier-pigeon' (expected gbfs, ods-records, gtfs-rt, siri-lite, city, json)",
                 "line 15: sources[2].url: 'ftp://example.org' is not an http(s) or demo: URL",

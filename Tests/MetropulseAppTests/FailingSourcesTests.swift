@@ -49,7 +49,8 @@ struct FailingSourcesTests {
 
         func broken(_ id: String, _ url: String, timeout: Int64 = 2_000) -> SourceDefinition {
             SourceDefinition(
-                id: id, kind: .gbfs, urls: [url], intervalMillis: 86_400_000, timeoutMillis: timeout, maxAttempts: 3)
+                id: id, kind: .gbfs, urls: [url], intervalMillis: 86_400_000, timeoutMillis: timeout, maxAttempts: 3,
+                limits: .local)
         }
         var sources = [MetropulseConfiguration.demoSources[0]]
         sources[0].intervalMillis = 86_400_000
@@ -77,7 +78,10 @@ struct FailingSourcesTests {
         ]
         for (source, (kind, text)) in expectations {
             // The attempts of the task that died (a slot boundary may have queued another task meanwhile).
-            let dead = try #require(try await queue.tasks(state: .dead, limit: 10).first { $0.sourceID == source })
+            let deadTasks = try await queue.tasks(state: .dead, limit: 10)
+            let dead = try #require(
+                deadTasks.first { $0.sourceID == source },
+                "\(deadTasks.map { "\($0.sourceID): \($0.lastError ?? "")" })")
             let runs = try await store.taskRuns(TaskRunQuery(sourceID: source)).filter { $0.jobID == dead.jobID }
                 .sorted { $0.attempt < $1.attempt }
             #expect(runs.map(\.attempt) == [1, 2, 3], "\(source)")

@@ -36,7 +36,7 @@ struct FeedHealthTests {
         let sources = ["frozen", "moving"].map { name in
             SourceDefinition(
                 id: name, kind: .gbfs, urls: [publisher.url("\(name)/gbfs.json")], intervalMillis: 1_000,
-                timeoutMillis: 2_000, staleAfterMillis: 4_000)
+                timeoutMillis: 2_000, staleAfterMillis: 4_000, limits: .local)
         }
         let app = try await RunningApp.start(
             configuration(database: try temporaryFolder() + "/m.sqlite", sources: sources))

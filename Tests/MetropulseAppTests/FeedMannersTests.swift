@@ -43,7 +43,7 @@ struct FeedMannersTests {
     ) {
         TinyGBFS.serveDiscovery(on: router)
         let publisher = try await Publisher.start(router)
-        let source = SourceDefinition(id: id, kind: .gbfs, urls: [publisher.url("gbfs.json")])
+        let source = SourceDefinition(id: id, kind: .gbfs, urls: [publisher.url("gbfs.json")], limits: .local)
         return (publisher, GBFSConnector(http: client()), source)
     }
 
@@ -116,18 +116,18 @@ struct FeedMannersTests {
         let http = Self.client()
 
         let error = await #expect(throws: FetchError.self) {
-            _ = try await http.get(publisher.url("limited"), timeoutMillis: 2_000)
+            _ = try await http.get(publisher.url("limited"), timeoutMillis: 2_000, limits: .local)
         }
         #expect(error?.kind == .httpStatus && error?.httpStatus == 429 && error?.retryAfterMillis == 2_000)
         // Any path on the same host waits: no request is sent.
         let waiting = await #expect(throws: FetchError.self) {
-            _ = try await http.get(publisher.url("other"), timeoutMillis: 2_000)
+            _ = try await http.get(publisher.url("other"), timeoutMillis: 2_000, limits: .local)
         }
         #expect(waiting?.httpStatus == 429 && (waiting?.retryAfterMillis ?? 0) > 0)
         #expect(waiting?.message.contains("asked to wait") == true)
         #expect(counters["limited"] == 1)
         try await Task.sleep(for: .milliseconds(2_100))
-        let document = try await http.get(publisher.url("other"), timeoutMillis: 2_000)
+        let document = try await http.get(publisher.url("other"), timeoutMillis: 2_000, limits: .local)
         #expect(document.status == 200)
 
         // The retry policy never retries sooner than the server asked.
@@ -162,7 +162,7 @@ struct FeedMannersTests {
         let publisher = try await Publisher.start(router)
         defer { publisher.task.cancel() }
         let http = Self.client()
-        let document = try await http.get(publisher.url("zipped"), timeoutMillis: 2_000)
+        let document = try await http.get(publisher.url("zipped"), timeoutMillis: 2_000, limits: .local)
         #expect(document.body == body)
     }
 
@@ -181,7 +181,7 @@ struct FeedMannersTests {
         let http = Self.client(limit: 2)
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<6 {
-                group.addTask { try await http.get(publisher.url("slow"), timeoutMillis: 5_000).status }
+                group.addTask { try await http.get(publisher.url("slow"), timeoutMillis: 5_000, limits: .local).status }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -209,13 +209,15 @@ struct FeedMannersTests {
             (publisher.url("missing"), .httpStatus, 5_000),
         ]
         for (url, kind, timeout) in cases {
-            let error = await #expect(throws: FetchError.self) { _ = try await http.get(url, timeoutMillis: timeout) }
+            let error = await #expect(throws: FetchError.self) {
+                _ = try await http.get(url, timeoutMillis: timeout, limits: .local)
+            }
             #expect(error?.kind == kind, "\(url): \(String(describing: error))")
         }
         let connector = GBFSConnector(http: http)
         let error = await #expect(throws: FetchError.self) {
             _ = try await connector.fetch(
-                SourceDefinition(id: "g", kind: .gbfs, urls: [publisher.url("garbage/gbfs.json")]),
+                SourceDefinition(id: "g", kind: .gbfs, urls: [publisher.url("garbage/gbfs.json")], limits: .local),
                 context: Self.context)
         }
         #expect(error?.kind == .decode)
@@ -274,7 +276,8 @@ struct APIKeyTests {
         let connector = DocumentConnector.siri(http: FeedMannersTests.client())
         func source(_ variable: String) -> SourceDefinition {
             SourceDefinition(
-                id: "prim", kind: .siriLite, urls: [publisher.url("estimated-timetable")], apiKeyEnv: variable)
+                id: "prim", kind: .siriLite, urls: [publisher.url("estimated-timetable")], apiKeyEnv: variable,
+                limits: .local)
         }
         let result = try await connector.fetch(source("METROPULSE_TEST_PRIM_KEY"), context: FeedMannersTests.context)
         #expect(result.observations.departures.count == 111 && result.httpStatus == 200)

@@ -61,6 +61,7 @@ struct MultiProcessTests {
         try "sources:\n\(sources)\n".write(toFile: folder + "/sources.yaml", atomically: true, encoding: .utf8)
         let environment = [
             "METROPULSE_DATABASE_URL": databaseURL, "METROPULSE_CONFIG": folder + "/sources.yaml",
+            "METROPULSE_FETCH_ALLOW_PRIVATE_ADDRESSES": "true",
             "METROPULSE_WORKERS_LEASE": "3s", "METROPULSE_WORKERS_HEARTBEAT": "1s",
         ]
         let scheduler = try ChildProcess(arguments: ["scheduler", "--port", "0"], environment: environment)

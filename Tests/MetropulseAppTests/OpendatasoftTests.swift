@@ -61,7 +61,7 @@ struct OpendatasoftTests {
         defer { publisher.task.cancel() }
         let connector = ODSConnector(http: FeedMannersTests.client())
         let source = SourceDefinition(
-            id: "ods", kind: .odsRecords, urls: [publisher.url("records?where=capacity%20%3E%200")])
+            id: "ods", kind: .odsRecords, urls: [publisher.url("records?where=capacity%20%3E%200")], limits: .local)
         let result = try await connector.fetch(source, context: FeedMannersTests.context)
         #expect(result.observations.count == 10_250)
         #expect(Set(result.observations.stations.map(\.stationID)).count == 10_250)
@@ -87,10 +87,12 @@ struct OpendatasoftTests {
 
         let source = SourceDefinition(
             id: "velib", kind: .gbfs, urls: [publisher.url("gbfs/gbfs.json")], intervalMillis: 86_400_000,
-            fallbacks: [SourceEndpoint(kind: .odsRecords, urls: [publisher.url("records")])], stationKey: .code)
+            fallbacks: [SourceEndpoint(kind: .odsRecords, urls: [publisher.url("records")])], stationKey: .code,
+            limits: .local)
         let broken = SourceDefinition(
             id: "broken", kind: .gbfs, urls: [publisher.url("gbfs/gbfs.json")], intervalMillis: 86_400_000,
-            maxAttempts: 1, fallbacks: [SourceEndpoint(kind: .odsRecords, urls: [publisher.url("missing")])])
+            maxAttempts: 1, fallbacks: [SourceEndpoint(kind: .odsRecords, urls: [publisher.url("missing")])],
+            limits: .local)
         let app = try await RunningApp.start(
             configuration(database: try temporaryFolder() + "/m.sqlite", sources: [source, broken]))
         let store = app.runtime.backend.store

@@ -43,7 +43,7 @@ struct SocrataTests {
         let connector = SocrataConnector(http: FeedMannersTests.client(), pageSize: 300)
         let source = SourceDefinition(
             id: "nyc", kind: .json, urls: [publisher.url("resource/uczf-rk3c.json?$where=counts%20%3E%200")],
-            format: "socrata", mapping: Self.mapping)
+            format: "socrata", mapping: Self.mapping, limits: .local)
         let result = try await connector.fetch(source, context: FeedMannersTests.context)
         #expect(result.observations.measurements.count == 1_000 && result.rejected.isEmpty)
         #expect(Set(result.observations.measurements.map(\.zone)).count == 9)
@@ -72,7 +72,7 @@ struct SocrataTests {
         mapping.id = "/no_such_column"
         let source = SourceDefinition(
             id: "nyc", kind: .json, urls: [publisher.url("resource/uczf-rk3c.json")], format: "socrata",
-            mapping: Self.mapping)
+            mapping: Self.mapping, limits: .local)
         let result = try await connector.fetch(source, context: FeedMannersTests.context)
         #expect(result.observations.measurements.count == 500)
         #expect(queries.all.map { $0["$limit"] } == ["200", "200", "100"])

@@ -145,7 +145,8 @@ struct TransitAPITests {
         defer { publisher.task.cancel() }
         let location = publisher.url("static.zip")
         let sources = ["trips", "vehicles", "alerts"].map {
-            SourceDefinition(id: $0, kind: .gtfsRT, urls: ["http://127.0.0.1:9/\($0).pb"], staticGTFS: location)
+            SourceDefinition(
+                id: $0, kind: .gtfsRT, urls: ["http://127.0.0.1:9/\($0).pb"], staticGTFS: location, limits: .local)
         }
         let book = TransitNameBook()
         let now = Mutex<Int64>(1_000_000)

@@ -66,6 +66,34 @@ struct QueueConformanceTests {
         #expect(stats.succeeded == 1)
     }
 
+    @Test(
+        "a task whose lease expires on its last attempt is dead with the reason, not taken again",
+        arguments: BackendFactory.queues)
+    func spentLease(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        try await backend.queue.enqueue([task("poison", maxAttempts: 2), task("fine", runAt: 1_000)], now: 0)
+        // Two workers take the task in turn and never answer (a feed that crashes or hangs them).
+        let first = try #require(try await backend.queue.claim(owner: "w1", limit: 1, leaseMillis: 100, now: 0).first)
+        #expect(first.jobID == "poison" && first.attempt == 1)
+        let second = try #require(
+            try await backend.queue.claim(owner: "w2", limit: 1, leaseMillis: 100, now: 101).first)
+        #expect(second.jobID == "poison" && second.attempt == 2)
+        // The last attempt's lease passes: the task is dead, and the next claim gets other work.
+        let next = try await backend.queue.claim(owner: "w3", limit: 10, leaseMillis: 100, now: 1_000)
+        #expect(next.map(\.jobID) == ["fine"])
+        let dead = try await backend.queue.tasks(state: .dead, limit: 10)
+        #expect(dead.map(\.jobID) == ["poison"])
+        #expect(dead.first?.lastError == spentLeaseError)
+        #expect(try await backend.queue.stats(now: 1_000).dead == 1)
+        // A late outcome from the last worker changes nothing; requeueing brings it back.
+        try await backend.queue.finish([.init(second, disposition: .succeeded, finishedAt: 1_001)])
+        #expect(try await backend.queue.tasks(state: .dead, limit: 10).count == 1)
+        #expect(try await backend.queue.requeueDead(taskIDs: nil, now: 1_002) == 1)
+        let again = try await backend.queue.claim(owner: "w4", limit: 10, leaseMillis: 100, now: 1_002)
+        #expect(again.map(\.jobID) == ["poison"] && again.first?.attempt == 1)
+    }
+
     @Test("renewing a lease keeps the task from being taken", arguments: BackendFactory.queues)
     func renew(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()

@@ -229,14 +229,22 @@ struct TransitController {
         }
     }
 
+    /// A line of a network: a key that holds any two strings, empty ones included.
+    struct LineKey: Hashable, Comparable {
+        var network: String
+        var line: String
+
+        static func < (a: LineKey, b: LineKey) -> Bool { (a.network, a.line) < (b.network, b.line) }
+    }
+
     /// Active disruptions per (network, line).
     private static func activeByLine(
         _ disruptions: [StoredValue<Disruption>], networks: Networks, now: Int64
-    ) -> [String: [Disruption]] {
-        var byLine: [String: [Disruption]] = [:]
+    ) -> [LineKey: [Disruption]] {
+        var byLine: [LineKey: [Disruption]] = [:]
         for d in disruptions.map(\.value) where d.isActive(at: now) {
             for route in d.routeIDs {
-                byLine["\(networks.network(of: d.sourceID))\u{1}\(route)", default: []].append(d)
+                byLine[LineKey(network: networks.network(of: d.sourceID), line: route), default: []].append(d)
             }
         }
         return byLine
@@ -251,28 +259,28 @@ struct TransitController {
             DepartureQuery(sourceIDs: sourceIDs, from: now - 60_000, limit: 100_000))
         async let vehicles = store.vehicles(sourceIDs: sourceIDs, routeID: nil)
         async let disruptions = store.disruptions(sourceIDs: sourceIDs)
-        var counts: [String: (departures: Int, vehicles: Int)] = [:]
+        var counts: [LineKey: (departures: Int, vehicles: Int)] = [:]
         for d in try await departures {
             if let r = d.value.routeID {
-                counts["\(networks.network(of: d.value.sourceID))\u{1}\(r)", default: (0, 0)].departures += 1
+                counts[LineKey(network: networks.network(of: d.value.sourceID), line: r), default: (0, 0)].departures +=
+                    1
             }
         }
         for v in try await vehicles {
             if let r = v.value.routeID {
-                counts["\(networks.network(of: v.value.sourceID))\u{1}\(r)", default: (0, 0)].vehicles += 1
+                counts[LineKey(network: networks.network(of: v.value.sourceID), line: r), default: (0, 0)].vehicles += 1
             }
         }
         let active = Self.activeByLine(try await disruptions, networks: networks, now: now)
         for key in active.keys where counts[key] == nil { counts[key] = (0, 0) }
-        let lines = counts.keys.sorted().map { key -> LineDTO in
-            let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
+        let lines = counts.sorted { $0.key < $1.key }.map { key, count -> LineDTO in
             let alerts = active[key] ?? []
-            let route = environment.transitNames.route(sources: networks.sources[parts[0]] ?? [], route: parts[1])
+            let route = environment.transitNames.route(sources: networks.sources[key.network] ?? [], route: key.line)
             return LineDTO(
-                network: parts[0], line: parts[1], name: route?.name, longName: route?.longName, color: route?.color,
+                network: key.network, line: key.line, name: route?.name, longName: route?.longName, color: route?.color,
                 status: alerts.isEmpty ? "normal" : "disrupted",
-                effect: Self.worst(alerts), activeDisruptions: alerts.count, departures: counts[key]!.departures,
-                vehicles: counts[key]!.vehicles)
+                effect: Self.worst(alerts), activeDisruptions: alerts.count, departures: count.departures,
+                vehicles: count.vehicles)
         }
         return LineList(count: lines.count, lines: lines, generatedAt: Timestamp.iso8601(now))
     }
@@ -299,7 +307,7 @@ struct TransitController {
         let names = environment.transitNames
         return LineSnapshot(
             network: network, line: line, name: environment.transitNames.route(sources: sources, route: line)?.name,
-            status: active["\(network)\u{1}\(line)"] == nil ? "normal" : "disrupted",
+            status: active[LineKey(network: network, line: line)] == nil ? "normal" : "disrupted",
             stops: ordered.map {
                 StopDepartures(
                     stopId: $0.key, stopName: names.stopName(sources: sources, stop: $0.key),
@@ -314,11 +322,10 @@ struct TransitController {
         let networks = Networks(environment.catalog)
         let disruptions = try await environment.store.disruptions(sourceIDs: try networks.sources(for: request))
         let active = Self.activeByLine(disruptions, networks: networks, now: now)
-        let lines = active.keys.sorted().map { key -> LineTraffic in
-            let parts = key.split(separator: "\u{1}", maxSplits: 1).map(String.init)
-            return LineTraffic(
-                network: parts[0], line: parts[1], status: "disrupted",
-                disruptions: active[key]!.map { DisruptionDTO($0, now: now) })
+        let lines = active.sorted { $0.key < $1.key }.map { key, alerts -> LineTraffic in
+            LineTraffic(
+                network: key.network, line: key.line, status: "disrupted",
+                disruptions: alerts.map { DisruptionDTO($0, now: now) })
         }
         let other = disruptions.map(\.value).filter { $0.isActive(at: now) && $0.routeIDs.isEmpty }
         return TrafficStatus(

@@ -21,84 +21,101 @@ public enum ConfigurationLoader {
         let message: String
     }
 
-    static let settings: [Setting] = [
-        Setting(key: "database.url") { c, v throws(ValueError) in
-            guard v.isEmpty || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
-                throw ValueError(message: "expected postgres://user:password@host:port/database")
-            }
-            c.database.url = v.isEmpty ? nil : v
-        },
-        Setting(key: "database.path") { c, v in c.database.path = v },
-        Setting(key: "database.synchronous") { c, v throws(ValueError) in
-            guard ["full", "normal"].contains(v.lowercased()) else {
-                throw ValueError(message: "expected full or normal")
-            }
-            c.database.synchronous = v.lowercased()
-        },
-        Setting(key: "kafka.brokers") { c, v in c.kafka.brokers = v.isEmpty ? nil : v },
-        Setting(key: "kafka.topic_prefix") { c, v in c.kafka.topicPrefix = v },
-        Setting(key: "kafka.stall_after") { c, v throws(ValueError) in c.kafka.stallAfterMillis = try duration(v) },
-        Setting(key: "kafka.group") { c, v in c.kafka.topics.group = v },
-        Setting(key: "kafka.partitions") { c, v throws(ValueError) in c.kafka.topics.partitions = try int(v, 1...10_000)
-        },
-        Setting(key: "kafka.replication") { c, v throws(ValueError) in c.kafka.topics.replication = try int(v, 1...100)
-        },
-        Setting(key: "kafka.tasks_topic") { c, v in c.kafka.topics.tasks = v },
-        Setting(key: "kafka.high_priority_topic") { c, v in c.kafka.topics.tasksHigh = v },
-        Setting(key: "kafka.retry_topic") { c, v in c.kafka.topics.retry = v },
-        Setting(key: "kafka.dead_letter_topic") { c, v in c.kafka.topics.deadLetter = v },
-        Setting(key: "kafka.control_topic") { c, v in c.kafka.topics.control = v },
-        Setting(key: "kafka.metrics_topic") { c, v in c.kafka.topics.metrics = v },
-        Setting(key: "kafka.record_retention") { c, v throws(ValueError) in
-            c.kafka.recordRetentionMillis = try duration(v)
-        },
-        Setting(key: "kafka.sink_group") { c, v in c.kafka.sinkGroup = v },
-        /// `key=value,key=value` librdkafka settings; in YAML also a mapping under `kafka.properties`.
-        Setting(key: "kafka.properties") { c, v throws(ValueError) in
-            for pair in v.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard parts.count == 2, !parts[0].isEmpty else {
-                    throw ValueError(message: "expected key=value pairs separated by commas, got \"\(pair)\"")
+    static let settings: [Setting] =
+        [
+            Setting(key: "database.url") { c, v throws(ValueError) in
+                guard v.isEmpty || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
+                    throw ValueError(message: "expected postgres://user:password@host:port/database")
                 }
-                c.kafka.properties[parts[0]] = parts[1]
+                c.database.url = v.isEmpty ? nil : v
+            },
+            Setting(key: "database.path") { c, v in c.database.path = v },
+            Setting(key: "database.synchronous") { c, v throws(ValueError) in
+                guard ["full", "normal"].contains(v.lowercased()) else {
+                    throw ValueError(message: "expected full or normal")
+                }
+                c.database.synchronous = v.lowercased()
+            },
+            Setting(key: "kafka.brokers") { c, v in c.kafka.brokers = v.isEmpty ? nil : v },
+            Setting(key: "kafka.topic_prefix") { c, v in c.kafka.topicPrefix = v },
+            Setting(key: "kafka.stall_after") { c, v throws(ValueError) in c.kafka.stallAfterMillis = try duration(v) },
+            Setting(key: "kafka.group") { c, v in c.kafka.topics.group = v },
+            Setting(key: "kafka.partitions") { c, v throws(ValueError) in
+                c.kafka.topics.partitions = try int(v, 1...10_000)
+            },
+            Setting(key: "kafka.replication") { c, v throws(ValueError) in
+                c.kafka.topics.replication = try int(v, 1...100)
+            },
+            Setting(key: "kafka.tasks_topic") { c, v in c.kafka.topics.tasks = v },
+            Setting(key: "kafka.high_priority_topic") { c, v in c.kafka.topics.tasksHigh = v },
+            Setting(key: "kafka.retry_topic") { c, v in c.kafka.topics.retry = v },
+            Setting(key: "kafka.dead_letter_topic") { c, v in c.kafka.topics.deadLetter = v },
+            Setting(key: "kafka.control_topic") { c, v in c.kafka.topics.control = v },
+            Setting(key: "kafka.metrics_topic") { c, v in c.kafka.topics.metrics = v },
+            Setting(key: "kafka.record_retention") { c, v throws(ValueError) in
+                c.kafka.recordRetentionMillis = try duration(v)
+            },
+            Setting(key: "kafka.sink_group") { c, v in c.kafka.sinkGroup = v },
+            /// `key=value,key=value` librdkafka settings; in YAML also a mapping under `kafka.properties`.
+            Setting(key: "kafka.properties") { c, v throws(ValueError) in
+                for pair in v.split(separator: ",") where !pair.trimmingCharacters(in: .whitespaces).isEmpty {
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard parts.count == 2, !parts[0].isEmpty else {
+                        throw ValueError(message: "expected key=value pairs separated by commas, got \"\(pair)\"")
+                    }
+                    c.kafka.properties[parts[0]] = parts[1]
+                }
+            },
+            Setting(key: "workers.concurrency") { c, v throws(ValueError) in
+                c.workers.concurrency = try int(v, 1...4096)
+            },
+            Setting(key: "workers.prefetch") { c, v throws(ValueError) in c.workers.prefetch = try int(v, 0...4096) },
+            Setting(key: "workers.lease") { c, v throws(ValueError) in c.workers.leaseMillis = try duration(v) },
+            Setting(key: "workers.heartbeat") { c, v throws(ValueError) in c.workers.heartbeatMillis = try duration(v)
+            },
+            Setting(key: "workers.retry_base_delay") { c, v throws(ValueError) in
+                c.workers.retryBaseDelayMillis = try duration(v)
+            },
+            Setting(key: "workers.max_retry_delay") { c, v throws(ValueError) in
+                c.workers.maxRetryDelayMillis = try duration(v)
+            },
+            Setting(key: "workers.max_requests_per_host") { c, v throws(ValueError) in
+                c.workers.maxRequestsPerHost = try int(v, 1...1024)
+            },
+        ]
+        + FetchLimitOverrides.keys.map { name in
+            Setting(key: "fetch.\(name)") { c, v throws(ValueError) in
+                var overrides = FetchLimitOverrides()
+                try overrides.set(name, v)
+                c.fetch = overrides.applied(to: c.fetch)
             }
-        },
-        Setting(key: "workers.concurrency") { c, v throws(ValueError) in c.workers.concurrency = try int(v, 1...4096) },
-        Setting(key: "workers.prefetch") { c, v throws(ValueError) in c.workers.prefetch = try int(v, 0...4096) },
-        Setting(key: "workers.lease") { c, v throws(ValueError) in c.workers.leaseMillis = try duration(v) },
-        Setting(key: "workers.heartbeat") { c, v throws(ValueError) in c.workers.heartbeatMillis = try duration(v) },
-        Setting(key: "workers.retry_base_delay") { c, v throws(ValueError) in
-            c.workers.retryBaseDelayMillis = try duration(v)
-        },
-        Setting(key: "workers.max_retry_delay") { c, v throws(ValueError) in
-            c.workers.maxRetryDelayMillis = try duration(v)
-        },
-        Setting(key: "workers.max_requests_per_host") { c, v throws(ValueError) in
-            c.workers.maxRequestsPerHost = try int(v, 1...1024)
-        },
-        Setting(key: "retention.tasks") { c, v throws(ValueError) in c.retention.tasksMillis = try duration(v) },
-        Setting(key: "retention.task_runs") { c, v throws(ValueError) in c.retention.taskRunsMillis = try duration(v) },
-        Setting(key: "retention.heartbeats") { c, v throws(ValueError) in c.retention.heartbeatsMillis = try duration(v)
-        },
-        Setting(key: "api.host") { c, v in c.api.host = v },
-        Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
-        Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
-        Setting(key: "demo.enabled") { c, v throws(ValueError) in c.demo.enabled = try bool(v) },
-        Setting(key: "demo.port") { c, v throws(ValueError) in c.demo.port = try int(v, 0...65535) },
-        Setting(key: "data_path") { c, v throws(ValueError) in
-            guard let path = MetropulseConfiguration.DataPath(rawValue: v.lowercased()) else {
-                throw ValueError(message: "expected store or kafka")
-            }
-            c.dataPath = path
-        },
-        Setting(key: "log_level") { c, v throws(ValueError) in
-            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-            guard levels.contains(v.lowercased()) else {
-                throw ValueError(message: "expected one of \(levels.joined(separator: ", "))")
-            }
-            c.logLevel = v.lowercased()
-        },
-    ]
+        } + [
+            Setting(key: "retention.tasks") { c, v throws(ValueError) in c.retention.tasksMillis = try duration(v) },
+            Setting(key: "retention.task_runs") { c, v throws(ValueError) in
+                c.retention.taskRunsMillis = try duration(v)
+            },
+            Setting(key: "retention.heartbeats") { c, v throws(ValueError) in
+                c.retention.heartbeatsMillis = try duration(v)
+            },
+            Setting(key: "api.host") { c, v in c.api.host = v },
+            Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
+            Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
+            Setting(key: "demo.enabled") { c, v throws(ValueError) in c.demo.enabled = try bool(v) },
+            Setting(key: "demo.port") { c, v throws(ValueError) in c.demo.port = try int(v, 0...65535) },
+            Setting(key: "data_path") { c, v throws(ValueError) in
+                guard let path = MetropulseConfiguration.DataPath(rawValue: v.lowercased()) else {
+                    throw ValueError(message: "expected store or kafka")
+                }
+                c.dataPath = path
+            },
+            Setting(key: "log_level") { c, v throws(ValueError) in
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard levels.contains(v.lowercased()) else {
+                    throw ValueError(message: "expected one of \(levels.joined(separator: ", "))")
+                }
+                c.logLevel = v.lowercased()
+            },
+        ]
 
     /// Every environment variable the loader reads.
     public static var environmentVariables: [String] { settings.map(\.environmentName) }
@@ -152,7 +169,7 @@ public enum ConfigurationLoader {
         var errors: [ConfigurationError] = []
         var sourcesNode: Node?
         var citiesNode: Node?
-        let sections: Set = ["database", "kafka", "workers", "retention", "api", "demo"]
+        let sections: Set = ["database", "kafka", "workers", "fetch", "retention", "api", "demo"]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }
             if key == "sources" {
@@ -187,6 +204,8 @@ public enum ConfigurationLoader {
         if let sourcesNode {
             var reader = SourceReader()
             configuration.sources = reader.read(sourcesNode)
+            configuration.fetchOverrides = reader.fetchOverrides
+            configuration.resolveFetchLimits()
             errors += reader.errors
         }
         if let citiesNode {
@@ -241,17 +260,49 @@ public enum ConfigurationLoader {
     /// A duration like `500ms`, `30s`, `5m`, `2h` or `7d` in milliseconds; nil when it is not one.
     public static func milliseconds(_ text: String) -> Int64? { try? duration(text) }
 
-    /// `500ms`, `30s`, `5m`, `1h`, `7d`, or a plain number of seconds.
+    /// A size in bytes: `1048576`, `512KB`, `32MB`, `1GB` (powers of 1024; `KiB`, `MiB`, `GiB` too),
+    /// from 1 byte to 16 GiB.
+    static func byteSize(_ text: String) throws(ValueError) -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let (kib, mib, gib) = (1024.0, 1_048_576.0, 1_073_741_824.0)
+        let units: [(String, Double)] = [
+            ("KIB", kib), ("MIB", mib), ("GIB", gib), ("KB", kib), ("MB", mib), ("GB", gib), ("K", kib), ("M", mib),
+            ("G", gib), ("B", 1),
+        ]
+        var bytes: Double?
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            if let number = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) {
+                bytes = number * factor
+                break
+            }
+        }
+        if bytes == nil { bytes = Double(trimmed) }
+        guard let bytes, bytes.isFinite, bytes >= 1, bytes <= 16 * gib else {
+            throw ValueError(message: "expected a size like 1048576, 512KB, 32MB or 1GB (at most 16GB)")
+        }
+        return Int(bytes)
+    }
+
+    /// The longest duration a setting takes: ten years, far past any cadence or retention, and far
+    /// from the overflow of the arithmetic done with it.
+    static let maxDurationMillis: Int64 = 10 * 366 * 86_400_000
+
+    /// `500ms`, `30s`, `5m`, `1h`, `7d`, or a plain number of seconds; at most ten years.
     static func duration(_ text: String) throws(ValueError) -> Int64 {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        var millis: Double?
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            if let number = Double(trimmed.dropLast(suffix.count)), number > 0, number.isFinite {
-                return Int64(number * factor)
+            if let number = Double(trimmed.dropLast(suffix.count)) {
+                millis = number * factor
+                break
             }
         }
-        if let seconds = Double(trimmed), seconds > 0, seconds.isFinite { return Int64(seconds * 1000) }
-        throw ValueError(message: "expected a positive duration like 500ms, 30s, 5m, 1h or 7d")
+        if millis == nil, let seconds = Double(trimmed) { millis = seconds * 1000 }
+        guard let millis, millis.isFinite, millis >= 1, millis <= Double(maxDurationMillis) else {
+            throw ValueError(message: "expected a positive duration like 500ms, 30s, 5m, 1h or 7d (at most 10 years)")
+        }
+        return Int64(millis)
     }
 }
 

@@ -82,6 +82,25 @@ public struct MetropulseConfiguration: Sendable {
     public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources
+    /// The fetch limits of every source that does not set its own (the `fetch` section).
+    public var fetch = FetchLimits() {
+        didSet { resolveFetchLimits() }
+    }
+    /// What each source's own `fetch:` block sets, by source id, over `fetch`.
+    var fetchOverrides: [String: FetchLimitOverrides] = [:]
+
+    /// Gives every source the `fetch` defaults with its own settings over them. A source read
+    /// only from the demo city (`demo:` URLs) may reach it on loopback.
+    mutating func resolveFetchLimits() {
+        for index in sources.indices {
+            sources[index].limits = fetchOverrides[sources[index].id]?.applied(to: fetch) ?? fetch
+            if Self.isDemoSource(sources[index]) { sources[index].limits.allowPrivateAddresses = true }
+        }
+    }
+
+    static func isDemoSource(_ source: SourceDefinition) -> Bool {
+        !source.urls.isEmpty && source.urls.allSatisfy { $0.hasPrefix("demo:") }
+    }
     /// Cities and their zones; readings with a position are attached to the zone for it.
     public var cities: [City] = MetropulseConfiguration.demoCities
 
@@ -96,7 +115,7 @@ public struct MetropulseConfiguration: Sendable {
 
     /// The demo city's sources, used when no file declares sources.
     public static let demoSources =
-        [
+        ([
             SourceDefinition(
                 id: "demo-bikes", kind: .gbfs, urls: ["demo:gbfs/gbfs.json"], intervalMillis: 10_000,
                 timeoutMillis: 5_000, priority: 0, maxAttempts: 5, tags: ["city": "demo", "network": "demo-bikes"]),
@@ -120,7 +139,14 @@ public struct MetropulseConfiguration: Sendable {
                 id: "demo-siri-messages", kind: .siriLite, urls: ["demo:siri/general-message.json"],
                 intervalMillis: 60_000, timeoutMillis: 5_000, priority: 1, maxAttempts: 3,
                 tags: ["city": "demo", "network": "demo-siri"]),
-        ] + demoSensors
+        ] + demoSensors).map(allowingLoopback)
+
+    /// The demo city's feed server listens on loopback.
+    private static func allowingLoopback(_ source: SourceDefinition) -> SourceDefinition {
+        var source = source
+        source.limits.allowPrivateAddresses = true
+        return source
+    }
 
     /// The demo city's zones: three areas along the north-south axis, the centre a polygon.
     public static let demoCities = [

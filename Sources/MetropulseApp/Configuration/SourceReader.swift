@@ -5,12 +5,14 @@ import Yams
 /// Reads the `sources:` list, collecting errors with their line and key.
 struct SourceReader {
     private(set) var errors: [ConfigurationError] = []
+    /// What each source's `fetch:` block set, by source id.
+    private(set) var fetchOverrides: [String: FetchLimitOverrides] = [:]
     private var seenIDs: Set<String> = []
 
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
         "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header",
-        "format", "mapping", "static_gtfs",
+        "format", "mapping", "static_gtfs", "fetch",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -143,6 +145,26 @@ struct SourceReader {
                 }
             } else {
                 fail(node.line, "\(prefix).static_gtfs", "expected the URL or path of a GTFS zip")
+            }
+        }
+        if let (node, _) = values["fetch"] {
+            if let block = node.mapping {
+                var overrides = FetchLimitOverrides()
+                for (keyNode, value) in block {
+                    let key = "\(prefix).fetch.\(keyNode.string ?? "?")"
+                    guard let text = value.scalar?.string else {
+                        fail(value.line, key, "expected a single value")
+                        continue
+                    }
+                    do {
+                        try overrides.set(keyNode.string ?? "?", text)
+                    } catch {
+                        fail(value.line, key, error.message)
+                    }
+                }
+                fetchOverrides[id] = overrides
+            } else {
+                fail(node.line, "\(prefix).fetch", "expected a mapping of fetch limits")
             }
         }
         if let (node, _) = values["stale_after"] {

@@ -21,13 +21,19 @@ public enum OpenMeteoParser {
         if root["error"] as? Bool == true {
             throw FetchError(.validation, "Open-Meteo answered an error: \(root["reason"] as? String ?? "no reason")")
         }
-        let offset = Int64((root["utc_offset_seconds"] as? NSNumber)?.intValue ?? 0) * 1000
+        // A zone's offset is within a day; anything else is not an offset.
+        let offsetSeconds = (root["utc_offset_seconds"] as? NSNumber)?.doubleValue ?? 0
+        let offset = abs(offsetSeconds) <= 86_400 ? Int64(offsetSeconds) * 1000 : 0
         func time(_ value: Any?) -> Int64? {
-            if let seconds = value as? NSNumber, !(value is String) { return seconds.int64Value * 1000 }
+            if let seconds = value as? NSNumber, !(value is String) {
+                return Timestamp.millis(seconds: seconds.doubleValue)
+            }
             guard let text = value as? String else { return nil }
-            if let parsed = Timestamp.parse(text) { return parsed }
+            if let parsed = Timestamp.parse(text) { return Timestamp.feedRange.contains(parsed) ? parsed : nil }
             // "2023-08-09T00:00": local time without seconds or offset.
-            return Timestamp.parse(text + ":00Z").map { $0 - offset }
+            return Timestamp.parse(text + ":00Z").map { $0 - offset }.flatMap {
+                Timestamp.feedRange.contains($0) ? $0 : nil
+            }
         }
         func number(_ value: Any?) -> Double? { value.flatMap(JSONMappingParser.number) }
         var reading = Reading(

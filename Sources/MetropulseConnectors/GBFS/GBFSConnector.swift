@@ -32,7 +32,7 @@ public struct GBFSConnector: Connector {
 
         if cached.feeds == nil || now >= cached.feedsExpireAt {
             let document = try await http.get(
-                discoveryURL, timeoutMillis: timeout,
+                discoveryURL, timeoutMillis: timeout, limits: source.limits,
                 ifChangedSince: cached.feeds == nil ? nil : cached.feedsValidators,
                 headers: headers)
             bytes += document.body.count
@@ -48,7 +48,7 @@ public struct GBFSConnector: Connector {
             cached.catalog == nil || now >= cached.catalogExpiresAt
         {
             let document = try await http.get(
-                informationURL, timeoutMillis: timeout,
+                informationURL, timeoutMillis: timeout, limits: source.limits,
                 ifChangedSince: cached.catalog == nil ? nil : cached.catalogValidators, headers: headers)
             bytes += document.body.count
             if !document.notModified { cached.catalog = try GBFSParser.stationInformation(document.body) }
@@ -56,7 +56,8 @@ public struct GBFSConnector: Connector {
             cached.catalogExpiresAt = now + Self.cacheMillis(ttl: cached.catalog?.ttl)
         }
         if let typesURL = feeds.feeds["vehicle_types"], cached.propulsion == nil || now >= cached.propulsionExpiresAt {
-            let document = try await http.get(typesURL, timeoutMillis: timeout, headers: headers)
+            let document = try await http.get(
+                typesURL, timeoutMillis: timeout, limits: source.limits, headers: headers)
             bytes += document.body.count
             cached.propulsion = try GBFSParser.vehicleTypes(document.body)
             cached.propulsionExpiresAt = now + Self.cacheMillis(ttl: nil)
@@ -69,7 +70,8 @@ public struct GBFSConnector: Connector {
             return unchanged(last, url: statusURL, httpStatus: nil, bytes: bytes)
         }
         let status = try await http.get(
-            statusURL, timeoutMillis: timeout, ifChangedSince: cached.status?.validators, headers: headers)
+            statusURL, timeoutMillis: timeout, limits: source.limits, ifChangedSince: cached.status?.validators,
+            headers: headers)
         bytes += status.body.count
         if status.notModified, var last = cached.status {
             last.fetchedAt = now

@@ -148,13 +148,19 @@ struct GBFSStatusReader {
         }
     }
 
+    /// A count: a whole number within ±`countLimit` (a larger one is no count a station can have,
+    /// and summing such values could overflow).
     static func int(_ scalar: JSONCursor.Scalar) -> Int? {
+        let value: Int?
         switch scalar {
-        case .integer(let value): return Int(exactly: value)
-        case .number(let value): return value.rounded() == value ? Int(exactly: value) : nil
-        default: return nil
+        case .integer(let integer): value = Int(exactly: integer)
+        case .number(let number): value = number.rounded() == number ? Int(exactly: number) : nil
+        default: value = nil
         }
+        return value.flatMap { abs($0) <= countLimit ? $0 : nil }
     }
+
+    static let countLimit = 1_000_000_000
 
     static func flag(_ scalar: JSONCursor.Scalar) -> Bool? {
         switch scalar {
@@ -168,9 +174,9 @@ struct GBFSStatusReader {
     /// POSIX seconds (v1/v2) or ISO 8601 (v3), in milliseconds.
     static func time(_ scalar: JSONCursor.Scalar) -> Int64? {
         switch scalar {
-        case .integer(let seconds): return seconds * 1000
-        case .number(let seconds): return Int64((seconds * 1000).rounded())
-        case .string(let text): return Timestamp.parse(text)
+        case .integer(let seconds): return Timestamp.millis(seconds: seconds)
+        case .number(let seconds): return Timestamp.millis(seconds: seconds)
+        case .string(let text): return Timestamp.parse(text).flatMap { Timestamp.feedRange.contains($0) ? $0 : nil }
         default: return nil
         }
     }

@@ -44,10 +44,13 @@ struct GBFSTime: Decodable, Sendable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // A number outside the times a feed may report is kept out of range (negative when it
+        // cannot be shown), so its entity is rejected with the value, not the whole file.
         if let seconds = try? container.decode(Int64.self) {
-            millis = seconds * 1000
+            let (value, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+            millis = overflow ? .min : value
         } else if let seconds = try? container.decode(Double.self) {
-            millis = Int64((seconds * 1000).rounded())
+            millis = Timestamp.millis(seconds: seconds) ?? .min
         } else if let text = try? container.decode(String.self), let parsed = Timestamp.parse(text) {
             millis = parsed
         } else {

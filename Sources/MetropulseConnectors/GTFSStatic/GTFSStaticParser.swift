@@ -8,24 +8,64 @@ import ZIPFoundation
 /// A row without its id is skipped; a file or column that must be there and is not rejects the
 /// whole feed with the reason.
 public enum GTFSStaticParser {
-    public static func parse(_ zip: [UInt8]) throws -> TransitNames {
+    /// What a zip may hold before it is refused: a zip bomb (a small archive that extracts to
+    /// gigabytes, or lists millions of entries) is stopped before and during extraction.
+    public struct Limits: Sendable {
+        /// Entries in the archive's directory (real feeds have 10 to 30 files).
+        public var maxEntries: Int
+        /// Bytes extracted in all, over the files read; the sizes the directory declares are
+        /// checked first, and the bytes actually inflated are counted as they come.
+        public var maxExtractedBytes: Int
+
+        public init(maxEntries: Int = 10_000, maxExtractedBytes: Int = 512 << 20) {
+            self.maxEntries = maxEntries
+            self.maxExtractedBytes = maxExtractedBytes
+        }
+    }
+
+    private struct TooLarge: Error {}
+
+    public static func parse(_ zip: [UInt8], limits: Limits = Limits()) throws -> TransitNames {
         let archive: Archive
         do {
             archive = try Archive(data: Data(zip), accessMode: .read)
         } catch {
             throw FetchError(.decode, "static GTFS: not a zip archive")
         }
-        let paths = archive.map(\.path)
+        var entries: [Entry] = []
+        for entry in archive {
+            guard entries.count < limits.maxEntries else {
+                throw FetchError(.validation, "static GTFS: the zip lists more than \(limits.maxEntries) entries")
+            }
+            entries.append(entry)
+        }
+        let paths = entries.map(\.path)
+        var extracted = 0
         func file(_ name: String) throws -> [UInt8]? {
-            guard let entry = archive.first(where: { $0.path == name || $0.path.hasSuffix("/" + name) }) else {
+            guard let entry = entries.first(where: { $0.path == name || $0.path.hasSuffix("/" + name) }) else {
                 return nil
+            }
+            let budget = limits.maxExtractedBytes - extracted
+            guard entry.uncompressedSize <= UInt64(max(0, budget)) else {
+                throw FetchError(
+                    .validation,
+                    "static GTFS: \(name) declares \(entry.uncompressedSize) bytes, past the limit of "
+                        + "\(limits.maxExtractedBytes) bytes extracted")
             }
             var bytes: [UInt8] = []
             do {
-                _ = try archive.extract(entry) { bytes.append(contentsOf: $0) }
+                _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                    guard bytes.count + chunk.count <= budget else { throw TooLarge() }
+                    bytes.append(contentsOf: chunk)
+                }
+            } catch is TooLarge {
+                throw FetchError(
+                    .validation,
+                    "static GTFS: \(name) extracts to more than the limit of \(limits.maxExtractedBytes) bytes")
             } catch {
                 throw FetchError(.decode, "static GTFS: \(name) cannot be read from the zip (\(error))")
             }
+            extracted += bytes.count
             return bytes
         }
         func table(_ name: String, requiring columns: [String]) throws -> CSVTable {

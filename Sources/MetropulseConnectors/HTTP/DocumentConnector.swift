@@ -73,7 +73,7 @@ public struct DocumentConnector: Connector {
         let key = "\(source.id) \(url)"
         let last = await copies.copy(key)
         let document = try await http.get(
-            url, timeoutMillis: source.timeoutMillis, ifChangedSince: last?.validators,
+            url, timeoutMillis: source.timeoutMillis, limits: source.limits, ifChangedSince: last?.validators,
             headers: try source.requestHeaders())
         if document.notModified, let last {
             return FetchResult(

@@ -1,9 +1,11 @@
 public import AsyncHTTPClient
+import Foundation
 public import MetropulseCore
 import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -59,36 +61,118 @@ public struct FeedHTTPClient: Sendable {
     public let gate: HostGate
     private let resolve: @Sendable (String) async -> String
     private let clock: WallClock
-    public var maxBodyBytes: Int
 
     public init(
-        client: HTTPClient, maxBodyBytes: Int = 64 << 20, gate: HostGate = HostGate(limit: 4),
-        clock: WallClock = .system, resolve: @escaping @Sendable (String) async -> String = { $0 }
+        client: HTTPClient, gate: HostGate = HostGate(limit: 4), clock: WallClock = .system,
+        resolve: @escaping @Sendable (String) async -> String = { $0 }
     ) {
         self.client = client
-        self.maxBodyBytes = maxBodyBytes
         self.gate = gate
         self.clock = clock
         self.resolve = resolve
     }
 
-    /// The client configuration feeds need: gzip/deflate bodies decoded (up to 20× and at most
-    /// `maxBodyBytes` after decoding), connect and read timeouts.
-    public static func clientConfiguration(maxBodyBytes: Int = 64 << 20) -> HTTPClient.Configuration {
+    /// The client configuration feeds need: gzip/deflate bodies decoded (at most
+    /// `maxDecompressedBytes` after decoding, whatever a source allows), connect and read
+    /// timeouts, and no redirects followed by the client: `get` follows them itself, checking
+    /// each hop against the source's limits.
+    public static func clientConfiguration(maxDecompressedBytes: Int = 1 << 30) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
-        configuration.decompression = .enabled(limit: .size(maxBodyBytes))
+        configuration.decompression = .enabled(limit: .size(maxDecompressedBytes))
+        configuration.redirectConfiguration = .disallow
         return configuration
     }
 
-    /// GET `url` within `timeoutMillis` (counted once the host has a free slot). A `304` answer
-    /// to a conditional request returns a `notModified` document; any other status outside
-    /// 200–299 throws `.httpStatus`.
+    /// GET `url` within `timeoutMillis`, counted over the whole fetch: waiting for the host's
+    /// turn, the headers and the body together. A `304` answer to a conditional request returns
+    /// a `notModified` document; any other status outside 200–299 throws `.httpStatus`.
+    /// Redirects are followed within `limits` (never from `https` to `http`); `headers` (the
+    /// source's API key) go only to the URL's own origin; an address the source may not reach is
+    /// refused before anything is sent.
     public func get(
-        _ url: String, timeoutMillis: Int64, ifChangedSince validators: Validators? = nil,
-        headers extra: [(String, String)] = []
+        _ url: String, timeoutMillis: Int64, limits: FetchLimits = FetchLimits(),
+        ifChangedSince validators: Validators? = nil, headers extra: [(String, String)] = []
     ) async throws -> Document {
-        let resolved = await resolve(url)
+        let timeout = max(1, timeoutMillis)
+        // The client's own deadline ends a request that is still connecting or waiting for its
+        // headers (and says why); the timer, a little later, ends anything else still going: a
+        // host's turn waited for, or a body trickling in.
+        let deadline = NIODeadline.now() + .milliseconds(timeout)
+        // The timer runs on an event loop and only cancels the fetch: a result already in hand
+        // is never turned into a timeout by a busy machine.
+        let timedOut = Mutex(false)
+        let work = Task {
+            try await self.follow(
+                url, deadline: deadline, timeoutMillis: timeout, limits: limits, validators: validators, extra: extra)
+        }
+        let timer = client.eventLoopGroup.next().scheduleTask(in: .milliseconds(timeout + Self.grace(timeout))) {
+            timedOut.withLock { $0 = true }
+            work.cancel()
+        }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await work.value
+            } onCancel: {
+                work.cancel()
+            }
+        } catch is CancellationError where timedOut.withLock({ $0 }) {
+            throw FetchError(
+                .timeout, "GET \(url) took longer than \(timeout) ms (waiting for the host, the headers and the body)")
+        }
+    }
+
+    /// The client reports its own deadline with the reason (refused, no answer), so the whole
+    /// fetch is cut a little later: half the timeout, at least a second.
+    static func grace(_ timeoutMillis: Int64) -> Int64 { max(1_000, timeoutMillis / 2) }
+
+    private func follow(
+        _ url: String, deadline: NIODeadline, timeoutMillis: Int64, limits: FetchLimits, validators: Validators?,
+        extra: [(String, String)]
+    ) async throws -> Document {
+        var current = url
+        var resolved = await resolve(url)
+        let origin = Self.origin(of: resolved)
+        var redirects = 0
+        while true {
+            if !limits.allowPrivateAddresses, !current.hasPrefix("demo:"),
+                let reason = await AddressPolicy.refusal(host: Self.hostname(of: resolved))
+            {
+                throw FetchError(
+                    .refused, "GET \(current) not sent: \(reason) (allow_private_addresses lets a source reach it)")
+            }
+            let sameOrigin = Self.origin(of: resolved) == origin
+            let document = try await send(
+                resolved, reported: current, deadline: deadline, timeoutMillis: timeoutMillis, limits: limits,
+                validators: validators, extra: sameOrigin ? extra : [])
+            guard [301, 302, 303, 307, 308].contains(document.status), let location = document.header("Location")
+            else { return document }
+            guard redirects < limits.maxRedirects else {
+                throw FetchError(
+                    .refused, "GET \(url): more than \(limits.maxRedirects) redirects", httpStatus: document.status)
+            }
+            guard let next = Self.absolute(location, from: resolved) else {
+                throw FetchError(
+                    .refused, "GET \(current) redirected to '\(location)', not an http(s) URL",
+                    httpStatus: document.status)
+            }
+            if resolved.lowercased().hasPrefix("https:") && next.lowercased().hasPrefix("http:") {
+                throw FetchError(
+                    .refused, "GET \(current) redirected from https to http (\(next)): not followed",
+                    httpStatus: document.status)
+            }
+            redirects += 1
+            (current, resolved) = (next, next)
+        }
+    }
+
+    /// One request: the host's turn (given up while waiting, with the pool slot), then the
+    /// response. Redirect answers come back as documents for `follow`.
+    private func send(
+        _ resolved: String, reported url: String, deadline: NIODeadline, timeoutMillis: Int64, limits: FetchLimits,
+        validators: Validators?, extra: [(String, String)]
+    ) async throws -> Document {
         let host = Self.host(of: resolved)
         if let wait = await gate.pause(for: host, now: clock.nowMillis) {
             throw FetchError(
@@ -105,9 +189,15 @@ public struct FeedHTTPClient: Sendable {
         if let lastModified = validators?.lastModified {
             request.headers.add(name: "If-Modified-Since", value: lastModified)
         }
-        try await gate.acquire(host)
+        if await !gate.tryAcquire(host) {
+            // Waiting for a busy host holds no pool slot.
+            FetchSlot.current?.release()
+            try await gate.acquire(host)
+            await FetchSlot.current?.reacquire()
+        }
         do {
-            let document = try await execute(request, url: url, host: host, timeoutMillis: timeoutMillis)
+            let document = try await execute(
+                request, url: url, host: host, deadline: deadline, timeoutMillis: timeoutMillis, limits: limits)
             await gate.release(host)
             return document
         } catch {
@@ -116,21 +206,24 @@ public struct FeedHTTPClient: Sendable {
         }
     }
 
-    private func execute(_ request: HTTPClientRequest, url: String, host: String, timeoutMillis: Int64) async throws
-        -> Document
-    {
-        let deadline = NIODeadline.now() + .milliseconds(timeoutMillis)
+    private func execute(
+        _ request: HTTPClientRequest, url: String, host: String, deadline: NIODeadline, timeoutMillis: Int64,
+        limits: FetchLimits
+    ) async throws -> Document {
         do {
             let response = try await client.execute(request, deadline: deadline)
-            let buffer = try await response.body.collect(upTo: maxBodyBytes)
             let status = Int(response.status.code)
             let headers = response.headers.map { ($0.name, $0.value) }
-            if status == 304 {
+            if status == 304 || (300..<400).contains(status) {
+                _ = try? await response.body.collect(upTo: 64 << 10)
                 return Document(url: url, status: status, body: [], headers: headers)
             }
             guard (200..<300).contains(status) else {
+                _ = try? await response.body.collect(upTo: 64 << 10)
                 let now = clock.nowMillis
-                let retryAfter = Self.retryAfterMillis(response.headers.first(name: "Retry-After"), now: now)
+                let retryAfter = Self.retryAfterMillis(response.headers.first(name: "Retry-After"), now: now).map {
+                    min($0, limits.maxRetryAfterMillis)
+                }
                 if let retryAfter, status == 429 || status == 503 {
                     await gate.pause(host, until: now + retryAfter)
                 }
@@ -138,6 +231,26 @@ public struct FeedHTTPClient: Sendable {
                 throw FetchError(
                     .httpStatus, "GET \(url) answered HTTP \(status)\(wait)", httpStatus: status,
                     retryAfterMillis: retryAfter)
+            }
+            if let declared = response.headers.first(name: "Content-Length").flatMap({ Int($0) }),
+                declared > limits.maxBodyBytes
+            {
+                throw FetchError(
+                    .tooLarge, "GET \(url): the body is \(declared) bytes, past the limit of \(limits.maxBodyBytes)",
+                    httpStatus: status)
+            }
+            // The client hands over decoded bytes: a compressed body is held to the decompressed limit.
+            let compressed =
+                response.headers.first(name: "Content-Encoding").map { $0.lowercased() != "identity" } ?? false
+            let limit = compressed ? limits.maxDecompressedBytes : limits.maxBodyBytes
+            let buffer: ByteBuffer
+            do {
+                buffer = try await response.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw FetchError(
+                    .tooLarge,
+                    "GET \(url): the body is larger than \(limit) bytes\(compressed ? " once decompressed" : "")",
+                    httpStatus: status)
             }
             return Document(url: url, status: status, body: Array(buffer.readableBytesView), headers: headers)
         } catch let error as FetchError {
@@ -147,6 +260,29 @@ public struct FeedHTTPClient: Sendable {
             if Task.isCancelled || error is CancellationError { throw CancellationError() }
             throw Self.classify(error, url: url, timeoutMillis: timeoutMillis)
         }
+    }
+
+    /// `scheme://host[:port]`, lowercased: where an API key may go.
+    static func origin(of url: String) -> String {
+        let scheme = url.prefix { $0 != ":" }.lowercased()
+        return "\(scheme)://\(host(of: url))"
+    }
+
+    /// The host of a URL without its port or brackets' contents changed (`[::1]` stays `[::1]`).
+    static func hostname(of url: String) -> String {
+        let authority = host(of: url)
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            return String(authority[...close])
+        }
+        return String(authority.prefix { $0 != ":" })
+    }
+
+    /// A `Location` made absolute against the URL that answered; nil unless http(s).
+    static func absolute(_ location: String, from base: String) -> String? {
+        guard let next = URL(string: location, relativeTo: URL(string: base))?.absoluteURL,
+            let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https", next.host != nil
+        else { return nil }
+        return next.absoluteString
     }
 
     static func host(of url: String) -> String {
@@ -174,11 +310,17 @@ public struct FeedHTTPClient: Sendable {
                 break
             }
         }
-        if error is NIOHTTPDecompression.DecompressionError {
+        if let error = error as? NIOHTTPDecompression.DecompressionError {
+            if error == .limit {
+                return FetchError(.tooLarge, "GET \(url): the body inflates past the decompression limit")
+            }
+            return FetchError(.decode, "GET \(url): the compressed body could not be decoded: \(error)")
+        }
+        if error is NIOHTTPDecompression.ExtraDecompressionError {
             return FetchError(.decode, "GET \(url): the compressed body could not be decoded: \(error)")
         }
         if error is NIOTooManyBytesError {
-            return FetchError(.decode, "GET \(url): body larger than the allowed size")
+            return FetchError(.tooLarge, "GET \(url): body larger than the allowed size")
         }
         if let error = error as? NIOConnectionError {
             if let dns = error.dnsAAAAError ?? error.dnsAError, error.connectionErrors.isEmpty {
@@ -200,7 +342,9 @@ public struct FeedHTTPClient: Sendable {
     /// `Retry-After` as delta-seconds or an HTTP date, in milliseconds from `now`.
     static func retryAfterMillis(_ value: String?, now: Int64) -> Int64? {
         guard let value = value?.trimmingWhitespace(), !value.isEmpty else { return nil }
-        if let seconds = Int64(value) { return max(0, seconds) * 1000 }
+        if let seconds = Int64(value) {
+            return Timestamp.millis(seconds: max(0, seconds)) ?? Timestamp.feedRange.upperBound
+        }
         if let date = Timestamp.parseHTTPDate(value) { return max(0, date - now) }
         return nil
     }

@@ -13,6 +13,13 @@ public actor HostGate {
         self.limit = max(1, limit)
     }
 
+    /// Takes one of the host's slots if one is free now.
+    func tryAcquire(_ host: String) -> Bool {
+        guard active[host, default: 0] < limit, waiters[host] == nil else { return false }
+        active[host, default: 0] += 1
+        return true
+    }
+
     /// Takes one of the host's slots, waiting for a free one.
     func acquire(_ host: String) async throws {
         if active[host, default: 0] < limit {

@@ -262,11 +262,22 @@ struct JSONCursor: ~Copyable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Skips the value at the cursor, whatever it is.
-    mutating func skipValue() throws {
+    /// Containers nested deeper than this are refused (no feed nests like that; an attacker's
+    /// document would otherwise exhaust the stack).
+    static let maxDepth = 128
+
+    /// Skips the value at the cursor, whatever it is, up to `maxDepth` levels deep.
+    mutating func skipValue() throws { try skipValue(depth: 0) }
+
+    private mutating func skipValue(depth: Int) throws {
         switch try peek() {
-        case UInt8(ascii: "{"): try forEachField { cursor, _ in try cursor.skipValue() }
-        case UInt8(ascii: "["): try forEachElement { cursor, _ in try cursor.skipValue() }
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            guard depth < Self.maxDepth else { throw fail("nested deeper than \(Self.maxDepth) levels") }
+            if bytes[index] == UInt8(ascii: "{") {
+                try forEachField { cursor, _ in try cursor.skipValue(depth: depth + 1) }
+            } else {
+                try forEachElement { cursor, _ in try cursor.skipValue(depth: depth + 1) }
+            }
         default: _ = try scalar()
         }
     }

@@ -122,6 +122,6 @@ public enum JSONMappingParser {
     /// Seconds, or milliseconds when the number is too large to be seconds.
     private static func epoch(_ number: Double) -> Int64? {
         guard number.isFinite, number > 0 else { return nil }
-        return number > 1e11 ? Int64(number) : Int64(number * 1000)
+        return number > 1e11 ? Timestamp.millis(exactly: number) : Timestamp.millis(seconds: number)
     }
 }

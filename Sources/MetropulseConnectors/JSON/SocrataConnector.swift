@@ -61,7 +61,8 @@ public struct SocrataConnector: Connector {
         while true {
             let limit = min(pageSize, maxRecords - offset)
             let document = try await http.get(
-                Self.pageURL(url, limit: limit, offset: offset), timeoutMillis: source.timeoutMillis, headers: headers)
+                Self.pageURL(url, limit: limit, offset: offset), timeoutMillis: source.timeoutMillis,
+                limits: source.limits, headers: headers)
             pages += 1
             status = document.status
             bytes += document.body.count

@@ -67,7 +67,8 @@ public struct ODSConnector: Connector {
                 throw FetchError(.validation, "more than \(Self.maxPages) pages of \(Self.pageSize) records; refusing")
             }
             let pageURL = isExport ? url : Self.pageURL(url, keyField: keyField, offset: offset, after: after)
-            let document = try await http.get(pageURL, timeoutMillis: source.timeoutMillis, headers: headers)
+            let document = try await http.get(
+                pageURL, timeoutMillis: source.timeoutMillis, limits: source.limits, headers: headers)
             lastStatus = document.status
             bytes += document.body.count
             hashes += ContentHash.fnv1a64(document.body)

@@ -78,13 +78,16 @@ final class SIRINode {
             throw SIRIFormatError(message: "not valid JSON or XML")
         }
         let root = SIRINode("#root")
-        func add(_ name: String, _ value: Any, to parent: SIRINode) {
+        func add(_ name: String, _ value: Any, to parent: SIRINode, depth: Int) throws {
+            guard depth < maxDepth else { throw SIRIFormatError(message: "nested deeper than \(maxDepth) levels") }
             switch value {
             case let array as [Any]:
-                for element in array { add(name, element, to: parent) }
+                for element in array { try add(name, element, to: parent, depth: depth + 1) }
             case let dictionary as [String: Any]:
                 let node = SIRINode(name)
-                for (key, child) in dictionary.sorted(by: { $0.key < $1.key }) { add(key, child, to: node) }
+                for (key, child) in dictionary.sorted(by: { $0.key < $1.key }) {
+                    try add(key, child, to: node, depth: depth + 1)
+                }
                 parent.children.append(node)
             case is NSNull:
                 break
@@ -100,18 +103,31 @@ final class SIRINode {
             }
         }
         if let dictionary = object as? [String: Any] {
-            for (key, child) in dictionary.sorted(by: { $0.key < $1.key }) { add(key, child, to: root) }
+            for (key, child) in dictionary.sorted(by: { $0.key < $1.key }) { try add(key, child, to: root, depth: 1) }
         } else {
-            add("#item", object, to: root)
+            try add("#item", object, to: root, depth: 1)
         }
         return root
     }
 
+    /// Elements or containers nested deeper than this are refused: SIRI nests about ten levels,
+    /// and a deeper document is an attack on the stack.
+    static let maxDepth = 128
+
     static func xml(_ body: [UInt8]) throws -> SIRINode {
+        // A document type declaration is how entity expansion ("billion laughs") and external
+        // entities get in; SIRI has no use for one.
+        if containsDoctype(body) {
+            throw SIRIFormatError(message: "XML with a document type declaration (<!DOCTYPE>) is refused")
+        }
         let builder = XMLTreeBuilder()
         let parser = XMLParser(data: Data(body))
+        parser.shouldResolveExternalEntities = false
         parser.delegate = builder
-        guard parser.parse() else {
+        guard parser.parse(), !builder.tooDeep else {
+            if builder.tooDeep {
+                throw SIRIFormatError(message: "not accepted XML: elements nested deeper than \(maxDepth) levels")
+            }
             let reason = parser.parserError.map { "\($0.localizedDescription)" } ?? "unknown error"
             throw SIRIFormatError(message: "not well-formed XML (line \(parser.lineNumber)): \(reason)")
         }
@@ -119,6 +135,25 @@ final class SIRINode {
             throw SIRIFormatError(message: "not well-formed XML: <\(open)> is never closed")
         }
         return builder.root
+    }
+
+    /// Whether `<!DOCTYPE` (any case) appears anywhere in the body.
+    static func containsDoctype(_ body: [UInt8]) -> Bool {
+        let pattern = Array("<!doctype".utf8)
+        guard body.count >= pattern.count else { return false }
+        var index = 0
+        while index <= body.count - pattern.count {
+            if body[index] == UInt8(ascii: "<"), body[index + 1] == UInt8(ascii: "!") {
+                var matched = true
+                for offset in 2..<pattern.count where body[index + offset] | 0x20 != pattern[offset] {
+                    matched = false
+                    break
+                }
+                if matched { return true }
+            }
+            index += 1
+        }
+        return false
     }
 }
 
@@ -135,6 +170,9 @@ private final class XMLTreeBuilder: NSObject, XMLParserDelegate {
         stack = [root]
     }
 
+    /// The document nested deeper than `SIRINode.maxDepth`; parsing was aborted.
+    private(set) var tooDeep = false
+
     /// The innermost element still open at the end of the document, if any.
     var unclosed: String? { stack.count > 1 ? stack.last?.name : nil }
 
@@ -146,6 +184,11 @@ private final class XMLTreeBuilder: NSObject, XMLParserDelegate {
         _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
         attributes: [String: String] = [:]
     ) {
+        guard stack.count <= SIRINode.maxDepth else {
+            tooDeep = true
+            parser.abortParsing()
+            return
+        }
         let node = SIRINode(Self.local(elementName))
         for (key, value) in attributes where !key.hasPrefix("xmlns") {
             let attribute = SIRINode(Self.local(key))

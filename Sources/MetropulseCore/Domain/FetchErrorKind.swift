@@ -15,6 +15,11 @@ public enum FetchErrorKind: String, Sendable, Hashable, Codable, CaseIterable {
     case validation
     /// The source's declaration cannot be run (unknown kind, bad URL).
     case configuration
+    /// Not requested, or not followed: the address is one the source may not reach (loopback,
+    /// private, link-local, metadata), or a redirect broke the rules (`https` to `http`, too many).
+    case refused
+    /// The body was larger than the source's limits (on the wire or once decompressed).
+    case tooLarge = "too_large"
     /// Writing the results failed.
     case storage
     /// The attempt finished after its lease had passed to a later attempt of the same task; its

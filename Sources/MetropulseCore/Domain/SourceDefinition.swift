@@ -33,6 +33,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     /// For transit kinds: the static GTFS zip (an http(s) or demo: URL, or a file path) whose stops
     /// and routes name the ids of the real-time feed.
     public var staticGTFS: String?
+    /// What each request of this source may cost and where it may go.
+    public var limits: FetchLimits
 
     public init(
         id: String,
@@ -51,7 +53,8 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         apiKeyHeader: String = "apikey",
         format: String? = nil,
         mapping: JSONMapping? = nil,
-        staticGTFS: String? = nil
+        staticGTFS: String? = nil,
+        limits: FetchLimits = FetchLimits()
     ) {
         self.id = id
         self.kind = kind
@@ -70,6 +73,7 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         self.format = format
         self.mapping = mapping
         self.staticGTFS = staticGTFS
+        self.limits = limits
     }
 
     /// The headers every request of this source carries: the API key, read from its variable now.

@@ -59,8 +59,10 @@ public struct StationObservation: Sendable, Hashable, Codable {
     }
 
     static func occupancy(bikes: Int, docks: Int?, capacity: Int?) -> Double? {
-        let places = docks.map { bikes + $0 } ?? capacity ?? 0
-        guard places > 0 else { return nil }
+        let places =
+            docks.map { bikes.addingReportingOverflow($0) }.map { $0.overflow ? Int.max : $0.partialValue }
+            ?? capacity ?? 0
+        guard places > 0, bikes >= 0 else { return nil }
         return min(1, Double(bikes) / Double(places))
     }
 }

@@ -5,7 +5,9 @@
 /// - `claim` hands out ready tasks by priority (high first) then `runAt` (old first), each to
 ///   one claimer only, under a lease; a task whose lease expired is claimable again;
 /// - `finish` applies an outcome only when the caller still owns the lease;
-/// - a task out of attempts is `dead` until `requeueDead`.
+/// - a task out of attempts is `dead` until `requeueDead`, also when its last attempt never
+///   finished (its lease expired: the worker crashed, hung or was killed), so a feed that takes
+///   workers down cannot go round the fleet for ever.
 public protocol WorkQueue: Sendable {
     /// Returns how many tasks were new (the rest were duplicates of known job ids).
     @discardableResult
@@ -52,6 +54,10 @@ public protocol WorkQueue: Sendable {
     /// and skips it if a run succeeded. False on the SQL queues, which keep each job once.
     var mayRedeliverFinishedJobs: Bool { get }
 }
+
+/// The error a task gets when its last attempt's lease expired without an outcome.
+public let spentLeaseError =
+    "lease expired on the last attempt: the worker crashed, hung or was stopped while running it"
 
 extension WorkQueue {
     public func assignedPartitions() -> [String] { [] }

@@ -1,7 +1,35 @@
 /// Conversions between epoch milliseconds (the model's time unit) and ISO 8601 UTC text.
+///
+/// Every instant that comes from outside (a feed, a header, a request) goes through one of the
+/// checked conversions here, so no value a publisher or a client sends can overflow the
+/// arithmetic done on times later.
 public enum Timestamp {
-    /// `2025-10-18T09:11:19.000Z`
+    /// The instants the model can show: from 0001-01-01 to the end of 9999, epoch ms.
+    public static let representable: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+    /// The instants a feed may report: from 1970 to the end of 9999, epoch ms. Anything else is
+    /// a corrupt value, treated as absent or rejected with the entity.
+    public static let feedRange: ClosedRange<Int64> = 0...253_402_300_799_999
+
+    /// POSIX seconds as epoch ms when they fall in `range`; nil otherwise.
+    public static func millis(seconds: Int64, in range: ClosedRange<Int64> = feedRange) -> Int64? {
+        let (value, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        return !overflow && range.contains(value) ? value : nil
+    }
+
+    /// POSIX seconds with a fraction as epoch ms (rounded) when finite and in `range`.
+    public static func millis(seconds: Double, in range: ClosedRange<Int64> = feedRange) -> Int64? {
+        millis(exactly: seconds * 1000, in: range)
+    }
+
+    /// A count of milliseconds given as a floating-point number, rounded, when finite and in `range`.
+    public static func millis(exactly value: Double, in range: ClosedRange<Int64> = feedRange) -> Int64? {
+        guard value.isFinite, value >= Double(range.lowerBound), value <= Double(range.upperBound) else { return nil }
+        return Int64(value.rounded())
+    }
+
+    /// `2025-10-18T09:11:19.000Z`; instants outside `representable` are shown at its bounds.
     public static func iso8601(_ millis: Int64) -> String {
+        let millis = min(max(millis, representable.lowerBound), representable.upperBound)
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let ms = Int(millis - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -65,7 +93,9 @@ public enum Timestamp {
     /// form servers may send today; epoch milliseconds, or nil.
     public static func parseHTTPDate(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]) else { return nil }
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int(parts[3]),
+            (1...9999).contains(year)
+        else { return nil }
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard let monthIndex = months.firstIndex(of: String(parts[2])) else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int($0) }

@@ -41,6 +41,9 @@ public final class WorkerPool: Service {
         var fetching = 0
         /// Of those, the ones claimed ahead and waiting for a slot, in priority order.
         var prefetched: [ClaimedTask] = []
+        /// Fetches that gave their slot back while waiting on a busy host and now want one again;
+        /// a slot that frees goes to them first.
+        var slotWaiters: [CheckedContinuation<Void, Never>] = []
         var processed = 0
         var failed = 0
         var paused = false
@@ -205,13 +208,8 @@ public final class WorkerPool: Service {
     /// Runs one attempt and commits its result; never throws. Its slot is free once the result is
     /// ready; the lease is held until the commit.
     func process(_ task: ClaimedTask) async {
-        var slotFreed = false
-        func freeSlot() {
-            guard !slotFreed else { return }
-            slotFreed = true
-            state.withLock { $0.fetching -= 1 }
-            wake.notify()
-        }
+        let slot = FetchSlot(giveBack: { [self] in giveSlotBack() }, take: { [self] in await takeSlot() })
+        func freeSlot() { slot.release() }
         defer { freeSlot() }
         if queue.mayRedeliverFinishedJobs, await alreadySucceeded(task) { return }
         let startedAt = clock.nowMillis
@@ -226,19 +224,32 @@ public final class WorkerPool: Service {
             guard let source = catalog.source(id: task.sourceID) else {
                 throw FetchError(.configuration, "source '\(task.sourceID)' is not in the catalogue")
             }
-            let result = try await connectors.fetch(source, context: FetchContext(now: startedAt, logger: logger))
+            let (connectors, context) = (self.connectors, FetchContext(now: startedAt, logger: logger))
+            let result = try await FetchSlot.$current.withValue(slot) {
+                try await connectors.fetch(source, context: context)
+            }
             observations = result.observations
             if source.tags["zone"] == nil, let city = source.tags["city"].flatMap(catalog.city(id:)) {
                 observations.attachZones(of: city)
             }
+            // Whatever the format, nothing past the store's limits is written (ObservationBatch+Limits).
+            let refused = observations.enforceLimits()
             if result.unchanged { run.status = .unchanged }
             run.url = result.url
             run.httpStatus = result.httpStatus
             run.bytes = result.bytes
-            run.entityCount = result.observations.count
-            run.rejectedCount = result.rejected.count
+            run.entityCount = observations.count
+            run.rejectedCount = result.rejected.count + refused.count
+            if let first = refused.first {
+                logger.notice(
+                    "entities past the store's limits rejected",
+                    metadata: [
+                        "job_id": "\(task.jobID)", "count": "\(refused.count)",
+                        "first": "\(first.entity): \(first.reason)",
+                    ])
+            }
             run.contentHash = result.contentHash
-            run.feedTimestamp = result.feedTimestamp
+            run.feedTimestamp = result.feedTimestamp.flatMap { Timestamp.feedRange.contains($0) ? $0 : nil }
         } catch let error as FetchError {
             failure = error
         } catch is CancellationError {
@@ -289,6 +300,33 @@ public final class WorkerPool: Service {
             logger.error(
                 "commit failed; the task will run again when its lease expires",
                 metadata: ["job_id": "\(task.jobID)", "error": "\(loggable(error))"])
+        }
+    }
+
+    /// A slot given back (a fetch done, or waiting on a busy host) goes to a fetch waiting to
+    /// take one again, else back to the pool.
+    private func giveSlotBack() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if !state.slotWaiters.isEmpty { return state.slotWaiters.removeFirst() }
+            state.fetching -= 1
+            return nil
+        }
+        waiter?.resume()
+        wake.notify()
+    }
+
+    /// Waits for a free slot and takes it (a fetch going on after waiting on a busy host).
+    private func takeSlot() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let free = state.withLock { state -> Bool in
+                if state.fetching < configuration.concurrency, state.slotWaiters.isEmpty {
+                    state.fetching += 1
+                    return true
+                }
+                state.slotWaiters.append(continuation)
+                return false
+            }
+            if free { continuation.resume() }
         }
     }
 
