@@ -11,7 +11,10 @@ let package = Package(
     name: "metropulse",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "metropulse", targets: ["metropulse"])
+        .executable(name: "metropulse", targets: ["metropulse"]),
+        /// The feed readers' libFuzzer entry points, built by `scripts/fuzz` with the fuzzer and
+        /// address sanitizers; not part of the binary.
+        .library(name: "MetropulseFuzz", type: .dynamic, targets: ["MetropulseFuzzTargets"]),
     ],
     traits: [
         .trait(
@@ -26,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -81,6 +85,7 @@ let package = Package(
             dependencies: [
                 "MetropulseCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -142,12 +147,18 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MetropulseFuzzTargets",
+            dependencies: ["MetropulseConnectors"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

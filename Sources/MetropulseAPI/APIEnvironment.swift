@@ -1,3 +1,4 @@
+public import Logging
 public import MetropulseCore
 
 /// What the API reads and acts on; filled from configuration by the app.
@@ -15,12 +16,18 @@ public struct APIEnvironment: Sendable {
     public var heartbeatIntervalMillis: Int64
     /// Stop and line names from the sources' static GTFS, as loaded.
     public var transitNames: TransitNameBook
+    public var logger: Logger
+    /// Live streams open at once (`/api/system/workers/stream`); more are refused with a 503.
+    public var streams: StreamLimiter
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,
         runNow: (@Sendable (String) async throws -> String?)?, clock: WallClock = .system, adminKey: String?,
-        heartbeatIntervalMillis: Int64 = 10_000, transitNames: TransitNameBook = TransitNameBook()
+        heartbeatIntervalMillis: Int64 = 10_000, transitNames: TransitNameBook = TransitNameBook(),
+        logger: Logger = Logger(label: "metropulse.api"), maxStreams: Int = 256
     ) {
+        self.logger = logger
+        self.streams = StreamLimiter(limit: maxStreams)
         self.store = store
         self.queue = queue
         self.bus = bus

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Hummingbird
+import HummingbirdCore
 public import Logging
 import MetropulseAPI
 import MetropulseConnectors
@@ -113,15 +114,18 @@ public struct MetropulseRuntime: Sendable {
                 store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,
                 adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
-                transitNames: transitNames)
+                transitNames: transitNames, logger: logger, maxStreams: configuration.api.maxStreams)
             let logger = self.logger
             let onAPIBound = self.onAPIBound
             let host = configuration.api.host
             services.append(
                 Application(
                     router: APIRouter.build(environment),
+                    server: .http1(
+                        configuration: .init(idleTimeout: .milliseconds(configuration.api.idleTimeoutMillis))),
                     configuration: .init(
-                        address: .hostname(host, port: configuration.api.port), serverName: "metropulse"),
+                        address: .hostname(host, port: configuration.api.port), serverName: "metropulse",
+                        availableConnectionsDelegate: MaximumAvailableConnections(configuration.api.maxConnections)),
                     onServerRunning: { channel in
                         let port = channel.localAddress?.port ?? 0
                         logger.notice("API listening on http://\(host):\(port)")

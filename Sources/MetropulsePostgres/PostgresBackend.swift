@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import MetropulseCore
+import NIOSSL
 public import PostgresNIO
 
 /// The PostgreSQL backend: the same tables and semantics as the SQLite one, shared by every
@@ -54,7 +55,7 @@ public final class PostgresBackend: Sendable {
         let target = try PostgresTarget(url: url)
         var configuration = PostgresClient.Configuration(
             host: target.host, port: target.port, username: target.user, password: target.password,
-            database: target.database, tls: .disable)
+            database: target.database, tls: target.clientTLS())
         if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         configuration.options.maximumConnections = 20
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -65,7 +66,7 @@ public final class PostgresBackend: Sendable {
         let target = try PostgresTarget(url: url)
         return PostgresConnection.Configuration(
             host: target.host, port: target.port, username: target.user, password: target.password,
-            database: target.database, tls: .disable)
+            database: target.database, tls: try target.connectionTLS())
     }
 
     /// Creates or upgrades the schema; safe to run from several processes at once.
@@ -107,16 +108,66 @@ struct PostgresTarget {
         port = components.port ?? 5432
         user = components.user ?? "postgres"
         password = components.password
+        if let password { Redaction.register(password) }
         database = components.path.count > 1 ? String(components.path.dropFirst()) : nil
+        let query = components.queryItems ?? []
+        sslMode = query.first { $0.name == "sslmode" }?.value ?? "disable"
+        sslRootCertificate = query.first { $0.name == "sslrootcert" }?.value
+        guard Self.sslModes.contains(sslMode) else {
+            throw PostgresURLError(url: url, reason: "sslmode must be one of \(Self.sslModes.joined(separator: ", "))")
+        }
+    }
+
+    /// libpq's `sslmode` values: `disable` (the default here), `allow` and `prefer` (TLS when the
+    /// server offers it), `require` (TLS, certificate not checked), `verify-ca` (the chain checked
+    /// against `sslrootcert` or the system's roots), `verify-full` (and the host name).
+    static let sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+    var sslMode: String
+    var sslRootCertificate: String?
+
+    /// Whether TLS is off, offered or required, and how certificates are checked.
+    private func tlsSettings() -> (mode: String, configuration: TLSConfiguration) {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let sslRootCertificate { configuration.trustRoots = .file(sslRootCertificate) }
+        switch sslMode {
+        case "verify-ca": configuration.certificateVerification = .noHostnameVerification
+        case "verify-full": configuration.certificateVerification = .fullVerification
+        default: configuration.certificateVerification = .none
+        }
+        let mode = ["allow", "prefer"].contains(sslMode) ? "prefer" : sslMode == "disable" ? "disable" : "require"
+        return (mode, configuration)
+    }
+
+    func clientTLS() -> PostgresClient.Configuration.TLS {
+        let (mode, configuration) = tlsSettings()
+        switch mode {
+        case "disable": return .disable
+        case "prefer": return .prefer(configuration)
+        default: return .require(configuration)
+        }
+    }
+
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        let (mode, configuration) = tlsSettings()
+        switch mode {
+        case "disable": return .disable
+        case "prefer": return .prefer(try NIOSSLContext(configuration: configuration))
+        default: return .require(try NIOSSLContext(configuration: configuration))
+        }
     }
 }
 
 public struct PostgresURLError: Error, CustomStringConvertible {
     public var url: String
+    public var reason: String?
 
-    public init(url: String) {
+    public init(url: String, reason: String? = nil) {
         self.url = url
+        self.reason = reason
     }
 
-    public var description: String { "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)" }
+    public var description: String {
+        if let reason { return "\(Redaction.text(url)): \(reason)" }
+        return "not a PostgreSQL URL (postgres://user:password@host:port/database): \(Redaction.text(url))"
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import MetropulseApp
+import MetropulseCore
 
 /// Options shared by every command that runs a pipeline role. Flags override the environment,
 /// which overrides the file.
@@ -83,7 +84,7 @@ struct RuntimeOptions: ParsableArguments {
                 toStandardError
                 ? StreamLogHandler.standardError(label: label) : StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
-            return handler
+            return RedactingLogHandler(handler)
         }
         return Logger(label: "metropulse")
     }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import MetropulseCore
 
 /// Liveness and readiness probes.
@@ -16,7 +17,9 @@ struct HealthController {
                 _ = try await environment.queue.stats(now: environment.clock.nowMillis)
                 return Status(status: "ready")
             } catch {
-                throw HTTPError(.serviceUnavailable, message: "store not reachable: \(error)")
+                // The store's own error stays in the log: it can name hosts, users and statements.
+                environment.logger.warning("readiness check failed", metadata: ["error": "\(loggable(error))"])
+                throw HTTPError(.serviceUnavailable, message: "the store or queue is not reachable (see the log)")
             }
         }
     }

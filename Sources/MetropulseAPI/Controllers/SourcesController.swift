@@ -159,11 +159,11 @@ struct SourcesController {
             freshness = "never"
         }
         return SourceDTO(
-            id: source.id, kind: source.kind.rawValue, urls: source.urls, enabled: source.enabled,
+            id: source.id, kind: source.kind.rawValue, urls: source.urls.map(Redaction.text), enabled: source.enabled,
             intervalSeconds: Double(source.intervalMillis) / 1000, timeoutSeconds: Double(source.timeoutMillis) / 1000,
             priority: source.priority, tags: source.tags, lastRunAt: state?.lastRunAt.map(Timestamp.iso8601),
             lastRunStatus: state?.lastRunStatus?.rawValue, lastSuccessAt: state?.lastSuccessAt.map(Timestamp.iso8601),
-            lastError: state?.lastRunStatus == .failed ? state?.lastError : nil,
+            lastError: state?.lastRunStatus == .failed ? state?.lastError.map(Redaction.text) : nil,
             nextRunAt: state?.nextRunAt.map(Timestamp.iso8601),
             feedTimestamp: state?.lastFeedTimestamp.map(Timestamp.iso8601), dataAgeSeconds: age, freshness: freshness,
             staticGtfs: source.staticGTFS.map { location in

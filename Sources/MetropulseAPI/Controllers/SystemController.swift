@@ -187,13 +187,26 @@ struct SystemController {
     /// any process publish it on the bus (`event: heartbeat`, `data:` the worker object of
     /// `/api/system/workers`).
     @Sendable func workerStream(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let live = try await environment.bus.metrics()
-        let current = try await environment.store.heartbeats()
+        let streams = environment.streams
+        guard streams.enter() else {
+            throw HTTPError(
+                .serviceUnavailable, message: "too many live streams open (\(streams.limit)); try again later")
+        }
+        let live: AsyncStream<WorkerHeartbeat>
+        let current: [WorkerHeartbeat]
+        do {
+            live = try await environment.bus.metrics()
+            current = try await environment.store.heartbeats()
+        } catch {
+            streams.leave()
+            throw error
+        }
         let environment = self.environment
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
+                defer { streams.leave() }
                 let encoder = JSONEncoder()
                 encoder.keyEncodingStrategy = .convertToSnakeCase
                 func send(_ beat: WorkerHeartbeat) async throws {

@@ -100,6 +100,11 @@ public enum ConfigurationLoader {
             Setting(key: "api.host") { c, v in c.api.host = v },
             Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
             Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
+            Setting(key: "api.max_connections") { c, v throws(ValueError) in
+                c.api.maxConnections = try int(v, 1...1_000_000)
+            },
+            Setting(key: "api.idle_timeout") { c, v throws(ValueError) in c.api.idleTimeoutMillis = try duration(v) },
+            Setting(key: "api.max_streams") { c, v throws(ValueError) in c.api.maxStreams = try int(v, 1...100_000) },
             Setting(key: "demo.enabled") { c, v throws(ValueError) in c.demo.enabled = try bool(v) },
             Setting(key: "demo.port") { c, v throws(ValueError) in c.demo.port = try int(v, 0...65535) },
             Setting(key: "data_path") { c, v throws(ValueError) in

@@ -65,6 +65,12 @@ public struct MetropulseConfiguration: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
         public var adminKey: String?
+        /// Connections served at once; more wait in the listen backlog.
+        public var maxConnections = 1_024
+        /// A connection with no request for this long is closed.
+        public var idleTimeoutMillis: Int64 = 60_000
+        /// Live streams open at once; more are answered 503.
+        public var maxStreams = 256
     }
 
     public struct Demo: Sendable {

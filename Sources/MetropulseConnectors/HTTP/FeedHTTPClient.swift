@@ -81,6 +81,9 @@ public struct FeedHTTPClient: Sendable {
         configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
         configuration.decompression = .enabled(limit: .size(maxDecompressedBytes))
         configuration.redirectConfiguration = .disallow
+        // A refused or failed connection fails the attempt at once with its reason; the worker's
+        // retry policy decides when to try again.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return configuration
     }
 

@@ -84,6 +84,7 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
         guard let key = environment[variable], !key.isEmpty else {
             throw FetchError(.configuration, "source '\(id)' needs an API key in the environment variable \(variable)")
         }
+        Redaction.register(key)
         return [(apiKeyHeader, key)]
     }
 }

@@ -235,7 +235,7 @@ public final class WorkerPool: Service {
             // Whatever the format, nothing past the store's limits is written (ObservationBatch+Limits).
             let refused = observations.enforceLimits()
             if result.unchanged { run.status = .unchanged }
-            run.url = result.url
+            run.url = Redaction.text(result.url)
             run.httpStatus = result.httpStatus
             run.bytes = result.bytes
             run.entityCount = observations.count
@@ -264,12 +264,12 @@ public final class WorkerPool: Service {
         if let failure {
             run.status = .failed
             run.errorKind = failure.kind
-            run.errorMessage = failure.message
+            run.errorMessage = Redaction.text(failure.message)
             run.httpStatus = failure.httpStatus ?? run.httpStatus
             let retryable = failure.kind != .configuration
             disposition = configuration.retryPolicy.disposition(
                 afterAttempt: task.attempt, maxAttempts: retryable ? task.maxAttempts : task.attempt,
-                now: finishedAt, error: failure.description, retryAfterMillis: failure.retryAfterMillis)
+                now: finishedAt, error: Redaction.text(failure.description), retryAfterMillis: failure.retryAfterMillis)
             logger.warning(
                 "fetch failed",
                 metadata: [
