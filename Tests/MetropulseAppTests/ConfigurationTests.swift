@@ -264,4 +264,50 @@ struct ConfigurationTests {
         #expect(demo.cities == MetropulseConfiguration.demoCities)
         #expect(demo.sources.map(\.id) == MetropulseConfiguration.demoSources.map(\.id))
     }
+
+    @Test("fetch limits: the fetch section, a source's own fetch block over it, and the environment")
+    func fetchLimits() throws {
+        let yaml = """
+            fetch:
+              max_body_size: 8MB
+              max_redirects: 2
+            sources:
+              - id: a
+                kind: gbfs
+                url: https://example.org/gbfs.json
+              - id: b
+                kind: gbfs
+                url: https://example.org/b.json
+                fetch:
+                  max_body_size: 512KB
+                  allow_private_addresses: true
+                  max_retry_after: 10m
+              - id: c
+                kind: gbfs
+                url: https://example.org/c.json
+                fetch:
+                  max_redirects: lots
+            """
+        let (configuration, errors) = ConfigurationLoader.validate(yaml: yaml)
+        #expect(
+            errors.map(\.description) == ["line 19: sources[2].fetch.max_redirects: expected an integer from 0 to 20"])
+        let a = try #require(configuration.sources.first { $0.id == "a" })
+        #expect(a.limits.maxBodyBytes == 8 << 20 && a.limits.maxRedirects == 2 && !a.limits.allowPrivateAddresses)
+        let b = try #require(configuration.sources.first { $0.id == "b" })
+        #expect(b.limits.maxBodyBytes == 512 << 10 && b.limits.maxRedirects == 2 && b.limits.allowPrivateAddresses)
+        #expect(b.limits.maxRetryAfterMillis == 600_000)
+
+        let folder = try temporaryFolder()
+        try yaml.replacingOccurrences(of: "lots", with: "1").write(
+            toFile: folder + "/s.yaml", atomically: true, encoding: .utf8)
+        let loaded = try ConfigurationLoader.load(
+            path: folder + "/s.yaml", environment: ["METROPULSE_FETCH_ALLOW_PRIVATE_ADDRESSES": "true"])
+        #expect(loaded.sources.allSatisfy { $0.limits.allowPrivateAddresses })
+        #expect(loaded.sources.first { $0.id == "c" }?.limits.maxRedirects == 1)
+        // The demo city may always reach its loopback feed server.
+        #expect(MetropulseConfiguration().sources.allSatisfy { $0.limits.allowPrivateAddresses })
+        #expect(throws: ConfigurationErrors.self) {
+            try ConfigurationLoader.load(path: nil, environment: ["METROPULSE_FETCH_MAX_BODY_SIZE": "1e30GB"])
+        }
+    }
 }

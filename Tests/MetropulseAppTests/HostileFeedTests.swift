@@ -106,10 +106,10 @@ struct HostileFeedTests {
             "[fd00::1]",
         ] {
             let error = await Self.fetchError(
-                http, "http://\(host):\(publisher.port)/echo-key", timeout: 2_000, limits: FetchLimits())
+                http, "http://\(host):\(publisher.port)/echo-key", timeout: 10_000, limits: FetchLimits())
             #expect(error?.kind == .refused, "\(host): \(String(describing: error))")
         }
-        let allowed = try await http.get(publisher.url("echo-key"), timeoutMillis: 2_000, limits: .local)
+        let allowed = try await http.get(publisher.url("echo-key"), timeoutMillis: 10_000, limits: .local)
         #expect(allowed.status == 200)
     }
 
@@ -125,9 +125,9 @@ struct HostileFeedTests {
         defer { publisher.task.cancel() }
         let http = FeedMannersTests.client()
         let key = [("apikey", "s3cret")]
-        let home = try await http.get(publisher.url("home"), timeoutMillis: 2_000, limits: .local, headers: key)
+        let home = try await http.get(publisher.url("home"), timeoutMillis: 10_000, limits: .local, headers: key)
         #expect(String(decoding: home.body, as: UTF8.self) == "s3cret")
-        let away = try await http.get(publisher.url("away"), timeoutMillis: 2_000, limits: .local, headers: key)
+        let away = try await http.get(publisher.url("away"), timeoutMillis: 10_000, limits: .local, headers: key)
         #expect(String(decoding: away.body, as: UTF8.self) == "none")
     }
 

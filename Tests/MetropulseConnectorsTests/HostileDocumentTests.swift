@@ -80,6 +80,12 @@ struct HostileDocumentTests {
             try SIRIParser.parse(Self.repeated("<a>", "</a>", 1_000), sourceID: "s", fetchedAt: 0)
         }
         #expect(deep.message.contains("nested deeper"))
+        // An element name that is not UTF-8 trapped FoundationXML (found by fuzzing).
+        let latin = try #require(throws: FetchError.self) {
+            try SIRIParser.parse(
+                Array("<Siri><Force".utf8) + [0xD2] + Array("esend/></Siri>".utf8), sourceID: "s", fetchedAt: 0)
+        }
+        #expect(latin.message.contains("UTF-8"))
     }
 
     @Test("GBFS nested past the depth limit is refused, not read to the bottom of the stack")

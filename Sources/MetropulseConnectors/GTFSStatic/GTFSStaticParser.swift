@@ -26,9 +26,19 @@ public enum GTFSStaticParser {
     private struct TooLarge: Error {}
 
     public static func parse(_ zip: [UInt8], limits: Limits = Limits()) throws -> TransitNames {
+        // Read from a temporary file: ZIPFoundation's in-memory archive leaks its data when it
+        // refuses the bytes (found by the static-gtfs fuzz target), and zips are read once a day.
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "metropulse-gtfs-\(UUID().uuidString).zip")
+        do {
+            try Data(zip).write(to: copy)
+        } catch {
+            throw FetchError(.storage, "static GTFS: cannot write a temporary copy (\(error))")
+        }
+        defer { try? FileManager.default.removeItem(at: copy) }
         let archive: Archive
         do {
-            archive = try Archive(data: Data(zip), accessMode: .read)
+            archive = try Archive(url: copy, accessMode: .read)
         } catch {
             throw FetchError(.decode, "static GTFS: not a zip archive")
         }

@@ -120,6 +120,11 @@ final class SIRINode {
         if containsDoctype(body) {
             throw SIRIFormatError(message: "XML with a document type declaration (<!DOCTYPE>) is refused")
         }
+        // FoundationXML traps on element names that are not UTF-8 (found by the siri fuzz
+        // target); SIRI is UTF-8, so anything else is refused here.
+        guard String(validating: body, as: UTF8.self) != nil else {
+            throw SIRIFormatError(message: "XML that is not valid UTF-8 is refused")
+        }
         let builder = XMLTreeBuilder()
         let parser = XMLParser(data: Data(body))
         parser.shouldResolveExternalEntities = false
