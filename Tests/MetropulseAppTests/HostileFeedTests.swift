@@ -138,7 +138,7 @@ struct HostileFeedTests {
         var limits = FetchLimits.local
         limits.maxBodyBytes = 1 << 20
         limits.maxDecompressedBytes = 1 << 20
-        func hostile(_ id: String, _ kind: SourceKind, _ path: String, timeout: Int64 = 2_000) -> SourceDefinition {
+        func hostile(_ id: String, _ kind: SourceKind, _ path: String, timeout: Int64 = 10_000) -> SourceDefinition {
             SourceDefinition(
                 id: id, kind: kind, urls: [publisher.url(path)], intervalMillis: 86_400_000, timeoutMillis: timeout,
                 maxAttempts: 1, limits: limits)
