@@ -127,7 +127,7 @@ struct FeedMannersTests {
         #expect(waiting?.message.contains("asked to wait") == true)
         #expect(counters["limited"] == 1)
         try await Task.sleep(for: .milliseconds(2_100))
-        let document = try await http.get(publisher.url("other"), timeoutMillis: 2_000, limits: .local)
+        let document = try await http.get(publisher.url("other"), timeoutMillis: 10_000, limits: .local)
         #expect(document.status == 200)
 
         // The retry policy never retries sooner than the server asked.
