@@ -70,6 +70,9 @@
             var leaseExpiresAt: Int64?
             /// The attempt of the current (or last) lease.
             var attempt: Int
+
+            /// Leased on its last attempt: when that lease passes, the task is dead, not claimed again.
+            var isSpent: Bool { leaseOwner != nil && attempt >= record.maxAttempts }
         }
 
         struct State {
@@ -452,10 +455,7 @@
             await catchUp()
             // A task whose lease expired on its last attempt goes to the dead letters, not round again.
             let spent = state.withLock { state in
-                state.entries.values.filter { entry in
-                    entry.leaseOwner != nil && (entry.leaseExpiresAt ?? 0) <= now
-                        && entry.attempt >= entry.record.maxAttempts
-                }
+                state.entries.values.filter { entry in entry.isSpent && (entry.leaseExpiresAt ?? 0) <= now }
             }
             if !spent.isEmpty {
                 try await finish(
@@ -468,7 +468,7 @@
             return state.withLock { state in
                 let ready = state.entries.values.filter { entry in
                     entry.record.runAt <= now && (entry.leaseOwner == nil || (entry.leaseExpiresAt ?? 0) <= now)
-                        && !(entry.leaseOwner != nil && entry.attempt >= entry.record.maxAttempts)
+                        && !entry.isSpent
                 }
                 .sorted { lhs, rhs in
                     (-lhs.record.priority, lhs.record.runAt, lhs.id) < (-rhs.record.priority, rhs.record.runAt, rhs.id)

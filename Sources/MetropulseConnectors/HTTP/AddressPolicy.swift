@@ -1,5 +1,6 @@
 import MetropulseCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -26,12 +27,22 @@ enum AddressPolicy {
         if bare.lowercased() == "localhost" || bare.lowercased().hasSuffix(".localhost") {
             return "\(bare) names this machine"
         }
+        let now = ContinuousClock.now
+        if let cached = verdicts.withLock({ $0[bare] }), cached.until > now { return cached.refusal }
         let addresses = (try? await resolve(bare)) ?? []
-        if let forbidden = addresses.first(where: isForbidden) {
-            return "\(bare) resolves to \(describe(forbidden)), a loopback, private, link-local or reserved address"
+        let refusal = addresses.first(where: isForbidden).map {
+            "\(bare) resolves to \(describe($0)), a loopback, private, link-local or reserved address"
         }
-        return nil
+        // A source read in pages asks for one host many times a run: resolve it once a minute.
+        verdicts.withLock { verdicts in
+            if verdicts.count >= 1_024 { verdicts.removeAll() }
+            verdicts[bare] = (refusal, now + .seconds(60))
+        }
+        return refusal
     }
+
+    /// The last verdict per host name, until it expires.
+    private static let verdicts = Mutex<[String: (refusal: String?, until: ContinuousClock.Instant)]>([:])
 
     /// An address as its family and bytes (4 for IPv4, 16 for IPv6).
     struct Address: Hashable {
