@@ -157,31 +157,49 @@ public struct StorageBackend: Sendable {
             let backend = try make(configuration.database, logger: logger)
             defer { try? backend.close() }
             try await backend.prepare()
-            return try await withThrowingTaskGroup(of: ReplayProgress?.self) { group in
-                // The database's own services (the PostgreSQL pool) run while the replay writes.
-                for service in backend.services {
-                    group.addTask {
-                        try await service.run()
-                        return nil
-                    }
-                }
-                group.addTask {
-                    try await KafkaReplay.run(
-                        settings: KafkaSettings(brokers: brokers, properties: configuration.kafka.properties),
-                        topics: configuration.kafka.recordTopics, kinds: kinds, since: since, store: backend.store,
-                        clientID: clientID, logger: logger, progress: progress)
-                }
-                defer { group.cancelAll() }
-                while let finished = try await group.next() {
-                    if let finished { return finished }
-                }
-                throw CancellationError()
+            // The database's own services (the PostgreSQL pool) run while the replay writes.
+            return try await backend.whileRunning { backend in
+                try await KafkaReplay.run(
+                    settings: KafkaSettings(brokers: brokers, properties: configuration.kafka.properties),
+                    topics: configuration.kafka.recordTopics, kinds: kinds, since: since, store: backend.store,
+                    clientID: clientID, logger: logger, progress: progress)
             }
         #else
             throw ConfigurationErrors(errors: [
                 ConfigurationError(line: nil, key: "kafka.brokers", message: KafkaSupport.missing)
             ])
         #endif
+    }
+
+    /// Runs `body` with the backend's own services (the PostgreSQL pool) running beside it: for
+    /// one-off commands that use the store without the rest of a process.
+    public func whileRunning<T: Sendable>(_ body: @escaping @Sendable (StorageBackend) async throws -> T)
+        async throws -> T
+    {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            for service in services {
+                group.addTask {
+                    try await service.run()
+                    return nil
+                }
+            }
+            group.addTask { try await body(self) }
+            defer { group.cancelAll() }
+            while let finished = try await group.next() {
+                if let finished { return finished }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// The store's invariants now (tasks due or leased for longer than `grace` count as stuck).
+    public func audit(now: Int64, grace: Duration) async throws -> StoreAudit {
+        guard let auditor = store as? any StoreAuditing else {
+            throw ConfigurationErrors(errors: [
+                ConfigurationError(line: nil, key: "database", message: "\(description) cannot be audited")
+            ])
+        }
+        return try await auditor.audit(now: now, graceMillis: Int64(grace.seconds * 1000))
     }
 
     /// Creates or upgrades the schema (SQLite migrates when opened), and the Kafka topics.

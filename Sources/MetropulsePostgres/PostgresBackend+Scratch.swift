@@ -1,4 +1,6 @@
+import Foundation
 public import Logging
+import MetropulseCore
 import PostgresNIO
 
 extension PostgresBackend {
@@ -26,6 +28,38 @@ extension PostgresBackend {
                 _ = try? await admin.query("DROP SCHEMA \(unescaped: schema) CASCADE", logger: logger)
                 throw error
             }
+        }
+    }
+}
+
+extension PostgresBackend {
+    /// Creates the empty database `name` on the server of `url` and returns its URL: for drills
+    /// whose processes need a database of their own.
+    public static func createDatabase(named name: String, besides url: String, logger: Logger) async throws -> String {
+        try await onServer(of: url, logger: logger) { admin in
+            try await admin.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+        }
+        guard var components = URLComponents(string: url) else { throw PostgresURLError(url: url) }
+        components.path = "/" + name
+        guard let scratch = components.string else { throw PostgresURLError(url: url) }
+        return scratch
+    }
+
+    /// Drops the database `name` on the server of `url`, ending its sessions.
+    public static func dropDatabase(named name: String, besides url: String, logger: Logger) async throws {
+        try await onServer(of: url, logger: logger) { admin in
+            try await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+        }
+    }
+
+    private static func onServer(
+        of url: String, logger: Logger, _ body: @escaping @Sendable (PostgresClient) async throws -> Void
+    ) async throws {
+        let admin = try client(url: url, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            defer { group.cancelAll() }
+            try await body(admin)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MetropulseApp
 import MetropulseKafka
 import MetropulseSQLite
@@ -7,7 +8,7 @@ import MetropulseSQLite
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self])
+        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self, Scale.self])
 
     struct Parse: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -159,6 +160,62 @@ struct BenchCommand: AsyncParsableCommand {
             #else
                 throw ValidationError(KafkaSupport.missing)
             #endif
+        }
+    }
+
+    struct Scale: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "One scheduler process for N sources on a local feed server: slot start drift and the scheduler's CPU, against a Python heap scheduler (SQLite)."
+        )
+
+        @Option(help: "Sources to schedule.")
+        var sources = 10_000
+
+        @Option(help: "Every source's interval: 60s, 2m...")
+        var interval = "60s"
+
+        @Option(help: "Seconds of warm-up before each measured window.")
+        var warmup = 30
+
+        @Option(help: "Seconds measured per scheduler.")
+        var seconds = 120
+
+        @Option(help: "Worker processes.")
+        var workerProcesses = 2
+
+        @Option(help: "Concurrent fetches per worker process.")
+        var concurrency = 32
+
+        @Option(
+            help: "Run on this PostgreSQL server (a database of the benchmark's own); the peer runs on SQLite only.")
+        var postgres: String?
+
+        @Option(help: "The Python interpreter for the peer scheduler ('' to skip).")
+        var python = "python3"
+
+        @Option(help: "The peer scheduler script.")
+        var script = "scripts/bench_scheduler.py"
+
+        @Option(help: "Where to make the benchmark's folder.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            guard let intervalMillis = ConfigurationLoader.milliseconds(interval), intervalMillis >= 1_000 else {
+                throw ValidationError("--interval must be a duration of at least 1s, like 60s or 2m")
+            }
+            guard (1...100_000).contains(sources) else { throw ValidationError("--sources must be from 1 to 100000") }
+            guard (1...16).contains(workerProcesses), (1...1_024).contains(concurrency) else {
+                throw ValidationError("--worker-processes must be from 1 to 16, --concurrency from 1 to 1024")
+            }
+            var logger = Logger(label: "metropulse-bench")
+            logger.logLevel = .error
+            let benchmark = ScaleBenchmark(
+                sources: sources, intervalMillis: intervalMillis, warmupSeconds: max(0, warmup),
+                seconds: max(10, seconds), workerProcesses: workerProcesses, concurrency: concurrency,
+                postgresURL: postgres, python: python.isEmpty ? nil : python, script: script,
+                binary: DrillCommand.executablePath, directory: directory, logger: logger, say: DrillCommand.say)
+            DrillCommand.say(try await benchmark.run())
         }
     }
 }

@@ -41,6 +41,19 @@ extension RunResult {
         return RunResult(run: run, observations: ObservationBatch(), outcome: nil)
     }
 
+    /// The run record to write once the store takes writes again, after it refused this
+    /// result's commit: the attempt marked failed (`storage`) with the store's reason, under a
+    /// run id of its own, and nothing else. Its task runs again when its lease expires.
+    public func refused(by error: any Error) -> RunResult {
+        var run = run
+        run.id += "/refused"
+        run.status = .failed
+        run.errorKind = .storage
+        run.errorMessage = Redaction.text(
+            "the store refused the commit (\(loggable(error))); the task runs again when its lease expires")
+        return RunResult(run: run, observations: ObservationBatch(), outcome: nil)
+    }
+
     /// The results to write once a backend has applied their outcomes: those whose outcome did not
     /// apply (`applied` lacks their attempt) become `superseded`.
     public static func settled(_ results: [RunResult], applied: Set<TaskOutcome.Attempt>) -> [RunResult] {

@@ -50,7 +50,13 @@ public final class WorkerPool: Service {
         var stopping = false
         /// Finish times and success flags of recent attempts, for the per-minute rates.
         var recent: [(at: Int64, failed: Bool)] = []
+        /// Run records of attempts whose commit the store refused (a full disk, a lost
+        /// connection), marked failed with the reason: written with the next commit that lands.
+        var unrecorded: [RunResult] = []
     }
+
+    /// At most this many refused attempts wait for their run record; older ones are dropped.
+    static let unrecordedLimit = 256
 
     public let configuration: Configuration
     private let queue: any WorkQueue
@@ -108,6 +114,7 @@ public final class WorkerPool: Service {
             self.state.withLock { $0.stopping = true }
             self.wake.notify()
         }
+        await recordRefusedCommits()
         await writeHeartbeat(status: .stopped)
         logger.info("worker pool stopped")
     }
@@ -284,13 +291,19 @@ public final class WorkerPool: Service {
         }
         let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
         freeSlot()
+        let result = RunResult(run: run, observations: observations, outcome: outcome)
+        // Run records of earlier attempts the store refused travel with this commit.
+        let refused = state.withLock { state in
+            defer { state.unrecorded.removeAll() }
+            return state.unrecorded
+        }
         do {
             // Past the lease another attempt may own the task, so a commit still hanging then is
             // abandoned; if it lands later its outcome no longer applies.
-            let (committer, result) = (
-                self.committer, RunResult(run: run, observations: observations, outcome: outcome)
-            )
-            try await withDeadline(.milliseconds(configuration.leaseMillis)) { try await committer.commit([result]) }
+            let committer = self.committer
+            try await withDeadline(.milliseconds(configuration.leaseMillis)) {
+                try await committer.commit(refused + [result])
+            }
             state.withLock { state in
                 state.processed += 1
                 if failure != nil { state.failed += 1 }
@@ -300,6 +313,32 @@ public final class WorkerPool: Service {
             logger.error(
                 "commit failed; the task will run again when its lease expires",
                 metadata: ["job_id": "\(task.jobID)", "error": "\(loggable(error))"])
+            state.withLock { state in
+                state.unrecorded = refused + state.unrecorded
+                // A commit abandoned at its deadline may still land: no second record for it.
+                if !(error is DeadlineExceeded) { state.unrecorded.append(result.refused(by: error)) }
+                state.unrecorded.removeFirst(max(0, state.unrecorded.count - Self.unrecordedLimit))
+                state.processed += 1
+                state.failed += 1
+                state.recent.append((clock.nowMillis, true))
+            }
+        }
+    }
+
+    /// On the way out: one more try at the run records of refused commits.
+    private func recordRefusedCommits() async {
+        let refused = state.withLock { state in
+            defer { state.unrecorded.removeAll() }
+            return state.unrecorded
+        }
+        guard !refused.isEmpty else { return }
+        do {
+            let committer = self.committer
+            try await withDeadline(.milliseconds(configuration.leaseMillis)) { try await committer.commit(refused) }
+        } catch {
+            logger.error(
+                "run records of refused commits not written",
+                metadata: ["count": "\(refused.count)", "error": "\(loggable(error))"])
         }
     }
 
