@@ -119,10 +119,17 @@ extension PostgresBackend: Store {
         return states
     }
 
-    public func recordScheduled(sourceID: String, slotAt: Int64, nextRunAt: Int64) async throws {
+    public func recordScheduled(_ slots: [ScheduledSlot]) async throws {
+        guard !slots.isEmpty else { return }
+        // One row per source (the last of each), in source order so concurrent writers cannot
+        // deadlock on the rows.
+        let latest = Dictionary(slots.map { ($0.sourceID, $0) }, uniquingKeysWith: { _, last in last })
+            .values.sorted { $0.sourceID < $1.sourceID }
         try await client.query(
             """
-            INSERT INTO source_state (source_id, last_slot_at, next_run_at) VALUES (\(sourceID), \(slotAt), \(nextRunAt))
+            INSERT INTO source_state (source_id, last_slot_at, next_run_at)
+            SELECT * FROM UNNEST(\(latest.map(\.sourceID))::text[], \(latest.map(\.slotAt))::int8[],
+                \(latest.map(\.nextRunAt))::int8[])
             ON CONFLICT (source_id) DO UPDATE SET
                 last_slot_at = GREATEST(COALESCE(source_state.last_slot_at, 0), excluded.last_slot_at),
                 next_run_at = excluded.next_run_at

@@ -147,15 +147,19 @@ extension SQLiteBackend: Store {
         }
     }
 
-    public func recordScheduled(sourceID: String, slotAt: Int64, nextRunAt: Int64) async throws {
+    public func recordScheduled(_ slots: [ScheduledSlot]) async throws {
+        guard !slots.isEmpty else { return }
         try await pool.write { db in
-            try db.execute(
+            let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO source_state (source_id, last_slot_at, next_run_at) VALUES (?, ?, ?)
                     ON CONFLICT(source_id) DO UPDATE SET
                         last_slot_at = MAX(COALESCE(last_slot_at, 0), excluded.last_slot_at),
                         next_run_at = excluded.next_run_at
-                    """, arguments: [sourceID, slotAt, nextRunAt])
+                    """)
+            for slot in slots {
+                try statement.execute(arguments: [slot.sourceID, slot.slotAt, slot.nextRunAt])
+            }
         }
     }
 

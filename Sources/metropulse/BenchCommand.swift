@@ -8,7 +8,7 @@ import MetropulseSQLite
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self, Scale.self])
+        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self, Scale.self, Soak.self])
 
     struct Parse: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -214,6 +214,43 @@ struct BenchCommand: AsyncParsableCommand {
                 sources: sources, intervalMillis: intervalMillis, warmupSeconds: max(0, warmup),
                 seconds: max(10, seconds), workerProcesses: workerProcesses, concurrency: concurrency,
                 postgresURL: postgres, python: python.isEmpty ? nil : python, script: script,
+                binary: DrillCommand.executablePath, directory: directory, logger: logger, say: DrillCommand.say)
+            DrillCommand.say(try await benchmark.run())
+        }
+    }
+
+    struct Soak: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "serve at the Paris load, then at ten times it for an hour: memory growth, latency, errors (not in CI)."
+        )
+
+        @Option(help: "Minutes at --load times the Paris load.")
+        var minutes = 60
+
+        @Option(help: "Minutes at the Paris load first (0 skips it).")
+        var parisMinutes = 10
+
+        @Option(help: "Multiple of the Paris load (1,500 stations a minute and ten transit feeds).")
+        var load = 10
+
+        @Option(help: "Seconds between samples.")
+        var sample = 10
+
+        @Option(help: "Where to make the benchmark's folder.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            guard (0...1_440).contains(minutes), (0...1_440).contains(parisMinutes), minutes + parisMinutes > 0 else {
+                throw ValidationError("--minutes and --paris-minutes must be from 0 to 1440, not both 0")
+            }
+            guard (1...100).contains(load), (1...600).contains(sample) else {
+                throw ValidationError("--load must be from 1 to 100, --sample from 1 to 600")
+            }
+            var logger = Logger(label: "metropulse-bench")
+            logger.logLevel = .error
+            let benchmark = SoakBenchmark(
+                minutes: minutes, parisMinutes: parisMinutes, load: load, sampleSeconds: sample,
                 binary: DrillCommand.executablePath, directory: directory, logger: logger, say: DrillCommand.say)
             DrillCommand.say(try await benchmark.run())
         }

@@ -55,4 +55,52 @@ struct SchedulerTests {
         #expect(try await scheduler.maintainIfDue(now: 5_000_001) == 0)
         try backend.close()
     }
+
+    @Test(
+        "two thousand sources: each slot enqueued once, at its start, only due sources touched; reloads planned again")
+    func manySources() async throws {
+        let backend = try SQLiteBackend(path: try temporaryFolder() + "/many.sqlite")
+        let sources = (1...2_000).map { index in
+            SourceDefinition(id: "s\(index)", kind: .gbfs, urls: ["http://127.0.0.1:9/x"], intervalMillis: 60_000)
+        }
+        let catalog = SourceCatalog(sources)
+        let scheduler = Scheduler(
+            catalog: catalog, queue: backend, store: backend, configuration: .init(jitterFraction: 0),
+            logger: quietLogger)
+        let start: Int64 = 1_000 * 60_000
+        // The first tick enqueues every source's current slot; then two minutes in 100 ms ticks.
+        var now = start
+        var lateWakes = 0
+        while now <= start + 120_000 {
+            let wake = try await scheduler.tick(now: now)
+            if wake <= now || wake > now + 1_000 { lateWakes += 1 }
+            now += 100
+        }
+        let tasks = try await backend.tasks(state: nil, limit: 100_000)
+        // Each source: the slot at start, then one a minute: 3 (or 2 when its phase put the third
+        // slot past the end).
+        let perSource = Dictionary(grouping: tasks, by: \.sourceID).mapValues(\.count)
+        #expect(perSource.count == 2_000)
+        #expect(perSource.values.allSatisfy { $0 == 2 || $0 == 3 })
+        #expect(Set(tasks.map(\.jobID)).count == tasks.count)
+        for task in tasks where task.enqueuedAt > start {
+            let slot = Int64(task.jobID.split(separator: "@").last!)!
+            // Enqueued within one tick of its slot's start, due at its start (no jitter here).
+            #expect(task.enqueuedAt >= slot && task.enqueuedAt < slot + 100)
+            #expect(task.runAt == task.enqueuedAt)
+        }
+        #expect(lateWakes == 0, "the next wake is after now and within the longest sleep")
+
+        // A reload: one source gone, one new; the new one is scheduled at once, the gone one not.
+        catalog.replace(
+            with: Array(sources.dropFirst())
+                + [SourceDefinition(id: "new", kind: .gbfs, urls: ["http://127.0.0.1:9/x"], intervalMillis: 60_000)])
+        let later = start + 240_000
+        try await scheduler.tick(now: later)
+        let after = try await backend.tasks(state: nil, limit: 100_000)
+        #expect(after.contains { $0.sourceID == "new" })
+        #expect(after.filter { $0.sourceID == "s1" }.count == perSource["s1"])
+        #expect(after.filter { $0.sourceID == "s2" }.count == perSource["s2"]! + 1)
+        try backend.close()
+    }
 }

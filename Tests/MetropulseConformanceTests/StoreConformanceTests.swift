@@ -124,7 +124,7 @@ struct StoreConformanceTests {
     func runsAndSourceState(_ factory: BackendFactory) async throws {
         let backend = try await factory.make()
         defer { backend.cleanup() }
-        try await backend.store.recordScheduled(sourceID: "bikes", slotAt: 1_000, nextRunAt: 2_000)
+        try await backend.store.recordScheduled([ScheduledSlot(sourceID: "bikes", slotAt: 1_000, nextRunAt: 2_000)])
         try await backend.store.write([Self.result("ok", at: 1_100, [Self.station("1", bikes: 1, at: 1_000)])])
         try await backend.store.write([Self.result("bad", at: 1_200, [], status: .failed)])
         let failed = try await backend.store.taskRuns(TaskRunQuery(status: .failed))

@@ -4,6 +4,8 @@ import MetropulseCore
 /// The source catalogue with each source's schedule and freshness; "run now" for operators.
 struct SourcesController {
     let environment: APIEnvironment
+    /// A source's health reads a day of its runs: computed at most once per source every 5 s.
+    let recentHealth = RecentResults<HealthDTO>(ttlMillis: 5_000)
 
     struct SourceDTO: ResponseEncodable {
         var id: String
@@ -109,9 +111,16 @@ struct SourcesController {
             throw HTTPError(.notFound, message: "unknown source '\(id)'")
         }
         let now = environment.clock.nowMillis
-        let runs = try await environment.store.taskRuns(
-            TaskRunQuery(sourceID: id, since: now - FeedHealth.dayMillis, limit: 200_000))
-        let h = FeedHealth.assess(source, runs: runs, now: now)
+        let environment = self.environment
+        return try await recentHealth.value(for: id, now: now) {
+            let runs = try await environment.store.taskRuns(
+                TaskRunQuery(sourceID: id, since: now - FeedHealth.dayMillis, limit: 200_000))
+            return Self.healthDTO(source, assessment: FeedHealth.assess(source, runs: runs, now: now), now: now)
+        }
+    }
+
+    static func healthDTO(_ source: SourceDefinition, assessment h: FeedHealth, now: Int64) -> HealthDTO {
+        let id = source.id
         func window(_ w: FeedHealth.Window) -> WindowDTO {
             WindowDTO(runs: w.runs, successes: w.successes, uptime: w.uptime)
         }

@@ -95,7 +95,7 @@ extension FaultDrill {
                 throw DrillFailure("no commit was refused within 90 s of the disk filling up")
             }
             for path in ["/healthz", "/api/stations?source=drill-bikes-1", "/api/system/task-runs?limit=5"] {
-                let status = try await Self.get(base + path)
+                let status = try await DrillFeeds.status(base + path)
                 guard status == 200 else { throw DrillFailure("GET \(path) answered \(status) on a full disk") }
                 answered += 1
             }
@@ -124,11 +124,5 @@ extension FaultDrill {
             "ingest resumed \(String(format: "%.1f", Double(resumedAt - freedAt) / 1_000)) s after space was freed; "
                 + "\(refused.count) refused attempts recorded failed (storage), e.g. \(refused.first?.errorMessage ?? "-")"
         )
-    }
-
-    static func get(_ url: String) async throws -> Int {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
-        _ = try await response.body.collect(upTo: 16 << 20)
-        return Int(response.status.code)
     }
 }

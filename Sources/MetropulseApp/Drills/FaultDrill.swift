@@ -70,20 +70,10 @@ public struct FaultDrill: Sendable {
         if options.scenario == .diskFull, options.postgresURL != nil {
             throw DrillFailure("the disk-full drill fills the SQLite file's file system: run it without --postgres")
         }
-        let folder = options.directory + "/metropulse-drill-" + UUID().uuidString.prefix(8).lowercased()
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try DrillFeeds.folder(in: options.directory, prefix: "metropulse-drill")
         let started = ContinuousClock.now
-        // The feed server logs nothing: its shutdown at the end is the drill's doing.
-        var quiet = logger
-        quiet.logLevel = .critical
-        let feeds = DemoEndpoint()
-        let feedServer = Task { [quiet] in
-            try await DrillFeeds.application(logger: quiet) { feeds.didBind(port: $0) }
-                .runService(gracefulShutdownSignals: [])
-        }
+        let (port, feedServer) = try await DrillFeeds.start(logger: logger)
         defer { feedServer.cancel() }
-        _ = await feeds.resolve("demo:gbfs/gbfs.json")
-        guard let port = feeds.boundPort else { throw DrillFailure("the drill's feed server did not start") }
 
         var disk: DrillDisk?
         var database = MetropulseConfiguration.Database()

@@ -12,6 +12,9 @@ public final class Scheduler: Service {
         public var maxJitterMillis: Int64
         /// The longest the scheduler sleeps, so reloaded sources are seen promptly.
         public var maxSleepMillis: Int64
+        /// The shortest time between two ticks: slots due meanwhile go in one batch (many
+        /// sources cost a few writes a second, not one per slot).
+        public var minTickMillis: Int64
         /// Succeeded tasks are deleted this long after they finished.
         public var taskRetentionMillis: Int64
         /// Run records are deleted this long after they finished.
@@ -27,6 +30,7 @@ public final class Scheduler: Service {
 
         public init(
             jitterFraction: Double = 0.05, maxJitterMillis: Int64 = 2_000, maxSleepMillis: Int64 = 1_000,
+            minTickMillis: Int64 = 100,
             taskRetentionMillis: Int64 = 7 * 86_400_000, runRetentionMillis: Int64 = 30 * 86_400_000,
             heartbeatRetentionMillis: Int64 = 86_400_000, maintenanceIntervalMillis: Int64 = 3_600_000,
             schedulerID: String = "\(ProcessStats.hostname)-\(ProcessStats.pid)", leadershipRenewMillis: Int64 = 5_000
@@ -36,6 +40,7 @@ public final class Scheduler: Service {
             self.jitterFraction = jitterFraction
             self.maxJitterMillis = maxJitterMillis
             self.maxSleepMillis = maxSleepMillis
+            self.minTickMillis = minTickMillis
             self.taskRetentionMillis = taskRetentionMillis
             self.runRetentionMillis = runRetentionMillis
             self.heartbeatRetentionMillis = heartbeatRetentionMillis
@@ -52,6 +57,8 @@ public final class Scheduler: Service {
     private let logger: Logger
     /// Last slot enqueued per source; loaded from the store on first tick.
     private let lastSlots = Mutex<[String: Int64]?>(nil)
+    /// Each source's next slot; planned again when the catalog or the leader changes.
+    private let plan = Mutex<SchedulePlan?>(nil)
     private let lastMaintenance = Mutex<Int64>(0)
     /// When this scheduler last became the leader, and when it last renewed the record.
     private let leadingSince = Mutex<(since: Int64, renewed: Int64)?>(nil)
@@ -75,6 +82,7 @@ public final class Scheduler: Service {
             try await leadership.whileLeader {
                 // Another leader may have scheduled meanwhile: reload what was enqueued.
                 self.lastSlots.withLock { $0 = nil }
+                self.plan.withLock { $0 = nil }
                 self.leadingSince.withLock { $0 = nil }
                 await self.scheduleLoop()
             }
@@ -92,7 +100,7 @@ public final class Scheduler: Service {
             var sleepMillis = configuration.maxSleepMillis
             do {
                 let next = try await tick(now: clock.nowMillis)
-                sleepMillis = min(sleepMillis, max(10, next - clock.nowMillis))
+                sleepMillis = min(sleepMillis, max(configuration.minTickMillis, next - clock.nowMillis))
             } catch {
                 logger.error("scheduler tick failed", metadata: ["error": "\(loggable(error))"])
             }
@@ -111,34 +119,71 @@ public final class Scheduler: Service {
         }
     }
 
-    /// Enqueues every due slot; returns when the next slot starts (epoch ms).
+    /// Enqueues every due slot; returns when the next slot starts (epoch ms). The due slots of a
+    /// tick go in batches of `enqueueBatch`: one enqueue and one source-state write each.
     @discardableResult
     public func tick(now: Int64) async throws -> Int64 {
-        let known = try await loadedSlots()
-        var nextWake = now + configuration.maxSleepMillis
+        let (sources, version) = catalog.versioned
+        // Taken out while the tick runs (ticks do not overlap: one loop, or a test).
+        var plan = self.plan.withLock { plan in
+            defer { plan = nil }
+            return plan
+        }
+        if plan?.version != version {
+            plan = SchedulePlan(sources: sources, version: version, lastSlots: try await loadedSlots(), now: now)
+        }
+        var current = plan!
+        defer { self.plan.withLock { $0 = current } }
+        let due = current.popDue(now: now)
+        guard !due.isEmpty else { return min(now + configuration.maxSleepMillis, current.nextWake ?? .max) }
+        // Only the due sources' last slots are read (the table itself is written below).
+        let known = try await loadedSlots { slots in
+            Dictionary(due.compactMap { entry in slots[entry.source.id].map { (entry.source.id, $0) } }) { a, _ in a }
+        }
+        var tasks: [NewTask] = []
+        var slots: [ScheduledSlot] = []
+        var next: [(String, Int64)] = []
         var generator = SystemRandomNumberGenerator()
-        for source in catalog.all where source.enabled {
+        for (source, _) in due {
             let jitterCap = min(
                 configuration.maxJitterMillis, Int64(Double(source.intervalMillis) * configuration.jitterFraction))
             let jitter = jitterCap > 0 ? Int64.random(in: 0...jitterCap, using: &generator) : 0
-            guard let due = SchedulePlanner.due(source, lastSlotAt: known[source.id], now: now, jitterMillis: jitter)
-            else {
+            if let slot = SchedulePlanner.due(source, lastSlotAt: known[source.id], now: now, jitterMillis: jitter) {
+                tasks.append(slot.task)
+                slots.append(ScheduledSlot(sourceID: source.id, slotAt: slot.slotStart, nextRunAt: slot.nextSlotStart))
+                next.append((source.id, slot.nextSlotStart))
+            } else {
                 let phase = SchedulePlanner.phase(sourceID: source.id, intervalMillis: source.intervalMillis)
                 let slot = SchedulePlanner.slotStart(
                     containing: now, intervalMillis: source.intervalMillis, phase: phase)
-                nextWake = min(nextWake, slot + source.intervalMillis)
-                continue
+                next.append((source.id, slot + source.intervalMillis))
             }
-            let inserted = try await queue.enqueue([due.task], now: now)
-            try await store.recordScheduled(sourceID: source.id, slotAt: due.slotStart, nextRunAt: due.nextSlotStart)
-            lastSlots.withLock { $0?[source.id] = due.slotStart }
-            nextWake = min(nextWake, due.nextSlotStart)
-            logger.debug(
-                "slot enqueued",
-                metadata: ["source": "\(source.id)", "job_id": "\(due.task.jobID)", "new": "\(inserted == 1)"])
         }
-        return nextWake
+        var written = 0
+        do {
+            while written < tasks.count {
+                let end = min(tasks.count, written + Self.enqueueBatch)
+                let inserted = try await queue.enqueue(Array(tasks[written..<end]), now: now)
+                try await store.recordScheduled(Array(slots[written..<end]))
+                lastSlots.withLock { known in
+                    for slot in slots[written..<end] { known?[slot.sourceID] = slot.slotAt }
+                }
+                logger.debug("slots enqueued", metadata: ["due": "\(end - written)", "new": "\(inserted)"])
+                written = end
+            }
+        } catch {
+            // The slots not written stay due: the next tick tries them again.
+            let failed = Set(slots[written...].map(\.sourceID))
+            for (source, slot) in due where failed.contains(source.id) { current.push(source.id, nextSlot: slot) }
+            for (sourceID, slot) in next where !failed.contains(sourceID) { current.push(sourceID, nextSlot: slot) }
+            throw error
+        }
+        for (sourceID, slot) in next { current.push(sourceID, nextSlot: slot) }
+        return min(now + configuration.maxSleepMillis, current.nextWake ?? .max)
     }
+
+    /// Slots enqueued in one batch.
+    static let enqueueBatch = 1_000
 
     /// Writes the leadership record when this scheduler starts leading and every
     /// `leadershipRenewMillis` after.
@@ -188,12 +233,20 @@ public final class Scheduler: Service {
     }
 
     private func loadedSlots() async throws -> [String: Int64] {
-        if let cached = lastSlots.withLock({ $0 }) { return cached }
+        try await loadedSlots { $0 }
+    }
+
+    /// `read` of the last slot per source, loaded from the store the first time; `read` runs
+    /// under the lock, so it can pick a few entries without copying the whole table.
+    private func loadedSlots<T: Sendable>(_ read: ([String: Int64]) -> T) async throws -> T {
+        if let value = lastSlots.withLock({ slots in slots.map(read) }) { return value }
         var slots: [String: Int64] = [:]
         for state in try await store.sourceStates() {
             if let slot = state.lastSlotAt { slots[state.sourceID] = slot }
         }
-        lastSlots.withLock { $0 = slots }
-        return slots
+        return lastSlots.withLock { cached in
+            if cached == nil { cached = slots }
+            return read(cached!)
+        }
     }
 }

@@ -31,7 +31,8 @@ public protocol Store: Sendable {
     func taskRun(id: String) async throws -> TaskRun?
 
     func sourceStates() async throws -> [SourceState]
-    func recordScheduled(sourceID: String, slotAt: Int64, nextRunAt: Int64) async throws
+    /// Records enqueued slots in their sources' states (the last slot only moves forward).
+    func recordScheduled(_ slots: [ScheduledSlot]) async throws
 
     func upsertHeartbeat(_ heartbeat: WorkerHeartbeat) async throws
     func heartbeats() async throws -> [WorkerHeartbeat]
