@@ -161,10 +161,35 @@ let package = Package(
             dependencies: ["MetropulseConnectors"],
             swiftSettings: swiftSettings
         ),
+        // Benchmarks, their baselines and the fault drills: tools the `bench` and `drill`
+        // commands run, kept out of the modules the roles link.
+        .target(
+            name: "MetropulseBench",
+            dependencies: [
+                "MetropulseApp",
+                "MetropulseCore",
+                "MetropulseConnectors",
+                "MetropulseSQLite",
+                "MetropulsePostgres",
+                "MetropulseKafka",
+                "MetropulseDemo",
+                .target(name: "CRdKafka", condition: .when(traits: ["Kafka"])),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "metropulse",
             dependencies: [
                 "MetropulseApp",
+                "MetropulseBench",
                 "MetropulseCore",
                 "MetropulseKafka",
                 "MetropulseSQLite",

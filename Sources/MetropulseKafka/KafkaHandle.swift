@@ -1,5 +1,5 @@
 #if Kafka
-    import CRdKafka
+    package import CRdKafka
     import Foundation
     import Logging
     import Synchronization
@@ -11,7 +11,7 @@
         static let logger = Logger(label: "metropulse.kafka")
         private static let recent = Mutex<[String: (at: ContinuousClock.Instant, repeats: Int)]>([:])
 
-        static func write(level: Int32, facility: String, message: String) {
+        package static func write(level: Int32, facility: String, message: String) {
             let swiftLevel: Logger.Level =
                 switch level {
                 case ...3: .error
@@ -56,29 +56,29 @@
     public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public var description: String
 
-        init(_ description: String) {
+        package init(_ description: String) {
             self.description = description
         }
 
-        init(_ what: String, _ code: rd_kafka_resp_err_t) {
+        package init(_ what: String, _ code: rd_kafka_resp_err_t) {
             self.description = "\(what): \(String(cString: rd_kafka_err2str(code)))"
         }
     }
 
     /// A message read from a topic, copied out of librdkafka.
-    struct KafkaMessage: Sendable {
-        var topic: String
-        var partition: Int32
-        var offset: Int64
-        var key: [UInt8]
-        var value: [UInt8]
+    package struct KafkaMessage: Sendable {
+        package var topic: String
+        package var partition: Int32
+        package var offset: Int64
+        package var key: [UInt8]
+        package var value: [UInt8]
         /// Headers as `name 0 value 0 ...`, one allocation per message; read with `header(_:)`.
-        var headerBlock: [UInt8]
+        package var headerBlock: [UInt8]
         /// Producer timestamp, epoch ms.
-        var timestamp: Int64
+        package var timestamp: Int64
 
         /// The last header of that name, as text.
-        func header(_ wanted: String) -> String? {
+        package func header(_ wanted: String) -> String? {
             var found: String?
             var index = 0
             let name = Array(wanted.utf8)
@@ -96,27 +96,29 @@
     }
 
     /// A group's committed offset on one partition, with the partition's watermarks.
-    struct GroupPosition: Sendable {
-        var partition: Int32
+    package struct GroupPosition: Sendable {
+        package var partition: Int32
         /// Nil when the group committed nothing there.
-        var committed: Int64?
-        var low: Int64
-        var high: Int64
+        package var committed: Int64?
+        package var low: Int64
+        package var high: Int64
 
         /// The next offset the group reads: the committed one, or the oldest kept.
-        var next: Int64 { committed ?? low }
+        package var next: Int64 { committed ?? low }
     }
 
     /// A message to produce.
-    struct KafkaOutgoing: Sendable {
-        var topic: String
-        var key: [UInt8]
-        var value: [UInt8]
-        var headers: [(String, String)]
+    package struct KafkaOutgoing: Sendable {
+        package var topic: String
+        package var key: [UInt8]
+        package var value: [UInt8]
+        package var headers: [(String, String)]
         /// A partition, or nil to let the partitioner choose by key.
-        var partition: Int32?
+        package var partition: Int32?
 
-        init(topic: String, key: String, value: [UInt8], headers: [(String, String)] = [], partition: Int32? = nil) {
+        package init(
+            topic: String, key: String, value: [UInt8], headers: [(String, String)] = [], partition: Int32? = nil
+        ) {
             self.topic = topic
             self.key = Array(key.utf8)
             self.value = value
@@ -126,25 +128,27 @@
     }
 
     /// A partition and an offset in it.
-    struct TopicPartitionOffset: Sendable, Hashable {
-        var topic: String
-        var partition: Int32
-        var offset: Int64
+    package struct TopicPartitionOffset: Sendable, Hashable {
+        package var topic: String
+        package var partition: Int32
+        package var offset: Int64
     }
 
     /// Callbacks a consumer handle makes from its poll thread.
-    final class ConsumerEvents: @unchecked Sendable {
+    package final class ConsumerEvents: @unchecked Sendable {
         /// Partitions just assigned to this member.
-        var onAssign: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+        package var onAssign: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
         /// Partitions about to be taken away; runs before the assignment is dropped, so done work can
         /// still be committed.
-        var onRevoke: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+        package var onRevoke: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+
+        package init() {}
     }
 
     /// The one type that touches librdkafka: owns an `rd_kafka_t` (producer or consumer), runs its
     /// poll loop on a dedicated thread, and runs every blocking call off the cooperative thread pool.
-    final class KafkaHandle: @unchecked Sendable {
-        enum Role {
+    package final class KafkaHandle: @unchecked Sendable {
+        package enum Role {
             case producer
             /// A member of `group`; subscribe with `subscribe(_:)`, read with `poll`.
             case consumer(group: String, events: ConsumerEvents)
@@ -153,7 +157,7 @@
             case observer(group: String)
         }
 
-        let pointer: OpaquePointer
+        package let pointer: OpaquePointer
         private let isProducer: Bool
         private let running = Atomic<Bool>(true)
         private let blockingQueue: DispatchQueue
@@ -162,7 +166,7 @@
         /// The queue messages and rebalance events arrive on (consumers only).
         private var consumerQueue: OpaquePointer?
 
-        init(role: Role, settings: KafkaSettings, name: String) throws {
+        package init(role: Role, settings: KafkaSettings, name: String) throws {
             guard let conf = rd_kafka_conf_new() else { throw KafkaError("rd_kafka_conf_new failed") }
             var properties: [(String, String)] = [("bootstrap.servers", settings.brokers), ("client.id", name)]
             var events: Unmanaged<ConsumerEvents>?
@@ -251,7 +255,7 @@
 
         /// Offsets are committed by Metropulse after the writes, never automatically; a group with
         /// nothing committed starts at the oldest message kept.
-        static func consumerProperties(group: String) -> [(String, String)] {
+        package static func consumerProperties(group: String) -> [(String, String)] {
             [
                 ("group.id", group), ("enable.auto.commit", "false"), ("auto.offset.reset", "earliest"),
                 ("enable.partition.eof", "false"),
@@ -259,7 +263,7 @@
         }
 
         /// Runs a blocking librdkafka call on this handle's own threads.
-        func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        package func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
             try await withCheckedThrowingContinuation { continuation in
                 blockingQueue.async { continuation.resume(with: Result { try body() }) }
             }
@@ -270,7 +274,7 @@
         /// Produces the messages and returns once the broker acknowledged every one, with where each
         /// was written (in no particular order).
         @discardableResult
-        func produce(_ messages: [KafkaOutgoing]) async throws -> [TopicPartitionOffset] {
+        package func produce(_ messages: [KafkaOutgoing]) async throws -> [TopicPartitionOffset] {
             if messages.isEmpty { return [] }
             let tracker = DeliveryTracker(count: messages.count)
             return try await withCheckedThrowingContinuation { (continuation: Delivery) in
@@ -314,21 +318,21 @@
 
         // MARK: Consuming
 
-        func subscribe(_ topics: [String]) throws {
+        package func subscribe(_ topics: [String]) throws {
             let list = Self.list(topics.map { TopicPartitionOffset(topic: $0, partition: -1, offset: -1001) })
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_subscribe(pointer, list)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("subscribe", err) }
         }
 
-        func unsubscribe() {
+        package func unsubscribe() {
             _ = rd_kafka_unsubscribe(pointer)
         }
 
         /// Takes up to `limit` messages, waiting at most `timeoutMillis` for the first (with `fill`,
         /// for the batch to fill). Call from one
         /// thread at a time (the owner's poll loop); rebalance callbacks run inside.
-        func poll(limit: Int, timeoutMillis: Int32, fill: Bool = false) -> [KafkaMessage] {
+        package func poll(limit: Int, timeoutMillis: Int32, fill: Bool = false) -> [KafkaMessage] {
             guard let queue = consumerQueue else { return [] }
             var messages: [KafkaMessage] = []
             var topicNames: [OpaquePointer: String] = [:]
@@ -369,7 +373,7 @@
 
         /// Commits these next-offsets (the offset of the first message not yet done); with `wait`
         /// false the commit is sent and not waited for.
-        func commit(_ offsets: [TopicPartitionOffset], wait: Bool = true) throws {
+        package func commit(_ offsets: [TopicPartitionOffset], wait: Bool = true) throws {
             if offsets.isEmpty { return }
             let list = Self.list(offsets)
             defer { rd_kafka_topic_partition_list_destroy(list) }
@@ -379,7 +383,7 @@
             }
         }
 
-        func pause(_ partitions: [TopicPartitionOffset], resume: Bool) {
+        package func pause(_ partitions: [TopicPartitionOffset], resume: Bool) {
             if partitions.isEmpty { return }
             let list = Self.list(partitions)
             defer { rd_kafka_topic_partition_list_destroy(list) }
@@ -387,14 +391,14 @@
         }
 
         /// Reads from exactly these partitions and offsets (no group membership).
-        func assign(_ partitions: [TopicPartitionOffset]) throws {
+        package func assign(_ partitions: [TopicPartitionOffset]) throws {
             let list = Self.list(partitions)
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_assign(pointer, list)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("assign", err) }
         }
 
-        func closeConsumer() {
+        package func closeConsumer() {
             running.store(false, ordering: .relaxed)
             _ = rd_kafka_consumer_close(pointer)
         }
@@ -402,7 +406,7 @@
         // MARK: Metadata and offsets
 
         /// Partition count per topic, for the topics that exist.
-        func partitionCounts(timeoutMillis: Int32 = 5000) throws -> [String: Int] {
+        package func partitionCounts(timeoutMillis: Int32 = 5000) throws -> [String: Int] {
             var metadata: UnsafePointer<rd_kafka_metadata>?
             let err = rd_kafka_metadata(pointer, 1, nil, &metadata, timeoutMillis)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError("metadata", err) }
@@ -418,7 +422,7 @@
         }
 
         /// The group's committed next-offset per partition (-1001 when it committed none).
-        func committed(_ partitions: [TopicPartitionOffset], timeoutMillis: Int32 = 5000) throws
+        package func committed(_ partitions: [TopicPartitionOffset], timeoutMillis: Int32 = 5000) throws
             -> [TopicPartitionOffset]
         {
             if partitions.isEmpty { return [] }
@@ -431,7 +435,7 @@
 
         /// Where this handle's group stands on every partition of `topic` (all of them when
         /// `partitionCount` is nil, from the cluster's metadata).
-        func groupPositions(topic: String, partitionCount: Int? = nil) throws -> [GroupPosition] {
+        package func groupPositions(topic: String, partitionCount: Int? = nil) throws -> [GroupPosition] {
             let count = try partitionCount ?? (partitionCounts()[topic] ?? 0)
             let partitions = (0..<Int32(count)).map { TopicPartitionOffset(topic: topic, partition: $0, offset: -1001) }
             return try committed(partitions).map { place in
@@ -443,7 +447,7 @@
         }
 
         /// Low and high watermark (next offset to be written) of a partition.
-        func watermarks(topic: String, partition: Int32, timeoutMillis: Int32 = 5000) throws -> (
+        package func watermarks(topic: String, partition: Int32, timeoutMillis: Int32 = 5000) throws -> (
             low: Int64, high: Int64
         ) {
             var low: Int64 = 0
@@ -454,7 +458,7 @@
         }
 
         /// Creates the topics that are missing, with topic settings (`retention.ms`...) for new ones.
-        func createTopics(
+        package func createTopics(
             _ names: [String], partitions: Int, replication: Int, configs: [(String, String)] = [],
             timeoutMillis: Int32 = 10_000
         ) throws {
@@ -477,7 +481,9 @@
 
         /// The first offset of each partition written at or after `timestamp` (epoch ms); the high
         /// watermark where nothing is that recent.
-        func offsets(forTimestamp timestamp: Int64, topic: String, partitions: [Int32], timeoutMillis: Int32 = 10_000)
+        package func offsets(
+            forTimestamp timestamp: Int64, topic: String, partitions: [Int32], timeoutMillis: Int32 = 10_000
+        )
             throws -> [TopicPartitionOffset]
         {
             if partitions.isEmpty { return [] }
@@ -492,21 +498,23 @@
             return Self.offsets(in: list)
         }
 
-        func assignment() -> [TopicPartitionOffset] {
+        package func assignment() -> [TopicPartitionOffset] {
             var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
             guard rd_kafka_assignment(pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
             defer { rd_kafka_topic_partition_list_destroy(list) }
             return Self.offsets(in: list)
         }
 
-        func stop() {
+        package func stop() {
             running.store(false, ordering: .relaxed)
             if isProducer { rd_kafka_flush(pointer, 5000) }
         }
 
         // MARK: Conversions
 
-        static func list(_ entries: [TopicPartitionOffset]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+        package static func list(_ entries: [TopicPartitionOffset]) -> UnsafeMutablePointer<
+            rd_kafka_topic_partition_list_t
+        > {
             let list = rd_kafka_topic_partition_list_new(Int32(entries.count))!
             for entry in entries {
                 let element = rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition)!
@@ -515,7 +523,9 @@
             return list
         }
 
-        static func offsets(in list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [TopicPartitionOffset] {
+        package static func offsets(in list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>)
+            -> [TopicPartitionOffset]
+        {
             (0..<Int(list.pointee.cnt)).map { index in
                 let element = list.pointee.elems[index]
                 return TopicPartitionOffset(
@@ -523,7 +533,7 @@
             }
         }
 
-        static func copy(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaMessage {
+        package static func copy(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaMessage {
             let message = raw.pointee
             let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
             let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) } ?? []
@@ -562,10 +572,10 @@
     struct KafkaBatches: AsyncSequence, Sendable {
         typealias Element = [KafkaMessage]
 
-        let handle: KafkaHandle
-        let limit: Int
-        let timeoutMillis: Int32
-        let isDone: @Sendable () -> Bool
+        package let handle: KafkaHandle
+        package let limit: Int
+        package let timeoutMillis: Int32
+        package let isDone: @Sendable () -> Bool
 
         struct AsyncIterator: AsyncIteratorProtocol {
             let batches: KafkaBatches
@@ -577,7 +587,7 @@
             }
         }
 
-        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(batches: self) }
+        package func makeAsyncIterator() -> AsyncIterator { AsyncIterator(batches: self) }
     }
 
     extension KafkaHandle {
@@ -590,15 +600,15 @@
     }
 
     /// The text librdkafka wrote into an error buffer.
-    func cText(_ buffer: [CChar]) -> String {
+    package func cText(_ buffer: [CChar]) -> String {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The raw pointers a handle's destruction needs, moved to another thread.
-    struct UnsafeHandles: @unchecked Sendable {
-        let pointer: OpaquePointer
-        let queue: OpaquePointer?
-        let events: Unmanaged<ConsumerEvents>?
+    package struct UnsafeHandles: @unchecked Sendable {
+        package let pointer: OpaquePointer
+        package let queue: OpaquePointer?
+        package let events: Unmanaged<ConsumerEvents>?
     }
 
     typealias Delivery = CheckedContinuation<[TopicPartitionOffset], any Error>
@@ -614,7 +624,7 @@
 
         private let state: Mutex<State>
 
-        init(count: Int) {
+        package init(count: Int) {
             state = Mutex(State(remaining: count))
         }
 

@@ -21,7 +21,7 @@
         public var enqueuedAt: Int64
         public var lastError: String?
 
-        enum CodingKeys: String, CodingKey {
+        package enum CodingKeys: String, CodingKey {
             case jobID = "job_id"
             case sourceID = "source_id"
             case priority
@@ -54,18 +54,18 @@
             lastError = try container.decodeIfPresent(String.self, forKey: .lastError)
         }
 
-        func encoded() -> [UInt8] {
+        package func encoded() -> [UInt8] {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             return Array((try? encoder.encode(self)) ?? Data())
         }
 
-        var headers: [(String, String)] {
+        package var headers: [(String, String)] {
             [("job-id", jobID), ("source-id", sourceID), ("not-before", String(runAt))]
         }
 
         /// Reads a message value; `not-before` in the headers wins over `run_at` (a retry's time).
-        static func decode(_ message: KafkaMessage) throws -> TaskRecord {
+        package static func decode(_ message: KafkaMessage) throws -> TaskRecord {
             var record = try JSONDecoder().decode(TaskRecord.self, from: Data(message.value))
             if let notBefore = message.header("not-before").flatMap(Int64.init) { record.runAt = notBefore }
             return record

@@ -1,9 +1,12 @@
-import NIOCore
+package import NIOCore
 
 /// Builds rows in PostgreSQL's `COPY ... FROM STDIN` text format: tab-separated fields, `\N` for
 /// NULL, backslash escapes for backslash, tab, newline and carriage return.
-struct CopyText {
-    var buffer = ByteBuffer()
+/// `package`: the benchmarks' COPY baseline writes its rows the same way.
+package struct CopyText {
+    package init() {}
+
+    package var buffer = ByteBuffer()
     private var atRowStart = true
 
     private mutating func separate() {
@@ -11,12 +14,12 @@ struct CopyText {
         atRowStart = false
     }
 
-    mutating func null() {
+    package mutating func null() {
         separate()
         buffer.writeStaticString("\\N")
     }
 
-    mutating func text(_ value: String?) {
+    package mutating func text(_ value: String?) {
         guard let value else { return null() }
         separate()
         for byte in value.utf8 {
@@ -30,24 +33,24 @@ struct CopyText {
         }
     }
 
-    mutating func integer(_ value: (some BinaryInteger)?) {
+    package mutating func integer(_ value: (some BinaryInteger)?) {
         guard let value else { return null() }
         separate()
         buffer.writeString(String(value))
     }
 
-    mutating func double(_ value: Double?) {
+    package mutating func double(_ value: Double?) {
         guard let value, value.isFinite else { return null() }
         separate()
         buffer.writeString(String(value))
     }
 
-    mutating func bool(_ value: Bool) {
+    package mutating func bool(_ value: Bool) {
         separate()
         buffer.writeInteger(value ? UInt8(ascii: "t") : UInt8(ascii: "f"))
     }
 
-    mutating func endRow() {
+    package mutating func endRow() {
         buffer.writeInteger(UInt8(ascii: "\n"))
         atRowStart = true
     }

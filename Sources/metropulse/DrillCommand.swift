@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MetropulseApp
+import MetropulseBench
 import MetropulseCore
 
 struct DrillCommand: AsyncParsableCommand {

@@ -181,7 +181,10 @@ struct FeedMannersTests {
         let http = Self.client(limit: 2)
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<6 {
-                group.addTask { try await http.get(publisher.url("slow"), timeoutMillis: 5_000, limits: .local).status }
+                // Not about timeouts: 10 s covers the wait for the host under any load.
+                group.addTask {
+                    try await http.get(publisher.url("slow"), timeoutMillis: 10_000, limits: .local).status
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }

@@ -10,6 +10,8 @@ public struct MetropulseConfiguration: Sendable {
         public var path = "metropulse.sqlite"
         /// `full` or `normal`; see `SQLiteBackend.Configuration.Synchronous`.
         public var synchronous = "full"
+
+        public init() {}
     }
 
     /// Kafka as the work queue and the control bus (needs a binary built with `--traits Kafka`).

@@ -1,5 +1,6 @@
 public import Logging
 public import MetropulseCore
+import MetropulsePostgres
 import NIOCore
 public import PostgresNIO
 

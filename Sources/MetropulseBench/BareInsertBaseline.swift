@@ -1,5 +1,6 @@
 import GRDB
 public import MetropulseCore
+import MetropulseSQLite
 
 /// The benchmarks' baseline: the same station rows inserted with one prepared statement into a bare
 /// table (no key, no index), bound the same way as the real store, in a file with the same settings.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MetropulseApp
 import MetropulseCore
 import MetropulseDemo
 import NIOCore

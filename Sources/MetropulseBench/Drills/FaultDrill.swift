@@ -1,6 +1,7 @@
 public import Foundation
 import Hummingbird
 public import Logging
+import MetropulseApp
 public import MetropulseCore
 import MetropulseDemo
 import MetropulsePostgres
