@@ -9,10 +9,14 @@ public struct APIRequestContext: RequestContext {
         coreContext = .init(source: source)
     }
 
-    public var responseEncoder: JSONEncoder {
+    public var responseEncoder: JSONEncoder { APIRequestContext.jsonEncoder() }
+
+    /// The one JSON configuration of every response and stream event: snake_case keys, sorted
+    /// keys, and URLs as they are (`http://`, not `http:\/\/`).
+    public static func jsonEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 }

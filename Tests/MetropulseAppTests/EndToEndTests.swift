@@ -36,6 +36,9 @@ struct EndToEndTests {
         // Sources, queue, workers and runs describe the living system.
         let (_, sourcesJSON) = try await getJSON("\(app.base)/api/sources")
         let source = try #require((sourcesJSON["sources"] as? [[String: Any]])?.first)
+        // URLs as they are: no escaped slashes in any response.
+        let raw = try await getText("\(app.base)/api/sources")
+        #expect(raw.contains("demo:gbfs/gbfs.json") && !raw.contains("\\/"), "\(raw.prefix(300))")
         #expect(source["freshness"] as? String == "fresh")
         #expect(source["next_run_at"] is String)
         #expect(["succeeded", "unchanged"].contains(source["last_run_status"] as? String))

@@ -41,6 +41,13 @@ func getJSON(_ url: String) async throws -> (status: Int, json: [String: Any]) {
     return (Int(response.status.code), object as? [String: Any] ?? [:])
 }
 
+/// A response body as text.
+func getText(_ url: String) async throws -> String {
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    let body = try await response.body.collect(upTo: 64 << 20)
+    return String(decoding: body.readableBytesView, as: UTF8.self)
+}
+
 /// Reads a server-sent event stream until `enough` says so (or `timeout`); returns each event's
 /// `data` as JSON.
 func readEvents(

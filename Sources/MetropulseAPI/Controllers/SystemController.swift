@@ -207,8 +207,7 @@ struct SystemController {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 defer { streams.leave() }
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
+                let encoder = APIRequestContext.jsonEncoder()
                 func send(_ beat: WorkerHeartbeat) async throws {
                     let dto = SystemController(environment: environment).workerDTO(
                         beat, now: environment.clock.nowMillis)
