@@ -106,6 +106,11 @@ struct EndToEndTests {
         }
         let (noKey, _) = try await post("\(app.base)/api/sources/demo-bikes/run")
         #expect(noKey == 401)
+        // Every admin route sits behind the same guard.
+        for path in ["/api/system/commands", "/api/system/queue/requeue-dead"] {
+            #expect(try await post(app.base + path).status == 401, "\(path)")
+            #expect(try await post(app.base + path, headers: ["X-API-Key": "wrong"]).status == 401, "\(path)")
+        }
         let (accepted, job) = try await post("\(app.base)/api/sources/demo-bikes/run", headers: ["X-API-Key": "secret"])
         #expect(accepted == 202)
         #expect((job["job_id"] as? String)?.hasPrefix("demo-bikes@manual-") == true)

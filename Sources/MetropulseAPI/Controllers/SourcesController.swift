@@ -87,7 +87,7 @@ struct SourcesController {
         group.get("sources", use: list)
         group.get("sources/:id", use: detail)
         group.get("sources/:id/health", use: health)
-        group.post("sources/:id/run", use: runNow)
+        group.admin(key: environment.adminKey).post("sources/:id/run", use: runNow)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> SourceList {
@@ -142,7 +142,6 @@ struct SourcesController {
     }
 
     @Sendable func runNow(_ request: Request, context: APIRequestContext) async throws -> Response {
-        try AdminGuard(key: environment.adminKey).check(request)
         let id = try context.parameters.require("id")
         guard environment.catalog.source(id: id) != nil else {
             throw HTTPError(.notFound, message: "unknown source '\(id)'")

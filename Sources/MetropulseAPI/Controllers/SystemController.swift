@@ -156,8 +156,9 @@ struct SystemController {
         group.get("system/scheduler", use: scheduler)
         group.get("system/task-runs", use: taskRuns)
         group.get("system/tasks", use: tasks)
-        group.post("system/commands", use: command)
-        group.post("system/queue/requeue-dead", use: requeueDead)
+        let admin = group.admin(key: environment.adminKey)
+        admin.post("system/commands", use: command)
+        admin.post("system/queue/requeue-dead", use: requeueDead)
     }
 
     @Sendable func queue(_ request: Request, context: APIRequestContext) async throws -> QueueDTO {
@@ -284,7 +285,6 @@ struct SystemController {
     }
 
     @Sendable func command(_ request: Request, context: APIRequestContext) async throws -> Response {
-        try AdminGuard(key: environment.adminKey).check(request)
         let body = try await request.decode(as: CommandRequest.self, context: context)
         guard let kind = ControlCommand.Kind(rawValue: body.kind) else {
             let allowed = ControlCommand.Kind.allCases.map(\.rawValue).joined(separator: ", ")
@@ -302,7 +302,6 @@ struct SystemController {
     }
 
     @Sendable func requeueDead(_ request: Request, context: APIRequestContext) async throws -> RequeueResponse {
-        try AdminGuard(key: environment.adminKey).check(request)
         let buffer = try await request.body.collect(upTo: 1 << 20)
         var ids: [Int64]?
         if buffer.readableBytes > 0 {
