@@ -12,7 +12,7 @@ public struct BareInsertBaseline: Sendable {
         var configuration = GRDB.Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: SQLiteBackend.pageCachePragma)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try pool.write { db in

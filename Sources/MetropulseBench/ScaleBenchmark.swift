@@ -72,12 +72,6 @@ public struct ScaleBenchmark: Sendable {
         } else {
             database.path = folder + "/scale.sqlite"
         }
-        defer {
-            if let scratch, let url = postgresURL {
-                let logger = self.logger
-                Task { try? await PostgresBackend.dropDatabase(named: scratch, besides: url, logger: logger) }
-            }
-        }
         var lines = ["sources:"]
         for index in 1...sources {
             lines += [
@@ -108,37 +102,51 @@ public struct ScaleBenchmark: Sendable {
         defer { for process in workers + [scheduler] where process.isRunning { kill(process.pid, SIGKILL) } }
 
         let backend = try StorageBackend.make(database, logger: logger)
-        defer { try? backend.close() }
         try await backend.prepare()
         let backendName = database.url == nil ? "sqlite" : "postgresql"
         let sqlitePath = database.url == nil ? database.path : nil
-        return try await backend.whileRunning { backend in
-            for worker in workers {
-                try worker.start()
-                try await worker.waitFor("worker pool started", timeout: .seconds(90))
-            }
-            try scheduler.start()
-            try await scheduler.waitFor("scheduler started", timeout: .seconds(90))
-            say("metropulse scheduler: \(sources) sources, warming up \(warmupSeconds) s, then \(seconds) s measured")
-            var windows = [try await measure("metropulse scheduler", pid: scheduler.pid)]
-            _ = try await scheduler.terminate(timeout: .seconds(60))
-            try await Task.sleep(for: .seconds(10))
-            if let python, let sqlitePath {
-                say("peer (Python heap scheduler): warming up \(warmupSeconds) s, then \(seconds) s measured")
-                let peer = Process()
-                peer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                peer.arguments = [
-                    python, script, sqlitePath, "\(sources)", "\(intervalMillis)", "\(warmupSeconds + seconds + 5)",
-                ]
-                try peer.run()
-                windows.append(try await measure("python heap scheduler (peer)", pid: peer.processIdentifier))
-                peer.terminate()
-                peer.waitUntilExit()
-                try await Task.sleep(for: .seconds(10))
-            }
-            for worker in workers { _ = try await worker.terminate(timeout: .seconds(60)) }
-            return try await report(windows, backend: backend, name: backendName)
+        // The scratch database is dropped once the backend is closed, whatever the run did.
+        let outcome: Result<String, any Error>
+        do {
+            outcome = .success(
+                try await backend.whileRunning { backend in
+                    for worker in workers {
+                        try worker.start()
+                        try await worker.waitFor("worker pool started", timeout: .seconds(90))
+                    }
+                    try scheduler.start()
+                    try await scheduler.waitFor("scheduler started", timeout: .seconds(90))
+                    say(
+                        "metropulse scheduler: \(sources) sources, warming up \(warmupSeconds) s, then \(seconds) s measured"
+                    )
+                    var windows = [try await measure("metropulse scheduler", pid: scheduler.pid)]
+                    _ = try await scheduler.terminate(timeout: .seconds(60))
+                    try await Task.sleep(for: .seconds(10))
+                    if let python, let sqlitePath {
+                        say("peer (Python heap scheduler): warming up \(warmupSeconds) s, then \(seconds) s measured")
+                        let peer = Process()
+                        peer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                        peer.arguments = [
+                            python, script, sqlitePath, "\(sources)", "\(intervalMillis)",
+                            "\(warmupSeconds + seconds + 5)",
+                        ]
+                        try peer.run()
+                        windows.append(try await measure("python heap scheduler (peer)", pid: peer.processIdentifier))
+                        peer.terminate()
+                        peer.waitUntilExit()
+                        try await Task.sleep(for: .seconds(10))
+                    }
+                    for worker in workers { _ = try await worker.terminate(timeout: .seconds(60)) }
+                    return try await report(windows, backend: backend, name: backendName)
+                })
+        } catch {
+            outcome = .failure(error)
         }
+        try? backend.close()
+        if let scratch, let url = postgresURL {
+            try? await PostgresBackend.dropDatabase(named: scratch, besides: url, logger: logger)
+        }
+        return try outcome.get()
     }
 
     private func measure(_ name: String, pid: Int32) async throws -> Window {

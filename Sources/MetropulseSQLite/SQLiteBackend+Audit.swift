@@ -27,7 +27,8 @@ extension SQLiteBackend: StoreAuditing {
     }
 }
 
-/// The audit's queries, plain SQL both SQLite and PostgreSQL read (each lists at most 100).
+/// The audit's queries on SQLite (each lists at most 100); `PostgresBackend+Audit` has the same
+/// queries in PostgreSQL's dialect.
 enum StoreAuditSQL {
     static let slotsWrittenTwice = """
         SELECT job_id FROM task_runs WHERE status <> 'failed' GROUP BY job_id HAVING count(*) > 1

@@ -26,6 +26,9 @@ public final class SQLiteBackend: Sendable {
 
     public let path: String
     let pool: DatabasePool
+    /// The page cache of every connection; `package` for the bare-insert baseline, which must
+    /// run with the same settings.
+    package static let pageCachePragma = "PRAGMA cache_size = -16384"
     let workSignal = AsyncSignal()
     /// Decoded latest-tier blocks, shared by the writers and the readers of this process.
     let latestCache: LatestStationCache
@@ -42,7 +45,7 @@ public final class SQLiteBackend: Sendable {
             // 16 MiB of page cache per connection: the ingest path touches the recent end of the
             // raw table and the latest rows; the kernel caches the rest of the file. (64 MiB made
             // the process grow with the file for its first hour without making ingest faster.)
-            try db.execute(sql: "PRAGMA cache_size = -16384")
+            try db.execute(sql: SQLiteBackend.pageCachePragma)
         }
         let pool = try DatabasePool(path: path, configuration: config)
         try SQLiteSchema.migrator.migrate(pool)

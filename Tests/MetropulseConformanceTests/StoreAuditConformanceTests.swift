@@ -36,6 +36,8 @@ struct StoreAuditConformanceTests {
         #expect(audit.runs["succeeded"] == 1)
         #expect(audit.runs["failed"] == 1)
         #expect(audit.rawRows == 1)
+        // SQLite runs its own check; PostgreSQL has none and says so rather than "ok".
+        #expect(audit.integrity == (factory.name == "sqlite" ? "ok" : nil))
         let record = try #require(try await backend.store.taskRun(id: "job#0/refused"))
         #expect(record.errorKind == .storage)
         #expect(record.errorMessage?.contains("disk is full") == true)

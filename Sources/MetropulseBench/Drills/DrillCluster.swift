@@ -50,7 +50,7 @@ final class DrillCluster: Sendable {
         let running = processes.filter(\.isRunning)
         for process in running { kill(process.pid, SIGTERM) }
         for process in running {
-            let status = try await process.terminate(timeout: .seconds(60))
+            let status = try await process.exitAfterSIGTERM(timeout: .seconds(60))
             if status != 0 {
                 report.failures.append("\(process.name) exited \(status) after SIGTERM:\n\(process.tail())")
             }

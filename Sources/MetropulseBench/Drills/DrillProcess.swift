@@ -90,6 +90,11 @@ final class DrillProcess: @unchecked Sendable {
     func terminate(timeout: Duration) async throws -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
+        return try await exitAfterSIGTERM(timeout: timeout)
+    }
+
+    /// The exit status of a process already sent SIGTERM (see `terminate`).
+    func exitAfterSIGTERM(timeout: Duration) async throws -> Int32 {
         await waitForExit(timeout: timeout)
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)

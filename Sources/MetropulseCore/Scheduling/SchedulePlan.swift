@@ -22,8 +22,6 @@ struct SchedulePlan {
         }
     }
 
-    var count: Int { heap.count }
-
     /// When the earliest next slot starts; nil without sources.
     var nextWake: Int64? { heap.first?.nextSlot }
 

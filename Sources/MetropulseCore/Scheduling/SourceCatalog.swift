@@ -29,8 +29,6 @@ public final class SourceCatalog: Sendable {
     /// The sources with the version of the set they belong to.
     public var versioned: (sources: [SourceDefinition], version: Int) { state.withLock { ($0.all, $0.version) } }
 
-    public var version: Int { state.withLock { $0.version } }
-
     public var cities: [City] { citiesState.withLock { $0 } }
 
     public func city(id: String) -> City? { citiesState.withLock { cities in cities.first { $0.id == id } } }

@@ -293,10 +293,7 @@ public final class WorkerPool: Service {
         freeSlot()
         let result = RunResult(run: run, observations: observations, outcome: outcome)
         // Run records of earlier attempts the store refused travel with this commit.
-        let refused = state.withLock { state in
-            defer { state.unrecorded.removeAll() }
-            return state.unrecorded
-        }
+        let refused = takeUnrecorded()
         do {
             // Past the lease another attempt may own the task, so a commit still hanging then is
             // abandoned; if it lands later its outcome no longer applies.
@@ -325,12 +322,17 @@ public final class WorkerPool: Service {
         }
     }
 
-    /// On the way out: one more try at the run records of refused commits.
-    private func recordRefusedCommits() async {
-        let refused = state.withLock { state in
+    /// The run records of refused commits waiting to be written, taken out.
+    private func takeUnrecorded() -> [RunResult] {
+        state.withLock { state in
             defer { state.unrecorded.removeAll() }
             return state.unrecorded
         }
+    }
+
+    /// On the way out: one more try at the run records of refused commits.
+    private func recordRefusedCommits() async {
+        let refused = takeUnrecorded()
         guard !refused.isEmpty else { return }
         do {
             let committer = self.committer
