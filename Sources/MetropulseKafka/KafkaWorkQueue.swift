@@ -19,7 +19,10 @@
     /// - a failed attempt is produced to `fetch.tasks.retry` with a `not-before` header and a task out
     ///   of attempts to `fetch.tasks.dlq`; `requeueDead` moves dead letters back to the task topics;
     /// - a job id is accepted once per scheduler process (the scheduler never enqueues a slot twice),
-    ///   and a job a worker already finished in this process is skipped if it is delivered again.
+    ///   and a job a worker already finished in this process is skipped if it is delivered again;
+    /// - the first task of a partition after an assignment runs alone and its start is counted in
+    ///   the broker (`HeadRecovery`): a task that brings down every worker running it is dead once
+    ///   its starts reach its attempts, instead of going round the fleet.
     public final class KafkaWorkQueue: WorkQueue, Service, @unchecked Sendable {
         public struct Configuration: Sendable {
             public var settings: KafkaSettings
@@ -97,7 +100,13 @@
             var rebalanceRequested = false
             /// Next offsets to commit, per partition, once the tasks before them were written.
             var toCommit: [PartitionKey: Int64] = [:]
+            /// Partitions whose first task since their assignment has not finished yet.
+            var recovering: [PartitionKey: HeadRecovery] = [:]
         }
+
+        /// The lease owner of a task whose earlier starts were lost with their workers: with its
+        /// attempts spent it goes to the dead letters on the next claim.
+        static let lostWorker = "(lost worker)"
 
         let configuration: Configuration
         let logger: Logger
@@ -351,9 +360,23 @@
                     }
                     if index != 2 && state.finishedJobs.contains(record.jobID) { continue }
                     let id = Self.taskID(topicIndex: index, partition: message.partition, offset: message.offset)
-                    state.entries[id] = Entry(
+                    let lost = state.recovering[key]?.read(offset: message.offset) ?? 0
+                    var entry = Entry(
                         id: id, record: record, topicIndex: index, key: key, offset: message.offset,
-                        attempt: record.attempts)
+                        attempt: record.attempts + lost)
+                    if lost > 0 {
+                        logger.warning(
+                            "task redelivered after its worker was lost",
+                            metadata: [
+                                "job_id": "\(record.jobID)", "lost_starts": "\(lost)",
+                                "attempts": "\(entry.attempt)/\(record.maxAttempts)",
+                            ])
+                        if entry.attempt >= record.maxAttempts {
+                            entry.leaseOwner = Self.lostWorker
+                            entry.leaseExpiresAt = 0
+                        }
+                    }
+                    state.entries[id] = entry
                     state.unfinished[key, default: []].append(message.offset)
                 }
                 state.lastProgressAt = WallClock.system.nowMillis
@@ -361,6 +384,7 @@
         }
 
         private func assigned(_ list: [TopicPartitionOffset]) {
+            let marks = startMarks(list)
             state.withLock { state in
                 state.assignedOnce = true
                 state.lastProgressAt = WallClock.system.nowMillis
@@ -369,6 +393,7 @@
                     state.assigned.insert(key)
                     state.unfinished[key] = nil
                     state.lastRead[key] = nil
+                    state.recovering[key] = HeadRecovery(inherited: marks[key])
                 }
             }
             logger.info(
@@ -385,6 +410,7 @@
                 state.entries = state.entries.filter { !keys.contains($0.value.key) }
                 for key in keys {
                     state.toCommit[key] = nil
+                    state.recovering[key] = nil
                     state.assigned.remove(key)
                     state.unfinished[key] = nil
                     state.lastRead[key] = nil
@@ -465,7 +491,8 @@
                             disposition: .dead(error: spentLeaseError), finishedAt: now)
                     })
             }
-            return state.withLock { state in
+            var marks: [PartitionKey: StartMark] = [:]
+            var claimed = state.withLock { state in
                 let ready = state.entries.values.filter { entry in
                     entry.record.runAt <= now && (entry.leaseOwner == nil || (entry.leaseExpiresAt ?? 0) <= now)
                         && !entry.isSpent
@@ -473,19 +500,89 @@
                 .sorted { lhs, rhs in
                     (-lhs.record.priority, lhs.record.runAt, lhs.id) < (-rhs.record.priority, rhs.record.runAt, rhs.id)
                 }
-                .prefix(limit)
-                return ready.map { entry in
+                var picked: [Int64: ClaimedTask] = [:]
+                func claimable(_ entry: Entry) -> Bool {
+                    picked[entry.id] == nil
+                        && state.recovering[entry.key].map { $0.mayClaim(offset: entry.offset) } ?? true
+                }
+                func take(_ entry: Entry) {
                     var leased = entry
                     leased.leaseOwner = owner
                     leased.leaseExpiresAt = now + leaseMillis
                     leased.attempt += 1
                     state.entries[entry.id] = leased
-                    return ClaimedTask(
+                    if let mark = state.recovering[entry.key]?.start(
+                        offset: entry.offset, attempt: leased.attempt, producedAttempts: entry.record.attempts)
+                    {
+                        marks[entry.key] = mark
+                    }
+                    picked[entry.id] = ClaimedTask(
                         id: entry.id, jobID: entry.record.jobID, sourceID: entry.record.sourceID,
                         priority: entry.record.priority, attempt: leased.attempt, maxAttempts: entry.record.maxAttempts,
                         enqueuedAt: entry.record.enqueuedAt, runAt: entry.record.runAt, leaseOwner: owner,
                         leaseExpiresAt: now + leaseMillis)
                 }
+                if state.recovering.values.contains(where: { $0.head != nil && !$0.headStarted }) {
+                    // A partition's first task since its assignment starts before the rest of it
+                    // (HeadRecovery), and starting it makes the rest claimable: best first, one by one.
+                    while picked.count < limit, let next = ready.first(where: claimable) { take(next) }
+                } else {
+                    for entry in ready where picked.count < limit && claimable(entry) { take(entry) }
+                }
+                return ready.compactMap { picked[$0.id] }
+            }
+            if !marks.isEmpty {
+                // The start of a partition's first task is on record before it runs.
+                do {
+                    let handle = try observer(group: startsGroup)
+                    let positions = marks.map {
+                        TopicPartitionOffset(
+                            topic: $0.key.topic, partition: $0.key.partition, offset: $0.value.position)
+                    }
+                    try await handle.blocking { try handle.commit(positions) }
+                } catch {
+                    // Nothing of those partitions starts: they are claimable again next time.
+                    logger.warning("recording a task start failed; it waits", metadata: ["error": "\(error)"])
+                    let keys = Set(marks.keys)
+                    let undone = state.withLock { state in
+                        var undone: Set<Int64> = []
+                        for task in claimed {
+                            guard var entry = state.entries[task.id], keys.contains(entry.key),
+                                entry.leaseOwner == owner, entry.attempt == task.attempt
+                            else { continue }
+                            entry.leaseOwner = nil
+                            entry.leaseExpiresAt = nil
+                            entry.attempt -= 1
+                            state.entries[task.id] = entry
+                            undone.insert(task.id)
+                        }
+                        for key in keys { state.recovering[key]?.startNotRecorded() }
+                        return undone
+                    }
+                    claimed.removeAll { undone.contains($0.id) }
+                }
+            }
+            return claimed
+        }
+
+        /// The group whose committed positions are the start marks (`StartMark`).
+        private var startsGroup: String { configuration.topics.group + ".starts" }
+
+        /// The start marks of these partitions; none when they cannot be read (logged).
+        private func startMarks(_ list: [TopicPartitionOffset]) -> [PartitionKey: StartMark] {
+            do {
+                let asked = list.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: -1001) }
+                let positions = try observer(group: startsGroup).committed(asked)
+                return Dictionary(
+                    positions.compactMap { place in
+                        StartMark(position: place.offset).map {
+                            (PartitionKey(topic: place.topic, partition: place.partition), $0)
+                        }
+                    },
+                    uniquingKeysWith: { first, _ in first })
+            } catch {
+                logger.warning("reading the task start marks failed", metadata: ["error": "\(error)"])
+                return [:]
             }
         }
 
@@ -540,12 +637,14 @@
                 }
                 throw error
             }
-            let points = state.withLock { state -> [TopicPartitionOffset] in
+            let (points, heads) = state.withLock { state -> ([TopicPartitionOffset], [PartitionKey: Int64]) in
                 var touched: Set<PartitionKey> = []
+                var heads: [PartitionKey: Int64] = [:]
                 state.lastProgressAt = WallClock.system.nowMillis
                 for (entry, outcome) in accepted where state.entries.removeValue(forKey: entry.id) != nil {
                     state.unfinished[entry.key]?.removeAll { $0 == entry.offset }
                     touched.insert(entry.key)
+                    if state.recovering[entry.key]?.head == entry.offset { heads[entry.key] = entry.offset }
                     switch outcome.disposition {
                     case .succeeded:
                         state.finishedJobs.insert(entry.record.jobID)
@@ -561,11 +660,31 @@
                     }
                 }
                 if state.finishedAt.count > 100_000 { state.finishedAt.removeFirst(state.finishedAt.count - 100_000) }
-                return touched.compactMap { Self.commitPoint($0, in: state) }
+                return (touched.compactMap { Self.commitPoint($0, in: state) }, heads)
+            }
+            var later = points
+            if !heads.isEmpty {
+                // A partition's first task finished: the offset past it is committed before the
+                // partition's other tasks may run (HeadRecovery).
+                let past = points.filter { heads[PartitionKey(topic: $0.topic, partition: $0.partition)] != nil }
+                do {
+                    if let handle = consumerBox.withLock({ $0 }) {
+                        try await handle.blocking { [self] in try commitForward(past, handle: handle) }
+                        later.removeAll { heads[PartitionKey(topic: $0.topic, partition: $0.partition)] != nil }
+                    }
+                } catch {
+                    logger.warning("commit after a partition's first task failed", metadata: ["error": "\(error)"])
+                }
+                state.withLock { state in
+                    for (key, offset) in heads where state.recovering[key]?.head == offset {
+                        state.recovering[key] = nil
+                    }
+                }
+                signal.notify()
             }
             // The poll thread commits them within one poll (at most 100 ms), coalesced.
             state.withLock { state in
-                for point in points {
+                for point in later {
                     let key = PartitionKey(topic: point.topic, partition: point.partition)
                     state.toCommit[key] = max(state.toCommit[key] ?? -1, point.offset)
                 }

@@ -2,7 +2,7 @@
     import Foundation
     import Logging
     import MetropulseCore
-    import MetropulseKafka
+    @testable import MetropulseKafka
     import Synchronization
     import Testing
 
@@ -118,6 +118,45 @@
             #expect(redone.jobID == "held")
             try await second.finish([TaskOutcome(redone, disposition: .succeeded, finishedAt: 1)])
             #expect(try await second.stats(now: 2).succeeded == 1)
+        }
+
+        @Test("a task whose workers are lost while running it is dead once its starts reach its attempts")
+        func lostWorkers() async throws {
+            let prefix = "p\(UUID().uuidString.prefix(8).lowercased())-"
+            let first = try await makeTestKafkaQueue(prefix: prefix)
+            // Same source, same partition: the innocent task waits behind the one that kills workers.
+            try await first.enqueue(
+                [
+                    NewTask(jobID: "poison", sourceID: "s", runAt: 0, maxAttempts: 2),
+                    NewTask(jobID: "innocent", sourceID: "s", runAt: 0, maxAttempts: 2),
+                ], now: 0)
+            let started = try #require(try await Self.claimOne(first, owner: "first"))
+            #expect(started.jobID == "poison" && started.attempt == 1)
+            // Lost while running it: the process goes away without an outcome.
+            await first.close()
+
+            let second = try await makeTestKafkaQueue(prefix: prefix)
+            let again = try #require(try await Self.claimOne(second, owner: "second", seconds: 90))
+            #expect(again.jobID == "poison")
+            #expect(again.attempt == 2)
+            // The partition's first task since the assignment runs alone: the next one waits.
+            await second.waitForWork(timeoutMillis: 500)
+            let now = WallClock.system.nowMillis
+            #expect(try await second.claim(owner: "second", limit: 10, leaseMillis: 60_000, now: now).isEmpty)
+            await second.close()
+
+            // Its two attempts were started and lost: the third member sends it to the dead
+            // letters and runs the task behind it.
+            let third = try await makeTestKafkaQueue(prefix: prefix)
+            defer { third.shutdown() }
+            let next = try #require(try await Self.claimOne(third, owner: "third", seconds: 90))
+            #expect(next.jobID == "innocent")
+            #expect(next.attempt == 1)
+            try await third.finish([TaskOutcome(next, disposition: .succeeded, finishedAt: 1)])
+            let dead = try await third.tasks(state: .dead, limit: 10)
+            #expect(dead.map(\.jobID) == ["poison"])
+            #expect(dead.first?.lastError == spentLeaseError)
+            #expect(dead.first?.attempts == 2)
         }
 
         /// Runs a Python program with the confluent-kafka client; returns what it printed.
@@ -274,5 +313,46 @@
             try await two.publishMetrics(beat)
             #expect(await Self.first(of: metricsAtOne) == beat)
         }
+    }
+
+    /// The start marks and the recovery of a partition's first task, without a broker.
+    @Suite("Kafka head recovery")
+    struct HeadRecoveryTests {
+        @Test("a start mark survives its encoding as a committed position")
+        func markEncoding() throws {
+            let mark = StartMark(offset: 123_456_789, starts: 3)
+            #expect(StartMark(position: mark.position) == mark)
+            #expect(StartMark(position: -1001) == nil)
+            #expect(StartMark(offset: 1, starts: 1_000).starts == StartMark.maxStarts)
+            #expect(StartMark(offset: 0, starts: 0).position == 0)
+        }
+
+        @Test("the first task read since the assignment starts first; it inherits the lost starts and runs alone")
+        func onlyTheHead() {
+            var recovery = HeadRecovery(inherited: StartMark(offset: 7, starts: 2))
+            #expect(!recovery.mayClaim(offset: 7))
+            #expect(recovery.read(offset: 7) == 2)
+            #expect(recovery.read(offset: 8) == 0)
+            #expect(recovery.mayClaim(offset: 7) && !recovery.mayClaim(offset: 8))
+            // Produced after one attempt (a retry), started twice before and now a third time.
+            #expect(recovery.start(offset: 7, attempt: 4, producedAttempts: 1) == StartMark(offset: 7, starts: 3))
+            // A suspect runs alone.
+            #expect(!recovery.mayClaim(offset: 8))
+        }
+
+        @Test("a head nobody lost starts first, then the partition's other tasks run beside it")
+        func innocentHead() {
+            var recovery = HeadRecovery(inherited: StartMark(offset: 3, starts: 4))
+            // A mark of another offset is stale: the partition moved past it.
+            #expect(recovery.read(offset: 9) == 0)
+            _ = recovery.read(offset: 10)
+            #expect(!recovery.mayClaim(offset: 10))
+            #expect(recovery.start(offset: 10, attempt: 1, producedAttempts: 0) == nil)
+            #expect(recovery.start(offset: 9, attempt: 1, producedAttempts: 0) == StartMark(offset: 9, starts: 1))
+            #expect(recovery.mayClaim(offset: 10))
+            recovery.startNotRecorded()
+            #expect(!recovery.mayClaim(offset: 10))
+        }
+
     }
 #endif
