@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "MetropulseCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -208,6 +209,18 @@ let package = Package(
             dependencies: [
                 "MetropulseApp", "MetropulseConnectors", "MetropulseCore", "MetropulseDemo", "GTFSRealtimeBindings",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The API in process through HummingbirdTesting's router client, on a real SQLite store.
+        .testTarget(
+            name: "MetropulseAPITests",
+            dependencies: [
+                "MetropulseAPI", "MetropulseCore", "MetropulseSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -115,23 +115,14 @@ public struct MetropulseRuntime: Sendable {
                 runNow: runNow, clock: clock,
                 adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                 transitNames: transitNames, logger: logger, maxStreams: configuration.api.maxStreams)
-            let logger = self.logger
-            let onAPIBound = self.onAPIBound
-            let host = configuration.api.host
+            let api = configuration.api
             services.append(
-                Application(
-                    router: APIRouter.build(environment),
-                    server: .http1(
-                        configuration: .init(idleTimeout: .milliseconds(configuration.api.idleTimeoutMillis))),
-                    configuration: .init(
-                        address: .hostname(host, port: configuration.api.port), serverName: "metropulse",
-                        availableConnectionsDelegate: MaximumAvailableConnections(configuration.api.maxConnections)),
-                    onServerRunning: { channel in
-                        let port = channel.localAddress?.port ?? 0
-                        logger.notice("API listening on http://\(host):\(port)")
-                        onAPIBound(port)
-                    },
-                    logger: logger))
+                buildApplication(
+                    environment,
+                    server: APIServerSettings(
+                        host: api.host, port: api.port, idleTimeoutMillis: api.idleTimeoutMillis,
+                        maxConnections: api.maxConnections),
+                    onServerRunning: onAPIBound))
         }
         return services
     }

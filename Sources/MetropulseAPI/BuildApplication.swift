@@ -1,0 +1,59 @@
+public import Hummingbird
+import HummingbirdCore
+import Logging
+import MetropulseCore
+import NIOCore
+
+/// Where and how the API's HTTP server listens.
+public struct APIServerSettings: Sendable {
+    public var host: String
+    /// 0: any free port (`onServerRunning` says which).
+    public var port: Int
+    /// A connection idle this long is closed.
+    public var idleTimeoutMillis: Int64
+    /// Connections served at once; more wait to be accepted.
+    public var maxConnections: Int
+
+    public init(host: String, port: Int, idleTimeoutMillis: Int64, maxConnections: Int) {
+        self.host = host
+        self.port = port
+        self.idleTimeoutMillis = idleTimeoutMillis
+        self.maxConnections = maxConnections
+    }
+}
+
+/// The API's routes: health probes at the root, everything else under `/api`.
+public func buildRouter(_ environment: APIEnvironment) -> Router<APIRequestContext> {
+    let router = Router(context: APIRequestContext.self)
+    router.add(middleware: LogRequestsMiddleware(.debug))
+    HealthController(environment: environment).addRoutes(to: router)
+    let api = router.group("api")
+    SourcesController(environment: environment).addRoutes(to: api)
+    StationsController(environment: environment).addRoutes(to: api)
+    TransitController(environment: environment).addRoutes(to: api)
+    CitiesController(environment: environment).addRoutes(to: api)
+    SystemController(environment: environment).addRoutes(to: api)
+    return router
+}
+
+/// The API as a service: the router of `buildRouter` behind an HTTP/1 server with the settings'
+/// idle timeout and connection cap. `onServerRunning` gets the port it listens on.
+public func buildApplication(
+    _ environment: APIEnvironment, server: APIServerSettings,
+    onServerRunning: @escaping @Sendable (Int) -> Void = { _ in }
+) -> Application<RouterResponder<APIRequestContext>> {
+    let logger = environment.logger
+    let host = server.host
+    return Application(
+        router: buildRouter(environment),
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(server.idleTimeoutMillis))),
+        configuration: .init(
+            address: .hostname(host, port: server.port), serverName: "metropulse",
+            availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),
+        onServerRunning: { (channel: any Channel) in
+            let port = channel.localAddress?.port ?? 0
+            logger.notice("API listening on http://\(host):\(port)")
+            onServerRunning(port)
+        },
+        logger: logger)
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MetropulseCore
+import Testing
+
+@testable import MetropulseAPI
+
+@Suite("Transit endpoints through the read model, in process")
+struct TransitEndpointTests {
+    static let now = TestAPI.now
+    static let sources = [
+        SourceDefinition(id: "metro", kind: .gtfsRT, urls: ["http://127.0.0.1:1/tu.pb"], tags: ["network": "paris"]),
+        SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:1/gbfs.json"]),
+    ]
+
+    static func network() async throws -> TestAPI {
+        let api = try TestAPI(sources: sources)
+        let observed = now - 20_000
+        func departure(_ trip: String, stop: String, sequence: Int, route: String, inSeconds: Int64) -> Departure {
+            Departure(
+                sourceID: "metro", stopID: stop, stopSequence: sequence, routeID: route, tripID: trip,
+                scheduledAt: now + inSeconds * 1000 - 60_000, expectedAt: now + inSeconds * 1000, delaySeconds: 60,
+                relationship: "scheduled", observedAt: observed)
+        }
+        try await api.write(
+            ObservationBatch(
+                departures: [
+                    departure("t1", stop: "A", sequence: 1, route: "M1", inSeconds: 60),
+                    departure("t1", stop: "B", sequence: 2, route: "M1", inSeconds: 180),
+                    departure("t2", stop: "A", sequence: 1, route: "M1", inSeconds: 300),
+                    departure("t3", stop: "C", sequence: 1, route: "M2", inSeconds: 120),
+                ],
+                vehicles: [
+                    VehiclePosition(
+                        sourceID: "metro", vehicleID: "v1", routeID: "M1", tripID: "t1", latitude: 48.85,
+                        longitude: 2.35, bearing: 90, observedAt: observed)
+                ],
+                disruptions: [
+                    Disruption(
+                        sourceID: "metro", id: "works", effect: "reduced_service", header: "Works on M1",
+                        periods: [.init(start: now - 3_600_000, end: now + 3_600_000)],
+                        entities: [.init(routeID: "M1")], observedAt: observed),
+                    Disruption(
+                        sourceID: "metro", id: "strike", effect: "no_service", header: "Strike",
+                        entities: [.init(agencyID: "ratp")], observedAt: observed),
+                ], transitSnapshot: true, transitObservedAt: observed),
+            source: "metro")
+        return api
+    }
+
+    @Test("lines: every line with its status, worst effect and counts; a snapshot orders the stops")
+    func lines() async throws {
+        let api = try await Self.network()
+        defer { api.close() }
+        try await api.test { client in
+            let list = try await client.get("/api/lines", as: TransitBoard.LineList.self)
+            #expect(list.lines.map(\.line) == ["M1", "M2"])
+            let m1 = try #require(list.lines.first)
+            #expect(m1.network == "paris" && m1.status == "disrupted" && m1.effect == "reduced_service")
+            #expect(m1.departures == 3 && m1.vehicles == 1 && m1.activeDisruptions == 1)
+            #expect(list.lines.last?.status == "normal")
+
+            let snapshot = try await client.get(
+                "/api/snapshots/paris/M1?per_stop=1", as: TransitBoard.LineSnapshot.self)
+            #expect(snapshot.stops.map(\.stopId) == ["A", "B"])
+            #expect(snapshot.stops.allSatisfy { $0.departures.count == 1 })
+            #expect(snapshot.stops.first?.departures.first?.inMinutes == 1)
+            #expect(snapshot.dataAgeSeconds == 20)
+            #expect(snapshot.status == "disrupted")
+        }
+    }
+
+    @Test("traffic, departures at a stop and vehicles answer from the same read model")
+    func trafficDeparturesVehicles() async throws {
+        let api = try await Self.network()
+        defer { api.close() }
+        try await api.test { client in
+            let traffic = try await client.get("/api/traffic/status", as: TransitBoard.TrafficStatus.self)
+            #expect(traffic.lines.map(\.line) == ["M1"])
+            #expect(traffic.other.map(\.id) == ["strike"])
+            let atStop = try await client.get("/api/stops/A/departures?limit=1", as: TransitBoard.DepartureList.self)
+            #expect(atStop.count == 1 && atStop.departures.first?.tripId == "t1")
+            let vehicles = try await client.get("/api/vehicles?line=M1", as: TransitBoard.VehicleList.self)
+            #expect(vehicles.vehicles.map(\.vehicleId) == ["v1"])
+            #expect(vehicles.vehicles.first?.network == "paris" && vehicles.vehicles.first?.dataAgeSeconds == 20)
+        }
+    }
+
+    @Test("an unknown network is a 404 naming the known ones; a bad parameter is a 400 naming it")
+    func errors() async throws {
+        let api = try await Self.network()
+        defer { api.close() }
+        try await api.test { client in
+            let missing = try await client.get("/api/snapshots/nowhere/M1", as: ErrorBody.self, status: .notFound)
+            #expect(missing.error.message.contains("unknown network 'nowhere' (known: paris)"))
+            let vehicles = try await client.get("/api/vehicles?network=nowhere", as: ErrorBody.self, status: .notFound)
+            #expect(vehicles.error.message.contains("unknown network"))
+            let bad = try await client.get(
+                "/api/snapshots/paris/M1?per_stop=0", as: ErrorBody.self, status: .badRequest)
+            #expect(bad.error.message.contains("per_stop"))
+        }
+    }
+}
+
+@Suite("City endpoints through the read model, in process")
+struct CityEndpointTests {
+    @Test("cities, zones with their latest readings and age, a zone's history; unknown ones are 404s")
+    func zones() async throws {
+        let now = TestAPI.now
+        let city = City(id: "lyon", zones: [.init(id: "centre"), .init(id: "nord")])
+        let api = try TestAPI(
+            sources: [
+                SourceDefinition(
+                    id: "weather-centre", kind: .city, urls: ["http://127.0.0.1:1/w"],
+                    tags: ["city": "lyon", "zone": "centre"])
+            ], cities: [city])
+        defer { api.close() }
+        for (minutes, temperature) in [(30, 11.0), (10, 12.5)] {
+            let at = now - Int64(minutes) * 60_000
+            try await api.write(
+                ObservationBatch(measurements: [
+                    CityMeasurement(
+                        sourceID: "weather-centre", zone: "centre", metric: "temperature", value: temperature,
+                        unit: "°C", observedAt: at)
+                ]), source: "weather-centre", at: at + 1_000)
+        }
+        try await api.test { client in
+            let cities = try await client.get("/api/cities", as: CityBoard.CityList.self)
+            #expect(cities.cities.map(\.city) == ["lyon"])
+            #expect(cities.cities.first?.zones == ["centre", "nord"])
+            let zones = try await client.get("/api/cities/lyon/zones", as: CityBoard.ZoneList.self)
+            #expect(zones.zones.map(\.zone) == ["centre", "nord"])
+            let centre = try #require(zones.zones.first)
+            #expect(centre.metrics.map(\.value) == [12.5])
+            #expect(centre.dataAgeSeconds == 600)
+            #expect(zones.zones.last?.metrics.isEmpty == true)
+            let history = try await client.get(
+                "/api/cities/lyon/zones/centre/history?metric=temperature", as: CityBoard.History.self)
+            #expect(history.readings.map(\.value).sorted() == [11.0, 12.5])
+            let unknown = try await client.get("/api/cities/paris/zones", as: ErrorBody.self, status: .notFound)
+            #expect(unknown.error.message.contains("unknown city 'paris' (known: lyon)"))
+            let noZone = try await client.get(
+                "/api/cities/lyon/zones/sud/history", as: ErrorBody.self, status: .notFound)
+            #expect(noZone.error.message.contains("unknown zone 'sud'"))
+        }
+    }
+}
