@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import MetropulseCore
+import MetropulseSQLite
 import Testing
 
 @testable import MetropulseAPI
@@ -143,6 +144,85 @@ struct CityEndpointTests {
             let noZone = try await client.get(
                 "/api/cities/lyon/zones/sud/history", as: ErrorBody.self, status: .notFound)
             #expect(noZone.error.message.contains("unknown zone 'sud'"))
+        }
+    }
+}
+
+@Suite("Operator endpoints through the read model, in process")
+struct OperationsEndpointTests {
+    @Test("the fleet's health from heartbeat age and status; the queue's tasks and lag; no scheduler yet")
+    func fleetAndQueue() async throws {
+        let now = TestAPI.now
+        let api = try TestAPI(sources: [])
+        defer { api.close() }
+        // Heartbeats every 10 s (the default): late by more than 25 s is behind, 60 s down.
+        for (id, age, status) in [
+            ("fresh", 3_000, WorkerStatus.running), ("late", 30_000, .running), ("gone", 70_000, .running),
+            ("stuck", 1_000, .stalled),
+        ] as [(String, Int64, WorkerStatus)] {
+            try await api.store.upsertHeartbeat(
+                WorkerHeartbeat(
+                    workerID: id, host: "h", pid: 1, status: status, concurrency: 4, inFlight: 0, processed: 0,
+                    failed: 0, fetchRate: 0, errorsLastMinute: 0, cpuSeconds: 0, memoryBytes: 0,
+                    startedAt: now - 100_000, lastSeenAt: now - age))
+        }
+        try await api.store.enqueue(
+            [NewTask(jobID: "j1", sourceID: "s", runAt: now - 4_000), NewTask(jobID: "j2", sourceID: "s", runAt: now)],
+            now: now - 5_000)
+        try await api.test { client in
+            let fleet = try await client.get("/api/system/workers", as: OperationsBoard.WorkerList.self)
+            let health = Dictionary(uniqueKeysWithValues: fleet.workers.map { ($0.workerId, $0.health) })
+            #expect(health == ["fresh": "healthy", "late": "behind", "gone": "down", "stuck": "behind"])
+            let queue = try await client.get("/api/system/queue", as: OperationsBoard.QueueDTO.self)
+            #expect(queue.queued == 2 && queue.running == 0)
+            #expect(queue.oldestWaitingAgeSeconds == 4)
+            let tasks = try await client.get("/api/system/tasks?state=queued", as: OperationsBoard.TaskList.self)
+            #expect(tasks.tasks.map(\.jobId).sorted() == ["j1", "j2"])
+            let scheduler = try await client.get("/api/system/scheduler", as: OperationsBoard.SchedulerDTO.self)
+            #expect(scheduler.state == "never" && scheduler.leader == nil)
+            let bad = try await client.get("/api/system/tasks?state=sleeping", as: ErrorBody.self, status: .badRequest)
+            #expect(bad.error.message.contains("state"))
+        }
+    }
+}
+
+@Suite("Station endpoints through the read model, in process")
+struct StationEndpointTests {
+    @Test("latest values nearest first, one station with the run that fetched it, its history; errors name the field")
+    func stations() async throws {
+        let now = TestAPI.now
+        let api = try TestAPI(sources: [
+            SourceDefinition(id: "velib", kind: .gbfs, urls: ["http://127.0.0.1:1/gbfs.json"])
+        ])
+        defer { api.close() }
+        func station(_ id: String, lat: Double, bikes: Int, at: Int64) -> StationObservation {
+            StationObservation(
+                sourceID: "velib", stationID: id, name: "Station \(id)", latitude: lat, longitude: 2.35, capacity: 20,
+                bikesAvailable: bikes, docksAvailable: 20 - bikes, isInstalled: true, isRenting: true,
+                isReturning: true, observedAt: at)
+        }
+        for (minutes, bikes) in [(5, 3), (1, 7)] {
+            let at = now - Int64(minutes) * 60_000
+            try await api.write(
+                ObservationBatch(stations: [
+                    station("near", lat: 48.8566, bikes: bikes, at: at), station("far", lat: 48.8666, bikes: 1, at: at),
+                ]), source: "velib", at: at + 500)
+        }
+        try await api.test { client in
+            let list = try await client.get(
+                "/api/stations?near=48.8566,2.35&radius_m=5000", as: StationBoard.StationList.self)
+            #expect(list.stations.map(\.id) == ["near", "far"])
+            #expect(list.stations.first?.bikesAvailable == 7 && list.stations.first?.distanceM == 0)
+            let detail = try await client.get("/api/stations/velib/near", as: StationBoard.StationDetail.self)
+            #expect(detail.station.ageSeconds == 60 && detail.fetchAgeSeconds == 59.5)
+            #expect(detail.run?.id == "velib@\(now - 60_000 + 500)")
+            let history = try await client.get(
+                "/api/stations/velib/near/history", as: StationBoard.StationHistory.self)
+            #expect(history.observations.map(\.bikesAvailable).sorted() == [3, 7])
+            let unknown = try await client.get("/api/stations/nowhere/near", as: ErrorBody.self, status: .notFound)
+            #expect(unknown.error.message.contains("unknown source 'nowhere'"))
+            let bad = try await client.get("/api/stations?near=91,0", as: ErrorBody.self, status: .badRequest)
+            #expect(bad.error.message.contains("near"))
         }
     }
 }
