@@ -8,7 +8,7 @@
     /// The control bus on Kafka: commands on `control.commands`, worker metrics on `worker.metrics`
     /// (JSON, keyed by worker id). Every process reads every partition of both topics from the end,
     /// outside any consumer group, so each command reaches every scheduler and worker pool.
-    public final class KafkaControlBus: ControlBus, Service, @unchecked Sendable {
+    public final class KafkaControlBus: ControlBus, Service, Sendable {
         private let settings: KafkaSettings
         private let topics: KafkaTopics
         private let clientID: String

@@ -135,7 +135,7 @@
     }
 
     /// Callbacks a consumer handle makes from its poll thread.
-    package final class ConsumerEvents: @unchecked Sendable {
+    package final class ConsumerEvents: @unchecked Sendable {  // Set once before the consumer starts, then only read.
         /// Partitions just assigned to this member.
         package var onAssign: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
         /// Partitions about to be taken away; runs before the assignment is dropped, so done work can
@@ -147,6 +147,7 @@
 
     /// The one type that touches librdkafka: owns an `rd_kafka_t` (producer or consumer), runs its
     /// poll loop on a dedicated thread, and runs every blocking call off the cooperative thread pool.
+    // @unchecked: librdkafka handles are thread-safe; `pollThread` and `consumerQueue` are set in init.
     package final class KafkaHandle: @unchecked Sendable {
         package enum Role {
             case producer
@@ -605,7 +606,7 @@
     }
 
     /// The raw pointers a handle's destruction needs, moved to another thread.
-    package struct UnsafeHandles: @unchecked Sendable {
+    package struct UnsafeHandles: @unchecked Sendable {  // Raw pointers handed to the one thread that destroys them.
         package let pointer: OpaquePointer
         package let queue: OpaquePointer?
         package let events: Unmanaged<ConsumerEvents>?
@@ -614,7 +615,7 @@
     typealias Delivery = CheckedContinuation<[TopicPartitionOffset], any Error>
 
     /// Counts delivery reports of one `produce` call and resumes it when all arrived.
-    final class DeliveryTracker: @unchecked Sendable {
+    final class DeliveryTracker: Sendable {
         private struct State {
             var remaining: Int
             var error: KafkaError?

@@ -23,7 +23,7 @@
     /// - the first task of a partition after an assignment runs alone and its start is counted in
     ///   the broker (`HeadRecovery`): a task that brings down every worker running it is dead once
     ///   its starts reach its attempts, instead of going round the fleet.
-    public final class KafkaWorkQueue: WorkQueue, Service, @unchecked Sendable {
+    public final class KafkaWorkQueue: PartitionedWorkQueue, Service, Sendable {
         public struct Configuration: Sendable {
             public var settings: KafkaSettings
             public var topics: KafkaTopics

@@ -7,8 +7,8 @@ import MetropulseCore
 
 /// One `metropulse` child of a fault drill: started with a role's arguments, its output appended
 /// to a log file, killed or stopped by the drill, and started again with the same arguments.
+// @unchecked: `process` and `logStart` change only in `start()`, on the one drill task.
 final class DrillProcess: @unchecked Sendable {
-    // Unchecked: `process` and `logStart` change only in `start()`, called by the one drill task.
     let name: String
     let arguments: [String]
     let environment: [String: String]

@@ -37,8 +37,13 @@ public protocol WorkQueue: Sendable {
     /// Returns when new work may be ready, or after `timeoutMillis`.
     func waitForWork(timeoutMillis: Int64) async
 
-    /// The partitions this process reads (`topic/partition`) on a partitioned queue (Kafka);
-    /// empty on the SQL queues, where any worker may take any task.
+}
+
+/// What a partitioned queue (Kafka) can do beyond `WorkQueue`: the worker pool asks for it
+/// (`queue as? PartitionedWorkQueue`) and does without on the SQL queues, where any worker may
+/// take any task and each job is kept once.
+public protocol PartitionedWorkQueue: WorkQueue {
+    /// The partitions this process reads (`topic/partition`), for the worker's heartbeat.
     func assignedPartitions() -> [String]
 
     /// True when this process has work assigned (partitions with tasks waiting) and has made no
@@ -46,25 +51,18 @@ public protocol WorkQueue: Sendable {
     func isStalled(now: Int64) -> Bool
 
     /// Applies an operator command to this process's consumer: PAUSE/RESUME stop and restart
-    /// reading, REBALANCE leaves and rejoins the consumer group. Nothing to do on the SQL queues.
+    /// reading, REBALANCE leaves and rejoins the consumer group.
     func control(_ command: ControlCommand.Kind)
 
-    /// True when a job already done may be delivered again (Kafka after a rebalance or a crash
-    /// before the offset commit): the worker then looks the job up in the store's run records
-    /// and skips it if a run succeeded. False on the SQL queues, which keep each job once.
+    /// True when a job already done may be delivered again (after a rebalance or a crash before
+    /// the offset commit): the worker then looks the job up in the store's run records and skips
+    /// it if a run succeeded.
     var mayRedeliverFinishedJobs: Bool { get }
 }
 
 /// The error a task gets when its last attempt's lease expired without an outcome.
 public let spentLeaseError =
     "lease expired on the last attempt: the worker crashed, hung or was stopped while running it"
-
-extension WorkQueue {
-    public func assignedPartitions() -> [String] { [] }
-    public func isStalled(now: Int64) -> Bool { false }
-    public func control(_ command: ControlCommand.Kind) {}
-    public var mayRedeliverFinishedJobs: Bool { false }
-}
 
 /// A task as listed by the operator API.
 public struct QueuedTask: Sendable, Hashable, Codable {

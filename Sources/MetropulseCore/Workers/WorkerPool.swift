@@ -60,6 +60,9 @@ public final class WorkerPool: Service {
 
     public let configuration: Configuration
     private let queue: any WorkQueue
+    /// The same queue when it is partitioned (Kafka): partitions, stalls, consumer commands,
+    /// redelivery of finished jobs.
+    private let partitioned: (any PartitionedWorkQueue)?
     private let committer: any RunCommitter
     private let store: any Store
     private let catalog: SourceCatalog
@@ -78,6 +81,7 @@ public final class WorkerPool: Service {
     ) {
         self.configuration = configuration
         self.queue = queue
+        self.partitioned = queue as? any PartitionedWorkQueue
         self.committer = committer
         self.store = store
         self.catalog = catalog
@@ -218,7 +222,7 @@ public final class WorkerPool: Service {
         let slot = FetchSlot(giveBack: { [self] in giveSlotBack() }, take: { [self] in await takeSlot() })
         func freeSlot() { slot.release() }
         defer { freeSlot() }
-        if queue.mayRedeliverFinishedJobs, await alreadySucceeded(task) { return }
+        if partitioned?.mayRedeliverFinishedJobs == true, await alreadySucceeded(task) { return }
         let startedAt = clock.nowMillis
         // Unique per attempt, also across requeues (which restart the attempt count).
         let runID = "\(task.jobID)#\(task.attempt)@\(startedAt)"
@@ -396,7 +400,7 @@ public final class WorkerPool: Service {
 
     private func apply(_ command: ControlCommand) {
         logger.info("control command", metadata: ["kind": "\(command.kind.rawValue)", "id": "\(command.id)"])
-        queue.control(command.kind)
+        partitioned?.control(command.kind)
         switch command.kind {
         case .pauseFetch, .drain:
             state.withLock { $0.paused = true }
@@ -405,7 +409,7 @@ public final class WorkerPool: Service {
             wake.notify()
         case .reloadConfig, .rebalance:
             // The catalogue is shared and reloaded by the process; a partitioned queue rejoins its
-            // group in `queue.control`.
+            // group in `control`.
             wake.notify()
         }
     }
@@ -435,8 +439,8 @@ public final class WorkerPool: Service {
 
     public func heartbeat(status override: WorkerStatus? = nil) -> WorkerHeartbeat {
         let now = clock.nowMillis
-        let partitions = queue.assignedPartitions()
-        let stalled = queue.isStalled(now: now)
+        let partitions = partitioned?.assignedPartitions() ?? []
+        let stalled = partitioned?.isStalled(now: now) ?? false
         return state.withLock { state in
             state.recent.removeAll { $0.at < now - 60_000 }
             let status: WorkerStatus =
