@@ -191,6 +191,7 @@ let package = Package(
             dependencies: [
                 "MetropulseApp",
                 "MetropulseBench",
+                "MetropulseConnectors",
                 "MetropulseCore",
                 "MetropulseKafka",
                 "MetropulseSQLite",
@@ -216,7 +217,7 @@ let package = Package(
         .testTarget(
             name: "MetropulseAPITests",
             dependencies: [
-                "MetropulseAPI", "MetropulseCore", "MetropulseSQLite",
+                "MetropulseAPI", "MetropulseConnectors", "MetropulseCore", "MetropulseSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -16,6 +16,9 @@ public struct APIEnvironment: Sendable {
     public var heartbeatIntervalMillis: Int64
     /// Stop and line names from the sources' static GTFS, as loaded.
     public var transitNames: TransitNameBook
+    /// What each kind's connector reads and produces: which sources are transit, stations or
+    /// city readings.
+    public var connectors: ConnectorDescriptions
     public var logger: Logger
     /// Live streams open at once (`/api/system/workers/stream`); more are refused with a 503.
     public var streams: StreamLimiter
@@ -24,7 +27,7 @@ public struct APIEnvironment: Sendable {
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,
         runNow: (@Sendable (String) async throws -> String?)?, clock: WallClock = .system, adminKey: String?,
         heartbeatIntervalMillis: Int64 = 10_000, transitNames: TransitNameBook = TransitNameBook(),
-        logger: Logger = Logger(label: "metropulse.api"), maxStreams: Int = 256
+        connectors: ConnectorDescriptions, logger: Logger = Logger(label: "metropulse.api"), maxStreams: Int = 256
     ) {
         self.logger = logger
         self.streams = StreamLimiter(limit: maxStreams)
@@ -37,5 +40,6 @@ public struct APIEnvironment: Sendable {
         self.adminKey = adminKey
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
         self.transitNames = transitNames
+        self.connectors = connectors
     }
 }

@@ -66,14 +66,7 @@ public struct MetropulseRuntime: Sendable {
                         baseDelayMillis: configuration.workers.retryBaseDelayMillis,
                         maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
                 queue: backend.queue, committer: backend.committer, store: backend.store, catalog: catalog,
-                connectors: ConnectorRegistry([
-                    .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
-                    .gtfsRT: DocumentConnector.gtfsRealtime(http: http), .siriLite: DocumentConnector.siri(http: http),
-                    .city: DocumentConnector.city(http: http),
-                    .json: FormatConnector(
-                        standard: DocumentConnector.json(http: http), formats: ["socrata": SocrataConnector(http: http)]
-                    ),
-                ]), bus: bus, clock: clock,
+                connectors: StandardConnectors.registry(http: http), bus: bus, clock: clock,
                 logger: logger)
         } else {
             workerPool = nil
@@ -114,7 +107,8 @@ public struct MetropulseRuntime: Sendable {
                 store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,
                 adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
-                transitNames: transitNames, logger: logger, maxStreams: configuration.api.maxStreams)
+                transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
+                maxStreams: configuration.api.maxStreams)
             let api = configuration.api
             services.append(
                 buildApplication(

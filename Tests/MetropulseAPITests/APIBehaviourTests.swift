@@ -33,6 +33,18 @@ struct APIBehaviourTests {
         }
     }
 
+    @Test("the connectors' descriptions: kinds, what they produce, formats, keys")
+    func connectors() async throws {
+        let api = try TestAPI(sources: [])
+        defer { api.close() }
+        try await api.test { client in
+            let list = try await client.get("/api/connectors", as: SourcesController.ConnectorList.self)
+            #expect(list.connectors.map(\.kind) == SourceKind.allCases)
+            let city = try #require(list.connectors.first { $0.kind == .city })
+            #expect(city.formats.map(\.name) == ["open-meteo", "openaq"] && city.produces == [.measurements])
+        }
+    }
+
     @Test("URLs in answers are not escaped")
     func unescapedSlashes() async throws {
         let api = try TestAPI(sources: [

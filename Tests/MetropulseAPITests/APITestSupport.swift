@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import MetropulseConnectors
 import MetropulseCore
 import MetropulseSQLite
 import NIOCore
@@ -27,6 +28,7 @@ struct TestAPI: Sendable {
         environment = APIEnvironment(
             store: store, queue: store, bus: InProcessControlBus(), catalog: SourceCatalog(sources, cities: cities),
             runNow: nil, clock: WallClock { Self.now }, adminKey: Self.adminKey,
+            connectors: StandardConnectors.descriptions,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     }
 

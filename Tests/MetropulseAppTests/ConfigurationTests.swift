@@ -1,5 +1,6 @@
 import Foundation
 import MetropulseApp
+import MetropulseConnectors
 import MetropulseCore
 import MetropulseKafka
 import Testing
@@ -169,10 +170,50 @@ struct ConfigurationTests {
         let result = ConfigurationLoader.validate(yaml: yaml)
         #expect(
             result.errors.map(\.description) == [
-                "line 9: sources[1].static_gtfs: only gtfs-rt and siri-lite sources take a static GTFS",
+                "line 9: sources[1].static_gtfs: only gtfs-rt, siri-lite sources take static_gtfs (this one is gbfs)",
                 "line 13: sources[2].static_gtfs: no readable file at '/nowhere/gtfs.zip'",
                 "line 17: sources[3].static_gtfs: 'ftp://example.org/gtfs.zip' is not an http(s) or demo: URL",
             ])
+    }
+
+    @Test("keys only some connectors read are refused on the other kinds, naming the kinds that take them")
+    func keysOfOtherKinds() {
+        let yaml = """
+            sources:
+              - id: b
+                kind: gbfs
+                url: https://example.org/gbfs.json
+                format: socrata
+                mapping: {records: /r, id: /id, fields: {v: /v}}
+              - id: w
+                kind: city
+                url: https://example.org/w
+                station_key: code
+                format: nowcast
+            """
+        let result = ConfigurationLoader.validate(yaml: yaml)
+        #expect(
+            result.errors.map(\.description) == [
+                "line 5: sources[0].format: only city, json sources take format (this one is gbfs)",
+                "line 6: sources[0].mapping: only json sources take mapping (this one is gbfs)",
+                "line 10: sources[1].station_key: only gbfs, ods-records sources take station_key (this one is city)",
+                "line 11: sources[1].format: unknown format 'nowcast' (expected open-meteo, openaq)",
+            ])
+    }
+
+    @Test("the kinds table of docs/configuration.md is the connectors' own description")
+    func kindsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        let begin = try #require(text.range(of: "<!-- connectors:begin -->\n"))
+        let end = try #require(text.range(of: "\n<!-- connectors:end -->"))
+        let documented = String(text[begin.upperBound..<end.lowerBound])
+        #expect(
+            documented == StandardConnectors.descriptions.markdown,
+            "regenerate it with `metropulse sources kinds --markdown`")
+        // Every kind has a connector that describes itself.
+        #expect(Set(StandardConnectors.descriptions.all.map(\.kind)) == Set(SourceKind.allCases))
     }
 
     @Test("kafka settings: brokers, topic names, librdkafka properties from YAML and the environment")

@@ -83,11 +83,22 @@ struct SourcesController {
         var httpStatus: Int?
     }
 
+    /// The source kinds, as their connectors describe themselves.
+    struct ConnectorList: ResponseCodable {
+        var count: Int
+        var connectors: [ConnectorDescription]
+    }
+
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
+        group.get("connectors", use: connectors)
         group.get("sources", use: list)
         group.get("sources/:id", use: detail)
         group.get("sources/:id/health", use: health)
         group.admin(key: environment.adminKey).post("sources/:id/run", use: runNow)
+    }
+
+    @Sendable func connectors(_ request: Request, context: APIRequestContext) async throws -> ConnectorList {
+        ConnectorList(count: environment.connectors.all.count, connectors: environment.connectors.all)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> SourceList {

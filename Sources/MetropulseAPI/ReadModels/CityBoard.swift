@@ -9,14 +9,20 @@ import MetropulseCore
 struct CityBoard: Sendable {
     let store: any Store
     let catalog: SourceCatalog
+    /// Kinds whose sources give readings per zone (their connectors say so).
+    let readingKinds: Set<SourceKind>
+    /// Kinds that read one zone per source (its `zone` tag), among `readingKinds`.
+    let zoneTagKinds: Set<SourceKind>
 
-    init(store: any Store, catalog: SourceCatalog) {
+    init(store: any Store, catalog: SourceCatalog, connectors: ConnectorDescriptions) {
         self.store = store
         self.catalog = catalog
+        self.readingKinds = connectors.kinds(producing: .measurements)
+        self.zoneTagKinds = readingKinds.filter { !(connectors[$0]?.keys.contains("mapping") ?? false) }
     }
 
     init(_ environment: APIEnvironment) {
-        self.init(store: environment.store, catalog: environment.catalog)
+        self.init(store: environment.store, catalog: environment.catalog, connectors: environment.connectors)
     }
 
     struct ReadingDTO: ResponseCodable, Sendable {
@@ -75,7 +81,7 @@ struct CityBoard: Sendable {
     /// City sources by city.
     var citySources: [String: [SourceDefinition]] {
         var cities: [String: [SourceDefinition]] = [:]
-        for source in catalog.all where source.kind == .city || source.kind == .json {
+        for source in catalog.all where readingKinds.contains(source.kind) {
             cities[source.tags["city"] ?? "default", default: []].append(source)
         }
         return cities
@@ -92,7 +98,7 @@ struct CityBoard: Sendable {
     /// Zones known without reading the store: the `zone` tags of `city` sources and the zones of
     /// the cities those sources belong to (`cities:`). `json` records add their own ids as they come.
     func declaredZones(_ sources: [SourceDefinition]) -> Set<String> {
-        let tagged = sources.filter { $0.kind == .city }.compactMap { $0.tags["zone"] }
+        let tagged = sources.filter { zoneTagKinds.contains($0.kind) }.compactMap { $0.tags["zone"] }
         let configured = Set(sources.compactMap { $0.tags["city"] }).flatMap {
             catalog.city(id: $0)?.zones.map(\.id) ?? []
         }

@@ -12,19 +12,21 @@ struct TransitBoard: Sendable {
     let catalog: SourceCatalog
     /// Stop and line names from the sources' static GTFS, as loaded.
     let names: TransitNameBook
+    /// Kinds whose sources carry transit data (their connectors say so).
+    let transitKinds: Set<SourceKind>
 
-    init(store: any Store, catalog: SourceCatalog, names: TransitNameBook) {
+    init(store: any Store, catalog: SourceCatalog, names: TransitNameBook, transitKinds: Set<SourceKind>) {
         self.store = store
         self.catalog = catalog
         self.names = names
+        self.transitKinds = transitKinds
     }
 
     init(_ environment: APIEnvironment) {
-        self.init(store: environment.store, catalog: environment.catalog, names: environment.transitNames)
+        self.init(
+            store: environment.store, catalog: environment.catalog, names: environment.transitNames,
+            transitKinds: environment.connectors.kinds(producing: .transit))
     }
-
-    /// Kinds whose sources carry transit data.
-    static let transitKinds: Set<SourceKind> = [.gtfsRT, .siriLite]
 
     struct LineDTO: ResponseCodable, Sendable {
         var network: String
@@ -198,8 +200,8 @@ struct TransitBoard: Sendable {
         private(set) var sources: [String: [String]] = [:]
         private var networkOf: [String: String] = [:]
 
-        init(_ catalog: SourceCatalog) {
-            for source in catalog.all where TransitBoard.transitKinds.contains(source.kind) {
+        init(_ catalog: SourceCatalog, kinds: Set<SourceKind>) {
+            for source in catalog.all where kinds.contains(source.kind) {
                 let network = source.tags["network"] ?? source.id
                 sources[network, default: []].append(source.id)
                 networkOf[source.id] = network
@@ -259,7 +261,7 @@ struct TransitBoard: Sendable {
 
     /// Every line seen in departures, vehicles or active disruptions, with its traffic status.
     func lines(now: Int64) async throws -> LineList {
-        let networks = Networks(catalog)
+        let networks = Networks(catalog, kinds: transitKinds)
         let sourceIDs = networks.sources.values.flatMap { $0 }
         async let departures = store.departures(
             DepartureQuery(sourceIDs: sourceIDs, from: now - 60_000, limit: 100_000))
@@ -293,7 +295,7 @@ struct TransitBoard: Sendable {
 
     /// A line's stops in order, with their next `perStop` departures.
     func snapshot(network: String, line: String, perStop limit: Int, now: Int64) async throws -> LineSnapshot {
-        let networks = Networks(catalog)
+        let networks = Networks(catalog, kinds: transitKinds)
         let sources = try networks.sources(in: network)
         let departures = try await store.departures(
             DepartureQuery(sourceIDs: sources, routeID: line, from: now - 60_000, limit: 100_000))
@@ -321,7 +323,7 @@ struct TransitBoard: Sendable {
 
     /// The lines with active disruptions, and the active disruptions that name no line.
     func traffic(network: String?, now: Int64) async throws -> TrafficStatus {
-        let networks = Networks(catalog)
+        let networks = Networks(catalog, kinds: transitKinds)
         let disruptions = try await store.disruptions(sourceIDs: try networks.sources(network: network))
         let active = Self.activeByLine(disruptions, networks: networks, now: now)
         let lines = active.sorted { $0.key < $1.key }.map { key, alerts -> LineTraffic in
@@ -336,7 +338,7 @@ struct TransitBoard: Sendable {
 
     /// The next departures at a stop (of one network, or of all).
     func departures(stop: String, network: String?, limit: Int, now: Int64) async throws -> DepartureList {
-        let sources = try Networks(catalog).sources(network: network)
+        let sources = try Networks(catalog, kinds: transitKinds).sources(network: network)
         let departures = try await store.departures(
             DepartureQuery(sourceIDs: sources, stopID: stop, from: now - 60_000, limit: limit))
         return DepartureList(
@@ -347,7 +349,7 @@ struct TransitBoard: Sendable {
 
     /// The vehicles of a network (or all), of one line if given.
     func vehicles(network: String?, line: String?, now: Int64) async throws -> VehicleList {
-        let networks = Networks(catalog)
+        let networks = Networks(catalog, kinds: transitKinds)
         let vehicles = try await store.vehicles(sourceIDs: try networks.sources(network: network), routeID: line)
         let list = vehicles.map(\.value).map { v in
             VehicleDTO(

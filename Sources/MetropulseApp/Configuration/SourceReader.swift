@@ -1,4 +1,5 @@
 import Foundation
+import MetropulseConnectors
 import MetropulseCore
 import Yams
 
@@ -84,6 +85,14 @@ struct SourceReader {
                 "'\(url)' is not an http(s) or demo: URL")
         }
         var source = SourceDefinition(id: id, kind: kind, urls: urls)
+        // Keys only some connectors read: refused on the other kinds, not ignored.
+        let description = Self.connectors[kind]
+        for key in Self.ownKeys.sorted() where values[key] != nil && description?.keys.contains(key) != true {
+            let takers = Self.connectors.all.filter { $0.keys.contains(key) }.map(\.kind.rawValue)
+            fail(
+                values[key]!.0.line, "\(prefix).\(key)",
+                "only \(takers.joined(separator: ", ")) sources take \(key) (this one is \(kind.rawValue))")
+        }
         if let (node, _) = values["interval"] {
             if let millis = duration(node, "\(prefix).interval") { source.intervalMillis = max(1_000, millis) }
         }
@@ -93,7 +102,7 @@ struct SourceReader {
         if let (node, _) = values["fallbacks"] {
             source.fallbacks = readFallbacks(node, prefix: "\(prefix).fallbacks")
         }
-        if let (node, _) = values["station_key"] {
+        if let (node, _) = values["station_key"], description?.keys.contains("station_key") == true {
             if let key = node.string.flatMap(StationKey.init(rawValue:)) {
                 source.stationKey = key
             } else {
@@ -114,24 +123,23 @@ struct SourceReader {
                 fail(node.line, "\(prefix).api_key_header", "expected a header name")
             }
         }
-        if let (node, _) = values["format"] {
-            if let format = node.string, Self.formats[kind]?.contains(format) == true {
+        if let (node, _) = values["format"], let description, description.keys.contains("format") {
+            if let format = node.string, description.formatNames.contains(format) {
                 source.format = format
             } else {
-                let allowed = Self.formats[kind].map { $0.joined(separator: ", ") } ?? "none for kind \(kind.rawValue)"
+                let allowed = description.formatNames.joined(separator: ", ")
                 fail(node.line, "\(prefix).format", "unknown format '\(node.string ?? "")' (expected \(allowed))")
             }
         }
-        if let (node, _) = values["mapping"] {
+        let readsMapping = description?.keys.contains("mapping") == true
+        if let (node, _) = values["mapping"], readsMapping {
             source.mapping = readMapping(node, prefix: "\(prefix).mapping")
         }
-        if kind == .json && source.mapping == nil && values["mapping"] == nil {
-            fail(item.line, "\(prefix).mapping", "missing (a json source needs records, id and fields)")
+        if readsMapping && values["mapping"] == nil {
+            fail(item.line, "\(prefix).mapping", "missing (a \(kind.rawValue) source needs records, id and fields)")
         }
-        if let (node, _) = values["static_gtfs"] {
-            if ![.gtfsRT, .siriLite].contains(kind) {
-                fail(node.line, "\(prefix).static_gtfs", "only gtfs-rt and siri-lite sources take a static GTFS")
-            } else if let location = node.string, !location.isEmpty {
+        if let (node, _) = values["static_gtfs"], description?.keys.contains("static_gtfs") == true {
+            if let location = node.string, !location.isEmpty {
                 if location.contains("://") || location.hasPrefix("demo:") {
                     if Self.isFeedURL(location) {
                         source.staticGTFS = location
@@ -313,8 +321,10 @@ struct SourceReader {
             longitude: longitude)
     }
 
-    /// The API shapes a kind can read, for kinds that read several.
-    static let formats: [SourceKind: [String]] = [.city: ["open-meteo", "openaq"], .json: ["socrata"]]
+    /// What each kind's connector reads (formats, keys of its own).
+    static let connectors = StandardConnectors.descriptions
+    /// The keys some connectors read and others do not.
+    static let ownKeys = Set(connectors.all.flatMap(\.keys))
 
     static func isFeedURL(_ url: String) -> Bool {
         url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("demo:")

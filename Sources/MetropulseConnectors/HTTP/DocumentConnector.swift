@@ -43,7 +43,7 @@ public struct DocumentConnector: Connector {
     public static func city(http: FeedHTTPClient) -> DocumentConnector {
         DocumentConnector(http: http) { body, source, fetchedAt in
             let zone = source.tags["zone"] ?? source.id
-            switch source.format ?? "open-meteo" {
+            switch Self.cityDescription.format(of: source) {
             case "open-meteo":
                 let reading = try OpenMeteoParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
                 return (ObservationBatch(measurements: reading.measurements), [], reading.time)
@@ -51,8 +51,9 @@ public struct DocumentConnector: Connector {
                 let result = try OpenAQParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
                 return (ObservationBatch(measurements: result.measurements), result.rejected, result.newest)
             case let other:
+                let supported = Self.cityDescription.formatNames.joined(separator: ", ")
                 throw FetchError(
-                    .configuration, "city format '\(other)' is not supported (supported: open-meteo, openaq)")
+                    .configuration, "city format '\(other ?? "")' is not supported (supported: \(supported))")
             }
         }
     }
