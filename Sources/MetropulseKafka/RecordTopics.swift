@@ -12,6 +12,15 @@ public enum RecordKind: String, Sendable, Hashable, CaseIterable, Codable {
     case transit
     /// Run records (the fetch history), keyed by job id.
     case runs
+
+    /// The record kind of an observation family: each family has its topic.
+    public init(_ family: ObservationFamily) {
+        switch family {
+        case .stations: self = .stations
+        case .measurements: self = .measurements
+        case .transit: self = .transit
+        }
+    }
 }
 
 /// Names and settings of the record topics.
@@ -100,9 +109,27 @@ struct RecordEnvelope<Item: Codable>: Codable {
 
 /// The transit part of a fetch, as one item.
 struct TransitItem: Codable {
-    var departures: [Departure]
-    var vehicles: [VehiclePosition]
-    var disruptions: [Disruption]
+    var departures: [Departure] = []
+    var vehicles: [VehiclePosition] = []
+    var disruptions: [Disruption] = []
+
+    /// The transit entities of `batch`: every kind of the family (a new one fails to compile here).
+    init(_ batch: ObservationBatch) {
+        for kind in ObservationFamily.transit.kinds {
+            switch kind {
+            case .departures: departures = batch.departures
+            case .vehicles: vehicles = batch.vehicles
+            case .disruptions: disruptions = batch.disruptions
+            case .stations, .measurements: break
+            }
+        }
+    }
+
+    /// Adds them to `batch`.
+    func add(to batch: inout ObservationBatch) {
+        batch.append(
+            ObservationBatch(departures: departures, vehicles: vehicles, disruptions: disruptions), family: .transit)
+    }
 }
 
 /// Encodes run results into record messages and decodes them back into results a store writes.
@@ -128,26 +155,32 @@ public enum RecordCodec {
         }
         var messages: [RecordMessage] = []
         messages.reserveCapacity(batch.stations.count + batch.measurements.count + 2)
-        for station in batch.stations {
-            messages.append(
-                RecordMessage(
-                    kind: .stations, key: "\(station.sourceID)/\(station.stationID)", value: try envelope([station]),
-                    sourceID: run.sourceID, runID: run.id))
-        }
-        for reading in batch.measurements {
-            messages.append(
-                RecordMessage(
-                    kind: .measurements, key: "\(reading.sourceID)/\(reading.zone)/\(reading.metric)",
-                    value: try envelope([reading]), sourceID: run.sourceID, runID: run.id))
-        }
-        if batch.hasTransit {
-            let item = TransitItem(
-                departures: batch.departures, vehicles: batch.vehicles, disruptions: batch.disruptions)
-            messages.append(
-                RecordMessage(
-                    kind: .transit, key: run.sourceID,
-                    value: try envelope([item], snapshot: batch.transitSnapshot, observedAt: batch.transitObservedAt),
-                    sourceID: run.sourceID, runID: run.id))
+        // Every family has its messages here: a new one fails to compile until it has.
+        for family in batch.families {
+            switch family {
+            case .stations:
+                for station in batch.stations {
+                    messages.append(
+                        RecordMessage(
+                            kind: RecordKind(family), key: "\(station.sourceID)/\(station.stationID)",
+                            value: try envelope([station]), sourceID: run.sourceID, runID: run.id))
+                }
+            case .measurements:
+                for reading in batch.measurements {
+                    messages.append(
+                        RecordMessage(
+                            kind: RecordKind(family), key: "\(reading.sourceID)/\(reading.zone)/\(reading.metric)",
+                            value: try envelope([reading]), sourceID: run.sourceID, runID: run.id))
+                }
+            case .transit:
+                let item = TransitItem(batch)
+                messages.append(
+                    RecordMessage(
+                        kind: RecordKind(family), key: run.sourceID,
+                        value: try envelope(
+                            [item], snapshot: batch.transitSnapshot, observedAt: batch.transitObservedAt),
+                        sourceID: run.sourceID, runID: run.id))
+            }
         }
         if result.recordsRun {
             messages.append(
@@ -181,11 +214,7 @@ public enum RecordCodec {
                 let envelope = try decoder.decode(RecordEnvelope<TransitItem>.self, from: data)
                 var batch = ObservationBatch(
                     transitSnapshot: envelope.snapshot ?? false, transitObservedAt: envelope.observedAt)
-                for item in envelope.items {
-                    batch.departures += item.departures
-                    batch.vehicles += item.vehicles
-                    batch.disruptions += item.disruptions
-                }
+                for item in envelope.items { item.add(to: &batch) }
                 return RunResult.observationsOnly(
                     runID: envelope.runID, sourceID: envelope.sourceID, fetchedAt: envelope.fetchedAt,
                     observations: batch)
@@ -207,8 +236,9 @@ public enum RecordCodec {
                 continue
             }
             if let index = readingsOf[result.run.id] {
-                merged[index].observations.stations += result.observations.stations
-                merged[index].observations.measurements += result.observations.measurements
+                for family in ObservationFamily.allCases where family != .transit {
+                    merged[index].observations.append(result.observations, family: family)
+                }
             } else {
                 readingsOf[result.run.id] = merged.count
                 merged.append(result)

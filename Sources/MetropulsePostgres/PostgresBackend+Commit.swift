@@ -66,7 +66,7 @@ extension PostgresBackend {
         _ results: [RunResult], finishingTasks: Bool, cache: LatestStationCache, commits: OneStatementCommits,
         client: PostgresClient, logger: Logger
     ) async throws -> Bool {
-        guard results.allSatisfy({ $0.observations.measurements.isEmpty && !$0.observations.hasTransit }) else {
+        guard results.allSatisfy({ $0.observations.families.allSatisfy(CommitWrite.families.contains) }) else {
             return false
         }
         let groups = stationGroups(results)
@@ -102,6 +102,9 @@ extension PostgresBackend {
 
     /// A commit's statement, with the merged latest blocks to cache once it landed.
     struct CommitWrite {
+        /// The families the one statement writes; results with any other go the locked way.
+        static let families: Set<ObservationFamily> = [.stations]
+
         let statement: CommitStatement
         private let latest: [String: LatestStations]
         private let tokens: [String: Int64]

@@ -31,15 +31,23 @@ extension PostgresBackend: Store {
             tokens = try await lockLatest(Set(groups.map(\.sourceID)).sorted(), on: connection, logger: logger)
             latest = try await latestStations(tokens, cache: cache, taking: true, on: connection, logger: logger)
         }
-        for result in results where !result.observations.measurements.isEmpty {
-            try await writeMeasurements(
-                result.observations.measurements, fetchedAt: result.run.finishedAt, runID: result.run.id,
-                on: connection, logger: logger)
-        }
-        for result in results where result.observations.hasTransit {
-            try await writeTransit(
-                result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
-                runID: result.run.id, on: connection, logger: logger)
+        // Every family has its writer here: a new one fails to compile until it has.
+        for family in ObservationFamily.allCases {
+            for result in results where result.observations.has(family) {
+                let (batch, run) = (result.observations, result.run)
+                switch family {
+                case .stations:
+                    // Locked and read above; written in the one statement below (CommitWrite).
+                    break
+                case .measurements:
+                    try await writeMeasurements(
+                        batch.measurements, fetchedAt: run.finishedAt, runID: run.id, on: connection, logger: logger)
+                case .transit:
+                    try await writeTransit(
+                        batch, sourceID: run.sourceID, fetchedAt: run.finishedAt, runID: run.id, on: connection,
+                        logger: logger)
+                }
+            }
         }
         let write = CommitWrite(results, groups: groups, applyingOutcomes: false, tokens: tokens, latest: latest)
         if !write.isEmpty {

@@ -21,19 +21,18 @@ extension SQLiteBackend: Store {
         }
         for result in results {
             if result.recordsRun { try insertRun(result.run, in: db) }
-            if !result.observations.stations.isEmpty {
-                try writeStations(
-                    result.observations.stations, fetchedAt: result.run.finishedAt, runID: result.run.id,
-                    cache: cache, in: db)
-            }
-            if !result.observations.measurements.isEmpty {
-                try writeMeasurements(
-                    result.observations.measurements, fetchedAt: result.run.finishedAt, runID: result.run.id, in: db)
-            }
-            if result.observations.hasTransit {
-                try writeTransit(
-                    result.observations, sourceID: result.run.sourceID, fetchedAt: result.run.finishedAt,
-                    runID: result.run.id, in: db)
+            let (batch, run) = (result.observations, result.run)
+            // Every family has its writer here: a new one fails to compile until it has.
+            for family in batch.families {
+                switch family {
+                case .stations:
+                    try writeStations(
+                        batch.stations, fetchedAt: run.finishedAt, runID: run.id, cache: cache, in: db)
+                case .measurements:
+                    try writeMeasurements(batch.measurements, fetchedAt: run.finishedAt, runID: run.id, in: db)
+                case .transit:
+                    try writeTransit(batch, sourceID: run.sourceID, fetchedAt: run.finishedAt, runID: run.id, in: db)
+                }
             }
         }
         try updateSourceStates(results.filter(\.recordsRun).map(\.run), in: db)

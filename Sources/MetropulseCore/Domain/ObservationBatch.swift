@@ -27,12 +27,11 @@ public struct ObservationBatch: Sendable, Hashable {
         self.transitObservedAt = transitObservedAt
     }
 
-    public var count: Int {
-        stations.count + departures.count + vehicles.count + disruptions.count + measurements.count
-    }
+    /// Entities of every kind (`ObservationKind`).
+    public var count: Int { ObservationKind.allCases.reduce(0) { $0 + count(of: $1) } }
 
     /// Whether there are transit entities to write, or a snapshot that clears them.
-    public var hasTransit: Bool { transitSnapshot || !departures.isEmpty || !vehicles.isEmpty || !disruptions.isEmpty }
+    public var hasTransit: Bool { has(.transit) }
 
     /// Attaches every reading that has a position to the city's zone for it (containing polygon,
     /// else nearest); readings without a position keep their zone.
