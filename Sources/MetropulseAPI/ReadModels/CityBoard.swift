@@ -7,14 +7,14 @@ import MetropulseCore
 /// A city is the `city` tag of `city` and `json` sources; a zone is a `city` source's `zone` tag
 /// (else its id), or the mapped id of a `json` record.
 struct CityBoard: Sendable {
-    let store: any Store
+    let store: any ObservationStore
     let catalog: SourceCatalog
     /// Kinds whose sources give readings per zone (their connectors say so).
     let readingKinds: Set<SourceKind>
     /// Kinds that read one zone per source (its `zone` tag), among `readingKinds`.
     let zoneTagKinds: Set<SourceKind>
 
-    init(store: any Store, catalog: SourceCatalog, connectors: ConnectorDescriptions) {
+    init(store: any ObservationStore, catalog: SourceCatalog, connectors: ConnectorDescriptions) {
         self.store = store
         self.catalog = catalog
         self.readingKinds = connectors.kinds(producing: .measurements)

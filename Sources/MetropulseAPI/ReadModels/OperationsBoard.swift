@@ -4,12 +4,12 @@ import MetropulseCore
 /// The queue, the worker fleet, the scheduler, task runs and tasks as the operator endpoints and
 /// the console show them, read from the store and the queue.
 struct OperationsBoard: Sendable {
-    let store: any Store
+    let store: any FleetStore & LeadershipStore & RunLog
     let queue: any WorkQueue
     /// A worker whose last heartbeat is older than this is Behind; 3× older is Down.
     let heartbeatIntervalMillis: Int64
 
-    init(store: any Store, queue: any WorkQueue, heartbeatIntervalMillis: Int64) {
+    init(store: any FleetStore & LeadershipStore & RunLog, queue: any WorkQueue, heartbeatIntervalMillis: Int64) {
         self.store = store
         self.queue = queue
         self.heartbeatIntervalMillis = heartbeatIntervalMillis

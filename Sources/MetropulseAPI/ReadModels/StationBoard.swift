@@ -6,10 +6,10 @@ import MetropulseCore
 /// (of one source, or near a point), one station with the run that produced its value, and its
 /// raw history.
 struct StationBoard: Sendable {
-    let store: any Store
+    let store: any ObservationStore & RunLog
     let catalog: SourceCatalog
 
-    init(store: any Store, catalog: SourceCatalog) {
+    init(store: any ObservationStore & RunLog, catalog: SourceCatalog) {
         self.store = store
         self.catalog = catalog
     }

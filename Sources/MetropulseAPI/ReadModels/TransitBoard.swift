@@ -8,14 +8,14 @@ import MetropulseCore
 ///
 /// A network is a source's `network` tag (or, without one, the source id); a line is a route id.
 struct TransitBoard: Sendable {
-    let store: any Store
+    let store: any ObservationStore
     let catalog: SourceCatalog
     /// Stop and line names from the sources' static GTFS, as loaded.
     let names: TransitNameBook
     /// Kinds whose sources carry transit data (their connectors say so).
     let transitKinds: Set<SourceKind>
 
-    init(store: any Store, catalog: SourceCatalog, names: TransitNameBook, transitKinds: Set<SourceKind>) {
+    init(store: any ObservationStore, catalog: SourceCatalog, names: TransitNameBook, transitKinds: Set<SourceKind>) {
         self.store = store
         self.catalog = catalog
         self.names = names

@@ -50,7 +50,8 @@ public final class Scheduler: Service {
 
     private let catalog: SourceCatalog
     private let queue: any WorkQueue
-    private let store: any Store
+    /// Source states and scheduled slots, the leadership record, retention.
+    private let store: any RunLog & LeadershipStore & RetentionStore
     private let clock: WallClock
     private let configuration: Configuration
     private let leadership: (any LeaderElection)?
@@ -64,7 +65,8 @@ public final class Scheduler: Service {
     private let leadingSince = Mutex<(since: Int64, renewed: Int64)?>(nil)
 
     public init(
-        catalog: SourceCatalog, queue: any WorkQueue, store: any Store, clock: WallClock = .system,
+        catalog: SourceCatalog, queue: any WorkQueue, store: any RunLog & LeadershipStore & RetentionStore,
+        clock: WallClock = .system,
         configuration: Configuration = Configuration(), leadership: (any LeaderElection)? = nil, logger: Logger
     ) {
         self.leadership = leadership

@@ -1,8 +1,16 @@
-/// Where observations, run history, source bookkeeping and heartbeats live.
+/// Where observations, run history, source bookkeeping and heartbeats live: every role below.
+/// A backend implements them all; a part of the system asks only for the roles it uses (the read
+/// models take an `ObservationStore`, the operations board a `FleetStore & LeadershipStore &
+/// RunLog`), so a role can be served from elsewhere without touching the rest.
 ///
 /// Writes are idempotent on natural keys: raw station rows are unique on
 /// (source, station, observed_at); the latest row per (source, station) only moves forward.
-public protocol Store: Sendable {
+public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore {}
+
+/// Observations: written with their runs, read as latest values, near a point and as history
+/// (`StoreConformanceTests`, `TransitConformanceTests`, `MeasurementConformanceTests`,
+/// `ObservationKindConformanceTests`).
+public protocol ObservationStore: Sendable {
     /// Writes runs and their observations; `RunResult.outcome` is applied by a `RunCommitter`,
     /// not here.
     func write(_ results: [RunResult]) async throws
@@ -26,21 +34,34 @@ public protocol Store: Sendable {
     /// Raw readings of one zone, newest first.
     func measurementHistory(sourceIDs: [String], zone: String, metric: String?, since: Int64?, limit: Int)
         async throws -> [StoredValue<CityMeasurement>]
+}
 
+/// The fetch history and each source's bookkeeping (`StoreConformanceTests`: run records,
+/// source states).
+public protocol RunLog: Sendable {
     func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun]
     func taskRun(id: String) async throws -> TaskRun?
 
     func sourceStates() async throws -> [SourceState]
     /// Records enqueued slots in their sources' states (the last slot only moves forward).
     func recordScheduled(_ slots: [ScheduledSlot]) async throws
+}
 
+/// The worker fleet's heartbeats (`StoreConformanceTests`: heartbeats).
+public protocol FleetStore: Sendable {
     func upsertHeartbeat(_ heartbeat: WorkerHeartbeat) async throws
     func heartbeats() async throws -> [WorkerHeartbeat]
+}
 
+/// The scheduler's leadership record (`StoreConformanceTests`: leadership).
+public protocol LeadershipStore: Sendable {
     /// Replaces the leadership record (there is one, whoever leads).
     func recordLeadership(_ leadership: SchedulerLeadership) async throws
     func leadership() async throws -> SchedulerLeadership?
+}
 
+/// Retention of the history that grows without bound (`StoreConformanceTests`: pruning).
+public protocol RetentionStore: Sendable {
     /// Deletes run records that finished before `runsBefore` and heartbeats of workers last seen
     /// before `heartbeatsBefore`. Observations are kept.
     @discardableResult

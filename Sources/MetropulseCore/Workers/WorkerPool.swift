@@ -64,7 +64,8 @@ public final class WorkerPool: Service {
     /// redelivery of finished jobs.
     private let partitioned: (any PartitionedWorkQueue)?
     private let committer: any RunCommitter
-    private let store: any Store
+    /// Run records (a redelivered job already done is skipped) and heartbeats.
+    private let store: any RunLog & FleetStore
     private let catalog: SourceCatalog
     private let connectors: ConnectorRegistry
     private let bus: any ControlBus
@@ -75,7 +76,7 @@ public final class WorkerPool: Service {
     private let startedAt: Int64
 
     public init(
-        configuration: Configuration, queue: any WorkQueue, committer: any RunCommitter, store: any Store,
+        configuration: Configuration, queue: any WorkQueue, committer: any RunCommitter, store: any RunLog & FleetStore,
         catalog: SourceCatalog, connectors: ConnectorRegistry, bus: any ControlBus, clock: WallClock = .system,
         logger: Logger
     ) {
