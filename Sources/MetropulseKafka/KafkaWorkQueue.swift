@@ -80,9 +80,8 @@
 
         struct State {
             var entries: [Int64: Entry] = [:]
-            /// Offsets read and not finished, ascending, per partition.
-            var unfinished: [PartitionKey: [Int64]] = [:]
-            var lastRead: [PartitionKey: Int64] = [:]
+            /// What was read and not finished per partition: how far offsets may be committed.
+            var points = CommitPoints<PartitionKey>()
             var assigned: Set<PartitionKey> = []
             var assignedOnce = false
             var paused = false
@@ -289,7 +288,8 @@
             let positions = state.withLock { state in
                 state.assigned.map { key in
                     TopicPartitionOffset(
-                        topic: key.topic, partition: key.partition, offset: state.lastRead[key].map { $0 + 1 } ?? -1001)
+                        topic: key.topic, partition: key.partition,
+                        offset: state.points.lastReadOffset(key).map { $0 + 1 } ?? -1001)
                 }
             }
             do {
@@ -344,7 +344,6 @@
                     guard state.assigned.contains(key), let index = topics.firstIndex(of: message.topic) else {
                         continue
                     }
-                    state.lastRead[key] = message.offset
                     let record: TaskRecord
                     do {
                         record = try TaskRecord.decode(message)
@@ -356,9 +355,13 @@
                                 "topic": "\(message.topic)", "partition": "\(message.partition)",
                                 "offset": "\(message.offset)", "error": "\(error)",
                             ])
+                        state.points.read(key, offset: message.offset, pending: false)
                         continue
                     }
-                    if index != 2 && state.finishedJobs.contains(record.jobID) { continue }
+                    if index != 2 && state.finishedJobs.contains(record.jobID) {
+                        state.points.read(key, offset: message.offset, pending: false)
+                        continue
+                    }
                     let id = Self.taskID(topicIndex: index, partition: message.partition, offset: message.offset)
                     let lost = state.recovering[key]?.read(offset: message.offset) ?? 0
                     var entry = Entry(
@@ -377,7 +380,7 @@
                         }
                     }
                     state.entries[id] = entry
-                    state.unfinished[key, default: []].append(message.offset)
+                    state.points.read(key, offset: message.offset, pending: true)
                 }
                 state.lastProgressAt = WallClock.system.nowMillis
             }
@@ -391,8 +394,7 @@
                 for place in list {
                     let key = PartitionKey(topic: place.topic, partition: place.partition)
                     state.assigned.insert(key)
-                    state.unfinished[key] = nil
-                    state.lastRead[key] = nil
+                    state.points.reset(key)
                     state.recovering[key] = HeadRecovery(inherited: marks[key])
                 }
             }
@@ -412,8 +414,7 @@
                     state.toCommit[key] = nil
                     state.recovering[key] = nil
                     state.assigned.remove(key)
-                    state.unfinished[key] = nil
-                    state.lastRead[key] = nil
+                    state.points.reset(key)
                 }
                 return points
             }
@@ -427,13 +428,9 @@
             }
         }
 
-        /// The next offset to commit: the first unfinished one, or past the last read.
+        /// The next offset to commit (`CommitPoints`).
         private static func commitPoint(_ key: PartitionKey, in state: State) -> TopicPartitionOffset? {
-            if let first = state.unfinished[key]?.first {
-                return TopicPartitionOffset(topic: key.topic, partition: key.partition, offset: first)
-            }
-            guard let last = state.lastRead[key] else { return nil }
-            return TopicPartitionOffset(topic: key.topic, partition: key.partition, offset: last + 1)
+            state.points.point(key).map { TopicPartitionOffset(topic: key.topic, partition: key.partition, offset: $0) }
         }
 
         /// Commits offsets that move forward only (two finishes may race to commit).
@@ -457,7 +454,7 @@
                 let behind = state.withLock { state in
                     state.assignedOnce
                         && state.produced.contains { key, offset in
-                            state.assigned.contains(key) && (state.lastRead[key] ?? -1) < offset
+                            state.assigned.contains(key) && (state.points.lastReadOffset(key) ?? -1) < offset
                         }
                 }
                 if !behind { return }
@@ -642,7 +639,7 @@
                 var heads: [PartitionKey: Int64] = [:]
                 state.lastProgressAt = WallClock.system.nowMillis
                 for (entry, outcome) in accepted where state.entries.removeValue(forKey: entry.id) != nil {
-                    state.unfinished[entry.key]?.removeAll { $0 == entry.offset }
+                    state.points.finished(entry.key, offset: entry.offset)
                     touched.insert(entry.key)
                     if state.recovering[entry.key]?.head == entry.offset { heads[entry.key] = entry.offset }
                     switch outcome.disposition {
@@ -864,7 +861,8 @@
                     let key = PartitionKey(topic: lag.topic, partition: Int32(lag.partition))
                     let unread: Int64
                     if state.assigned.contains(key) {
-                        unread = lag.highWatermark - ((state.lastRead[key] ?? (lag.committed ?? 0) - 1) + 1)
+                        unread =
+                            lag.highWatermark - ((state.points.lastReadOffset(key) ?? (lag.committed ?? 0) - 1) + 1)
                     } else {
                         unread = lag.lag
                     }

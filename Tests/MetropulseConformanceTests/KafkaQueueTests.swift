@@ -315,9 +315,28 @@
         }
     }
 
-    /// The start marks and the recovery of a partition's first task, without a broker.
-    @Suite("Kafka head recovery")
+    /// The Kafka queue's state as values, without a broker: commit points, start marks, the
+    /// recovery of a partition's first task.
+    @Suite("Kafka queue values")
     struct HeadRecoveryTests {
+        @Test("the commit point is the first task not finished, else past the last message read")
+        func commitPoints() {
+            var points = CommitPoints<String>()
+            #expect(points.point("p") == nil)
+            points.read("p", offset: 10, pending: true)
+            points.read("p", offset: 11, pending: false)  // skipped: already done, or not a task
+            points.read("p", offset: 12, pending: true)
+            #expect(points.point("p") == 10)
+            // Finished out of order: the commit waits for the task before it.
+            points.finished("p", offset: 12)
+            #expect(points.point("p") == 10)
+            points.finished("p", offset: 10)
+            #expect(points.point("p") == 13)
+            #expect(points.lastReadOffset("p") == 12)
+            points.reset("p")
+            #expect(points.point("p") == nil && points.lastReadOffset("p") == nil)
+        }
+
         @Test("a start mark survives its encoding as a committed position")
         func markEncoding() throws {
             let mark = StartMark(offset: 123_456_789, starts: 3)
