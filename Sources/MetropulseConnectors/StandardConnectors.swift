@@ -5,21 +5,27 @@ public import MetropulseCore
 /// sources by, and the kinds table of `docs/configuration.md` is generated from
 /// (`metropulse sources kinds --markdown`; a test keeps the document equal to it).
 public enum StandardConnectors {
-    public static let descriptions = ConnectorDescriptions([
-        GBFSConnector.description, ODSConnector.description, DocumentConnector.gtfsRealtimeDescription,
-        DocumentConnector.siriDescription, DocumentConnector.cityDescription, DocumentConnector.jsonDescription,
-    ])
+    /// Each connector with its description, in documentation order: the one list.
+    static let all: [(description: ConnectorDescription, make: @Sendable (FeedHTTPClient) -> any Connector)] = [
+        (GBFSConnector.description, { GBFSConnector(http: $0) }),
+        (ODSConnector.description, { ODSConnector(http: $0) }),
+        (DocumentConnector.gtfsRealtimeDescription, { DocumentConnector.gtfsRealtime(http: $0) }),
+        (DocumentConnector.siriDescription, { DocumentConnector.siri(http: $0) }),
+        (DocumentConnector.cityDescription, { DocumentConnector.city(http: $0) }),
+        (
+            DocumentConnector.jsonDescription,
+            {
+                FormatConnector(
+                    standard: DocumentConnector.json(http: $0), formats: ["socrata": SocrataConnector(http: $0)])
+            }
+        ),
+    ]
+
+    public static let descriptions = ConnectorDescriptions(all.map(\.description))
 
     /// A connector for every description, sharing one HTTP client.
     public static func registry(http: FeedHTTPClient) -> ConnectorRegistry {
-        ConnectorRegistry(
-            [
-                .gbfs: GBFSConnector(http: http), .odsRecords: ODSConnector(http: http),
-                .gtfsRT: DocumentConnector.gtfsRealtime(http: http), .siriLite: DocumentConnector.siri(http: http),
-                .city: DocumentConnector.city(http: http),
-                .json: FormatConnector(
-                    standard: DocumentConnector.json(http: http), formats: ["socrata": SocrataConnector(http: http)]),
-            ], descriptions: descriptions)
+        ConnectorRegistry(Dictionary(uniqueKeysWithValues: all.map { ($0.description.kind, $0.make(http)) }))
     }
 }
 

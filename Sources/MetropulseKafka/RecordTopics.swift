@@ -127,8 +127,9 @@ struct TransitItem: Codable {
 
     /// Adds them to `batch`.
     func add(to batch: inout ObservationBatch) {
-        batch.append(
-            ObservationBatch(departures: departures, vehicles: vehicles, disruptions: disruptions), family: .transit)
+        batch.departures += departures
+        batch.vehicles += vehicles
+        batch.disruptions += disruptions
     }
 }
 

@@ -139,8 +139,15 @@
             let again = try #require(try await Self.claimOne(second, owner: "second", seconds: 90))
             #expect(again.jobID == "poison")
             #expect(again.attempt == 2)
-            // The partition's first task since the assignment runs alone: the next one waits.
-            await second.waitForWork(timeoutMillis: 500)
+            // The partition's first task since the assignment runs alone: the next one, read and
+            // waiting, is not handed out.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await !second.tasks(state: .queued, limit: 10).contains(where: { $0.jobID == "innocent" }),
+                ContinuousClock.now < deadline
+            {
+                await second.waitForWork(timeoutMillis: 200)
+            }
+            #expect(try await second.tasks(state: .queued, limit: 10).map(\.jobID) == ["innocent"])
             let now = WallClock.system.nowMillis
             #expect(try await second.claim(owner: "second", limit: 10, leaseMillis: 60_000, now: now).isEmpty)
             await second.close()

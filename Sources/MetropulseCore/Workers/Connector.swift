@@ -20,12 +20,9 @@ public struct FetchContext: Sendable {
 /// The connectors available to a worker, by source kind.
 public struct ConnectorRegistry: Sendable {
     private var connectors: [SourceKind: any Connector]
-    /// What the connectors say about themselves (empty for a registry built by hand in tests).
-    public let descriptions: ConnectorDescriptions
 
-    public init(_ connectors: [SourceKind: any Connector] = [:], descriptions: ConnectorDescriptions = .init([])) {
+    public init(_ connectors: [SourceKind: any Connector] = [:]) {
         self.connectors = connectors
-        self.descriptions = descriptions
     }
 
     public subscript(kind: SourceKind) -> (any Connector)? {
