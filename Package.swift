@@ -35,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         /// Domain model, seams (Store, WorkQueue, Bus), scheduler, worker pool. No I/O libraries.
@@ -127,11 +129,35 @@ let package = Package(
             name: "MetropulseAPI",
             dependencies: [
                 "MetropulseCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        /// zlib (Debian `zlib1g-dev`), for the web assets' gzip encoding.
+        .systemLibrary(
+            name: "CMetropulseZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        /// The web dashboard and operator console: server-rendered pages (swift-mustache) over the
+        /// API's read models, with their own CSS and JavaScript under `Site/`.
+        .target(
+            name: "MetropulseWeb",
+            dependencies: [
+                "MetropulseCore",
+                "MetropulseAPI",
+                "CMetropulseZlib",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Site")],
             swiftSettings: swiftSettings
         ),
         /// Configuration loading and wiring of roles into service groups.
@@ -145,6 +171,7 @@ let package = Package(
                 "MetropulseKafka",
                 "MetropulseDemo",
                 "MetropulseAPI",
+                "MetropulseWeb",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -168,6 +195,8 @@ let package = Package(
             name: "MetropulseBench",
             dependencies: [
                 "MetropulseApp",
+                "MetropulseAPI",
+                "MetropulseWeb",
                 "MetropulseCore",
                 "MetropulseConnectors",
                 "MetropulseSQLite",
@@ -218,6 +247,18 @@ let package = Package(
             name: "MetropulseAPITests",
             dependencies: [
                 "MetropulseAPI", "MetropulseConnectors", "MetropulseCore", "MetropulseSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The pages in process: rendering, assets (ETag, gzip), sign-in and its cookie.
+        .testTarget(
+            name: "MetropulseWebTests",
+            dependencies: [
+                "MetropulseWeb", "MetropulseAPI", "MetropulseConnectors", "MetropulseCore", "MetropulseSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,7 +7,8 @@ public struct APIEnvironment: Sendable {
     public var queue: any WorkQueue
     public var bus: any ControlBus
     public var catalog: SourceCatalog
-    /// Enqueues an immediate run of a source; nil where this process has no scheduler role.
+    /// Enqueues an immediate run of a source (the scheduler's, or straight on the queue in an `api`
+    /// process); nil disables "run now".
     public var runNow: (@Sendable (String) async throws -> String?)?
     public var clock: WallClock
     /// Admin endpoints accept this key in `X-API-Key`; nil disables them.
@@ -22,6 +23,8 @@ public struct APIEnvironment: Sendable {
     public var logger: Logger
     /// Live streams open at once (`/api/system/workers/stream`); more are refused with a 503.
     public var streams: StreamLimiter
+    /// The live map's state, shared by every subscriber of `/api/stream` in this process.
+    package var live: LiveFeed
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,
@@ -41,5 +44,7 @@ public struct APIEnvironment: Sendable {
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
         self.transitNames = transitNames
         self.connectors = connectors
+        self.live = LiveFeed(
+            store: store, catalog: catalog, names: transitNames, connectors: connectors, logger: logger)
     }
 }

@@ -22,8 +22,11 @@ public struct APIServerSettings: Sendable {
     }
 }
 
-/// The API's routes: health probes at the root, everything else under `/api`.
-public func buildRouter(_ environment: APIEnvironment) -> Router<APIRequestContext> {
+/// The API's routes: health probes at the root, everything else under `/api`; `site` adds the
+/// routes of the pages (the web module's), on the same router.
+public func buildRouter(
+    _ environment: APIEnvironment, site: (@Sendable (Router<APIRequestContext>) -> Void)? = nil
+) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
     HealthController(environment: environment).addRoutes(to: router)
@@ -33,6 +36,8 @@ public func buildRouter(_ environment: APIEnvironment) -> Router<APIRequestConte
     TransitController(environment: environment).addRoutes(to: api)
     CitiesController(environment: environment).addRoutes(to: api)
     SystemController(environment: environment).addRoutes(to: api)
+    StreamController(environment: environment).addRoutes(to: api)
+    site?(router)
     return router
 }
 
@@ -40,12 +45,13 @@ public func buildRouter(_ environment: APIEnvironment) -> Router<APIRequestConte
 /// idle timeout and connection cap. `onServerRunning` gets the port it listens on.
 public func buildApplication(
     _ environment: APIEnvironment, server: APIServerSettings,
+    site: (@Sendable (Router<APIRequestContext>) -> Void)? = nil,
     onServerRunning: @escaping @Sendable (Int) -> Void = { _ in }
 ) -> Application<RouterResponder<APIRequestContext>> {
     let logger = environment.logger
     let host = server.host
     return Application(
-        router: buildRouter(environment),
+        router: buildRouter(environment, site: site),
         server: .http1(configuration: .init(idleTimeout: .milliseconds(server.idleTimeoutMillis))),
         configuration: .init(
             address: .hostname(host, port: server.port), serverName: "metropulse",

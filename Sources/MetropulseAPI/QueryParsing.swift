@@ -1,14 +1,14 @@
-import Hummingbird
+package import Hummingbird
 import MetropulseCore
 
 /// Query-string parsing that fails with a 400 naming the parameter.
 extension Request {
-    func query(_ name: String) -> String? {
+    package func query(_ name: String) -> String? {
         guard let value = uri.queryParameters.get(name), !value.isEmpty else { return nil }
         return value
     }
 
-    func intQuery(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+    package func intQuery(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = query(name) else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw HTTPError(
@@ -17,7 +17,7 @@ extension Request {
         return number
     }
 
-    func doubleQuery(_ name: String) throws -> Double? {
+    package func doubleQuery(_ name: String) throws -> Double? {
         guard let text = query(name) else { return nil }
         guard let number = Double(text), number.isFinite else {
             throw HTTPError(.badRequest, message: "\(name) must be a number, got '\(text)'")
@@ -26,7 +26,7 @@ extension Request {
     }
 
     /// An instant as ISO 8601 or epoch seconds, between the years 1 and 9999.
-    func timeQuery(_ name: String) throws -> Int64? {
+    package func timeQuery(_ name: String) throws -> Int64? {
         guard let text = query(name) else { return nil }
         if let millis = Timestamp.parse(text), Timestamp.representable.contains(millis) { return millis }
         if let seconds = Double(text), let millis = Timestamp.millis(seconds: seconds, in: Timestamp.representable) {
@@ -37,7 +37,7 @@ extension Request {
             message: "\(name) must be an ISO 8601 time (2025-10-18T09:00:00Z) or epoch seconds, from year 1 to 9999")
     }
 
-    func enumQuery<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T?
+    package func enumQuery<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T?
     where T.RawValue == String {
         guard let text = query(name) else { return nil }
         guard let value = T(rawValue: text) else {

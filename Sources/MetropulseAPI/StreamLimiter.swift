@@ -1,3 +1,4 @@
+import Hummingbird
 import Synchronization
 
 /// Counts the live streams a process serves and refuses one past the limit, so subscribers
@@ -20,6 +21,16 @@ public final class StreamLimiter: Sendable {
     }
 
     func leave() { open.withLock { $0 -= 1 } }
+
+    /// Takes a place, or refuses the request with a 503 saying why.
+    func admit() throws {
+        guard enter() else {
+            throw HTTPError(.serviceUnavailable, message: "too many live streams open (\(limit)); try again later")
+        }
+    }
+
+    /// The headers of a server-sent events answer.
+    static let eventStreamHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 
     /// Streams open now.
     public var count: Int { open.withLock { $0 } }

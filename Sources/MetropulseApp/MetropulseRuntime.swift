@@ -6,6 +6,7 @@ import MetropulseAPI
 import MetropulseConnectors
 public import MetropulseCore
 public import MetropulseDemo
+import MetropulseWeb
 import NIOCore
 public import ServiceLifecycle
 public import UnixSignals
@@ -97,7 +98,11 @@ public struct MetropulseRuntime: Sendable {
         if let workerPool { services.append(workerPool) }
         if let scheduler { services.append(scheduler) }
         if roles.contains(.api) {
-            var runNow: (@Sendable (String) async throws -> String?)?
+            // Without a scheduler here (an `api` process), "run now" puts the task on the shared queue itself.
+            let (catalog, queue, clock) = (self.catalog, backend.queue, self.clock)
+            var runNow: @Sendable (String) async throws -> String? = { sourceID in
+                try await Scheduler.runNow(sourceID: sourceID, catalog: catalog, queue: queue, now: clock.nowMillis)
+            }
             if let scheduler = self.scheduler {
                 runNow = { sourceID in try await scheduler.runNow(sourceID: sourceID) }
             }
@@ -110,13 +115,29 @@ public struct MetropulseRuntime: Sendable {
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams)
             let api = configuration.api
+            var site: (@Sendable (Router<APIRequestContext>) -> Void)?
+            if configuration.web.enabled {
+                let web = configuration.web
+                do {
+                    let loaded = try WebSite.load(
+                        WebSettings(
+                            tileURL: web.tileURL, tileAttribution: web.tileAttribution,
+                            vendorDirectory: web.vendorDirectory, siteDirectory: web.siteDirectory,
+                            mapCenter: web.mapCenter, secureCookies: web.secureCookies),
+                        logger: logger)
+                    let pages = WebPages(site: loaded, environment: environment)
+                    site = { router in pages.addRoutes(to: router) }
+                } catch {
+                    logger.error("the web pages are not served", metadata: ["error": "\(error)"])
+                }
+            }
             services.append(
                 buildApplication(
                     environment,
                     server: APIServerSettings(
                         host: api.host, port: api.port, idleTimeoutMillis: api.idleTimeoutMillis,
                         maxConnections: api.maxConnections),
-                    onServerRunning: onAPIBound))
+                    site: site, onServerRunning: onAPIBound))
         }
         return services
     }

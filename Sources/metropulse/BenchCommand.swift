@@ -9,7 +9,7 @@ import MetropulseSQLite
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self, Scale.self, Soak.self])
+        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self])
 
     struct Parse: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -253,6 +253,43 @@ struct BenchCommand: AsyncParsableCommand {
             let benchmark = SoakBenchmark(
                 minutes: minutes, parisMinutes: parisMinutes, load: load, sampleSeconds: sample,
                 binary: DrillCommand.executablePath, directory: directory, logger: logger, say: DrillCommand.say)
+            DrillCommand.say(try await benchmark.run())
+        }
+    }
+
+    struct Dashboard: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "the live map with a Paris-size city in headless Chromium: first render and a full update, against the empty page."
+        )
+
+        @Option(help: "Stations on the map.")
+        var stations = 1_500
+
+        @Option(help: "Vehicles on the map.")
+        var vehicles = 300
+
+        @Option(help: "Measured rounds (after one warm-up), alternating with the baseline.")
+        var rounds = 5
+
+        @Option(help: "Debian's Chromium.")
+        var chromium = "/usr/bin/chromium"
+
+        @Option(help: "Debian's chromedriver (chromium-driver).")
+        var chromedriver = "/usr/bin/chromedriver"
+
+        @Option(help: "Where to make the benchmark's folder.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            guard (1...100_000).contains(stations), (0...100_000).contains(vehicles), (1...100).contains(rounds) else {
+                throw ValidationError("--stations 1...100000, --vehicles 0...100000, --rounds 1...100")
+            }
+            var logger = Logger(label: "metropulse-bench")
+            logger.logLevel = .error
+            let benchmark = DashboardBenchmark(
+                stations: stations, vehicles: vehicles, rounds: rounds, chromium: chromium, chromedriver: chromedriver,
+                directory: directory, logger: logger)
             DrillCommand.say(try await benchmark.run())
         }
     }

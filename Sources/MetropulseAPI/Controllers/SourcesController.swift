@@ -94,7 +94,7 @@ struct SourcesController {
         group.get("sources", use: list)
         group.get("sources/:id", use: detail)
         group.get("sources/:id/health", use: health)
-        group.admin(key: environment.adminKey).post("sources/:id/run", use: runNow)
+        group.admin(key: environment.adminKey, clock: environment.clock).post("sources/:id/run", use: runNow)
     }
 
     @Sendable func connectors(_ request: Request, context: APIRequestContext) async throws -> ConnectorList {
@@ -158,7 +158,7 @@ struct SourcesController {
             throw HTTPError(.notFound, message: "unknown source '\(id)'")
         }
         guard let runNow = environment.runNow, let jobID = try await runNow(id) else {
-            throw HTTPError(.conflict, message: "this process has no scheduler role; call run on a scheduler")
+            throw HTTPError(.conflict, message: "run now is not available in this process")
         }
         var response = try RunNowResponse(source: id, jobId: jobID).response(from: request, context: context)
         response.status = .accepted

@@ -41,7 +41,7 @@ struct SystemController {
         group.get("system/scheduler", use: scheduler)
         group.get("system/task-runs", use: taskRuns)
         group.get("system/tasks", use: tasks)
-        let admin = group.admin(key: environment.adminKey)
+        let admin = group.admin(key: environment.adminKey, clock: environment.clock)
         admin.post("system/commands", use: command)
         admin.post("system/queue/requeue-dead", use: requeueDead)
     }
@@ -59,10 +59,7 @@ struct SystemController {
     /// `/api/system/workers`).
     @Sendable func workerStream(_ request: Request, context: APIRequestContext) async throws -> Response {
         let streams = environment.streams
-        guard streams.enter() else {
-            throw HTTPError(
-                .serviceUnavailable, message: "too many live streams open (\(streams.limit)); try again later")
-        }
+        try streams.admit()
         let live: AsyncStream<WorkerHeartbeat>
         let current: [WorkerHeartbeat]
         do {
@@ -75,7 +72,7 @@ struct SystemController {
         let (board, clock) = (self.board, environment.clock)
         return Response(
             status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            headers: StreamLimiter.eventStreamHeaders,
             body: ResponseBody { writer in
                 defer { streams.leave() }
                 let encoder = APIRequestContext.jsonEncoder()

@@ -1,40 +1,40 @@
-import Hummingbird
-import MetropulseCore
+package import Hummingbird
+package import MetropulseCore
 
 /// City sensors per zone as the pages and endpoints show them, read from the store: the cities,
 /// the latest value of every metric of every zone, and a zone's history.
 ///
 /// A city is the `city` tag of `city` and `json` sources; a zone is a `city` source's `zone` tag
 /// (else its id), or the mapped id of a `json` record.
-struct CityBoard: Sendable {
-    let store: any ObservationStore
-    let catalog: SourceCatalog
+package struct CityBoard: Sendable {
+    package let store: any ObservationStore
+    package let catalog: SourceCatalog
     /// Kinds whose sources give readings per zone (their connectors say so).
-    let readingKinds: Set<SourceKind>
+    package let readingKinds: Set<SourceKind>
     /// Kinds that read one zone per source (its `zone` tag), among `readingKinds`.
-    let zoneTagKinds: Set<SourceKind>
+    package let zoneTagKinds: Set<SourceKind>
 
-    init(store: any ObservationStore, catalog: SourceCatalog, connectors: ConnectorDescriptions) {
+    package init(store: any ObservationStore, catalog: SourceCatalog, connectors: ConnectorDescriptions) {
         self.store = store
         self.catalog = catalog
         self.readingKinds = connectors.kinds(producing: .measurements)
         self.zoneTagKinds = readingKinds.filter { !(connectors[$0]?.keys.contains("mapping") ?? false) }
     }
 
-    init(_ environment: APIEnvironment) {
+    package init(_ environment: APIEnvironment) {
         self.init(store: environment.store, catalog: environment.catalog, connectors: environment.connectors)
     }
 
-    struct ReadingDTO: ResponseCodable, Sendable {
-        var metric: String
-        var value: Double
-        var unit: String?
-        var source: String
-        var observedAt: String
+    package struct ReadingDTO: ResponseCodable, Sendable {
+        package var metric: String
+        package var value: Double
+        package var unit: String?
+        package var source: String
+        package var observedAt: String
         /// Seconds since the publisher's time for the value.
-        var ageSeconds: Double
+        package var ageSeconds: Double
 
-        init(_ stored: StoredValue<CityMeasurement>, now: Int64) {
+        package init(_ stored: StoredValue<CityMeasurement>, now: Int64) {
             let m = stored.value
             metric = m.metric
             value = m.value
@@ -45,41 +45,41 @@ struct CityBoard: Sendable {
         }
     }
 
-    struct ZoneDTO: ResponseCodable, Sendable {
-        var zone: String
-        var metrics: [ReadingDTO]
+    package struct ZoneDTO: ResponseCodable, Sendable {
+        package var zone: String
+        package var metrics: [ReadingDTO]
         /// Age of the zone's newest reading.
-        var dataAgeSeconds: Double?
+        package var dataAgeSeconds: Double?
     }
 
-    struct ZoneList: ResponseCodable, Sendable {
-        var city: String
-        var count: Int
-        var zones: [ZoneDTO]
-        var generatedAt: String
+    package struct ZoneList: ResponseCodable, Sendable {
+        package var city: String
+        package var count: Int
+        package var zones: [ZoneDTO]
+        package var generatedAt: String
     }
 
-    struct History: ResponseCodable, Sendable {
-        var city: String
-        var zone: String
-        var metric: String?
-        var count: Int
-        var readings: [ReadingDTO]
+    package struct History: ResponseCodable, Sendable {
+        package var city: String
+        package var zone: String
+        package var metric: String?
+        package var count: Int
+        package var readings: [ReadingDTO]
     }
 
-    struct CityDTO: ResponseCodable, Sendable {
-        var city: String
-        var zones: [String]
-        var sources: [String]
+    package struct CityDTO: ResponseCodable, Sendable {
+        package var city: String
+        package var zones: [String]
+        package var sources: [String]
     }
 
-    struct CityList: ResponseCodable, Sendable {
-        var count: Int
-        var cities: [CityDTO]
+    package struct CityList: ResponseCodable, Sendable {
+        package var count: Int
+        package var cities: [CityDTO]
     }
 
     /// City sources by city.
-    var citySources: [String: [SourceDefinition]] {
+    package var citySources: [String: [SourceDefinition]] {
         var cities: [String: [SourceDefinition]] = [:]
         for source in catalog.all where readingKinds.contains(source.kind) {
             cities[source.tags["city"] ?? "default", default: []].append(source)
@@ -87,7 +87,7 @@ struct CityBoard: Sendable {
         return cities
     }
 
-    func sources(of city: String) throws -> [SourceDefinition] {
+    package func sources(of city: String) throws -> [SourceDefinition] {
         guard let sources = citySources[city] else {
             let known = citySources.keys.sorted().joined(separator: ", ")
             throw HTTPError(.notFound, message: "unknown city '\(city)' (known: \(known.isEmpty ? "none" : known))")
@@ -97,7 +97,7 @@ struct CityBoard: Sendable {
 
     /// Zones known without reading the store: the `zone` tags of `city` sources and the zones of
     /// the cities those sources belong to (`cities:`). `json` records add their own ids as they come.
-    func declaredZones(_ sources: [SourceDefinition]) -> Set<String> {
+    package func declaredZones(_ sources: [SourceDefinition]) -> Set<String> {
         let tagged = sources.filter { zoneTagKinds.contains($0.kind) }.compactMap { $0.tags["zone"] }
         let configured = Set(sources.compactMap { $0.tags["city"] }).flatMap {
             catalog.city(id: $0)?.zones.map(\.id) ?? []
@@ -106,7 +106,7 @@ struct CityBoard: Sendable {
     }
 
     /// Every city with its zones and sources.
-    func cities() async throws -> CityList {
+    package func cities() async throws -> CityList {
         var list: [CityDTO] = []
         for (city, sources) in citySources.sorted(by: { $0.key < $1.key }) {
             let seen = try await store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
@@ -117,7 +117,7 @@ struct CityBoard: Sendable {
     }
 
     /// The latest reading of every metric of every zone of `city`.
-    func zones(city: String, now: Int64) async throws -> ZoneList {
+    package func zones(city: String, now: Int64) async throws -> ZoneList {
         let sources = try sources(of: city)
         let latest = try await store.latestMeasurements(sourceIDs: sources.map(\.id), zone: nil)
         var byZone = Dictionary(
@@ -132,7 +132,8 @@ struct CityBoard: Sendable {
     }
 
     /// A zone's readings, newest first (one metric, or all), since a time.
-    func history(city: String, zone: String, metric: String?, since: Int64?, limit: Int, now: Int64) async throws
+    package func history(city: String, zone: String, metric: String?, since: Int64?, limit: Int, now: Int64)
+        async throws
         -> History
     {
         let sources = try sources(of: city)

@@ -1,146 +1,147 @@
-import Hummingbird
-import MetropulseCore
+package import Hummingbird
+package import MetropulseCore
 
 /// The queue, the worker fleet, the scheduler, task runs and tasks as the operator endpoints and
 /// the console show them, read from the store and the queue.
-struct OperationsBoard: Sendable {
-    let store: any FleetStore & LeadershipStore & RunLog
-    let queue: any WorkQueue
+package struct OperationsBoard: Sendable {
+    package let store: any FleetStore & LeadershipStore & RunLog
+    package let queue: any WorkQueue
     /// A worker whose last heartbeat is older than this is Behind; 3× older is Down.
-    let heartbeatIntervalMillis: Int64
+    package let heartbeatIntervalMillis: Int64
 
-    init(store: any FleetStore & LeadershipStore & RunLog, queue: any WorkQueue, heartbeatIntervalMillis: Int64) {
+    package init(store: any FleetStore & LeadershipStore & RunLog, queue: any WorkQueue, heartbeatIntervalMillis: Int64)
+    {
         self.store = store
         self.queue = queue
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
     }
 
-    init(_ environment: APIEnvironment) {
+    package init(_ environment: APIEnvironment) {
         self.init(
             store: environment.store, queue: environment.queue,
             heartbeatIntervalMillis: environment.heartbeatIntervalMillis)
     }
 
-    struct QueueDTO: ResponseCodable, Sendable {
-        var queued: Int
-        var running: Int
-        var retrying: Int
-        var dead: Int
-        var succeeded: Int
+    package struct QueueDTO: ResponseCodable, Sendable {
+        package var queued: Int
+        package var running: Int
+        package var retrying: Int
+        package var dead: Int
+        package var succeeded: Int
         /// Age of the oldest task that is ready and not yet started: the queue's lag in time.
-        var oldestWaitingAgeSeconds: Double?
-        var finishedLastMinute: Int
-        var throughputPerSecond: Double
+        package var oldestWaitingAgeSeconds: Double?
+        package var finishedLastMinute: Int
+        package var throughputPerSecond: Double
         /// On Kafka: each task partition's committed offset, high watermark and lag.
-        var partitions: [PartitionDTO]?
+        package var partitions: [PartitionDTO]?
     }
 
-    struct PartitionDTO: Codable, Sendable {
-        var topic: String
-        var partition: Int
-        var committed: Int64?
-        var highWatermark: Int64
+    package struct PartitionDTO: Codable, Sendable {
+        package var topic: String
+        package var partition: Int
+        package var committed: Int64?
+        package var highWatermark: Int64
         /// Messages written and not committed.
-        var lag: Int64
+        package var lag: Int64
         /// Lag in time: age of the oldest message not consumed.
-        var lagSeconds: Double?
-        var oldestUnconsumedAt: String?
+        package var lagSeconds: Double?
+        package var oldestUnconsumedAt: String?
         /// The worker reading the partition, when it is this API's own process.
-        var readBy: String?
+        package var readBy: String?
     }
 
-    struct WorkerDTO: Codable, Sendable {
-        var workerId: String
-        var host: String
-        var pid: Int
+    package struct WorkerDTO: Codable, Sendable {
+        package var workerId: String
+        package var host: String
+        package var pid: Int
         /// `healthy`, `behind` or `down`, from the heartbeat's age and the worker's own status.
-        var health: String
-        var status: String
-        var concurrency: Int
-        var inFlight: Int
-        var processed: Int
-        var failed: Int
-        var fetchRate: Double
-        var errorsLastMinute: Int
-        var cpuSeconds: Double
-        var memoryBytes: Int64
-        var startedAt: String
-        var lastSeenAt: String
-        var heartbeatAgeSeconds: Double
+        package var health: String
+        package var status: String
+        package var concurrency: Int
+        package var inFlight: Int
+        package var processed: Int
+        package var failed: Int
+        package var fetchRate: Double
+        package var errorsLastMinute: Int
+        package var cpuSeconds: Double
+        package var memoryBytes: Int64
+        package var startedAt: String
+        package var lastSeenAt: String
+        package var heartbeatAgeSeconds: Double
         /// On Kafka: the partitions assigned to the worker (`topic/partition`).
-        var partitions: [String]
+        package var partitions: [String]
     }
 
-    struct WorkerList: ResponseCodable, Sendable {
-        var count: Int
-        var workers: [WorkerDTO]
+    package struct WorkerList: ResponseCodable, Sendable {
+        package var count: Int
+        package var workers: [WorkerDTO]
     }
 
-    struct TaskRunDTO: Codable, Sendable {
-        var id: String
-        var jobId: String
-        var source: String
-        var attempt: Int
-        var workerId: String
-        var status: String
-        var startedAt: String
-        var finishedAt: String
-        var durationMs: Int64
-        var url: String?
-        var httpStatus: Int?
-        var bytes: Int?
-        var entityCount: Int
-        var rejectedCount: Int
-        var contentHash: String?
-        var feedTimestamp: String?
-        var errorKind: String?
-        var errorMessage: String?
+    package struct TaskRunDTO: Codable, Sendable {
+        package var id: String
+        package var jobId: String
+        package var source: String
+        package var attempt: Int
+        package var workerId: String
+        package var status: String
+        package var startedAt: String
+        package var finishedAt: String
+        package var durationMs: Int64
+        package var url: String?
+        package var httpStatus: Int?
+        package var bytes: Int?
+        package var entityCount: Int
+        package var rejectedCount: Int
+        package var contentHash: String?
+        package var feedTimestamp: String?
+        package var errorKind: String?
+        package var errorMessage: String?
     }
 
-    struct TaskRunList: ResponseCodable, Sendable {
-        var count: Int
-        var runs: [TaskRunDTO]
+    package struct TaskRunList: ResponseCodable, Sendable {
+        package var count: Int
+        package var runs: [TaskRunDTO]
     }
 
-    struct TaskDTO: Codable, Sendable {
-        var id: Int64
-        var jobId: String
-        var source: String
-        var state: String
-        var priority: Int
-        var attempts: Int
-        var maxAttempts: Int
-        var runAt: String
-        var enqueuedAt: String
-        var leaseOwner: String?
-        var leaseExpiresAt: String?
-        var lastError: String?
-        var finishedAt: String?
+    package struct TaskDTO: Codable, Sendable {
+        package var id: Int64
+        package var jobId: String
+        package var source: String
+        package var state: String
+        package var priority: Int
+        package var attempts: Int
+        package var maxAttempts: Int
+        package var runAt: String
+        package var enqueuedAt: String
+        package var leaseOwner: String?
+        package var leaseExpiresAt: String?
+        package var lastError: String?
+        package var finishedAt: String?
     }
 
-    struct TaskList: ResponseCodable, Sendable {
-        var count: Int
-        var tasks: [TaskDTO]
+    package struct TaskList: ResponseCodable, Sendable {
+        package var count: Int
+        package var tasks: [TaskDTO]
     }
 
-    struct LeaderDTO: Codable, Sendable {
-        var schedulerId: String
-        var host: String
-        var pid: Int
-        var since: String
-        var renewedAt: String
-        var renewedAgeSeconds: Double
+    package struct LeaderDTO: Codable, Sendable {
+        package var schedulerId: String
+        package var host: String
+        package var pid: Int
+        package var since: String
+        package var renewedAt: String
+        package var renewedAgeSeconds: Double
     }
 
-    struct SchedulerDTO: ResponseCodable, Sendable {
+    package struct SchedulerDTO: ResponseCodable, Sendable {
         /// `leading` while the leader renews its record, `no_leader` when none has for 15 s (a
         /// standby takes over within that time), `never` before any scheduler ran.
-        var state: String
-        var leader: LeaderDTO?
+        package var state: String
+        package var leader: LeaderDTO?
     }
 
     /// Tasks by state, the lag in time, throughput; on Kafka, each partition's lag.
-    func queue(now: Int64) async throws -> QueueDTO {
+    package func queue(now: Int64) async throws -> QueueDTO {
         let stats = try await queue.stats(now: now)
         return QueueDTO(
             queued: stats.queued, running: stats.running, retrying: stats.retrying, dead: stats.dead,
@@ -157,14 +158,14 @@ struct OperationsBoard: Sendable {
     }
 
     /// Every worker that sent a heartbeat, with its health.
-    func workers(now: Int64) async throws -> WorkerList {
+    package func workers(now: Int64) async throws -> WorkerList {
         let workers = try await store.heartbeats().map { worker($0, now: now) }
         return WorkerList(count: workers.count, workers: workers)
     }
 
     /// A worker as its heartbeat shows it: `down` when stopped or silent for 6 intervals,
     /// `behind` when late by 2 intervals (and 5 s) or stalled, else `healthy`.
-    func worker(_ h: WorkerHeartbeat, now: Int64) -> WorkerDTO {
+    package func worker(_ h: WorkerHeartbeat, now: Int64) -> WorkerDTO {
         let interval = heartbeatIntervalMillis
         let age = now - h.lastSeenAt
         let health: String
@@ -185,7 +186,7 @@ struct OperationsBoard: Sendable {
     }
 
     /// The scheduler's leadership: who leads, and whether it still renews.
-    func scheduler(now: Int64) async throws -> SchedulerDTO {
+    package func scheduler(now: Int64) async throws -> SchedulerDTO {
         guard let l = try await store.leadership() else { return SchedulerDTO(state: "never", leader: nil) }
         let age = max(0, now - l.renewedAt)
         return SchedulerDTO(
@@ -196,7 +197,7 @@ struct OperationsBoard: Sendable {
     }
 
     /// Task runs, newest first.
-    func taskRuns(_ query: TaskRunQuery) async throws -> TaskRunList {
+    package func taskRuns(_ query: TaskRunQuery) async throws -> TaskRunList {
         let runs = try await store.taskRuns(query).map { run in
             TaskRunDTO(
                 id: run.id, jobId: run.jobID, source: run.sourceID, attempt: run.attempt, workerId: run.workerID,
@@ -211,7 +212,7 @@ struct OperationsBoard: Sendable {
     }
 
     /// The queue's tasks in a state (or all).
-    func tasks(state: TaskState?, limit: Int) async throws -> TaskList {
+    package func tasks(state: TaskState?, limit: Int) async throws -> TaskList {
         let tasks = try await queue.tasks(state: state, limit: limit).map { t in
             TaskDTO(
                 id: t.id, jobId: t.jobID, source: t.sourceID, state: t.state.rawValue, priority: t.priority,

@@ -1,48 +1,48 @@
-import Foundation
-import Hummingbird
-import MetropulseCore
+package import Foundation
+package import Hummingbird
+package import MetropulseCore
 
 /// Bike-share stations as the pages and endpoints show them, read from the store: latest values
 /// (of one source, or near a point), one station with the run that produced its value, and its
 /// raw history.
-struct StationBoard: Sendable {
-    let store: any ObservationStore & RunLog
-    let catalog: SourceCatalog
+package struct StationBoard: Sendable {
+    package let store: any ObservationStore & RunLog
+    package let catalog: SourceCatalog
 
-    init(store: any ObservationStore & RunLog, catalog: SourceCatalog) {
+    package init(store: any ObservationStore & RunLog, catalog: SourceCatalog) {
         self.store = store
         self.catalog = catalog
     }
 
-    init(_ environment: APIEnvironment) {
+    package init(_ environment: APIEnvironment) {
         self.init(store: environment.store, catalog: environment.catalog)
     }
 
-    struct StationDTO: Codable, Sendable {
-        var source: String
-        var id: String
-        var code: String?
-        var name: String?
-        var lat: Double?
-        var lon: Double?
-        var capacity: Int?
-        var bikesAvailable: Int
-        var mechanicalAvailable: Int?
-        var ebikesAvailable: Int?
-        var docksAvailable: Int?
-        var isInstalled: Bool
-        var isRenting: Bool
-        var isReturning: Bool
-        var status: String
-        var occupancyRate: Double?
-        var observedAt: String
-        var fetchedAt: String
+    package struct StationDTO: Codable, Sendable {
+        package var source: String
+        package var id: String
+        package var code: String?
+        package var name: String?
+        package var lat: Double?
+        package var lon: Double?
+        package var capacity: Int?
+        package var bikesAvailable: Int
+        package var mechanicalAvailable: Int?
+        package var ebikesAvailable: Int?
+        package var docksAvailable: Int?
+        package var isInstalled: Bool
+        package var isRenting: Bool
+        package var isReturning: Bool
+        package var status: String
+        package var occupancyRate: Double?
+        package var observedAt: String
+        package var fetchedAt: String
         /// Seconds since the feed reported this value.
-        var ageSeconds: Double
-        var runId: String
-        var distanceM: Double?
+        package var ageSeconds: Double
+        package var runId: String
+        package var distanceM: Double?
 
-        init(_ stored: StoredStation, now: Int64, from point: GeoPoint? = nil) {
+        package init(_ stored: StoredStation, now: Int64, from point: GeoPoint? = nil) {
             let o = stored.observation
             source = o.sourceID
             id = o.stationID
@@ -70,39 +70,39 @@ struct StationBoard: Sendable {
         }
     }
 
-    struct StationList: ResponseCodable, Sendable {
-        var source: String?
-        var count: Int
-        var generatedAt: String
-        var stations: [StationDTO]
+    package struct StationList: ResponseCodable, Sendable {
+        package var source: String?
+        package var count: Int
+        package var generatedAt: String
+        package var stations: [StationDTO]
     }
 
-    struct RunDTO: Codable, Sendable {
-        var id: String
-        var jobId: String
-        var workerId: String
-        var url: String?
-        var httpStatus: Int?
-        var finishedAt: String
-        var feedTimestamp: String?
+    package struct RunDTO: Codable, Sendable {
+        package var id: String
+        package var jobId: String
+        package var workerId: String
+        package var url: String?
+        package var httpStatus: Int?
+        package var finishedAt: String
+        package var feedTimestamp: String?
     }
 
-    struct StationDetail: ResponseCodable, Sendable {
-        var station: StationDTO
+    package struct StationDetail: ResponseCodable, Sendable {
+        package var station: StationDTO
         /// The fetch run that produced the value, when it is still in the run history.
-        var run: RunDTO?
-        var fetchAgeSeconds: Double
+        package var run: RunDTO?
+        package var fetchAgeSeconds: Double
     }
 
-    struct StationHistory: ResponseCodable, Sendable {
-        var source: String
-        var id: String
-        var count: Int
-        var observations: [StationDTO]
+    package struct StationHistory: ResponseCodable, Sendable {
+        package var source: String
+        package var id: String
+        package var count: Int
+        package var observations: [StationDTO]
     }
 
     /// Latest values, nearest first when `near` is given (within `radiusMeters`, 1 km by default).
-    func stations(source: String?, near: GeoPoint?, radiusMeters: Double?, limit: Int, now: Int64) async throws
+    package func stations(source: String?, near: GeoPoint?, radiusMeters: Double?, limit: Int, now: Int64) async throws
         -> StationList
     {
         if let source { try requireKnownSource(source) }
@@ -115,7 +115,7 @@ struct StationBoard: Sendable {
     }
 
     /// One station's latest value and the run that fetched it.
-    func station(source: String, id: String, now: Int64) async throws -> StationDetail {
+    package func station(source: String, id: String, now: Int64) async throws -> StationDetail {
         try requireKnownSource(source)
         guard let stored = try await store.station(sourceID: source, stationID: id) else {
             throw HTTPError(.notFound, message: "station '\(id)' not found in source '\(source)'")
@@ -130,7 +130,7 @@ struct StationBoard: Sendable {
     }
 
     /// A station's raw observations between two times, newest first.
-    func history(source: String, id: String, since: Int64?, until: Int64?, limit: Int, now: Int64) async throws
+    package func history(source: String, id: String, since: Int64?, until: Int64?, limit: Int, now: Int64) async throws
         -> StationHistory
     {
         try requireKnownSource(source)

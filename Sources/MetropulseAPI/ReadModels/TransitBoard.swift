@@ -1,5 +1,5 @@
-import Hummingbird
-import MetropulseCore
+package import Hummingbird
+package import MetropulseCore
 
 /// Transit as the pages and endpoints show it, read from the store (never fetched on demand):
 /// lines with their traffic status, a line's stops with their next departures, disruptions per
@@ -7,72 +7,74 @@ import MetropulseCore
 /// exports all ask this read model, so they agree.
 ///
 /// A network is a source's `network` tag (or, without one, the source id); a line is a route id.
-struct TransitBoard: Sendable {
-    let store: any ObservationStore
-    let catalog: SourceCatalog
+package struct TransitBoard: Sendable {
+    package let store: any ObservationStore
+    package let catalog: SourceCatalog
     /// Stop and line names from the sources' static GTFS, as loaded.
-    let names: TransitNameBook
+    package let names: TransitNameBook
     /// Kinds whose sources carry transit data (their connectors say so).
-    let transitKinds: Set<SourceKind>
+    package let transitKinds: Set<SourceKind>
 
-    init(store: any ObservationStore, catalog: SourceCatalog, names: TransitNameBook, transitKinds: Set<SourceKind>) {
+    package init(
+        store: any ObservationStore, catalog: SourceCatalog, names: TransitNameBook, transitKinds: Set<SourceKind>
+    ) {
         self.store = store
         self.catalog = catalog
         self.names = names
         self.transitKinds = transitKinds
     }
 
-    init(_ environment: APIEnvironment) {
+    package init(_ environment: APIEnvironment) {
         self.init(
             store: environment.store, catalog: environment.catalog, names: environment.transitNames,
             transitKinds: environment.connectors.kinds(producing: .transit))
     }
 
-    struct LineDTO: ResponseCodable, Sendable {
-        var network: String
-        var line: String
+    package struct LineDTO: ResponseCodable, Sendable {
+        package var network: String
+        package var line: String
         /// From the static GTFS (`static_gtfs`), when the source has one: the short name riders
         /// know, the long name, the colour.
-        var name: String?
-        var longName: String?
-        var color: String?
+        package var name: String?
+        package var longName: String?
+        package var color: String?
         /// `normal`, or `disrupted` when an active disruption names the line.
-        var status: String
+        package var status: String
         /// The most serious active effect (`no_service` first), if any.
-        var effect: String?
-        var activeDisruptions: Int
-        var departures: Int
-        var vehicles: Int
+        package var effect: String?
+        package var activeDisruptions: Int
+        package var departures: Int
+        package var vehicles: Int
     }
 
-    struct LineList: ResponseCodable, Sendable {
-        var count: Int
-        var lines: [LineDTO]
-        var generatedAt: String
+    package struct LineList: ResponseCodable, Sendable {
+        package var count: Int
+        package var lines: [LineDTO]
+        package var generatedAt: String
     }
 
-    struct DepartureDTO: ResponseCodable, Sendable {
-        var source: String
-        var stopId: String
+    package struct DepartureDTO: ResponseCodable, Sendable {
+        package var source: String
+        package var stopId: String
         /// From the static GTFS, when the source has one.
-        var stopName: String?
-        var stopSequence: Int?
-        var line: String?
-        var lineName: String?
-        var tripId: String?
-        var directionId: Int?
-        var vehicleId: String?
-        var scheduledAt: String?
-        var expectedAt: String?
-        var delaySeconds: Int?
-        var relationship: String
+        package var stopName: String?
+        package var stopSequence: Int?
+        package var line: String?
+        package var lineName: String?
+        package var tripId: String?
+        package var directionId: Int?
+        package var vehicleId: String?
+        package var scheduledAt: String?
+        package var expectedAt: String?
+        package var delaySeconds: Int?
+        package var relationship: String
         /// Minutes from now to the passage (negative: just passed).
-        var inMinutes: Double?
-        var observedAt: String
+        package var inMinutes: Double?
+        package var observedAt: String
         /// Seconds since the feed produced this prediction.
-        var dataAgeSeconds: Double
+        package var dataAgeSeconds: Double
 
-        init(_ stored: StoredValue<Departure>, now: Int64, names: TransitNameBook) {
+        package init(_ stored: StoredValue<Departure>, now: Int64, names: TransitNameBook) {
             let d = stored.value
             source = d.sourceID
             stopId = d.stopID
@@ -93,39 +95,39 @@ struct TransitBoard: Sendable {
         }
     }
 
-    struct StopDepartures: ResponseCodable, Sendable {
-        var stopId: String
-        var stopName: String?
-        var departures: [DepartureDTO]
+    package struct StopDepartures: ResponseCodable, Sendable {
+        package var stopId: String
+        package var stopName: String?
+        package var departures: [DepartureDTO]
     }
 
-    struct LineSnapshot: ResponseCodable, Sendable {
-        var network: String
-        var line: String
-        var name: String?
-        var status: String
-        var stops: [StopDepartures]
+    package struct LineSnapshot: ResponseCodable, Sendable {
+        package var network: String
+        package var line: String
+        package var name: String?
+        package var status: String
+        package var stops: [StopDepartures]
         /// Seconds since the newest prediction of the line was produced; nil without any.
-        var dataAgeSeconds: Double?
-        var fetchedAt: String?
-        var generatedAt: String
+        package var dataAgeSeconds: Double?
+        package var fetchedAt: String?
+        package var generatedAt: String
     }
 
-    struct DisruptionDTO: ResponseCodable, Sendable {
-        var source: String
-        var id: String
-        var cause: String?
-        var effect: String?
-        var severity: String?
-        var header: String?
-        var details: String?
-        var url: String?
-        var activePeriods: [PeriodDTO]
-        var lines: [String]
-        var stops: [String]
-        var active: Bool
+    package struct DisruptionDTO: ResponseCodable, Sendable {
+        package var source: String
+        package var id: String
+        package var cause: String?
+        package var effect: String?
+        package var severity: String?
+        package var header: String?
+        package var details: String?
+        package var url: String?
+        package var activePeriods: [PeriodDTO]
+        package var lines: [String]
+        package var stops: [String]
+        package var active: Bool
 
-        init(_ d: Disruption, now: Int64) {
+        package init(_ d: Disruption, now: Int64) {
             source = d.sourceID
             id = d.id
             cause = d.cause
@@ -143,64 +145,64 @@ struct TransitBoard: Sendable {
         }
     }
 
-    struct PeriodDTO: ResponseCodable, Sendable {
-        var start: String?
-        var end: String?
+    package struct PeriodDTO: ResponseCodable, Sendable {
+        package var start: String?
+        package var end: String?
     }
 
-    struct LineTraffic: ResponseCodable, Sendable {
-        var network: String
-        var line: String
-        var status: String
-        var disruptions: [DisruptionDTO]
+    package struct LineTraffic: ResponseCodable, Sendable {
+        package var network: String
+        package var line: String
+        package var status: String
+        package var disruptions: [DisruptionDTO]
     }
 
-    struct TrafficStatus: ResponseCodable, Sendable {
-        var lines: [LineTraffic]
+    package struct TrafficStatus: ResponseCodable, Sendable {
+        package var lines: [LineTraffic]
         /// Active disruptions that name no line (a whole network, an agency, a stop).
-        var other: [DisruptionDTO]
-        var generatedAt: String
+        package var other: [DisruptionDTO]
+        package var generatedAt: String
     }
 
-    struct DepartureList: ResponseCodable, Sendable {
-        var stopId: String
-        var stopName: String?
-        var count: Int
-        var departures: [DepartureDTO]
-        var generatedAt: String
+    package struct DepartureList: ResponseCodable, Sendable {
+        package var stopId: String
+        package var stopName: String?
+        package var count: Int
+        package var departures: [DepartureDTO]
+        package var generatedAt: String
     }
 
-    struct VehicleDTO: ResponseCodable, Sendable {
-        var source: String
-        var network: String
-        var vehicleId: String
-        var label: String?
-        var line: String?
-        var lineName: String?
-        var tripId: String?
-        var lat: Double
-        var lon: Double
-        var bearing: Double?
-        var speed: Double?
-        var stopId: String?
-        var currentStatus: String?
-        var observedAt: String
-        var dataAgeSeconds: Double
+    package struct VehicleDTO: ResponseCodable, Sendable {
+        package var source: String
+        package var network: String
+        package var vehicleId: String
+        package var label: String?
+        package var line: String?
+        package var lineName: String?
+        package var tripId: String?
+        package var lat: Double
+        package var lon: Double
+        package var bearing: Double?
+        package var speed: Double?
+        package var stopId: String?
+        package var currentStatus: String?
+        package var observedAt: String
+        package var dataAgeSeconds: Double
     }
 
-    struct VehicleList: ResponseCodable, Sendable {
-        var count: Int
-        var vehicles: [VehicleDTO]
-        var generatedAt: String
+    package struct VehicleList: ResponseCodable, Sendable {
+        package var count: Int
+        package var vehicles: [VehicleDTO]
+        package var generatedAt: String
     }
 
     /// The transit sources by network and each source's network, read from the catalogue once
     /// per request.
-    struct Networks {
+    package struct Networks {
         private(set) var sources: [String: [String]] = [:]
         private var networkOf: [String: String] = [:]
 
-        init(_ catalog: SourceCatalog, kinds: Set<SourceKind>) {
+        package init(_ catalog: SourceCatalog, kinds: Set<SourceKind>) {
             for source in catalog.all where kinds.contains(source.kind) {
                 let network = source.tags["network"] ?? source.id
                 sources[network, default: []].append(source.id)
@@ -208,9 +210,9 @@ struct TransitBoard: Sendable {
             }
         }
 
-        func network(of sourceID: String) -> String { networkOf[sourceID] ?? sourceID }
+        package func network(of sourceID: String) -> String { networkOf[sourceID] ?? sourceID }
 
-        func sources(in network: String) throws -> [String] {
+        package func sources(in network: String) throws -> [String] {
             guard let found = sources[network] else {
                 let known = sources.keys.sorted().joined(separator: ", ")
                 throw HTTPError(
@@ -220,14 +222,14 @@ struct TransitBoard: Sendable {
         }
 
         /// The sources of `network`, else of every network.
-        func sources(network: String?) throws -> [String] {
+        package func sources(network: String?) throws -> [String] {
             if let network { return try sources(in: network) }
             return sources.values.flatMap { $0 }
         }
     }
 
     /// Effects from most to least serious.
-    static let effectRank = [
+    package static let effectRank = [
         "no_service", "reduced_service", "significant_delays", "detour", "modified_service", "stop_moved",
         "accessibility_issue", "additional_service", "other_effect", "unknown_effect", "no_effect",
     ]
@@ -239,11 +241,11 @@ struct TransitBoard: Sendable {
     }
 
     /// A line of a network: a key that holds any two strings, empty ones included.
-    struct LineKey: Hashable, Comparable {
-        var network: String
-        var line: String
+    package struct LineKey: Hashable, Comparable {
+        package var network: String
+        package var line: String
 
-        static func < (a: LineKey, b: LineKey) -> Bool { (a.network, a.line) < (b.network, b.line) }
+        package static func < (a: LineKey, b: LineKey) -> Bool { (a.network, a.line) < (b.network, b.line) }
     }
 
     /// Active disruptions per (network, line).
@@ -260,7 +262,7 @@ struct TransitBoard: Sendable {
     }
 
     /// Every line seen in departures, vehicles or active disruptions, with its traffic status.
-    func lines(now: Int64) async throws -> LineList {
+    package func lines(now: Int64) async throws -> LineList {
         let networks = Networks(catalog, kinds: transitKinds)
         let sourceIDs = networks.sources.values.flatMap { $0 }
         async let departures = store.departures(
@@ -294,7 +296,7 @@ struct TransitBoard: Sendable {
     }
 
     /// A line's stops in order, with their next `perStop` departures.
-    func snapshot(network: String, line: String, perStop limit: Int, now: Int64) async throws -> LineSnapshot {
+    package func snapshot(network: String, line: String, perStop limit: Int, now: Int64) async throws -> LineSnapshot {
         let networks = Networks(catalog, kinds: transitKinds)
         let sources = try networks.sources(in: network)
         let departures = try await store.departures(
@@ -322,7 +324,7 @@ struct TransitBoard: Sendable {
     }
 
     /// The lines with active disruptions, and the active disruptions that name no line.
-    func traffic(network: String?, now: Int64) async throws -> TrafficStatus {
+    package func traffic(network: String?, now: Int64) async throws -> TrafficStatus {
         let networks = Networks(catalog, kinds: transitKinds)
         let disruptions = try await store.disruptions(sourceIDs: try networks.sources(network: network))
         let active = Self.activeByLine(disruptions, networks: networks, now: now)
@@ -337,7 +339,7 @@ struct TransitBoard: Sendable {
     }
 
     /// The next departures at a stop (of one network, or of all).
-    func departures(stop: String, network: String?, limit: Int, now: Int64) async throws -> DepartureList {
+    package func departures(stop: String, network: String?, limit: Int, now: Int64) async throws -> DepartureList {
         let sources = try Networks(catalog, kinds: transitKinds).sources(network: network)
         let departures = try await store.departures(
             DepartureQuery(sourceIDs: sources, stopID: stop, from: now - 60_000, limit: limit))
@@ -348,7 +350,7 @@ struct TransitBoard: Sendable {
     }
 
     /// The vehicles of a network (or all), of one line if given.
-    func vehicles(network: String?, line: String?, now: Int64) async throws -> VehicleList {
+    package func vehicles(network: String?, line: String?, now: Int64) async throws -> VehicleList {
         let networks = Networks(catalog, kinds: transitKinds)
         let vehicles = try await store.vehicles(sourceIDs: try networks.sources(network: network), routeID: line)
         let list = vehicles.map(\.value).map { v in

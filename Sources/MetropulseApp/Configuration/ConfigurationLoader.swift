@@ -105,6 +105,21 @@ public enum ConfigurationLoader {
             },
             Setting(key: "api.idle_timeout") { c, v throws(ValueError) in c.api.idleTimeoutMillis = try duration(v) },
             Setting(key: "api.max_streams") { c, v throws(ValueError) in c.api.maxStreams = try int(v, 1...100_000) },
+            Setting(key: "web.enabled") { c, v throws(ValueError) in c.web.enabled = try bool(v) },
+            Setting(key: "web.tile_url") { c, v in c.web.tileURL = v },
+            Setting(key: "web.tile_attribution") { c, v in c.web.tileAttribution = v },
+            Setting(key: "web.vendor_dir") { c, v in c.web.vendorDirectory = v },
+            Setting(key: "web.site_dir") { c, v in c.web.siteDirectory = v.isEmpty ? nil : v },
+            Setting(key: "web.map_center") { c, v throws(ValueError) in
+                let parts = v.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard
+                    v.isEmpty
+                        || ((2...3).contains(parts.count) && parts.allSatisfy { $0 != nil }
+                            && (-90...90).contains(parts[0]!) && (-180...180).contains(parts[1]!))
+                else { throw ValueError(message: "expected lat,lon or lat,lon,zoom (e.g. 48.8566,2.3522,13)") }
+                c.web.mapCenter = v
+            },
+            Setting(key: "web.secure_cookies") { c, v throws(ValueError) in c.web.secureCookies = try bool(v) },
             Setting(key: "demo.enabled") { c, v throws(ValueError) in c.demo.enabled = try bool(v) },
             Setting(key: "demo.port") { c, v throws(ValueError) in c.demo.port = try int(v, 0...65535) },
             Setting(key: "data_path") { c, v throws(ValueError) in

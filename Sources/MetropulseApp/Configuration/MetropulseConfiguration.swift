@@ -1,5 +1,6 @@
 public import MetropulseCore
 public import MetropulseKafka
+import MetropulseWeb
 
 /// Everything a Metropulse process is configured with. Defaults need no file: SQLite in the
 /// working directory, 16 workers, the API on 127.0.0.1:8080, and the demo city.
@@ -75,6 +76,23 @@ public struct MetropulseConfiguration: Sendable {
         public var maxStreams = 256
     }
 
+    /// The web pages and the console (`web.*`).
+    public struct Web: Sendable {
+        /// Serve the pages beside the API.
+        public var enabled = true
+        /// `{z}/{x}/{y}` map tile URL; empty: no tiles (markers on a plain background).
+        public var tileURL = WebSettings.defaultTileURL
+        public var tileAttribution = WebSettings.defaultTileAttribution
+        /// Where Debian's libjs-leaflet and libjs-chart.js are installed.
+        public var vendorDirectory = "/usr/share/javascript"
+        /// The templates and assets folder; nil: the one built beside the binary.
+        public var siteDirectory: String?
+        /// `lat,lon[,zoom]` the map opens on; empty: fitted to the data.
+        public var mapCenter = ""
+        /// Mark the console's session cookie `Secure` (behind an HTTPS proxy).
+        public var secureCookies = false
+    }
+
     public struct Demo: Sendable {
         /// nil: on when a source uses a `demo:` URL.
         public var enabled: Bool?
@@ -87,6 +105,7 @@ public struct MetropulseConfiguration: Sendable {
     public var retention = Retention()
     public var api = API()
     public var demo = Demo()
+    public var web = Web()
     public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources

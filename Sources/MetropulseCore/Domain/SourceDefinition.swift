@@ -152,3 +152,23 @@ public struct JSONMapping: Sendable, Hashable, Codable {
         self.longitude = longitude
     }
 }
+
+extension SourceDefinition {
+    /// Every URL in the order a fetch tries them: the source's own, then each fallback's.
+    public var fetchOrder: [String] { urls + fallbacks.flatMap(\.urls) }
+
+    /// Whether a run with this URL was served by a fallback rather than the source's first URL. A
+    /// run records the URL it read last (for GBFS the discovered feed, not `gbfs.json`), so the
+    /// endpoint is the one whose URL shares the longest prefix with it; a source with a single URL
+    /// is never served by a fallback.
+    public func isFallback(servedBy url: String?) -> Bool {
+        let order = fetchOrder
+        guard let url, order.count > 1 else { return false }
+        func common(_ a: String) -> Int { zip(a.utf8, url.utf8).prefix { $0 == $1 }.count }
+        var (best, length) = (0, -1)
+        for (index, candidate) in order.enumerated() where common(candidate) > length {
+            (best, length) = (index, common(candidate))
+        }
+        return best > 0
+    }
+}

@@ -225,8 +225,15 @@ public final class Scheduler: Service {
 
     /// Enqueues an extra run of a source now, ahead of scheduled work. Returns its job id.
     public func runNow(sourceID: String) async throws -> String? {
+        try await Self.runNow(sourceID: sourceID, catalog: catalog, queue: queue, now: clock.nowMillis)
+    }
+
+    /// "Run now" without a scheduler in the process (an `api` process): the same task, put straight
+    /// on the shared queue, ahead of scheduled work. nil for an unknown source.
+    public static func runNow(sourceID: String, catalog: SourceCatalog, queue: any WorkQueue, now: Int64) async throws
+        -> String?
+    {
         guard let source = catalog.source(id: sourceID) else { return nil }
-        let now = clock.nowMillis
         let task = NewTask(
             jobID: "\(source.id)@manual-\(now)", sourceID: source.id, priority: source.priority + 100, runAt: now,
             maxAttempts: source.maxAttempts)

@@ -1,0 +1,442 @@
+import Foundation
+import Hummingbird
+import Logging
+import MetropulseAPI
+import MetropulseCore
+import NIOCore
+
+/// The operator console: sign-in, the orchestrator (queue, fleet, runs, controls, scheduler,
+/// departures), a run's detail, and the feed health ledger. Every page needs the console
+/// session; without it the browser is sent to the sign-in form. The controls POST to the admin
+/// API with the session cookie and its CSRF token.
+struct ConsolePages: Sendable {
+    let pages: WebPages
+
+    var environment: APIEnvironment { pages.environment }
+    var now: Int64 { pages.now }
+
+    func addRoutes(to router: Router<APIRequestContext>) {
+        router.get("admin") { _, _ in Response.seeOther("/admin/orchestrator") }
+        router.get("admin/sign-in", use: signInForm)
+        router.post("admin/sign-in", use: signIn)
+        router.post("admin/sign-out", use: signOut)
+        router.get("admin/orchestrator", use: orchestrator)
+        router.get("admin/runs/:id", use: runDetail)
+        router.get("admin/sources", use: sourcesPage)
+    }
+
+    // MARK: Sign-in
+
+    /// The path to come back to after signing in: a console path of this site only.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/admin"), !next.hasPrefix("//"), !next.contains("\\"),
+            !next.hasPrefix("/admin/sign-")
+        else { return "/admin/orchestrator" }
+        return next
+    }
+
+    enum SessionCheck {
+        case signedIn(String)
+        case failure(Response)
+    }
+
+    /// The session, or the redirect to sign in.
+    func requireSession(_ request: Request) -> SessionCheck {
+        if let session = pages.session(request) { return .signedIn(session) }
+        var next = request.uri.path
+        if let query = request.uri.query, !query.isEmpty { next += "?" + query }
+        let target = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return .failure(.seeOther("/admin/sign-in?next=\(target)"))
+    }
+
+    @Sendable func signInForm(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if pages.session(request) != nil {
+            return .seeOther(Self.safeNext(request.uri.queryParameters.get("next").map { String($0) }))
+        }
+        return signInPage(request, next: request.uri.queryParameters.get("next").map { String($0) }, message: nil)
+    }
+
+    func signInPage(_ request: Request, next: String?, message: String?, status: HTTPResponse.Status = .ok) -> Response
+    {
+        pages.render(
+            "sign-in", frame: pages.frame("Sign in", request),
+            [
+                "next": Self.safeNext(next), "message": message ?? "", "hasMessage": message != nil,
+                "enabled": environment.adminKey != nil,
+            ], request: request, status: status)
+    }
+
+    static func formFields(_ buffer: ByteBuffer) -> [String: String] {
+        var fields: [String: String] = [:]
+        let text = String(buffer: buffer)
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s)
+            }
+            guard let name = parts.first else { continue }
+            fields[decode(name)] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+
+    @Sendable func signIn(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 16 << 10)
+        let fields = Self.formFields(body)
+        guard AdminSession.isSameOrigin(request) else {
+            return pages.errorPage(
+                .forbidden, "Cross-site sign-in refused: the form must come from this server.", request)
+        }
+        guard let key = environment.adminKey else {
+            return signInPage(
+                request, next: fields["next"],
+                message: "The console is disabled: start Metropulse with an admin key (METROPULSE_API_ADMIN_KEY).",
+                status: .forbidden)
+        }
+        guard let given = fields["key"], !given.isEmpty, AdminSession(adminKey: key).matches(given) else {
+            // A wrong key costs the caller a moment, so guessing is slow.
+            try? await Task.sleep(for: .milliseconds(400))
+            environment.logger.notice("console sign-in refused: wrong key")
+            return signInPage(
+                request, next: fields["next"], message: "That key is not the admin key.", status: .unauthorized)
+        }
+        let token = AdminSession(adminKey: key).issue(now: now)
+        return .seeOther(
+            Self.safeNext(fields["next"]),
+            headers: [.setCookie: AdminSession.setCookie(token, secure: pages.site.settings.secureCookies)])
+    }
+
+    @Sendable func signOut(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let body = try await request.body.collect(upTo: 16 << 10)
+        let fields = Self.formFields(body)
+        guard let key = environment.adminKey, let session = pages.session(request) else {
+            return .seeOther("/", headers: [.setCookie: AdminSession.clearCookie])
+        }
+        guard AdminSession.isSameOrigin(request), let token = fields["csrf_token"],
+            AdminSession(adminKey: key).isValidCSRF(token, session: session)
+        else {
+            return pages.errorPage(
+                .forbidden, "Sign-out refused: the form's token does not match this session.", request)
+        }
+        return .seeOther("/", headers: [.setCookie: AdminSession.clearCookie])
+    }
+
+    // MARK: The orchestrator
+
+    static let windows: [(String, String, Int64)] = [
+        ("15m", "15 minutes", 15 * 60_000), ("1h", "1 hour", 3_600_000), ("6h", "6 hours", 6 * 3_600_000),
+        ("24h", "24 hours", 86_400_000),
+    ]
+
+    @Sendable func orchestrator(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let part = request.uri.queryParameters.get("part").map { String($0) }
+        let filters = try RunFilters(request, catalog: environment.catalog)
+        let board = OperationsBoard(environment)
+        let now = self.now
+        func queue() async throws -> [String: Any] {
+            let q = try await board.queue(now: now)
+            let partitions: [[String: Any]] = (q.partitions ?? []).map { p in
+                [
+                    "name": "\(p.topic)/\(p.partition)", "committed": p.committed.map { String($0) } ?? "—",
+                    "high": p.highWatermark, "lag": p.lag,
+                    "lagAge": p.lagSeconds.map { Format.duration(seconds: $0) } ?? "—", "readBy": p.readBy ?? "—",
+                ]
+            }
+            return [
+                "queued": Format.count(q.queued), "running": Format.count(q.running),
+                "retrying": Format.count(q.retrying), "dead": Format.count(q.dead),
+                "succeeded": Format.count(q.succeeded), "deadCount": q.dead,
+                "zeroQueued": q.queued == 0, "zeroRetrying": q.retrying == 0, "zeroDead": q.dead == 0,
+                "zeroRunning": q.running == 0,
+                "oldest": q.oldestWaitingAgeSeconds.map { Format.duration(seconds: $0) } ?? "none waiting",
+                "throughput": String(format: "%.2f", q.throughputPerSecond), "lastMinute": q.finishedLastMinute,
+                "partitions": partitions, "hasPartitions": !partitions.isEmpty,
+            ]
+        }
+        func fleet() async throws -> [String: Any] {
+            let workers = try await board.workers(now: now).workers.sorted { a, b in
+                let rank = ["down": 0, "behind": 1, "healthy": 2]
+                return (rank[a.health] ?? 3, a.workerId) < (rank[b.health] ?? 3, b.workerId)
+            }
+            let rows: [[String: Any]] = workers.map { w in
+                [
+                    "id": w.workerId, "health": w.health, "healthLabel": w.health.capitalized, "status": w.status,
+                    "host": w.host, "pid": w.pid, "inFlight": w.inFlight, "concurrency": w.concurrency,
+                    "utilisation": w.concurrency > 0 ? Int(Double(w.inFlight) / Double(w.concurrency) * 100) : 0,
+                    "processed": Format.count(w.processed), "failed": Format.count(w.failed),
+                    "fetchRate": String(format: "%.2f", w.fetchRate), "errors": w.errorsLastMinute,
+                    "cpu": String(format: "%.1f s", w.cpuSeconds), "memory": Format.bytes(w.memoryBytes),
+                    "heartbeat": Format.millis(w.lastSeenAt) ?? 0, "partitions": w.partitions.joined(separator: ", "),
+                    "hasPartitions": !w.partitions.isEmpty, "paused": w.status == "paused",
+                    "down": w.health == "down",
+                ]
+            }
+            let down = workers.filter { $0.health != "healthy" }.count
+            return ["workers": rows, "hasWorkers": !rows.isEmpty, "workerCount": rows.count, "unhealthy": down > 0]
+        }
+        func runs() async throws -> [String: Any] {
+            let list = try await board.taskRuns(
+                TaskRunQuery(
+                    status: filters.status, sourceID: filters.source, since: now - filters.windowMillis,
+                    limit: filters.limit + 1))
+            let shown = list.runs.prefix(filters.limit)
+            let timeline = try await board.taskRuns(
+                TaskRunQuery(
+                    status: filters.status, sourceID: filters.source, since: now - filters.windowMillis,
+                    limit: 120))
+            let rows: [[String: Any]] = shown.map { r in
+                [
+                    "id": r.id, "href": "/admin/runs/\(pathPart(r.id))", "source": r.source, "status": r.status,
+                    "attempt": r.attempt, "worker": r.workerId, "finished": Format.millis(r.finishedAt) ?? 0,
+                    "finishedAt": r.finishedAt, "clock": Format.millis(r.finishedAt).map(Format.clock) ?? "",
+                    "duration": "\(r.durationMs) ms", "entities": r.entityCount, "rejected": r.rejectedCount,
+                    "http": r.httpStatus.map(String.init) ?? "—", "error": r.errorMessage ?? "",
+                ]
+            }
+            let bars: [[String: Any]] = timeline.runs.reversed().map { r in
+                let height = max(12, min(42, Int(log2(Double(max(2, r.durationMs)))) * 3))
+                return [
+                    "href": "/admin/runs/\(pathPart(r.id))", "status": r.status, "height": height,
+                    "label": "\(r.source) \(r.status) at \(r.finishedAt) (\(r.durationMs) ms)",
+                ]
+            }
+            var more = filters
+            more.limit = min(200, filters.limit + 20)
+            return [
+                "runs": rows, "hasRuns": !rows.isEmpty, "bars": bars,
+                "moreURL": list.runs.count > filters.limit && filters.limit < 200 ? more.query(part: nil) : "",
+                "atCap": list.runs.count > filters.limit && filters.limit >= 200,
+                "filterSummary": filters.summary,
+            ]
+        }
+        func scheduler() async throws -> [String: Any] {
+            let s = try await board.scheduler(now: now)
+            let states = Dictionary(
+                try await environment.store.sourceStates().map { ($0.sourceID, $0) },
+                uniquingKeysWith: { a, _ in a })
+            let sources: [[String: Any]] = environment.catalog.all.map { source in
+                let state = states[source.id]
+                return [
+                    "id": source.id, "enabled": source.enabled,
+                    "interval": Format.duration(seconds: Double(source.intervalMillis) / 1000),
+                    "next": state?.nextRunAt ?? 0, "hasNext": state?.nextRunAt != nil,
+                    "nextClock": state?.nextRunAt.map(Format.clock) ?? "",
+                    "last": state?.lastRunAt ?? 0, "hasLast": state?.lastRunAt != nil,
+                    "lastStatus": state?.lastRunStatus?.rawValue ?? "never",
+                ]
+            }
+            let lastTick = states.values.compactMap(\.lastSlotAt).max()
+            return [
+                "schedulerState": s.state, "leading": s.state == "leading",
+                "leader": s.leader.map { l in
+                    [
+                        "id": l.schedulerId, "host": l.host, "pid": l.pid, "since": Format.millis(l.since) ?? 0,
+                        "sinceText": l.since, "renewed": Format.millis(l.renewedAt) ?? 0,
+                    ] as [String: Any]
+                } as Any,
+                "hasLeader": s.leader != nil, "lastTick": lastTick ?? 0, "hasLastTick": lastTick != nil,
+                "sources": sources,
+            ]
+        }
+        func departures() async throws -> [String: Any] {
+            let transit = TransitBoard(environment)
+            let lines = try await transit.lines(now: now).lines.filter { $0.departures > 0 }
+                .sorted { ($0.departures, $1.line) > ($1.departures, $0.line) }.prefix(4)
+            var boards: [[String: Any]] = []
+            for line in lines {
+                let snapshot = try await transit.snapshot(network: line.network, line: line.line, perStop: 2, now: now)
+                let next = snapshot.stops.flatMap { stop in
+                    stop.departures.map { d -> (Int64, [String: Any]) in
+                        var row = WebPages.departure(d)
+                        row["stopName"] = stop.stopName ?? stop.stopId
+                        return ((row["at"] as? Int64) ?? 0, row)
+                    }
+                }.filter { $0.0 >= now - 60_000 }.sorted { $0.0 < $1.0 }.prefix(5).map(\.1)
+                boards.append([
+                    "line": line.name ?? line.line, "network": line.network,
+                    "href": "/lines/\(pathPart(line.network))/\(pathPart(line.line))",
+                    "chipStyle": WebPages.chipStyle(line.color) ?? "", "status": line.status,
+                    "departures": Array(next), "hasDepartures": !next.isEmpty,
+                ])
+            }
+            return ["boards": boards, "hasBoards": !boards.isEmpty]
+        }
+
+        let sections: [String: () async throws -> [String: Any]] = [
+            "queue": queue, "fleet": fleet, "runs": runs, "scheduler": scheduler, "departures": departures,
+        ]
+        if let part {
+            guard let build = sections[part] else {
+                throw HTTPError(
+                    .badRequest, message: "part must be one of: \(sections.keys.sorted().joined(separator: ", "))")
+            }
+            var context = try await build()
+            context["filters"] = filters.context(environment.catalog)
+            return pages.fragment("orchestrator-\(part)", context, request: request)
+        }
+        return await pages.page("orchestrator", title: "Orchestrator", request) {
+            var context: [String: Any] = [:]
+            for build in [queue, fleet, runs, scheduler, departures] {
+                context.merge(try await build()) { a, _ in a }
+            }
+            context["filters"] = filters.context(environment.catalog)
+            context["runsURL"] = filters.query(part: "runs")
+            context["sourceIds"] = environment.catalog.all.map(\.id)
+            context["canRunNow"] = environment.runNow != nil
+            return context
+        }
+    }
+
+    /// The recent runs' filters, from and back to the query string (so a view can be shared).
+    struct RunFilters {
+        var source: String?
+        var status: TaskRunStatus?
+        var window: String
+        var windowMillis: Int64
+        var limit: Int
+
+        init(_ request: Request, catalog: SourceCatalog) throws {
+            source = request.query("source")
+            if let source, catalog.source(id: source) == nil {
+                throw HTTPError(.badRequest, message: "source: unknown source '\(source)'")
+            }
+            status = try request.enumQuery("status", as: TaskRunStatus.self)
+            let window = request.query("window") ?? "1h"
+            self.window = window
+            guard let match = ConsolePages.windows.first(where: { $0.0 == window }) else {
+                throw HTTPError(.badRequest, message: "window must be one of: 15m, 1h, 6h, 24h")
+            }
+            windowMillis = match.2
+            limit = try request.intQuery("limit", default: 20, range: 1...200)
+        }
+
+        func query(part: String?) -> String {
+            var items: [String] = []
+            if let part { items.append("part=\(part)") }
+            if let source {
+                items.append("source=\(source.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? source)")
+            }
+            if let status { items.append("status=\(status.rawValue)") }
+            items.append("window=\(window)")
+            items.append("limit=\(limit)")
+            return "/admin/orchestrator?" + items.joined(separator: "&")
+        }
+
+        var summary: String {
+            var parts = ["the last \(ConsolePages.windows.first { $0.0 == window }?.1 ?? window)"]
+            if let source { parts.append("source \(source)") }
+            if let status { parts.append("status \(status.rawValue)") }
+            return parts.joined(separator: ", ")
+        }
+
+        func context(_ catalog: SourceCatalog) -> [String: Any] {
+            [
+                "sources": catalog.all.map { ["id": $0.id, "selected": $0.id == source] },
+                "statuses": TaskRunStatus.allCases.map { ["name": $0.rawValue, "selected": $0 == status] },
+                "windows": ConsolePages.windows.map { ["name": $0.0, "label": $0.1, "selected": $0.0 == window] },
+            ]
+        }
+    }
+
+    // MARK: A run
+
+    @Sendable func runDetail(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let raw = try context.parameters.require("id")
+        let id = raw.removingPercentEncoding ?? raw
+        return await pages.page("run", title: "Run", request) {
+            guard let run = try await environment.store.taskRun(id: id) else {
+                throw HTTPError(.notFound, message: "no task run '\(id)' (runs are kept for the retention period)")
+            }
+            let dto = try await OperationsBoard(environment).taskRuns(TaskRunQuery(jobID: run.jobID, limit: 50))
+            let attempts: [[String: Any]] = dto.runs.sorted { $0.attempt < $1.attempt }.map { r in
+                [
+                    "id": r.id, "href": "/admin/runs/\(pathPart(r.id))", "attempt": r.attempt, "status": r.status,
+                    "finishedAt": r.finishedAt, "error": r.errorMessage ?? "", "current": r.id == run.id,
+                ]
+            }
+            let maxAttempts = environment.catalog.source(id: run.sourceID)?.maxAttempts
+            let json = String(
+                decoding: try APIRequestContext.jsonEncoder().encode(dto.runs.first { $0.id == run.id }), as: UTF8.self)
+            return [
+                "id": run.id, "job": run.jobID, "task": run.taskID.map(String.init) ?? "—", "source": run.sourceID,
+                "status": run.status.rawValue, "attempt": run.attempt,
+                "maxAttempts": maxAttempts.map(String.init) ?? "—", "worker": run.workerID,
+                "started": Timestamp.iso8601(run.startedAt), "finished": Timestamp.iso8601(run.finishedAt),
+                "duration": "\(run.durationMillis) ms", "url": run.url ?? "—", "hasURL": run.url != nil,
+                "http": run.httpStatus.map(String.init) ?? "—",
+                "bytes": run.bytes.map { Format.bytes(Int64($0)) } ?? "—",
+                "entities": run.entityCount, "rejected": run.rejectedCount, "hash": run.contentHash ?? "—",
+                "feedTimestamp": run.feedTimestamp.map(Timestamp.iso8601) ?? "—",
+                "errorKind": run.errorKind?.rawValue ?? "", "errorMessage": run.errorMessage ?? "",
+                "hasError": run.errorMessage != nil || run.errorKind != nil, "attempts": attempts,
+                "json": json, "sourceRunsURL": "/admin/orchestrator?source=\(pathPart(run.sourceID))&window=24h",
+            ]
+        }
+    }
+
+    // MARK: Sources (the feed health ledger)
+
+    @Sendable func sourcesPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let part = request.uri.queryParameters.get("part")
+        let build = { () async throws -> [String: Any] in
+            let now = self.now
+            var rows: [[String: Any]] = []
+            for source in environment.catalog.all {
+                let runs = try await environment.store.taskRuns(
+                    TaskRunQuery(sourceID: source.id, since: now - FeedHealth.dayMillis, limit: 200_000))
+                let h = FeedHealth.assess(source, runs: runs, now: now)
+                // 24 hourly buckets, oldest first: all good, some failed, all failed, or no run.
+                var buckets = [(runs: Int, good: Int)](repeating: (0, 0), count: 24)
+                for run in runs {
+                    let index = 23 - Int((now - run.finishedAt) / FeedHealth.hourMillis)
+                    guard (0..<24).contains(index) else { continue }
+                    buckets[index].runs += 1
+                    if run.status.isSuccess { buckets[index].good += 1 }
+                }
+                let bars: [[String: Any]] = buckets.enumerated().map { index, b in
+                    let kind = b.runs == 0 ? "none" : b.good == b.runs ? "good" : b.good == 0 ? "bad" : "mixed"
+                    let hoursAgo = 23 - index
+                    return [
+                        "kind": kind, "label": "\(hoursAgo)–\(hoursAgo + 1) h ago: \(b.good)/\(b.runs) runs succeeded",
+                    ]
+                }
+                let lastGood = runs.filter { $0.status.isSuccess }.max { $0.finishedAt < $1.finishedAt }
+                let endpoint = lastGood?.url
+                rows.append([
+                    "id": source.id, "kind": source.kind.rawValue, "state": h.state.rawValue, "reason": h.reason,
+                    "bars": bars, "uptimeHour": Format.percent(h.lastHour.uptime),
+                    "uptimeDay": Format.percent(h.lastDay.uptime), "runsDay": h.lastDay.runs,
+                    "p50": h.latency.map { "\($0.p50Millis) ms" } ?? "—",
+                    "p95": h.latency.map { "\($0.p95Millis) ms" } ?? "—",
+                    "p99": h.latency.map { "\($0.p99Millis) ms" } ?? "—",
+                    "hasError": h.lastError != nil, "errorAt": h.lastError?.at ?? 0,
+                    "errorText": h.lastError.map { e in
+                        [e.httpStatus.map { "HTTP \($0)" }, e.kind?.rawValue, e.message].compactMap { $0 }.joined(
+                            separator: ": ")
+                    } ?? "",
+                    "contentSince": h.contentSince ?? 0, "hasContentSince": h.contentSince != nil,
+                    "frozen": h.contentSince.map { now - $0 > h.staleAfterMillis } ?? false,
+                    "endpoint": endpoint ?? "—", "fallback": source.isFallback(servedBy: endpoint),
+                    "lastSuccess": h.lastSuccessAt ?? 0, "hasLastSuccess": h.lastSuccessAt != nil,
+                    "feedTimestamp": h.feedTimestamp ?? 0, "hasFeedTimestamp": h.feedTimestamp != nil,
+                    "failures": h.consecutiveFailures,
+                    "runsHref": "/admin/orchestrator?source=\(pathPart(source.id))&window=24h",
+                    "staleAfter": Format.duration(seconds: Double(h.staleAfterMillis) / 1000),
+                ])
+            }
+            let rank = ["down": 0, "stale": 1, "degraded": 2, "unknown": 3, "live": 4]
+            rows.sort {
+                ((rank[$0["state"] as! String] ?? 5), $0["id"] as! String) < (
+                    (rank[$1["state"] as! String] ?? 5), $1["id"] as! String
+                )
+            }
+            let problems = rows.filter { ($0["state"] as? String) != "live" }.count
+            return ["sources": rows, "hasSources": !rows.isEmpty, "problems": problems, "allLive": problems == 0]
+        }
+        if part == "ledger" { return pages.fragment("sources-ledger", try await build(), request: request) }
+        return await pages.page("sources", title: "Sources", request, build)
+    }
+}

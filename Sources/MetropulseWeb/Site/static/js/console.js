@@ -1,0 +1,86 @@
+// The orchestrator's controls: each POSTs to the admin API with the session's CSRF token and
+// says what happened; the sections then refresh to show the effect.
+import { post, refreshSections } from './common.js';
+
+const outcome = document.getElementById('control-outcome');
+const target = document.getElementById('control-target');
+
+function say(text, ok) {
+  if (!outcome) return;
+  outcome.textContent = text;
+  outcome.className = `outcome ${ok ? 'ok' : 'failed'}`;
+}
+
+function describe(result) {
+  return result.body?.error?.message ?? `HTTP ${result.status}`;
+}
+
+const names = {
+  PAUSE_FETCH: 'Pause', RESUME_FETCH: 'Resume', DRAIN: 'Drain', REBALANCE: 'Rebalance', RELOAD_CONFIG: 'Reload config',
+};
+
+for (const button of document.querySelectorAll('[data-command]')) {
+  button.addEventListener('click', async () => {
+    const kind = button.dataset.command;
+    const worker = target?.value || null;
+    button.disabled = true;
+    try {
+      const result = await post('/api/system/commands', { kind, target: worker });
+      if (result.ok) {
+        say(`${names[kind]} sent to ${worker ?? 'every worker'} (command ${result.body.id}); the fleet shows it at the next heartbeat.`, true);
+        setTimeout(refreshSections, 1500);
+      } else {
+        say(`${names[kind]} failed: ${describe(result)}`, false);
+      }
+    } catch (error) {
+      say(`${names[kind]} failed: ${error.message}`, false);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+document.getElementById('requeue-dead')?.addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    const result = await post('/api/system/queue/requeue-dead');
+    say(result.ok ? `Requeued ${result.body.requeued} dead tasks.` : `Requeue failed: ${describe(result)}`, result.ok);
+    refreshSections();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+document.getElementById('run-now')?.addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  const source = document.getElementById('run-source').value;
+  button.disabled = true;
+  try {
+    const result = await post(`/api/sources/${encodeURIComponent(source)}/run`);
+    if (result.ok) {
+      say(`Run of ${source} queued (job ${result.body.job_id}); it appears in the runs below when it finishes.`, true);
+      for (const delay of [1500, 4000, 8000]) setTimeout(refreshSections, delay);
+    } else {
+      say(`Run now failed: ${describe(result)}`, false);
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// A target that left the fleet stays selectable until the page reloads; the select keeps its choice
+// across refreshes because it is outside the refreshed sections.
+
+for (const button of document.querySelectorAll('[data-copy]')) {
+  button.addEventListener('click', async () => {
+    const text = document.getElementById(button.dataset.copy)?.textContent ?? '';
+    const status = document.getElementById('copy-outcome');
+    try {
+      await navigator.clipboard.writeText(text);
+      if (status) status.textContent = 'Copied.';
+    } catch {
+      if (status) status.textContent = 'The browser refused the clipboard: select the text instead.';
+    }
+  });
+}

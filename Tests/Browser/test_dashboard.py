@@ -1,0 +1,328 @@
+"""The dashboard and the console in a real browser (Debian's headless Chromium through Selenium),
+against a running `metropulse serve` on the demo city. `scripts/browser-tests` starts the servers
+and runs this file; it reads:
+
+  METROPULSE_BASE_URL     the server, e.g. http://127.0.0.1:18080
+  METROPULSE_ADMIN_KEY    its admin key
+  METROPULSE_SCREENSHOTS  where the screenshots of every page go (1280x800 and 390x844)
+"""
+
+import json
+import os
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+BASE = os.environ.get("METROPULSE_BASE_URL", "http://127.0.0.1:8080").rstrip("/")
+KEY = os.environ.get("METROPULSE_ADMIN_KEY", "")
+SHOTS = os.environ.get("METROPULSE_SCREENSHOTS", ".build/screenshots")
+
+
+def api(path, method="GET", body=None, headers=None):
+    request = urllib.request.Request(BASE + path, method=method, data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def browser(width=1280, height=800):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("METROPULSE_CHROMIUM", "/usr/bin/chromium")
+    for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={width},{height}"]:
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(os.environ.get("METROPULSE_CHROMEDRIVER", "/usr/bin/chromedriver")),
+                              options=options)
+    driver.set_page_load_timeout(30)
+    # The viewport itself is the asked size (a phone's below 600 px), whatever the window's frame takes.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    return driver
+
+
+def wait_for(condition, timeout=30.0, interval=0.25, message="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message} (last: {last!r})")
+
+
+def sign_in(driver, next_path="/admin/orchestrator"):
+    driver.get(f"{BASE}/admin/sign-in?next={urllib.request.quote(next_path, safe='')}")
+    if "/admin/sign-in" not in driver.current_url:
+        return  # signed in already: the form sends the browser on
+    driver.find_element(By.ID, "key").send_keys(KEY)
+    driver.find_element(By.CSS_SELECTOR, "form[action='/admin/sign-in'] button[type=submit]").click()
+    wait_for(lambda: driver.current_url.startswith(BASE + next_path.split("?")[0]), 10, message="the console after sign-in")
+
+
+def problems(driver):
+    """Console errors and failed requests the page logged."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+class Pages:
+    """The pages every check visits, found from the API."""
+
+    @staticmethod
+    def paths():
+        paths = ["/", "/lines", "/cities"]
+        _, lines = api("/api/lines")
+        if lines["lines"]:
+            first = max(lines["lines"], key=lambda l: l["departures"])
+            paths.append(f"/lines/{first['network']}/{first['line']}")
+        _, stations = api("/api/stations?limit=1")
+        if stations["stations"]:
+            s = stations["stations"][0]
+            paths.append(f"/stations/{s['source']}/{s['id']}")
+        _, cities = api("/api/cities")
+        for city in cities["cities"][:1]:
+            paths.append(f"/cities/{city['city']}")
+        return paths
+
+    @staticmethod
+    def admin_paths():
+        paths = ["/admin/orchestrator", "/admin/sources", "/admin/sign-in"]
+        _, runs = api("/api/system/task-runs?limit=1")
+        if runs["runs"]:
+            paths.append(f"/admin/runs/{urllib.request.quote(runs['runs'][0]['id'], safe='')}")
+        return paths
+
+
+class DashboardTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        wait_for(lambda: api("/api/stations?limit=1")[1]["count"] > 0, 60, message="the demo's first stations")
+        wait_for(lambda: api("/api/lines")[1]["count"] > 0, 60, message="the demo's first lines")
+        cls.driver = browser()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.quit()
+
+    def setUp(self):
+        self.driver.get_log("browser")  # forget what earlier tests logged
+
+    def test_every_page_loads_without_errors(self):
+        d = self.driver
+        for path in Pages.paths():
+            d.get(BASE + path)
+            time.sleep(1.5)
+            self.assertEqual(problems(d), [], f"{path}: console errors or failed requests")
+            self.assertIn("Metropulse", d.title, path)
+        sign_in(d)
+        for path in Pages.admin_paths():
+            if path == "/admin/sign-in":
+                continue
+            d.get(BASE + path)
+            time.sleep(1.5)
+            self.assertEqual(problems(d), [], f"{path}: console errors or failed requests")
+            self.assertNotIn("/admin/sign-in", d.current_url, path)
+
+    def test_map_shows_every_station_and_updates_live(self):
+        d = self.driver
+        d.get(BASE + "/")
+        _, stations = api("/api/stations?limit=50000")
+        expected = len([s for s in stations["stations"] if s.get("lat") is not None])
+        count = wait_for(lambda: d.execute_script("return window.metropulseMap && window.metropulseMap.stationCount()"),
+                         20, message="station markers")
+        self.assertEqual(count, expected, "markers on the map vs /api/stations")
+        self.assertEqual(int(d.find_element(By.ID, "map").get_attribute("data-stations")), expected)
+        d.execute_script("window.__notReloaded = true")
+        before = d.execute_script("""
+            const m = window.metropulseMap; const out = {};
+            for (const k of m.stationKeys()) { const s = m.station(k); out[k] = [s.bikes, s.docks, s.observed, s.colour]; }
+            return out;""")
+
+        def changed():
+            now = d.execute_script("""
+                const m = window.metropulseMap; const out = {};
+                for (const k of m.stationKeys()) { const s = m.station(k); out[k] = [s.bikes, s.docks, s.observed, s.colour]; }
+                return out;""")
+            return [k for k, v in now.items() if before.get(k) != v]
+
+        moved = wait_for(changed, 60, 1, message="a station to change after the demo's next update")
+        self.assertTrue(d.execute_script("return window.__notReloaded === true"), "the page was reloaded")
+        key = moved[0]
+        # The popup shows the new counts: open it and compare with the API.
+        source, station_id = key.split("/", 1)
+        state = d.execute_script("return window.metropulseMap.station(arguments[0])", key)
+        self.assertIn(state["category"], ["empty", "low", "available", "full", "closed"])
+        # Badges: every source has a freshness state from the health ledger.
+        badges = wait_for(lambda: [e.text for e in d.find_elements(By.CSS_SELECTOR, "[data-badge]") if e.text != "…"],
+                          20, message="freshness badges")
+        for text in badges:
+            self.assertIn(text, ["live", "degraded", "stale", "down", "unknown"])
+        self.assertEqual(problems(d), [])
+
+    def test_search_finds_a_station_and_opens_its_popup(self):
+        d = self.driver
+        d.get(BASE + "/")
+        wait_for(lambda: d.execute_script("return window.metropulseMap && window.metropulseMap.stationCount()"), 20)
+        _, stations = api("/api/stations?limit=1")
+        name = stations["stations"][0]["name"]
+        box = d.find_element(By.ID, "search")
+        box.send_keys(name[:6])
+        result = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#search-results button"), 5, message="search results")
+        result[0].click()
+        popup = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content .popup-title"), 5,
+                         message="a popup")
+        self.assertTrue(popup[0].text)
+
+    def test_line_page_shows_the_snapshot_departures(self):
+        d = self.driver
+        _, lines = api("/api/lines")
+        line = max(lines["lines"], key=lambda l: l["departures"])
+        path = f"/lines/{line['network']}/{line['line']}"
+        for attempt in range(5):
+            _, snapshot = api(f"/api/snapshots/{line['network']}/{line['line']}?per_stop=4")
+            d.get(BASE + path)
+            rows = d.find_elements(By.CSS_SELECTOR, "tr.stop-row")
+            page = {r.get_attribute("data-stop"): [li.get_attribute("data-trip") for li in r.find_elements(By.CSS_SELECTOR, "li[data-trip]")]
+                    for r in rows}
+            _, again = api(f"/api/snapshots/{line['network']}/{line['line']}?per_stop=4")
+            expected = {s["stop_id"]: [dep.get("trip_id") or "" for dep in s["departures"]] for s in snapshot["stops"]}
+            if snapshot["fetched_at"] == again["fetched_at"]:
+                break  # no update between the two reads: the comparison is fair
+        self.assertTrue(expected, "the snapshot has stops")
+        self.assertEqual(page, expected, "next departures on the page vs /api/snapshots")
+
+    def test_console_pause_resume_and_run_now(self):
+        d = self.driver
+        sign_in(d)
+        Select(d.find_element(By.ID, "refresh")).select_by_value("1")
+        _, workers = api("/api/system/workers")
+        worker = next(w for w in workers["workers"] if w["health"] != "down")["worker_id"]
+        Select(d.find_element(By.ID, "control-target")).select_by_value(worker)
+        d.find_element(By.CSS_SELECTOR, "[data-command=PAUSE_FETCH]").click()
+        outcome = wait_for(lambda: d.find_element(By.ID, "control-outcome").text, 10, message="the command's outcome")
+        self.assertIn("sent to", outcome)
+
+        def status_on_page():
+            # Read in one script: the section is replaced by each refresh.
+            return d.execute_script(
+                "return document.querySelector(`tr[data-worker='${arguments[0]}']`)?.dataset.status ?? null", worker)
+
+        wait_for(lambda: status_on_page() == "paused", 40, message=f"{worker} paused on the page")
+        status = {w["worker_id"]: w["status"] for w in api("/api/system/workers")[1]["workers"]}
+        self.assertEqual(status[worker], "paused", "the API agrees")
+        d.find_element(By.CSS_SELECTOR, "[data-command=RESUME_FETCH]").click()
+        wait_for(lambda: status_on_page() == "running", 40, message=f"{worker} running again")
+        status = {w["worker_id"]: w["status"] for w in api("/api/system/workers")[1]["workers"]}
+        self.assertEqual(status[worker], "running")
+
+        self.assertTrue(d.find_element(By.ID, "run-now").is_enabled(), "Run now is offered")
+        source = "demo-bikes"
+        Select(d.find_element(By.ID, "f-source")).select_by_value(source)
+        d.find_element(By.CSS_SELECTOR, "#run-filters button[type=submit]").click()
+        wait_for(lambda: "source=demo-bikes" in d.current_url, 5)
+        Select(d.find_element(By.ID, "refresh")).select_by_value("1")
+        runs_on_page = "return [...document.querySelectorAll('#runs-table tr[data-run]')].map(e => e.dataset.run)"
+        before = set(d.execute_script(runs_on_page))
+        Select(d.find_element(By.ID, "run-source")).select_by_value(source)
+        d.find_element(By.ID, "run-now").click()
+        outcome = wait_for(lambda: "queued" in d.find_element(By.ID, "control-outcome").text and
+                           d.find_element(By.ID, "control-outcome").text, 10, message="Run now's outcome")
+        job = outcome.split("job ")[1].split(")")[0]
+
+        def new_run():
+            return [r for r in d.execute_script(runs_on_page) if r not in before and r.startswith(job)]
+
+        wait_for(new_run, 30, message="the new run in the timeline")
+        bars = d.execute_script("return [...document.querySelectorAll('.timeline a')].map(a => decodeURIComponent(a.href))")
+        self.assertTrue(any(job in href for href in bars), "the run is on the timeline")
+
+    def test_admin_needs_the_session(self):
+        fresh = browser()
+        try:
+            for path in ["/admin/orchestrator", "/admin/sources"]:
+                fresh.get(BASE + path)
+                self.assertIn("/admin/sign-in", fresh.current_url, path)
+        finally:
+            fresh.quit()
+        status, body = api("/api/system/commands", "POST", b'{"kind": "PAUSE_FETCH"}',
+                           {"Content-Type": "application/json"})
+        self.assertEqual(status, 401)
+        self.assertIn("X-API-Key", body["error"]["message"])
+        # A session cookie without its CSRF token is refused too.
+        opener = urllib.request.build_opener()
+        form = urllib.parse.urlencode({"key": KEY, "next": "/admin/orchestrator"}).encode()
+        request = urllib.request.Request(BASE + "/admin/sign-in", data=form, method="POST",
+                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        try:
+            urllib.request.build_opener(NoRedirect).open(request, timeout=10)
+            self.fail("sign-in should answer 303")
+        except urllib.error.HTTPError as error:
+            self.assertEqual(error.code, 303)
+            cookie = error.headers["Set-Cookie"].split(";")[0]
+        status, body = api("/api/system/commands", "POST", b'{"kind": "PAUSE_FETCH"}',
+                           {"Content-Type": "application/json", "Cookie": cookie})
+        self.assertEqual(status, 403)
+        del opener
+
+    def test_accessibility_no_serious_violation(self):
+        from axe_selenium_python import Axe
+        d = self.driver
+        found = {}
+        sign_in(d)
+        for path in Pages.paths() + Pages.admin_paths():
+            if path == "/admin/sign-in":
+                continue
+            d.get(BASE + path)
+            time.sleep(1.5)
+            axe = Axe(d)
+            axe.inject()
+            results = axe.run()
+            bad = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+                   for v in results["violations"] if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[path] = bad
+        d.delete_all_cookies()
+        d.get(BASE + "/admin/sign-in")
+        axe = Axe(d)
+        axe.inject()
+        bad = [v["id"] for v in axe.run()["violations"] if v["impact"] in ("serious", "critical")]
+        if bad:
+            found["/admin/sign-in"] = bad
+        self.assertEqual(found, {}, "axe: serious or critical violations")
+
+    def test_screenshots_of_every_page(self):
+        os.makedirs(SHOTS, exist_ok=True)
+        for width, height in [(1280, 800), (390, 844)]:
+            d = browser(width, height)
+            try:
+                sign_in(d)
+                for path in Pages.paths() + Pages.admin_paths():
+                    if path == "/admin/sign-in":
+                        continue
+                    d.get(BASE + path)
+                    time.sleep(2)
+                    name = path.strip("/").replace("/", "_").replace("%", "") or "map"
+                    d.save_screenshot(os.path.join(SHOTS, f"{name[:80]}-{width}x{height}.png"))
+                    self.assertEqual(problems(d), [], f"{path} at {width}px")
+                    overflow = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+                    self.assertLessEqual(overflow, 1, f"{path} scrolls sideways at {width}px")
+            finally:
+                d.quit()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
