@@ -136,8 +136,16 @@ public struct WebPages: Sendable {
                 return ["id": source.id, "kindLabel": label.isEmpty ? source.kind.rawValue : label]
             }
             let transit = connectors.kinds(producing: .transit)
+            // Transit networks with more than one source get a toggle of their own.
+            var members: [String: [String]] = [:]
+            for source in environment.catalog.all where transit.contains(source.kind) {
+                members[source.tags["network"] ?? source.id, default: []].append(source.id)
+            }
+            let networks: [[String: Any]] = members.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }.map {
+                ["network": $0.key, "sources": $0.value.joined(separator: ","), "count": $0.value.count]
+            }
             return [
-                "sources": sources,
+                "sources": sources, "networks": networks, "hasNetworks": !networks.isEmpty,
                 "hasTransit": environment.catalog.all.contains { transit.contains($0.kind) },
                 "tileURL": site.settings.tileURL, "tileAttribution": site.settings.tileAttribution,
                 "center": site.settings.mapCenter, "staleSeconds": 3600,

@@ -69,6 +69,15 @@ def sign_in(driver, next_path="/admin/orchestrator"):
     wait_for(lambda: driver.current_url.startswith(BASE + next_path.split("?")[0]), 10, message="the console after sign-in")
 
 
+def settle(driver):
+    """Waits for the page to load (and the map to draw its first snapshot), then a moment for its requests."""
+    wait_for(lambda: driver.execute_script(
+        "return document.readyState === 'complete' && "
+        "(!window.metropulseMap || window.metropulseMap.stats.firstRenderAt !== null)"), 15, 0.05,
+        message="the page to load")
+    time.sleep(0.5)
+
+
 def problems(driver):
     """Console errors and failed requests the page logged."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
@@ -120,7 +129,7 @@ class DashboardTests(unittest.TestCase):
         d = self.driver
         for path in Pages.paths():
             d.get(BASE + path)
-            time.sleep(1.5)
+            settle(d)
             self.assertEqual(problems(d), [], f"{path}: console errors or failed requests")
             self.assertIn("Metropulse", d.title, path)
         sign_in(d)
@@ -128,7 +137,7 @@ class DashboardTests(unittest.TestCase):
             if path == "/admin/sign-in":
                 continue
             d.get(BASE + path)
-            time.sleep(1.5)
+            settle(d)
             self.assertEqual(problems(d), [], f"{path}: console errors or failed requests")
             self.assertNotIn("/admin/sign-in", d.current_url, path)
 
@@ -181,6 +190,25 @@ class DashboardTests(unittest.TestCase):
         popup = wait_for(lambda: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup-content .popup-title"), 5,
                          message="a popup")
         self.assertTrue(popup[0].text)
+
+    def test_layer_toggles_hide_and_show_a_network(self):
+        d = self.driver
+        d.get(BASE + "/")
+        settle(d)
+        boxes = d.find_elements(By.CSS_SELECTOR, "[data-network]")
+        if not boxes:
+            self.skipTest("no transit network with several sources")
+        box = boxes[0]
+        members = box.get_attribute("data-sources").split(",")
+        visible = "return document.querySelectorAll('.vehicle-icon').length"
+        wait_for(lambda: d.execute_script(visible) > 0, 20, message="vehicle markers")
+        before = d.execute_script(visible)
+        box.click()
+        for source in members:
+            self.assertFalse(d.find_element(By.CSS_SELECTOR, f"[data-layer='{source}']").is_selected())
+        self.assertLess(d.execute_script(visible), before, "the network's vehicles are hidden")
+        box.click()
+        wait_for(lambda: d.execute_script(visible) >= before - 2, 5, message="the vehicles back")
 
     def test_line_page_shows_the_snapshot_departures(self):
         d = self.driver
@@ -287,7 +315,7 @@ class DashboardTests(unittest.TestCase):
             if path == "/admin/sign-in":
                 continue
             d.get(BASE + path)
-            time.sleep(1.5)
+            settle(d)
             axe = Axe(d)
             axe.inject()
             results = axe.run()
@@ -314,7 +342,7 @@ class DashboardTests(unittest.TestCase):
                     if path == "/admin/sign-in":
                         continue
                     d.get(BASE + path)
-                    time.sleep(2)
+                    settle(d)
                     name = path.strip("/").replace("/", "_").replace("%", "") or "map"
                     d.save_screenshot(os.path.join(SHOTS, f"{name[:80]}-{width}x{height}.png"))
                     self.assertEqual(problems(d), [], f"{path} at {width}px")

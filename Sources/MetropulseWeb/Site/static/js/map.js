@@ -408,6 +408,18 @@ for (const box of document.querySelectorAll('[data-layer]')) {
     applyVisibility(box.dataset.layer);
   });
 }
+// A network's toggle switches every source of the network (and their own toggles with it).
+for (const box of document.querySelectorAll('[data-network]')) {
+  box.addEventListener('change', () => {
+    for (const source of box.dataset.sources.split(',')) {
+      if (box.checked) hiddenSources.delete(source);
+      else hiddenSources.add(source);
+      const own = document.querySelector(`[data-layer="${CSS.escape(source)}"]`);
+      if (own) own.checked = box.checked;
+      applyVisibility(source);
+    }
+  });
+}
 for (const kind of ['stations', 'vehicles', 'stops']) {
   const box = document.getElementById(`show-${kind}`);
   box?.addEventListener('change', () => {
