@@ -1,5 +1,6 @@
 public import Logging
 public import MetropulseCore
+public import Prometheus
 
 /// What the API reads and acts on; filled from configuration by the app.
 public struct APIEnvironment: Sendable {
@@ -11,8 +12,10 @@ public struct APIEnvironment: Sendable {
     /// process); nil disables "run now".
     public var runNow: (@Sendable (String) async throws -> String?)?
     public var clock: WallClock
-    /// Admin endpoints accept this key in `X-API-Key`; nil disables them.
-    public var adminKey: String?
+    /// The named keys of the `read` and `admin` scopes; empty: the operator endpoints answer 403.
+    public var keys: APIKeys
+    /// `/metrics` needs a read key (`metrics.require_key`).
+    public var metricsRequireKey: Bool
     /// A worker whose last heartbeat is older than this is Behind; 3× older is Down.
     public var heartbeatIntervalMillis: Int64
     /// Stop and line names from the sources' static GTFS, as loaded.
@@ -23,15 +26,21 @@ public struct APIEnvironment: Sendable {
     public var logger: Logger
     /// Live streams open at once (`/api/system/workers/stream`); more are refused with a 503.
     public var streams: StreamLimiter
+    /// Where this process's metrics are kept (the registry swift-metrics was bootstrapped with);
+    /// `/metrics` adds the state of the queue, the sources and the fleet to it at each scrape.
+    public var metrics: PrometheusCollectorRegistry
     /// The live map's state, shared by every subscriber of `/api/stream` in this process.
     package var live: LiveFeed
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,
-        runNow: (@Sendable (String) async throws -> String?)?, clock: WallClock = .system, adminKey: String?,
+        runNow: (@Sendable (String) async throws -> String?)?, clock: WallClock = .system, adminKey: String? = nil,
+        keys: [APIKey] = [], metricsRequireKey: Bool = true,
         heartbeatIntervalMillis: Int64 = 10_000, transitNames: TransitNameBook = TransitNameBook(),
-        connectors: ConnectorDescriptions, logger: Logger = Logger(label: "metropulse.api"), maxStreams: Int = 256
+        connectors: ConnectorDescriptions, logger: Logger = Logger(label: "metropulse.api"), maxStreams: Int = 256,
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
+        self.metrics = metrics
         self.logger = logger
         self.streams = StreamLimiter(limit: maxStreams)
         self.store = store
@@ -40,7 +49,14 @@ public struct APIEnvironment: Sendable {
         self.catalog = catalog
         self.runNow = runNow
         self.clock = clock
-        self.adminKey = adminKey
+        var all = keys
+        if let adminKey, !all.contains(where: { $0.secret == adminKey }) {
+            all.append(
+                APIKey(
+                    name: all.contains { $0.name == "admin" } ? "admin-key" : "admin", scope: .admin, secret: adminKey))
+        }
+        self.keys = APIKeys(all)
+        self.metricsRequireKey = metricsRequireKey
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
         self.transitNames = transitNames
         self.connectors = connectors

@@ -4,6 +4,8 @@ public import Hummingbird
 /// The API's request context: JSON with snake_case keys and sorted keys for stable output.
 public struct APIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// The name of the API key (or console session) the request was let in with, on routes that need one.
+    public var apiKeyName: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

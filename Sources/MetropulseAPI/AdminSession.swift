@@ -1,66 +1,77 @@
 import Crypto
 import Foundation
 public import Hummingbird
+public import MetropulseCore
 
 /// The console's sign-in: a session cookie that is a signature, not a stored record, so every API
-/// process that has the admin key accepts it and nothing is kept per session.
+/// process that has the same keys accepts it and nothing is kept per session.
 ///
-/// A session token is `v1.<expires, epoch ms>.<HMAC-SHA256(key, "session:" + expires), hex>`; the
-/// cookie carrying it is `HttpOnly`, `SameSite=Strict` and scoped to `/`. A request that presents
-/// the cookie instead of `X-API-Key` must also carry `X-CSRF-Token` (or a `csrf_token` form field
-/// on the sign-out form): the HMAC of the session token, which only the page the server rendered
-/// knows. Signing out clears the cookie; a copied token stays valid until it expires
-/// (`lifetimeMillis`), as with any signed session.
+/// A session token is `v2.<key name>.<expires, epoch ms>.<HMAC-SHA256(secret, "session:" + name + ":" +
+/// expires), hex>`, signed with the secret of the key that signed in; the session has that key's
+/// scope, and removing the key ends its sessions. The cookie carrying it is `HttpOnly`,
+/// `SameSite=Strict` and scoped to `/`. A state-changing request that presents the cookie instead
+/// of a key must also carry `X-CSRF-Token` (or a `csrf_token` form field on the sign-out form): the
+/// HMAC of the session token, which only the page the server rendered knows. Signing out clears the
+/// cookie; a copied token stays valid until it expires (`lifetimeMillis`), as with any signed session.
 public struct AdminSession: Sendable {
     public static let cookieName = "metropulse_session"
     public static let csrfHeader = "X-CSRF-Token"
     /// Twelve hours.
     public static let lifetimeMillis: Int64 = 12 * 3_600_000
 
-    let key: SymmetricKey
-    let adminKey: String
-
-    public init(adminKey: String) {
-        self.adminKey = adminKey
-        key = SymmetricKey(data: Data(adminKey.utf8))
+    /// A signed-in session: its token and the key it was signed with.
+    public struct Session: Sendable {
+        public let token: String
+        public let key: APIKey
     }
 
-    /// Whether `given` is the admin key (compared in constant time).
-    public func matches(_ given: String) -> Bool {
-        constantTimeEqual(given, adminKey)
+    public let keys: APIKeys
+
+    public init(keys: APIKeys) {
+        self.keys = keys
     }
 
-    private func mac(_ text: String) -> String {
-        let code = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)
+    /// The key whose secret is `given` (compared in constant time).
+    public func matches(_ given: String) -> APIKey? {
+        keys.match(given)
+    }
+
+    private static func mac(_ secret: String, _ text: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return code.map { String(format: "%02x", $0) }.joined()
     }
 
-    /// A new session token that expires `lifetimeMillis` after `now`.
-    public func issue(now: Int64) -> String {
+    /// A new session token for `key` that expires `lifetimeMillis` after `now`.
+    public func issue(for key: APIKey, now: Int64) -> String {
         let expires = now + Self.lifetimeMillis
-        return "v1.\(expires).\(mac("session:\(expires)"))"
+        return "v2.\(key.name).\(expires).\(Self.mac(key.secret, "session:\(key.name):\(expires)"))"
     }
 
-    /// Whether `token` was issued with this key and has not expired.
-    public func isValid(_ token: String, now: Int64) -> Bool {
+    /// The session of `token`, if it was issued with one of the keys and has not expired.
+    public func session(_ token: String, now: Int64) -> Session? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "v1", let expires = Int64(parts[1]), expires > now else { return false }
-        return constantTimeEqual(String(parts[2]), mac("session:\(expires)"))
+        guard parts.count == 4, parts[0] == "v2", let key = keys.named(String(parts[1])),
+            let expires = Int64(parts[2]), expires > now
+        else { return nil }
+        guard constantTimeEqual(String(parts[3]), Self.mac(key.secret, "session:\(key.name):\(expires)")) else {
+            return nil
+        }
+        return Session(token: token, key: key)
     }
 
     /// The token a page signed in with `session` sends back on its POSTs.
-    public func csrfToken(for session: String) -> String {
-        mac("csrf:\(session)")
+    public func csrfToken(for session: Session) -> String {
+        Self.mac(session.key.secret, "csrf:\(session.token)")
     }
 
-    public func isValidCSRF(_ token: String, session: String) -> Bool {
+    public func isValidCSRF(_ token: String, session: Session) -> Bool {
         constantTimeEqual(token, csrfToken(for: session))
     }
 
-    /// The session token of the request's cookie, if it has one that is valid.
-    public func session(of request: Request, now: Int64) -> String? {
-        guard let token = request.cookies[Self.cookieName]?.value, isValid(token, now: now) else { return nil }
-        return token
+    /// The session of the request's cookie, if it has one that is valid.
+    public func session(of request: Request, now: Int64) -> Session? {
+        guard let token = request.cookies[Self.cookieName]?.value else { return nil }
+        return session(token, now: now)
     }
 
     /// `Set-Cookie` for a new session.
@@ -85,13 +96,4 @@ public struct AdminSession: Sendable {
         guard let host else { return false }
         return originAuthority.lowercased() == host.lowercased()
     }
-}
-
-/// Equal strings, compared in time that does not depend on where they differ.
-func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let (x, y) = (Array(a.utf8), Array(b.utf8))
-    guard x.count == y.count else { return false }
-    var difference: UInt8 = 0
-    for i in x.indices { difference |= x[i] ^ y[i] }
-    return difference == 0
 }

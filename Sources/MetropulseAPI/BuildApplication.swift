@@ -29,7 +29,11 @@ public func buildRouter(
 ) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: HTTPMetricsMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware())
     HealthController(environment: environment).addRoutes(to: router)
+    MetricsController(environment: environment).addRoutes(to: router)
+    ContractController().addRoutes(to: router)
     let api = router.group("api")
     SourcesController(environment: environment).addRoutes(to: api)
     StationsController(environment: environment).addRoutes(to: api)
@@ -60,6 +64,27 @@ public func buildApplication(
             let port = channel.localAddress?.port ?? 0
             logger.notice("API listening on http://\(host):\(port)")
             onServerRunning(port)
+        },
+        logger: logger)
+}
+
+/// A role without the API (a worker, a scheduler) serving only `/metrics`, `/healthz` and `/readyz`.
+public func buildMetricsApplication(_ environment: APIEnvironment, server: APIServerSettings)
+    -> Application<RouterResponder<APIRequestContext>>
+{
+    let router = Router(context: APIRequestContext.self)
+    HealthController(environment: environment).addRoutes(to: router)
+    MetricsController(environment: environment).addRoutes(to: router)
+    let logger = environment.logger
+    let host = server.host
+    return Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(server.idleTimeoutMillis))),
+        configuration: .init(
+            address: .hostname(host, port: server.port), serverName: "metropulse-metrics",
+            availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),
+        onServerRunning: { (channel: any Channel) in
+            logger.notice("metrics on http://\(host):\(channel.localAddress?.port ?? 0)/metrics")
         },
         logger: logger)
 }

@@ -8,8 +8,19 @@ extension Request {
         return value
     }
 
+    /// A number parameter's one value: absent is nil; empty or given twice is a 400 (a string
+    /// parameter's empty value means "not given", a number's cannot).
+    package func numberText(_ name: String, _ what: String) throws -> String? {
+        let values = uri.queryParameters.getAll(name)
+        guard let first = values.first else { return nil }
+        guard values.count == 1 else { throw HTTPError(.badRequest, message: "\(name) is given more than once") }
+        guard !first.isEmpty else { throw HTTPError(.badRequest, message: "\(name) must be \(what), got nothing") }
+        return String(first)
+    }
+
     package func intQuery(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text = query(name) else { return value }
+        let what = "an integer from \(range.lowerBound) to \(range.upperBound)"
+        guard let text = try numberText(name, what) else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw HTTPError(
                 .badRequest, message: "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
@@ -18,7 +29,7 @@ extension Request {
     }
 
     package func doubleQuery(_ name: String) throws -> Double? {
-        guard let text = query(name) else { return nil }
+        guard let text = try numberText(name, "a number") else { return nil }
         guard let number = Double(text), number.isFinite else {
             throw HTTPError(.badRequest, message: "\(name) must be a number, got '\(text)'")
         }

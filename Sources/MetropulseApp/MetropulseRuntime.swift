@@ -111,9 +111,11 @@ public struct MetropulseRuntime: Sendable {
             let environment = APIEnvironment(
                 store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,
-                adminKey: configuration.api.adminKey, heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
+                adminKey: configuration.api.adminKey, keys: configuration.api.keys,
+                metricsRequireKey: configuration.metrics.requireKey,
+                heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
-                maxStreams: configuration.api.maxStreams)
+                maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
             let api = configuration.api
             var site: (@Sendable (Router<APIRequestContext>) -> Void)?
             if configuration.web.enabled {
@@ -138,6 +140,21 @@ public struct MetropulseRuntime: Sendable {
                         host: api.host, port: api.port, idleTimeoutMillis: api.idleTimeoutMillis,
                         maxConnections: api.maxConnections),
                     site: site, onServerRunning: onAPIBound))
+        }
+        if !roles.contains(.api), configuration.metrics.port > 0 {
+            // A role without the API serves its own /metrics (and /healthz, /readyz) on a port of its own.
+            let environment = APIEnvironment(
+                store: backend.store, queue: backend.queue, bus: bus, catalog: catalog, runNow: nil, clock: clock,
+                adminKey: configuration.api.adminKey, keys: configuration.api.keys,
+                metricsRequireKey: configuration.metrics.requireKey, connectors: StandardConnectors.descriptions,
+                logger: logger,
+                metrics: ProcessMetrics.registry)
+            services.append(
+                buildMetricsApplication(
+                    environment,
+                    server: APIServerSettings(
+                        host: configuration.metrics.host, port: configuration.metrics.port, idleTimeoutMillis: 60_000,
+                        maxConnections: 64)))
         }
         return services
     }

@@ -93,7 +93,7 @@ public struct SoakBenchmark: Sendable {
             name: "serve", binary: binary, arguments: ["serve", "--port", "0", "--log-level", "notice"],
             environment: [
                 "METROPULSE_CONFIG": folder + "/sources.yaml", "METROPULSE_DATABASE_PATH": folder + "/soak.sqlite",
-                "METROPULSE_FETCH_ALLOW_PRIVATE_ADDRESSES": "true",
+                "METROPULSE_FETCH_ALLOW_PRIVATE_ADDRESSES": "true", BenchAPIKey.environmentVariable: BenchAPIKey.value,
             ], logPath: folder + "/serve.log")
         try serve.start()
         defer { if serve.isRunning { kill(serve.pid, SIGKILL) } }
@@ -177,7 +177,7 @@ public struct SoakBenchmark: Sendable {
     }
 
     static func json(_ url: String) async throws -> (Int, [String: Any]) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(BenchAPIKey.request(url), timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
         return (Int(response.status.code), object)

@@ -36,7 +36,7 @@ struct ConsolePages: Sendable {
     }
 
     enum SessionCheck {
-        case signedIn(String)
+        case signedIn(AdminSession.Session)
         case failure(Response)
     }
 
@@ -62,7 +62,7 @@ struct ConsolePages: Sendable {
             "sign-in", frame: pages.frame("Sign in", request),
             [
                 "next": Self.safeNext(next), "message": message ?? "", "hasMessage": message != nil,
-                "enabled": environment.adminKey != nil,
+                "enabled": !environment.keys.isEmpty,
             ], request: request, status: status)
     }
 
@@ -87,20 +87,24 @@ struct ConsolePages: Sendable {
             return pages.errorPage(
                 .forbidden, "Cross-site sign-in refused: the form must come from this server.", request)
         }
-        guard let key = environment.adminKey else {
+        let sessions = AdminSession(keys: environment.keys)
+        guard !environment.keys.isEmpty else {
             return signInPage(
                 request, next: fields["next"],
-                message: "The console is disabled: start Metropulse with an admin key (METROPULSE_API_ADMIN_KEY).",
+                message:
+                    "The console is disabled: start Metropulse with an API key (METROPULSE_API_KEYS or METROPULSE_API_ADMIN_KEY).",
                 status: .forbidden)
         }
-        guard let given = fields["key"], !given.isEmpty, AdminSession(adminKey: key).matches(given) else {
+        guard let given = fields["key"], !given.isEmpty, let key = sessions.matches(given) else {
             // A wrong key costs the caller a moment, so guessing is slow.
             try? await Task.sleep(for: .milliseconds(400))
             environment.logger.notice("console sign-in refused: wrong key")
             return signInPage(
-                request, next: fields["next"], message: "That key is not the admin key.", status: .unauthorized)
+                request, next: fields["next"], message: "That key is not one of this server's API keys.",
+                status: .unauthorized)
         }
-        let token = AdminSession(adminKey: key).issue(now: now)
+        environment.logger.notice("console sign-in", metadata: ["key": "\(key.name)"])
+        let token = sessions.issue(for: key, now: now)
         return .seeOther(
             Self.safeNext(fields["next"]),
             headers: [.setCookie: AdminSession.setCookie(token, secure: pages.site.settings.secureCookies)])
@@ -109,11 +113,11 @@ struct ConsolePages: Sendable {
     @Sendable func signOut(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await request.body.collect(upTo: 16 << 10)
         let fields = Self.formFields(body)
-        guard let key = environment.adminKey, let session = pages.session(request) else {
+        guard let session = pages.session(request) else {
             return .seeOther("/", headers: [.setCookie: AdminSession.clearCookie])
         }
         guard AdminSession.isSameOrigin(request), let token = fields["csrf_token"],
-            AdminSession(adminKey: key).isValidCSRF(token, session: session)
+            AdminSession(keys: environment.keys).isValidCSRF(token, session: session)
         else {
             return pages.errorPage(
                 .forbidden, "Sign-out refused: the form's token does not match this session.", request)

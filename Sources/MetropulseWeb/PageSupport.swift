@@ -10,7 +10,7 @@ import NIOCore
 struct PageFrame {
     var title: String
     var path: String
-    var session: String?
+    var session: AdminSession.Session?
     var csrf: String?
     var bodyClass: String = ""
 
@@ -33,6 +33,11 @@ struct PageFrame {
         context["nav"] = items(Self.publicNav)
         context["consoleNav"] = items(Self.consoleNav)
         context["signedIn"] = session != nil
+        if let session {
+            context["keyName"] = session.key.name
+            context["keyScope"] = session.key.scope.rawValue
+            context["canControl"] = session.key.scope >= .admin
+        }
         if let csrf { context["csrf"] = csrf }
         context["assets"] = site.assetURLs
         context["vendor"] = site.vendorURLs

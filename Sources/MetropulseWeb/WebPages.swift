@@ -38,17 +38,14 @@ public struct WebPages: Sendable {
 
     // MARK: Rendering
 
-    /// The session token of a signed-in console user, if the request has one.
-    func session(_ request: Request) -> String? {
-        guard let key = environment.adminKey else { return nil }
-        return AdminSession(adminKey: key).session(of: request, now: now)
+    /// The session of a signed-in console user, if the request has one.
+    func session(_ request: Request) -> AdminSession.Session? {
+        AdminSession(keys: environment.keys).session(of: request, now: now)
     }
 
     func frame(_ title: String, _ request: Request, bodyClass: String = "") -> PageFrame {
         let session = session(request)
-        let csrf = session.flatMap { token in
-            environment.adminKey.map { AdminSession(adminKey: $0).csrfToken(for: token) }
-        }
+        let csrf = session.map { AdminSession(keys: environment.keys).csrfToken(for: $0) }
         return PageFrame(title: title, path: request.uri.path, session: session, csrf: csrf, bodyClass: bodyClass)
     }
 

@@ -24,8 +24,12 @@ KEY = os.environ.get("METROPULSE_ADMIN_KEY", "")
 SHOTS = os.environ.get("METROPULSE_SCREENSHOTS", ".build/screenshots")
 
 
-def api(path, method="GET", body=None, headers=None):
-    request = urllib.request.Request(BASE + path, method=method, data=body, headers=headers or {})
+def api(path, method="GET", body=None, headers=None, anonymous=False):
+    """The API over HTTP; with the admin key unless anonymous (or a cookie is given)."""
+    headers = dict(headers or {})
+    if not anonymous and "Cookie" not in headers:
+        headers["X-API-Key"] = KEY
+    request = urllib.request.Request(BASE + path, method=method, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -282,8 +286,10 @@ class DashboardTests(unittest.TestCase):
         finally:
             fresh.quit()
         status, body = api("/api/system/commands", "POST", b'{"kind": "PAUSE_FETCH"}',
-                           {"Content-Type": "application/json"})
+                           {"Content-Type": "application/json"}, anonymous=True)
         self.assertEqual(status, 401)
+        status, body = api("/api/system/workers", anonymous=True)
+        self.assertEqual(status, 401, "reading the fleet needs a key too")
         self.assertIn("X-API-Key", body["error"]["message"])
         # A session cookie without its CSRF token is refused too.
         opener = urllib.request.build_opener()

@@ -28,8 +28,18 @@ struct APIBehaviourTests {
             try await client.execute(uri: "/api/system/queue/requeue-dead", method: .post, headers: admin) {
                 #expect($0.status == .ok)
             }
-            // Reading is open.
-            try await client.execute(uri: "/api/system/queue", method: .get) { #expect($0.status == .ok) }
+            // Reading needs a key too; a read key may not change anything.
+            try await client.execute(uri: "/api/system/queue", method: .get) { #expect($0.status == .unauthorized) }
+            var read = HTTPFields()
+            read[.init("X-API-Key")!] = TestAPI.readKey
+            try await client.execute(uri: "/api/system/queue", method: .get, headers: read) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/api/system/queue/requeue-dead", method: .post, headers: read) {
+                #expect($0.status == .forbidden)
+                let body = try apiDecoder.decode(ErrorBody.self, from: Data($0.body.readableBytesView))
+                #expect(body.error.message.contains("\"viewer\" has the read scope"))
+            }
         }
     }
 

@@ -16,6 +16,7 @@ import Testing
 struct TestAPI: Sendable {
     static let now: Int64 = 1_764_070_800_000
     static let adminKey = "test-admin-key"
+    static let readKey = "test-read-key"
 
     let store: SQLiteBackend
     let environment: APIEnvironment
@@ -28,6 +29,7 @@ struct TestAPI: Sendable {
         environment = APIEnvironment(
             store: store, queue: store, bus: InProcessControlBus(), catalog: SourceCatalog(sources, cities: cities),
             runNow: nil, clock: WallClock { Self.now }, adminKey: Self.adminKey,
+            keys: [APIKey(name: "viewer", scope: .read, secret: Self.readKey)],
             connectors: StandardConnectors.descriptions,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     }
@@ -69,7 +71,9 @@ extension TestClientProtocol {
         _ uri: String, as type: T.Type, status: HTTPResponse.Status = .ok,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> T {
-        try await execute(uri: uri, method: .get) { response in
+        var headers = HTTPFields()
+        headers[.init("X-API-Key")!] = TestAPI.readKey
+        return try await execute(uri: uri, method: .get, headers: headers) { response in
             #expect(response.status == status, "GET \(uri)", sourceLocation: sourceLocation)
             return try apiDecoder.decode(T.self, from: Data(response.body.readableBytesView))
         }

@@ -46,6 +46,7 @@ struct APIFuzzTests {
     static func status(_ url: String) async throws -> (Int, [String: Any]) {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
+        request.headers.add(name: "X-API-Key", value: testAdminKey)
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 64 << 20)
         let json = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]

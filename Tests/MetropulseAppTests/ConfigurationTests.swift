@@ -55,6 +55,15 @@ struct ConfigurationTests {
         #expect(bicycles.apiKeyHeader == "X-App-Token" && nyc.cities.first?.zones.count == 5)
     }
 
+    @Test("the web and metrics sections are read from the file")
+    func webAndMetricsSections() {
+        let (configuration, errors) = ConfigurationLoader.validate(
+            yaml: "web:\n  enabled: false\n  map_center: 48.85,2.35\nmetrics:\n  port: 9464\n")
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(!configuration.web.enabled && configuration.web.mapCenter == "48.85,2.35")
+        #expect(configuration.metrics.port == 9464)
+    }
+
     @Test("every setting can be overridden from METROPULSE_* variables")
     func environment() throws {
         let configuration = try ConfigurationLoader.load(

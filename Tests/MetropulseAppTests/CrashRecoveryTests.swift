@@ -85,7 +85,10 @@ final class ChildProcess: Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: CrashRecoveryTests.binary)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // The operator endpoints the tests read need the tests' admin key.
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["METROPULSE_API_ADMIN_KEY": testAdminKey].merging(environment) { $1 }
+        ) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -33,17 +33,27 @@ func temporaryFolder() throws -> String {
 
 let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
 
+/// The admin key of the test configurations (`api.admin_key`).
+let testAdminKey = "secret"
+
+/// A GET of `url` carrying `key` in `X-API-Key` (the operator endpoints need one; the others ignore it).
+func keyed(_ url: String, _ key: String?) -> HTTPClientRequest {
+    var request = HTTPClientRequest(url: url)
+    if let key { request.headers.add(name: "X-API-Key", value: key) }
+    return request
+}
+
 /// GET a JSON document over real HTTP on loopback.
-func getJSON(_ url: String) async throws -> (status: Int, json: [String: Any]) {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+func getJSON(_ url: String, key: String? = testAdminKey) async throws -> (status: Int, json: [String: Any]) {
+    let response = try await HTTPClient.shared.execute(keyed(url, key), timeout: .seconds(10))
     let body = try await response.body.collect(upTo: 64 << 20)
     let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView))
     return (Int(response.status.code), object as? [String: Any] ?? [:])
 }
 
 /// A response body as text.
-func getText(_ url: String) async throws -> String {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+func getText(_ url: String, key: String? = testAdminKey) async throws -> String {
+    let response = try await HTTPClient.shared.execute(keyed(url, key), timeout: .seconds(10))
     let body = try await response.body.collect(upTo: 64 << 20)
     return String(decoding: body.readableBytesView, as: UTF8.self)
 }
@@ -53,7 +63,7 @@ func getText(_ url: String) async throws -> String {
 func readEvents(
     _ url: String, timeout: Duration = .seconds(30), until enough: ([[String: Any]]) -> Bool
 ) async throws -> [[String: Any]] {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+    let response = try await HTTPClient.shared.execute(keyed(url, testAdminKey), timeout: .seconds(60))
     var events: [[String: Any]] = []
     var pending = ""
     let deadline = ContinuousClock.now + timeout
@@ -128,7 +138,7 @@ func configuration(database: String, sources: [SourceDefinition]? = nil) -> Metr
     var configuration = MetropulseConfiguration()
     configuration.database.path = database
     configuration.api.port = 0
-    configuration.api.adminKey = "secret"
+    configuration.api.adminKey = testAdminKey
     configuration.workers.concurrency = 4
     configuration.workers.heartbeatMillis = 1_000
     if let sources { configuration.sources = sources }

@@ -25,19 +25,29 @@ struct WebPagesTests {
     }
 
     @Test("sessions: a token is valid until it expires, only with its key; CSRF tokens belong to one session")
-    func sessions() {
-        let sessions = AdminSession(adminKey: "k1")
-        let token = sessions.issue(now: 1_000)
-        #expect(sessions.isValid(token, now: 2_000))
-        #expect(!sessions.isValid(token, now: 1_000 + AdminSession.lifetimeMillis))
-        #expect(!AdminSession(adminKey: "k2").isValid(token, now: 2_000))
+    func sessions() throws {
+        let ops = APIKey(name: "ops", scope: .admin, secret: "k1-secret")
+        let sessions = AdminSession(keys: APIKeys([ops, APIKey(name: "viewer", scope: .read, secret: "k3-secret")]))
+        let token = sessions.issue(for: ops, now: 1_000)
+        let session = try #require(sessions.session(token, now: 2_000))
+        #expect(session.key == ops)
+        #expect(sessions.session(token, now: 1_000 + AdminSession.lifetimeMillis) == nil)
+        // Another secret under the same name, or the key removed: no session.
+        let renamed = APIKey(name: "ops", scope: .admin, secret: "k2-secret")
+        #expect(AdminSession(keys: APIKeys([renamed])).session(token, now: 2_000) == nil)
+        #expect(AdminSession(keys: APIKeys([])).session(token, now: 2_000) == nil)
+        // A session of the read key cannot claim the admin key's name.
+        let viewer = try #require(sessions.session(sessions.issue(for: sessions.keys.keys[1], now: 1_000), now: 2_000))
+        #expect(viewer.key.scope == .read)
+        let forged = viewer.token.replacingOccurrences(of: "v2.viewer.", with: "v2.ops.")
+        #expect(sessions.session(forged, now: 2_000) == nil)
         var tampered = Array(token)
-        tampered[3] = tampered[3] == "9" ? "8" : "9"
-        #expect(!sessions.isValid(String(tampered), now: 2_000))
-        #expect(!sessions.isValid("v1.garbage", now: 0))
-        let other = sessions.issue(now: 5_000)
-        #expect(sessions.isValidCSRF(sessions.csrfToken(for: token), session: token))
-        #expect(!sessions.isValidCSRF(sessions.csrfToken(for: other), session: token))
+        tampered[tampered.count - 1] = tampered.last == "9" ? "8" : "9"
+        #expect(sessions.session(String(tampered), now: 2_000) == nil)
+        #expect(sessions.session("v2.garbage", now: 0) == nil)
+        let other = try #require(sessions.session(sessions.issue(for: ops, now: 5_000), now: 6_000))
+        #expect(sessions.isValidCSRF(sessions.csrfToken(for: session), session: session))
+        #expect(!sessions.isValidCSRF(sessions.csrfToken(for: other), session: session))
         #expect(AdminSession.setCookie(token, secure: false).contains("HttpOnly; SameSite=Strict"))
     }
 
@@ -140,6 +150,38 @@ struct WebPagesTests {
         }
     }
 
+    @Test("console with a read key: every page, the controls replaced by a note; the admin API refuses the session")
+    func readKeySession() async throws {
+        let site = try TestSite(sources: Self.sources)
+        try await site.test { client in
+            let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded", .origin: "http://localhost"]
+            var cookie = ""
+            try await client.execute(
+                uri: "/admin/sign-in", method: .post, headers: form, body: ByteBuffer(string: "key=\(TestSite.readKey)")
+            ) {
+                #expect($0.status == .seeOther)
+                cookie = String(try #require($0.header("Set-Cookie")).prefix { $0 != ";" })
+            }
+            try await client.execute(uri: "/admin/orchestrator", method: .get, headers: [.cookie: cookie]) {
+                #expect($0.status == .ok)
+                #expect($0.text.contains("with a read key: the controls need an admin key"))
+                #expect(!$0.text.contains("data-command=\"PAUSE_FETCH\""))
+            }
+            try await client.execute(uri: "/api/system/workers", method: .get, headers: [.cookie: cookie]) {
+                #expect($0.status == .ok, "a read session reads the operator API")
+            }
+            let sessions = AdminSession(keys: site.environment.keys)
+            let token = String(cookie.dropFirst(AdminSession.cookieName.count + 1))
+            let session = try #require(sessions.session(token, now: site.clock.now))
+            var headers: HTTPFields = [.cookie: cookie, .contentType: "application/json", .origin: "http://localhost"]
+            headers[.init(AdminSession.csrfHeader)!] = sessions.csrfToken(for: session)
+            try await client.execute(
+                uri: "/api/system/commands", method: .post, headers: headers,
+                body: ByteBuffer(string: #"{"kind": "PAUSE_FETCH"}"#)
+            ) { #expect($0.status == .forbidden) }
+        }
+    }
+
     @Test("console: redirect to sign-in, a wrong key is refused, the right one sets an HttpOnly SameSite cookie")
     func signIn() async throws {
         let site = try TestSite(sources: Self.sources)
@@ -190,8 +232,9 @@ struct WebPagesTests {
     @Test("admin API with the console session: needs the CSRF token and the same origin")
     func sessionOnAdminAPI() async throws {
         let site = try TestSite(sources: Self.sources)
-        let sessions = AdminSession(adminKey: TestSite.adminKey)
-        let token = sessions.issue(now: site.clock.now)
+        let sessions = AdminSession(keys: site.environment.keys)
+        let token = sessions.issue(for: try #require(sessions.keys.named("admin")), now: site.clock.now)
+        let session = try #require(sessions.session(token, now: site.clock.now))
         let cookie = "\(AdminSession.cookieName)=\(token)"
         let body = ByteBuffer(string: #"{"kind": "PAUSE_FETCH"}"#)
         // The in-process client's requests have the authority "localhost".
@@ -202,7 +245,7 @@ struct WebPagesTests {
                 #expect($0.text.contains("X-CSRF-Token"))
             }
             var good = json
-            good[.init(AdminSession.csrfHeader)!] = sessions.csrfToken(for: token)
+            good[.init(AdminSession.csrfHeader)!] = sessions.csrfToken(for: session)
             try await client.execute(
                 uri: "/api/system/commands", method: .post, headers: good + [.origin: "http://evil.example"], body: body
             ) { #expect($0.status == .forbidden) }
@@ -212,7 +255,7 @@ struct WebPagesTests {
             ) { #expect($0.status == .accepted) }
             // A forged cookie is no session.
             var forged = good
-            forged[.cookie] = "\(AdminSession.cookieName)=v1.99999999999999.00"
+            forged[.cookie] = "\(AdminSession.cookieName)=v2.admin.99999999999999.00"
             try await client.execute(uri: "/api/system/commands", method: .post, headers: forged, body: body) {
                 #expect($0.status == .unauthorized)
             }

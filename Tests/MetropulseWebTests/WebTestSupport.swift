@@ -17,6 +17,7 @@ import Testing
 final class TestSite: Sendable {
     static let start: Int64 = 1_764_070_800_000
     static let adminKey = "test-admin-key"
+    static let readKey = "test-read-key"
     static let siteFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Sources/MetropulseWeb/Site").standardized.path
 
@@ -41,6 +42,7 @@ final class TestSite: Sendable {
         environment = APIEnvironment(
             store: store, queue: store, bus: InProcessControlBus(), catalog: SourceCatalog(sources, cities: cities),
             runNow: nil, clock: WallClock { clock.now }, adminKey: adminKey,
+            keys: [APIKey(name: "viewer", scope: .read, secret: TestSite.readKey)],
             connectors: StandardConnectors.descriptions,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         site = try WebSite.load(

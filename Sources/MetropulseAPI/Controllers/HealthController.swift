@@ -6,7 +6,7 @@ import MetropulseCore
 struct HealthController {
     let environment: APIEnvironment
 
-    struct Status: ResponseEncodable {
+    struct Status: ResponseCodable {
         var status: String
     }
 

@@ -7,7 +7,7 @@ struct SourcesController {
     /// A source's health reads a day of its runs: computed at most once per source every 5 s.
     let recentHealth = RecentResults<HealthDTO>(ttlMillis: 5_000)
 
-    struct SourceDTO: ResponseEncodable {
+    struct SourceDTO: ResponseCodable {
         var id: String
         var kind: String
         var urls: [String]
@@ -30,7 +30,7 @@ struct SourcesController {
         var staticGtfs: StaticGTFSDTO?
     }
 
-    struct StaticGTFSDTO: ResponseEncodable {
+    struct StaticGTFSDTO: ResponseCodable {
         var location: String
         /// `loaded`, `failed` (the last attempt; names from an earlier load may still be served) or
         /// `pending` (not tried yet, or not in this process: names are loaded where the API runs).
@@ -41,23 +41,23 @@ struct SourcesController {
         var lastError: String?
     }
 
-    struct SourceList: ResponseEncodable {
+    struct SourceList: ResponseCodable {
         var count: Int
         var sources: [SourceDTO]
     }
 
-    struct RunNowResponse: ResponseEncodable {
+    struct RunNowResponse: ResponseCodable {
         var source: String
         var jobId: String
     }
 
-    struct WindowDTO: ResponseEncodable {
+    struct WindowDTO: ResponseCodable {
         var runs: Int
         var successes: Int
         var uptime: Double?
     }
 
-    struct HealthDTO: ResponseEncodable {
+    struct HealthDTO: ResponseCodable {
         var source: String
         var state: String
         var reason: String
@@ -76,7 +76,7 @@ struct SourcesController {
         var staleAfterSeconds: Double
     }
 
-    struct ErrorDTO: ResponseEncodable {
+    struct ErrorDTO: ResponseCodable {
         var at: String
         var kind: String?
         var message: String?
@@ -94,7 +94,7 @@ struct SourcesController {
         group.get("sources", use: list)
         group.get("sources/:id", use: detail)
         group.get("sources/:id/health", use: health)
-        group.admin(key: environment.adminKey, clock: environment.clock).post("sources/:id/run", use: runNow)
+        group.requiring(.admin, environment).post("sources/:id/run", use: runNow)
     }
 
     @Sendable func connectors(_ request: Request, context: APIRequestContext) async throws -> ConnectorList {

@@ -15,7 +15,7 @@ struct SystemController {
         var target: String?
     }
 
-    struct CommandAccepted: ResponseEncodable {
+    struct CommandAccepted: ResponseCodable {
         var id: String
         var kind: String
         var target: String?
@@ -30,18 +30,19 @@ struct SystemController {
         }
     }
 
-    struct RequeueResponse: ResponseEncodable {
+    struct RequeueResponse: ResponseCodable {
         var requeued: Int
     }
 
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
-        group.get("system/queue", use: queue)
-        group.get("system/workers", use: workers)
-        group.get("system/workers/stream", use: workerStream)
-        group.get("system/scheduler", use: scheduler)
-        group.get("system/task-runs", use: taskRuns)
-        group.get("system/tasks", use: tasks)
-        let admin = group.admin(key: environment.adminKey, clock: environment.clock)
+        let read = group.requiring(.read, environment)
+        read.get("system/queue", use: queue)
+        read.get("system/workers", use: workers)
+        read.get("system/workers/stream", use: workerStream)
+        read.get("system/scheduler", use: scheduler)
+        read.get("system/task-runs", use: taskRuns)
+        read.get("system/tasks", use: tasks)
+        let admin = group.requiring(.admin, environment)
         admin.post("system/commands", use: command)
         admin.post("system/queue/requeue-dead", use: requeueDead)
     }

@@ -100,11 +100,21 @@ public enum ConfigurationLoader {
             Setting(key: "api.host") { c, v in c.api.host = v },
             Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
             Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
+            Setting(key: "api.keys") { c, v throws(ValueError) in
+                do throws(APIKeys.ParseError) {
+                    c.api.keys = try APIKeys.parse(v)
+                } catch {
+                    throw ValueError(message: error.message)
+                }
+            },
             Setting(key: "api.max_connections") { c, v throws(ValueError) in
                 c.api.maxConnections = try int(v, 1...1_000_000)
             },
             Setting(key: "api.idle_timeout") { c, v throws(ValueError) in c.api.idleTimeoutMillis = try duration(v) },
             Setting(key: "api.max_streams") { c, v throws(ValueError) in c.api.maxStreams = try int(v, 1...100_000) },
+            Setting(key: "metrics.host") { c, v in c.metrics.host = v },
+            Setting(key: "metrics.port") { c, v throws(ValueError) in c.metrics.port = try int(v, 0...65535) },
+            Setting(key: "metrics.require_key") { c, v throws(ValueError) in c.metrics.requireKey = try bool(v) },
             Setting(key: "web.enabled") { c, v throws(ValueError) in c.web.enabled = try bool(v) },
             Setting(key: "web.tile_url") { c, v in c.web.tileURL = v },
             Setting(key: "web.tile_attribution") { c, v in c.web.tileAttribution = v },
@@ -189,7 +199,9 @@ public enum ConfigurationLoader {
         var errors: [ConfigurationError] = []
         var sourcesNode: Node?
         var citiesNode: Node?
-        let sections: Set = ["database", "kafka", "workers", "fetch", "retention", "api", "demo"]
+        let sections: Set = [
+            "database", "kafka", "workers", "fetch", "retention", "api", "demo", "web", "metrics", "logging",
+        ]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }
             if key == "sources" {

@@ -68,12 +68,23 @@ public struct MetropulseConfiguration: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
         public var adminKey: String?
+        /// Named keys (`api.keys`: `name:scope:secret,...`), besides `admin_key` (named `admin`).
+        public var keys: [APIKey] = []
         /// Connections served at once; more wait in the listen backlog.
         public var maxConnections = 1_024
         /// A connection with no request for this long is closed.
         public var idleTimeoutMillis: Int64 = 60_000
         /// Live streams open at once; more are answered 503.
         public var maxStreams = 256
+    }
+
+    /// `/metrics` of the roles without the API (`metrics.*`); `serve` and `api` serve it on the API port.
+    public struct Metrics: Sendable {
+        public var host = "127.0.0.1"
+        /// 0: a worker or scheduler process serves no metrics.
+        public var port = 0
+        /// `/metrics` needs a read key; false: anyone who reaches the port may scrape it.
+        public var requireKey = true
     }
 
     /// The web pages and the console (`web.*`).
@@ -106,6 +117,7 @@ public struct MetropulseConfiguration: Sendable {
     public var api = API()
     public var demo = Demo()
     public var web = Web()
+    public var metrics = Metrics()
     public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources

@@ -71,7 +71,7 @@ extension DrillFeeds {
 
     /// The status of a GET on loopback (the body read and dropped).
     static func status(_ url: String) async throws -> Int {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(BenchAPIKey.request(url), timeout: .seconds(10))
         _ = try await response.body.collect(upTo: 64 << 20)
         return Int(response.status.code)
     }

@@ -95,7 +95,7 @@ public struct FaultDrill: Sendable {
         var environment = [
             "METROPULSE_CONFIG": sourcesPath, "METROPULSE_FETCH_ALLOW_PRIVATE_ADDRESSES": "true",
             "METROPULSE_WORKERS_LEASE": "\(Self.leaseSeconds)s", "METROPULSE_WORKERS_HEARTBEAT": "1s",
-            "METROPULSE_LOG_LEVEL": "info",
+            "METROPULSE_LOG_LEVEL": "info", BenchAPIKey.environmentVariable: BenchAPIKey.value,
         ]
         if let url = database.url {
             environment["METROPULSE_DATABASE_URL"] = url

@@ -295,6 +295,9 @@ public final class WorkerPool: Service {
                 metadata: ["job_id": "\(task.jobID)", "entities": "\(run.entityCount)", "ms": "\(run.durationMillis)"])
         }
         let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
+        PipelineMetrics.taskFinished(
+            source: task.sourceID, outcome: run.status, nanoseconds: run.durationMillis * 1_000_000)
+        if let failure { PipelineMetrics.fetchFailed(source: task.sourceID, kind: failure.kind) }
         freeSlot()
         let result = RunResult(run: run, observations: observations, outcome: outcome)
         // Run records of earlier attempts the store refused travel with this commit.
@@ -303,9 +306,16 @@ public final class WorkerPool: Service {
             // Past the lease another attempt may own the task, so a commit still hanging then is
             // abandoned; if it lands later its outcome no longer applies.
             let committer = self.committer
-            try await withDeadline(.milliseconds(configuration.leaseMillis)) {
-                try await committer.commit(refused + [result])
+            let commitStart = ContinuousClock.now
+            do {
+                try await withDeadline(.milliseconds(configuration.leaseMillis)) {
+                    try await committer.commit(refused + [result])
+                }
+            } catch {
+                PipelineMetrics.committed(nanoseconds: (ContinuousClock.now - commitStart).nanoseconds, failed: true)
+                throw error
             }
+            PipelineMetrics.committed(nanoseconds: (ContinuousClock.now - commitStart).nanoseconds, failed: false)
             state.withLock { state in
                 state.processed += 1
                 if failure != nil { state.failed += 1 }

@@ -1,0 +1,402 @@
+package import Foundation
+package import Hummingbird
+package import MetropulseCore
+
+/// Who may call an operation: anyone, or a key of a scope (see `AccessGuard`).
+package enum APIAccess: Sendable, Equatable {
+    case open
+    case key(APIKeyScope)
+}
+
+/// One operation of the API as `/openapi.json` describes it. The list is `OpenAPIDocument.operations`;
+/// a test checks it names exactly the router's routes, and that each answers as its `access` says.
+package struct APIOperation: Sendable {
+    package enum Body: Sendable {
+        /// JSON described by a `Decodable` type of the API.
+        case json(any Decodable.Type)
+        /// `text/event-stream`: server-sent events.
+        case eventStream(String)
+        /// Plain text (the Prometheus format).
+        case text(String)
+    }
+
+    package struct Parameter: Sendable {
+        package enum Location: String, Sendable { case path, query, header }
+        package var name: String
+        package var location: Location
+        package var description: String
+        package var schema: [String: any Sendable]
+        package var required: Bool
+
+        package static func path(_ name: String, _ description: String) -> Parameter {
+            Parameter(name: name, location: .path, description: description, schema: ["type": "string"], required: true)
+        }
+
+        package static func query(
+            _ name: String, _ description: String, _ schema: [String: any Sendable] = ["type": "string"]
+        )
+            -> Parameter
+        {
+            Parameter(name: name, location: .query, description: description, schema: schema, required: false)
+        }
+
+        package static func limit(default value: Int, max: Int) -> Parameter {
+            query(
+                "limit", "At most this many items (default \(value)).",
+                ["type": "integer", "minimum": 1, "maximum": max, "default": value])
+        }
+
+        /// An instant: ISO 8601 in UTC (`2025-10-18T09:00:00Z`) or epoch seconds (the server also
+        /// takes offsets and fractions; the pattern is the plain form). Empty means not given.
+        package static func time(_ name: String, _ description: String) -> Parameter {
+            query(
+                name, description + " An ISO 8601 time (2025-10-18T09:00:00Z) or epoch seconds.",
+                [
+                    "type": "string",
+                    "pattern":
+                        "^$|^[0-9]{1,11}(\\.[0-9]{1,3})?$|^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,3})?Z$",
+                ])
+        }
+
+        /// One of `values`; empty means not given (as a form's "any" choice sends it).
+        package static func choice(_ name: String, _ description: String, _ values: [String]) -> Parameter {
+            query(name, description, ["type": "string", "enum": [""] + values])
+        }
+    }
+
+    package var method: HTTPRequest.Method
+    /// The OpenAPI path, `{name}` for a parameter.
+    package var path: String
+    package var summary: String
+    package var tag: String
+    package var access: APIAccess
+    package var parameters: [Parameter] = []
+    package var requestBody: (type: any Decodable.Type, required: Bool)?
+    package var success: (status: Int, body: Body) = (200, .text(""))
+    /// Error statuses besides 400 (with parameters), 401 and 403 (with access), 404 (with path
+    /// parameters).
+    package var errors: [Int: String] = [:]
+
+    /// The operation's id: method and path, e.g. `getApiStationsSourceId`.
+    package var operationID: String {
+        let words = path.split(whereSeparator: { "/{}-_".contains($0) }).map {
+            $0.prefix(1).uppercased() + $0.dropFirst()
+        }
+        return method.rawValue.lowercased() + words.joined()
+    }
+}
+
+/// The API contract served at `/openapi.json` (OpenAPI 3.1) and rendered at `/docs`.
+package enum OpenAPIDocument {
+    typealias Op = APIOperation
+
+    static let stationsSource = Op.Parameter.path("source", "The source's id (e.g. demo-bikes).")
+    static let sourceID = Op.Parameter.path("id", "The source's id.")
+
+    package static let operations: [APIOperation] = [
+        Op(
+            method: .get, path: "/healthz", summary: "Liveness: the process answers.", tag: "probes", access: .open,
+            success: (200, .json(HealthController.Status.self))),
+        Op(
+            method: .get, path: "/readyz", summary: "Readiness: the store and the queue answer.", tag: "probes",
+            access: .open, success: (200, .json(HealthController.Status.self)),
+            errors: [503: "The store or the queue is not reachable."]),
+        Op(
+            method: .get, path: "/metrics",
+            summary:
+                "This process's metrics in the Prometheus text format (a read key unless metrics.require_key is false).",
+            tag: "operations", access: .key(.read), success: (200, .text("Prometheus text format 0.0.4"))),
+        Op(
+            method: .get, path: "/openapi.json", summary: "This document.", tag: "meta", access: .open,
+            success: (200, .text("OpenAPI 3.1 JSON"))),
+        Op(
+            method: .get, path: "/docs", summary: "This document, rendered.", tag: "meta", access: .open,
+            success: (200, .text("HTML"))),
+        // Sources
+        Op(
+            method: .get, path: "/api/connectors", summary: "The source kinds, what each reads and produces.",
+            tag: "sources", access: .open, success: (200, .json(SourcesController.ConnectorList.self))),
+        Op(
+            method: .get, path: "/api/sources", summary: "Every source: schedule, last run, freshness.",
+            tag: "sources", access: .open, success: (200, .json(SourcesController.SourceList.self))),
+        Op(
+            method: .get, path: "/api/sources/{id}", summary: "One source.", tag: "sources", access: .open,
+            parameters: [sourceID], success: (200, .json(SourcesController.SourceDTO.self))),
+        Op(
+            method: .get, path: "/api/sources/{id}/health",
+            summary: "The feed health ledger of a source: state, uptime, latency percentiles, last change.",
+            tag: "sources", access: .open, parameters: [sourceID],
+            success: (200, .json(SourcesController.HealthDTO.self))),
+        Op(
+            method: .post, path: "/api/sources/{id}/run", summary: "Run a source now (a task of high priority).",
+            tag: "sources", access: .key(.admin), parameters: [sourceID],
+            success: (202, .json(SourcesController.RunNowResponse.self)),
+            errors: [409: "Run now is not available in this process."]),
+        // Stations
+        Op(
+            method: .get, path: "/api/stations", summary: "Latest value of every station; nearest first with near.",
+            tag: "stations", access: .open,
+            parameters: [
+                .query("source", "Only this source's stations."),
+                .query(
+                    "near", "lat,lon in degrees: nearest first, with distance_m.",
+                    [
+                        "type": "string",
+                        "pattern":
+                            "^$|^-?([0-8]?[0-9](\\.[0-9]{1,6})?|90),-?((1[0-7][0-9]|[0-9]?[0-9])(\\.[0-9]{1,6})?|180)$",
+                    ]),
+                .query(
+                    "radius_m", "With near: only stations within this many meters (needs near).",
+                    ["type": "number", "exclusiveMinimum": 0, "maximum": 200_000]),
+                .limit(default: 5000, max: 50_000),
+            ], success: (200, .json(StationBoard.StationList.self)), errors: [404: "Unknown source."]),
+        Op(
+            method: .get, path: "/api/stations/{source}/{id}",
+            summary: "A station's latest value, its age and the run that fetched it.", tag: "stations",
+            access: .open, parameters: [stationsSource, .path("id", "The station's id in its feed.")],
+            success: (200, .json(StationBoard.StationDetail.self))),
+        Op(
+            method: .get, path: "/api/stations/{source}/{id}/history", summary: "A station's raw observations.",
+            tag: "stations", access: .open,
+            parameters: [
+                stationsSource, .path("id", "The station's id in its feed."), .time("since", "From this time."),
+                .time("until", "Up to this time."), .limit(default: 1000, max: 100_000),
+            ], success: (200, .json(StationBoard.StationHistory.self))),
+        // Transit
+        Op(
+            method: .get, path: "/api/lines", summary: "Every line with its traffic status.", tag: "transit",
+            access: .open, success: (200, .json(TransitBoard.LineList.self))),
+        Op(
+            method: .get, path: "/api/snapshots/{network}/{line}",
+            summary: "A line's stops with their next departures, its vehicles and disruptions.", tag: "transit",
+            access: .open,
+            parameters: [
+                .path("network", "The transit network (a source's network)."), .path("line", "The line's id."),
+                .query(
+                    "per_stop", "Departures per stop (default 3).",
+                    ["type": "integer", "minimum": 1, "maximum": 50, "default": 3]),
+            ], success: (200, .json(TransitBoard.LineSnapshot.self))),
+        Op(
+            method: .get, path: "/api/traffic/status", summary: "Disruptions per line.", tag: "transit",
+            access: .open, parameters: [.query("network", "Only this network.")],
+            success: (200, .json(TransitBoard.TrafficStatus.self)), errors: [404: "Unknown network."]),
+        Op(
+            method: .get, path: "/api/stops/{id}/departures", summary: "A stop's next departures.", tag: "transit",
+            access: .open,
+            parameters: [
+                .path("id", "The stop's id."), .query("network", "Only this network."),
+                .limit(default: 20, max: 500),
+            ], success: (200, .json(TransitBoard.DepartureList.self))),
+        Op(
+            method: .get, path: "/api/vehicles", summary: "Where the vehicles are.", tag: "transit", access: .open,
+            parameters: [.query("network", "Only this network."), .query("line", "Only this line.")],
+            success: (200, .json(TransitBoard.VehicleList.self)), errors: [404: "Unknown network."]),
+        // Cities
+        Op(
+            method: .get, path: "/api/cities", summary: "The cities and their zones.", tag: "cities", access: .open,
+            success: (200, .json(CityBoard.CityList.self))),
+        Op(
+            method: .get, path: "/api/cities/{city}/zones",
+            summary: "Latest weather, air quality, traffic and power readings per zone.", tag: "cities",
+            access: .open, parameters: [.path("city", "The city's id.")],
+            success: (200, .json(CityBoard.ZoneList.self))),
+        Op(
+            method: .get, path: "/api/cities/{city}/zones/{zone}/history", summary: "A zone's readings over time.",
+            tag: "cities", access: .open,
+            parameters: [
+                .path("city", "The city's id."), .path("zone", "The zone's id."),
+                .query("metric", "Only this metric (e.g. temperature_c)."), .time("since", "From this time."),
+                .limit(default: 1000, max: 100_000),
+            ], success: (200, .json(CityBoard.History.self))),
+        // Live
+        Op(
+            method: .get, path: "/api/stream",
+            summary:
+                "Server-sent events of the live map: a snapshot, then what changed (stations, vehicles, stops, sources).",
+            tag: "live", access: .open,
+            parameters: [
+                .query(
+                    "topics", "Comma-separated: stations, vehicles, stops, sources (default all).",
+                    ["type": "string"]),
+                .query("source", "Comma-separated source ids."),
+                Op.Parameter(
+                    name: "Last-Event-ID", location: .header, description: "Resume after this event id (a version).",
+                    schema: ["type": "string", "pattern": "^[0-9]+$"], required: false),
+            ], success: (200, .eventStream("event: snapshot | update; data: JSON")),
+            errors: [503: "Too many streams are open."]),
+        // Operations
+        Op(
+            method: .get, path: "/api/system/queue", summary: "Queue depth by state, oldest waiting age, throughput.",
+            tag: "operations", access: .key(.read), success: (200, .json(OperationsBoard.QueueDTO.self))),
+        Op(
+            method: .get, path: "/api/system/workers", summary: "The worker fleet: status, heartbeat, load.",
+            tag: "operations", access: .key(.read), success: (200, .json(OperationsBoard.WorkerList.self))),
+        Op(
+            method: .get, path: "/api/system/workers/stream", summary: "Server-sent events of worker heartbeats.",
+            tag: "operations", access: .key(.read), success: (200, .eventStream("event: heartbeat; data: a worker")),
+            errors: [503: "Too many streams are open."]),
+        Op(
+            method: .get, path: "/api/system/scheduler", summary: "Who leads, the last tick, the next run per source.",
+            tag: "operations", access: .key(.read), success: (200, .json(OperationsBoard.SchedulerDTO.self))),
+        Op(
+            method: .get, path: "/api/system/task-runs", summary: "Task runs, newest first, with their errors.",
+            tag: "operations", access: .key(.read),
+            parameters: [
+                .choice("status", "Only runs of this outcome.", TaskRunStatus.allCases.map(\.rawValue)),
+                .query("source", "Only this source's runs."), .limit(default: 100, max: 10_000),
+            ], success: (200, .json(OperationsBoard.TaskRunList.self))),
+        Op(
+            method: .get, path: "/api/system/tasks", summary: "Tasks in the queue.", tag: "operations",
+            access: .key(.read),
+            parameters: [
+                .choice("state", "Only tasks in this state.", TaskState.allCases.map(\.rawValue)),
+                .limit(default: 100, max: 10_000),
+            ], success: (200, .json(OperationsBoard.TaskList.self))),
+        Op(
+            method: .post, path: "/api/system/commands",
+            summary: "Send a control command to the workers (all, or one with target).", tag: "operations",
+            access: .key(.admin), requestBody: (SystemController.CommandRequest.self, true),
+            success: (202, .json(SystemController.CommandAccepted.self))),
+        Op(
+            method: .post, path: "/api/system/queue/requeue-dead",
+            summary: "Requeue dead tasks (all, or those of task_ids).", tag: "operations", access: .key(.admin),
+            requestBody: (SystemController.RequeueRequest.self, false),
+            success: (200, .json(SystemController.RequeueResponse.self))),
+    ]
+
+    static var errorSchema: [String: Any] {
+        [
+            "type": "object", "required": ["error"],
+            "properties": [
+                "error": [
+                    "type": "object", "required": ["message"],
+                    "properties": [
+                        "message": ["type": "string", "description": "What is wrong; names the parameter."]
+                    ],
+                ]
+            ],
+        ]
+    }
+
+    /// The document as JSON-compatible values.
+    package static func document(version: String = "1.0") -> [String: Any] {
+        var components: [String: Any] = ["Error": errorSchema]
+        var paths: [String: [String: Any]] = [:]
+        for operation in operations {
+            var entry: [String: Any] = [
+                "operationId": operation.operationID, "summary": operation.summary, "tags": [operation.tag],
+            ]
+            if !operation.parameters.isEmpty {
+                entry["parameters"] = operation.parameters.map { p -> [String: Any] in
+                    [
+                        "name": p.name, "in": p.location.rawValue, "description": p.description,
+                        "required": p.required, "schema": p.schema as [String: Any],
+                    ]
+                }
+            }
+            if let body = operation.requestBody {
+                let schema = schemaOf(body.type, &components)
+                constrainCommandKinds(&components)
+                entry["requestBody"] = [
+                    "required": body.required, "content": ["application/json": ["schema": schema]],
+                ]
+            }
+            var responses: [String: Any] = [:]
+            let description = operation.success.status == 202 ? "Accepted." : "OK."
+            switch operation.success.body {
+            case .json(let type):
+                responses[String(operation.success.status)] = [
+                    "description": description,
+                    "content": ["application/json": ["schema": schemaOf(type, &components)]],
+                ]
+            case .eventStream(let text):
+                responses[String(operation.success.status)] = [
+                    "description": text, "content": ["text/event-stream": ["schema": ["type": "string"]]],
+                ]
+            case .text(let text):
+                let type =
+                    operation.path == "/openapi.json"
+                    ? "application/json" : operation.path == "/docs" ? "text/html" : "text/plain"
+                responses[String(operation.success.status)] = [
+                    "description": text.isEmpty ? description : text,
+                    "content": [type: ["schema": type == "application/json" ? ["type": "object"] : ["type": "string"]]],
+                ]
+            }
+            func error(_ status: Int, _ text: String) {
+                responses[String(status)] = [
+                    "description": text,
+                    "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]],
+                ]
+            }
+            if !operation.parameters.filter({ $0.location != .path }).isEmpty || operation.requestBody != nil {
+                error(400, "A parameter or the body is not valid; the message names it.")
+            }
+            if operation.parameters.contains(where: { $0.location == .path }) { error(404, "Not found.") }
+            if case .key(let scope) = operation.access {
+                error(401, "No key, or a wrong one.")
+                error(403, "A key of too small a scope (this needs \(scope.rawValue)), or no key is configured.")
+                entry["security"] = [
+                    ["apiKey": [] as [String]], ["bearer": [] as [String]], ["session": [] as [String]],
+                ]
+            } else {
+                entry["security"] = [] as [Any]
+            }
+            for (status, text) in operation.errors { error(status, text) }
+            entry["responses"] = responses
+            paths[operation.path, default: [:]][operation.method.rawValue.lowercased()] = entry
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "Metropulse API", "version": version,
+                "description":
+                    "A city's live data: stations, transit, city readings, and the operator endpoints. Errors are {\"error\": {\"message\": ...}} naming the bad parameter. Operator endpoints need a key (X-API-Key, or Authorization: Bearer) of the read or the admin scope.",
+            ],
+            "paths": paths,
+            "components": [
+                "schemas": components,
+                "securitySchemes": [
+                    "apiKey": ["type": "apiKey", "in": "header", "name": "X-API-Key"],
+                    "bearer": ["type": "http", "scheme": "bearer"],
+                    "session": ["type": "apiKey", "in": "cookie", "name": AdminSession.cookieName],
+                ],
+            ],
+        ]
+    }
+
+    /// The command's `kind` is a string the handler checks (to name the allowed values in its
+    /// error); the document lists them.
+    private static func constrainCommandKinds(_ components: inout [String: Any]) {
+        guard var request = components["CommandRequest"] as? [String: Any],
+            var properties = request["properties"] as? [String: Any]
+        else { return }
+        properties["kind"] = ["type": "string", "enum": ControlCommand.Kind.allCases.map(\.rawValue)]
+        request["properties"] = properties
+        components["CommandRequest"] = request
+    }
+
+    /// The operations whose path is `path` (`{name}` segments match any one segment).
+    package static func operations(matching path: String) -> [APIOperation] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return operations.filter { operation in
+            let template = operation.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == parts.count else { return false }
+            return zip(template, parts).allSatisfy { t, p in
+                (t.hasPrefix("{") && t.hasSuffix("}") && !p.isEmpty) || t == p
+            }
+        }
+    }
+
+    private static func schemaOf(_ type: any Decodable.Type, _ components: inout [String: Any]) -> [String: Any] {
+        func open<T: Decodable>(_ t: T.Type) -> [String: Any] {
+            JSONSchemaReflection.schema(of: t, components: &components)
+        }
+        return open(type)
+    }
+
+    /// The document, encoded once.
+    package static let json: Data = {
+        (try? JSONSerialization.data(withJSONObject: document(), options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+    }()
+}
