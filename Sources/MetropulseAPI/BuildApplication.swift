@@ -52,19 +52,25 @@ public func buildApplication(
     site: (@Sendable (Router<APIRequestContext>) -> Void)? = nil,
     onServerRunning: @escaping @Sendable (Int) -> Void = { _ in }
 ) -> Application<RouterResponder<APIRequestContext>> {
-    let logger = environment.logger
-    let host = server.host
-    return Application(
-        router: buildRouter(environment, site: site),
+    serve(buildRouter(environment, site: site), server: server, name: "metropulse", logger: environment.logger) {
+        port in
+        environment.logger.notice("API listening on http://\(server.host):\(port)")
+        onServerRunning(port)
+    }
+}
+
+/// `router` behind an HTTP/1 server with the settings' idle timeout and connection cap.
+private func serve(
+    _ router: Router<APIRequestContext>, server: APIServerSettings, name: String, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) -> Void
+) -> Application<RouterResponder<APIRequestContext>> {
+    Application(
+        router: router,
         server: .http1(configuration: .init(idleTimeout: .milliseconds(server.idleTimeoutMillis))),
         configuration: .init(
-            address: .hostname(host, port: server.port), serverName: "metropulse",
+            address: .hostname(server.host, port: server.port), serverName: name,
             availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),
-        onServerRunning: { (channel: any Channel) in
-            let port = channel.localAddress?.port ?? 0
-            logger.notice("API listening on http://\(host):\(port)")
-            onServerRunning(port)
-        },
+        onServerRunning: { (channel: any Channel) in onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }
 
@@ -75,16 +81,7 @@ public func buildMetricsApplication(_ environment: APIEnvironment, server: APISe
     let router = Router(context: APIRequestContext.self)
     HealthController(environment: environment).addRoutes(to: router)
     MetricsController(environment: environment).addRoutes(to: router)
-    let logger = environment.logger
-    let host = server.host
-    return Application(
-        router: router,
-        server: .http1(configuration: .init(idleTimeout: .milliseconds(server.idleTimeoutMillis))),
-        configuration: .init(
-            address: .hostname(host, port: server.port), serverName: "metropulse-metrics",
-            availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),
-        onServerRunning: { (channel: any Channel) in
-            logger.notice("metrics on http://\(host):\(channel.localAddress?.port ?? 0)/metrics")
-        },
-        logger: logger)
+    return serve(router, server: server, name: "metropulse-metrics", logger: environment.logger) { port in
+        environment.logger.notice("metrics on http://\(server.host):\(port)/metrics")
+    }
 }

@@ -85,6 +85,43 @@ struct ContractTests {
         }
     }
 
+    @Test("answers have the fields their schemas name: every field described, every required one there")
+    func answersMatchTheirSchemas() async throws {
+        let api = try TestAPI(sources: [
+            SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:1/gbfs.json"])
+        ])
+        defer { api.close() }
+        let document = try #require(try JSONSerialization.jsonObject(with: OpenAPIDocument.json) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let cases: [(String, String, (Any) -> [String: Any]?)] = [
+            ("/api/system/queue", "Queue", { $0 as? [String: Any] }),
+            ("/api/sources", "Source", { (($0 as? [String: Any])?["sources"] as? [[String: Any]])?.first }),
+            ("/api/sources/bikes/health", "Health", { $0 as? [String: Any] }),
+        ]
+        let uris = cases.map(\.0)
+        let answers = Mutex<[String: Data]>([:])
+        try await api.test { client in
+            var headers = HTTPFields()
+            headers[.init("X-API-Key")!] = TestAPI.readKey
+            for uri in uris {
+                let body = try await client.execute(uri: uri, method: .get, headers: headers) {
+                    Data($0.body.readableBytesView)
+                }
+                answers.withLock { $0[uri] = body }
+            }
+        }
+        for (uri, name, pick) in cases {
+            let data = try #require(answers.withLock { $0[uri] })
+            let object = try #require(pick(try JSONSerialization.jsonObject(with: data)), "\(uri)")
+            let schema = try #require(schemas[name] as? [String: Any], "\(name)")
+            let properties = Set((schema["properties"] as? [String: Any] ?? [:]).keys)
+            let required = Set(schema["required"] as? [String] ?? [])
+            #expect(Set(object.keys).subtracting(properties).isEmpty, "\(uri): fields the schema \(name) lacks")
+            #expect(required.subtracting(object.keys).isEmpty, "\(uri): required fields absent")
+            #expect(properties.contains { $0.contains("_") }, "\(name): snake_case names, as the encoder writes")
+        }
+    }
+
     /// Lines a test logger keeps, to look for secrets in.
     final class LogLines: Sendable {
         let lines = Mutex<[String]>([])

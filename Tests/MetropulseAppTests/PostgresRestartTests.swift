@@ -237,15 +237,36 @@ struct PostgresRestartTests {
         let jobs = runs.compactMap { $0["job_id"] as? String }
         #expect(Set(jobs).count == jobs.count, "a slot succeeded twice")
         #expect(Set(jobs) == Set(tasks.compactMap { $0["job_id"] as? String }))
-        let expectedRows = runs.reduce(0) { $0 + ($1["entity_count"] as? Int ?? 0) }
-        var stored = 0
+        // Every successful run's snapshot is in the store, once, with one documented exception
+        // (decision 0002): a snapshot older than the station's latest when it arrived is not raw
+        // history. That happens when two runs of one source were in flight together (a retried
+        // slot beside the next one, after the restart) and the later fetch committed first.
+        func date(_ value: Any?) -> Date? { (value as? String).flatMap { try? Date($0, strategy: .iso8601) } }
+        let runsByID = Dictionary(
+            uniqueKeysWithValues: runs.compactMap { run in (run["id"] as? String).map { ($0, run) } })
         for i in 1...3 {
+            let source = "feed-\(i)"
+            let sourceRuns = runs.filter { $0["source"] as? String == source && ($0["entity_count"] as? Int ?? 0) > 0 }
             for station in 1...CountingPublisher.stationCount {
-                let (_, history) = try await getJSON("\(base)/api/stations/feed-\(i)/s\(station)/history?limit=10000")
-                stored += history["count"] as? Int ?? 0
+                let (_, history) = try await getJSON("\(base)/api/stations/\(source)/s\(station)/history?limit=10000")
+                let observations = history["observations"] as? [[String: Any]] ?? []
+                let storedRuns = observations.compactMap { $0["run_id"] as? String }
+                let observedAt = observations.compactMap { $0["observed_at"] as? String }
+                #expect(Set(observedAt).count == observedAt.count, "\(source)/s\(station): an observation twice")
+                #expect(storedRuns.allSatisfy { runsByID[$0] != nil }, "\(source)/s\(station): a run not succeeded")
+                let stored = storedRuns.compactMap { runsByID[$0] }
+                for run in sourceRuns where !storedRuns.contains(run["id"] as? String ?? "") {
+                    // Lost, unless a newer snapshot of an overlapping run was stored.
+                    let explained = stored.contains { newer in
+                        guard let newerFeed = date(newer["feed_timestamp"]), let feed = date(run["feed_timestamp"]),
+                            let newerStart = date(newer["started_at"]), let finished = date(run["finished_at"])
+                        else { return false }
+                        return newerFeed > feed && newerStart <= finished
+                    }
+                    #expect(explained, "\(source)/s\(station): run \(run) was lost; stored runs: \(stored)")
+                }
             }
         }
-        #expect(stored == expectedRows)
 
         for child in [worker, api] { #expect(await child.stop() == 0) }
     }

@@ -74,7 +74,7 @@ enum JSONSchemaReflection {
         var depth = 0
 
         func reflect<T: Decodable>(_ type: T.Type) -> Node {
-            if let leaf = Self.leaf(type) { return leaf }
+            if let leaf = Leaf.of(type) { return leaf.node }
             if let dictionary = type as? any ReflectableDictionary.Type {
                 return .dictionary(dictionary.valueNode(self))
             }
@@ -97,18 +97,6 @@ enum JSONSchemaReflection {
             if last.hasSuffix("DTO") { last.removeLast(3) }
             return last
         }
-
-        static func leaf<T>(_ type: T.Type) -> Node? {
-            switch type {
-            case is String.Type, is URL.Type: .string
-            case is Bool.Type: .boolean
-            case is Int.Type, is Int64.Type, is Int32.Type, is Int16.Type, is Int8.Type, is UInt.Type, is UInt64.Type,
-                is UInt32.Type, is UInt16.Type, is UInt8.Type:
-                .integer
-            case is Double.Type, is Float.Type: .number
-            default: nil
-            }
-        }
     }
 }
 
@@ -125,7 +113,7 @@ private func enumCases<T>(_ type: T.Type) -> [String]? {
 /// A value of `type` to hand back while reflecting: a leaf's placeholder, an enumeration's first
 /// case, or the type decoded from a decoder that gives empty arrays and absent optionals.
 private func placeholder<T: Decodable>(_ type: T.Type) -> T? {
-    if let value = Placeholder.value(type) { return value }
+    if let leaf = Leaf.of(type) { return leaf.placeholder }
     if let enumeration = type as? any CaseIterable.Type {
         func first<E: CaseIterable>(_ e: E.Type) -> Any? { e.allCases.first }
         return first(enumeration) as? T
@@ -144,31 +132,52 @@ extension Dictionary: ReflectableDictionary where Key == String, Value: Decodabl
     }
 }
 
-/// Placeholder values for the leaves a decoder is asked for.
-private enum Placeholder {
-    static func value<T>(_ type: T.Type) -> T? {
-        switch type {
-        case is String.Type: return "" as? T
-        case is URL.Type: return URL(string: "http://localhost/") as? T
-        case is Bool.Type: return false as? T
-        case is Int.Type: return 0 as? T
-        case is Int64.Type: return Int64(0) as? T
-        case is Int32.Type: return Int32(0) as? T
-        case is Int16.Type: return Int16(0) as? T
-        case is Int8.Type: return Int8(0) as? T
-        case is UInt.Type: return UInt(0) as? T
-        case is UInt64.Type: return UInt64(0) as? T
-        case is UInt32.Type: return UInt32(0) as? T
-        case is UInt16.Type: return UInt16(0) as? T
-        case is UInt8.Type: return UInt8(0) as? T
-        case is Double.Type: return 0.0 as? T
-        case is Float.Type: return Float(0) as? T
-        default: return nil
-        }
+/// The leaf types: each one's schema, and the placeholder handed back when a decoder asks for it.
+private enum Leaf {
+    static func of<T>(_ type: T.Type) -> (node: JSONSchemaReflection.Node, placeholder: T)? {
+        let found: (JSONSchemaReflection.Node, Any)? =
+            switch type {
+            case is String.Type: (.string, "")
+            case is URL.Type: (.string, URL(fileURLWithPath: "/"))
+            case is Bool.Type: (.boolean, false)
+            case is Int.Type: (.integer, 0)
+            case is Int64.Type: (.integer, Int64(0))
+            case is Int32.Type: (.integer, Int32(0))
+            case is Int16.Type: (.integer, Int16(0))
+            case is Int8.Type: (.integer, Int8(0))
+            case is UInt.Type: (.integer, UInt(0))
+            case is UInt64.Type: (.integer, UInt64(0))
+            case is UInt32.Type: (.integer, UInt32(0))
+            case is UInt16.Type: (.integer, UInt16(0))
+            case is UInt8.Type: (.integer, UInt8(0))
+            case is Double.Type: (.number, 0.0)
+            case is Float.Type: (.number, Float(0))
+            default: nil
+            }
+        guard let found, let value = found.1 as? T else { return nil }
+        return (found.0, value)
     }
 }
 
 private struct ReflectionStop: Error {}
+
+/// An object of one key, to learn what the encoder's key strategy makes of a name (it leaves a
+/// dictionary's keys as they are, so a keyed container it must be).
+private struct OneKey: Encodable {
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    let name: String
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(0, forKey: Key(stringValue: name))
+    }
+}
 
 /// With a recorder, notes every request; without one, only hands back placeholders (empty arrays,
 /// absent optionals), to make a nested value.
@@ -199,19 +208,11 @@ private final class RecordingDecoder: Decoder {
         return SingleRecorder(decoder: self)
     }
 
-    /// The JSON name of a key, as the API's encoder writes it (snake_case).
+    /// The JSON name of a key: what the API's own encoder writes for it (snake_case).
     static func jsonName(_ key: some CodingKey) -> String {
-        let name = key.stringValue
-        var out = ""
-        for (index, character) in name.enumerated() {
-            if character.isUppercase {
-                if index > 0 { out.append("_") }
-                out.append(Character(character.lowercased()))
-            } else {
-                out.append(character)
-            }
-        }
-        return out
+        let data = (try? APIRequestContext.jsonEncoder().encode(OneKey(name: key.stringValue))) ?? Data()
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Int]
+        return object?.keys.first ?? key.stringValue
     }
 
     func note<T: Decodable>(_ type: T.Type, key: some CodingKey, required: Bool) throws -> T? {

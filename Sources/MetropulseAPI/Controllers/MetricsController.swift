@@ -1,4 +1,3 @@
-import Dispatch
 import Hummingbird
 import Metrics
 import MetropulseCore
@@ -8,7 +7,8 @@ import Prometheus
 /// `GET /metrics`: this process's metrics in the Prometheus text format. What the pipeline
 /// records as it runs (task durations, fetch errors, commit durations, HTTP requests) comes from
 /// swift-metrics' Prometheus backend; the state of the queue, the sources and the fleet is read
-/// from the store at each scrape.
+/// from the store at each scrape into a registry of that scrape, so a worker or source that is
+/// gone leaves no frozen series behind.
 struct MetricsController {
     let environment: APIEnvironment
 
@@ -21,7 +21,7 @@ struct MetricsController {
     }
 
     @Sendable func metrics(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let registry = environment.metrics
+        let registry = PrometheusCollectorRegistry()
         let now = environment.clock.nowMillis
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ value: Double) {
             registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
@@ -74,7 +74,8 @@ struct MetricsController {
         gauge(
             "metropulse_api_streams_open", "Live streams (server-sent events) open in this process.", [],
             Double(environment.streams.count))
-        let text = registry.emitToBuffer()
+        var text = environment.metrics.emitToBuffer()
+        registry.emit(into: &text)
         return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
@@ -89,7 +90,7 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = ContinuousClock.now
         func record(_ status: HTTPResponse.Status) {
             let labels = [
                 ("route", context.endpointPath ?? "unmatched"), ("method", request.method.rawValue),
@@ -97,7 +98,7 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             ]
             Counter(label: "metropulse_http_requests_total", dimensions: labels).increment()
             Timer(label: "metropulse_http_request_duration_seconds", dimensions: labels)
-                .recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+                .record(duration: ContinuousClock.now - start)
         }
         do {
             // Measured to the answer's head: a handler's work, not the client's reading of a long

@@ -57,12 +57,3 @@ extension Duration {
         return Double(s) + Double(attoseconds) / 1e18
     }
 }
-
-extension Duration {
-    /// The duration in whole nanoseconds (saturating), for metrics.
-    public var nanoseconds: Int64 {
-        let (s, attoseconds) = components
-        let (scaled, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : scaled &+ attoseconds / 1_000_000_000
-    }
-}

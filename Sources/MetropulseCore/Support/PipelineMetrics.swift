@@ -14,18 +14,18 @@ public enum PipelineMetrics {
     /// `metropulse_store_commit_failures_total`: commits that failed or missed their deadline.
     public static let commitFailures = "metropulse_store_commit_failures_total"
 
-    static func taskFinished(source: String, outcome: TaskRunStatus, nanoseconds: Int64) {
+    static func taskFinished(source: String, outcome: TaskRunStatus, duration: Duration) {
         Timer(label: taskDuration, dimensions: [("source", source), ("outcome", outcome.rawValue)])
-            .recordNanoseconds(max(0, nanoseconds))
+            .record(duration: duration)
     }
 
     static func fetchFailed(source: String, kind: FetchErrorKind) {
         Counter(label: fetchErrors, dimensions: [("source", source), ("kind", kind.rawValue)]).increment()
     }
 
-    static func committed(nanoseconds: Int64, failed: Bool) {
+    static func committed(duration: Duration, failed: Bool) {
         Timer(label: commitDuration, dimensions: [("outcome", failed ? "failed" : "ok")])
-            .recordNanoseconds(max(0, nanoseconds))
+            .record(duration: duration)
         if failed { Counter(label: commitFailures).increment() }
     }
 }

@@ -296,32 +296,28 @@ public final class WorkerPool: Service {
         }
         let outcome = TaskOutcome(task, disposition: disposition, finishedAt: run.finishedAt)
         PipelineMetrics.taskFinished(
-            source: task.sourceID, outcome: run.status, nanoseconds: run.durationMillis * 1_000_000)
+            source: task.sourceID, outcome: run.status, duration: .milliseconds(max(0, run.durationMillis)))
         if let failure { PipelineMetrics.fetchFailed(source: task.sourceID, kind: failure.kind) }
         freeSlot()
         let result = RunResult(run: run, observations: observations, outcome: outcome)
         // Run records of earlier attempts the store refused travel with this commit.
         let refused = takeUnrecorded()
+        let commitStart = ContinuousClock.now
         do {
             // Past the lease another attempt may own the task, so a commit still hanging then is
             // abandoned; if it lands later its outcome no longer applies.
             let committer = self.committer
-            let commitStart = ContinuousClock.now
-            do {
-                try await withDeadline(.milliseconds(configuration.leaseMillis)) {
-                    try await committer.commit(refused + [result])
-                }
-            } catch {
-                PipelineMetrics.committed(nanoseconds: (ContinuousClock.now - commitStart).nanoseconds, failed: true)
-                throw error
+            try await withDeadline(.milliseconds(configuration.leaseMillis)) {
+                try await committer.commit(refused + [result])
             }
-            PipelineMetrics.committed(nanoseconds: (ContinuousClock.now - commitStart).nanoseconds, failed: false)
+            PipelineMetrics.committed(duration: ContinuousClock.now - commitStart, failed: false)
             state.withLock { state in
                 state.processed += 1
                 if failure != nil { state.failed += 1 }
                 state.recent.append((run.finishedAt, failure != nil))
             }
         } catch {
+            PipelineMetrics.committed(duration: ContinuousClock.now - commitStart, failed: true)
             logger.error(
                 "commit failed; the task will run again when its lease expires",
                 metadata: ["job_id": "\(task.jobID)", "error": "\(loggable(error))"])
