@@ -31,6 +31,8 @@ public struct APIEnvironment: Sendable {
     public var metrics: PrometheusCollectorRegistry
     /// The live map's state, shared by every subscriber of `/api/stream` in this process.
     package var live: LiveFeed
+    /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
+    package var fleet = FleetWindow()
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,

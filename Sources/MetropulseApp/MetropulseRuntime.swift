@@ -79,13 +79,16 @@ public struct MetropulseRuntime: Sendable {
                 configuration: .init(
                     taskRetentionMillis: configuration.retention.tasksMillis,
                     runRetentionMillis: configuration.retention.taskRunsMillis,
-                    heartbeatRetentionMillis: configuration.retention.heartbeatsMillis),
+                    heartbeatRetentionMillis: configuration.retention.heartbeatsMillis,
+                    logRetentionMillis: configuration.retention.logsMillis),
                 leadership: backend.leadership, logger: logger) : nil
     }
 
     /// The services in start order; they stop in reverse (API first, HTTP client last).
     public func services() -> [any Service] {
         var services: [any Service] = backend.services
+        // Stops after every part that logs, so their last lines reach the central log too.
+        if configuration.logging.centralized { services.append(LogShipper(store: backend.store)) }
         services.append(HTTPClientService(client: httpClient))
         if configuration.demoEnabled && roles.contains(.worker) {
             services.append(
@@ -93,7 +96,10 @@ public struct MetropulseRuntime: Sendable {
                     city: DemoCity(), endpoint: demoEndpoint, port: configuration.demo.port, clock: clock,
                     logger: logger))
         }
-        services.append(ConfigReloader(path: configurationPath, catalog: catalog, bus: bus, logger: logger))
+        services.append(
+            ConfigReloader(
+                path: configurationPath, catalog: catalog, bus: bus, workerID: workerPool?.configuration.workerID,
+                commandLog: backend.store, clock: clock, logger: logger))
         if roles.contains(.sink), let sink = backend.sink { services.append(sink) }
         if let workerPool { services.append(workerPool) }
         if let scheduler { services.append(scheduler) }
@@ -133,6 +139,7 @@ public struct MetropulseRuntime: Sendable {
                     logger.error("the web pages are not served", metadata: ["error": "\(error)"])
                 }
             }
+            services.append(FleetSampler(environment: environment))
             services.append(
                 buildApplication(
                     environment,

@@ -11,3 +11,19 @@ public struct Roles: OptionSet, Sendable, Hashable {
     public static let sink = Roles(rawValue: 1 << 3)
     public static let all: Roles = [.scheduler, .worker, .api, .sink]
 }
+
+extension Roles {
+    /// The name a process of these roles logs under (the central log's `service`).
+    public var serviceName: String {
+        switch self {
+        case .all: "serve"
+        case .scheduler: "scheduler"
+        case .worker: "worker"
+        case .api: "api"
+        case .sink: "sink"
+        default:
+            [(Roles.scheduler, "scheduler"), (.worker, "worker"), (.api, "api"), (.sink, "sink")]
+                .filter { contains($0.0) }.map(\.1).joined(separator: "+")
+        }
+    }
+}

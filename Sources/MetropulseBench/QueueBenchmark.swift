@@ -1,6 +1,6 @@
 import Foundation
-import Logging
-import MetropulseCore
+public import Logging
+public import MetropulseCore
 import MetropulsePostgres
 import MetropulseSQLite
 
@@ -81,6 +81,11 @@ public struct QueueBenchmark: Sendable {
     public var steadyRate: Int
     public var steadySeconds: Int
     public var targets: [Target]
+    /// The worker pool's logger (default: discards everything).
+    public var logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+    /// When set, a `LogShipper` moves this buffer's lines into the store being measured while the
+    /// pool runs, as in a process with `logging.centralized` on.
+    public var centralLog: LogBuffer?
 
     public init(tasks: Int, workers: Int, prefetch: Int? = nil, steadyRate: Int, steadySeconds: Int, targets: [Target])
     {
@@ -143,7 +148,6 @@ public struct QueueBenchmark: Sendable {
     }
 
     private func measure(_ target: Target, on opened: Opened) async throws -> Result {
-        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let clock = WallClock.system
         let catalog = SourceCatalog([
             SourceDefinition(id: "noop", kind: .gbfs, urls: ["noop:"], intervalMillis: 60_000, maxAttempts: 3)
@@ -168,6 +172,10 @@ public struct QueueBenchmark: Sendable {
         }
         let enqueueSeconds = (ContinuousClock.now - enqueueStarted).seconds
 
+        let shipping = centralLog.map { buffer in
+            Task { try await LogShipper(buffer: buffer, store: opened.store, intervalMillis: 500).run() }
+        }
+        defer { shipping?.cancel() }
         let drainStarted = clock.nowMillis
         let running = Task { try await pool.run() }
         defer { running.cancel() }

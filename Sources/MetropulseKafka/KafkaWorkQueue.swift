@@ -331,7 +331,7 @@
                 case .pauseFetch, .drain: state.operatorPaused = true
                 case .resumeFetch: state.operatorPaused = false
                 case .rebalance: state.rebalanceRequested = true
-                case .reloadConfig: break
+                case .reloadConfig, .scale: break
                 }
             }
         }

@@ -64,6 +64,19 @@ public final class PostgresNotifier: Service, ControlBus {
             }
             return
         }
+        if payload.hasPrefix("command-id:") {
+            let id = String(payload.dropFirst(11))
+            let (backend, subscribers, logger) = (self.backend, commandSubscribers, self.logger)
+            Task {
+                do {
+                    if let command = try await backend.command(id: id) { subscribers.yield(command) }
+                } catch {
+                    logger.error(
+                        "a control command could not be read", metadata: ["id": "\(id)", "error": "\(loggable(error))"])
+                }
+            }
+            return
+        }
         guard payload.hasPrefix("command:"),
             let command = try? JSONDecoder().decode(ControlCommand.self, from: Data(payload.dropFirst(8).utf8))
         else { return }
@@ -81,19 +94,26 @@ public final class PostgresNotifier: Service, ControlBus {
         metricSubscribers.subscribe()
     }
 
-    /// Records the command and broadcasts it to every process listening on the database.
+    /// Records the command and broadcasts it to every process listening on the database. A
+    /// command too long for a notification (8,000 bytes: a scale of hundreds of pools) travels as
+    /// its id, and each listener reads it from `control_commands`.
     public func publish(_ command: ControlCommand) async throws {
         let json = String(decoding: try JSONEncoder().encode(command), as: UTF8.self)
+        let payload = json.utf8.count <= Self.payloadLimit ? "command:" + json : "command-id:" + command.id
         try await backend.client.query(
             """
             WITH recorded AS (
-                INSERT INTO control_commands (id, kind, target, issued_at)
-                VALUES (\(command.id), \(command.kind.rawValue), \(command.target), \(command.issuedAt))
+                INSERT INTO control_commands (id, kind, target, issued_at, issued_by, workers, slots)
+                VALUES (\(command.id), \(command.kind.rawValue), \(command.target), \(command.issuedAt),
+                    \(command.issuedBy), \(command.workersColumn), \(command.slotsColumn))
                 ON CONFLICT (id) DO NOTHING
             )
-            SELECT pg_notify(\(Self.channel), \("command:" + json))
+            SELECT pg_notify(\(Self.channel), \(payload))
             """, logger: logger)
     }
+
+    /// The longest command sent whole in a notification (PostgreSQL's limit is 8,000 bytes).
+    static let payloadLimit = 7_900
 
     public func commands() async throws -> AsyncStream<ControlCommand> {
         commandSubscribers.subscribe()

@@ -298,6 +298,48 @@ enum PostgresSchema {
                 """
             ]
         ),
+        (
+            "v10-system-logs",
+            [
+                // The central log; its words (the message and the metadata values) as a tsvector.
+                """
+                CREATE TABLE system_logs (
+                    id BIGSERIAL PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    service TEXT NOT NULL,
+                    instance TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    severity SMALLINT NOT NULL,
+                    logger TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    metadata TEXT NOT NULL,
+                    words TSVECTOR NOT NULL
+                )
+                """,
+                "CREATE INDEX system_logs_at ON system_logs (at)",
+                "CREATE INDEX system_logs_words ON system_logs USING GIN (words)",
+            ]
+        ),
+        (
+            "v11-command-acks",
+            [
+                // Commands say who sent them, to which workers, and a scale's slots; workers answer.
+                "ALTER TABLE control_commands ADD COLUMN issued_by TEXT",
+                "ALTER TABLE control_commands ADD COLUMN workers TEXT",
+                "ALTER TABLE control_commands ADD COLUMN slots TEXT",
+                "CREATE INDEX control_commands_issued_at ON control_commands (issued_at)",
+                """
+                CREATE TABLE command_acks (
+                    command_id TEXT NOT NULL,
+                    worker_id TEXT NOT NULL,
+                    at BIGINT NOT NULL,
+                    ok BOOLEAN NOT NULL,
+                    result TEXT NOT NULL,
+                    PRIMARY KEY (command_id, worker_id)
+                )
+                """,
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

@@ -241,6 +241,49 @@ enum SQLiteSchema {
             try packStationRows(db)
             try db.execute(sql: "DROP TABLE station_observations; DROP TABLE stations_latest")
         }
+        migrator.registerMigration("v8-system-logs") { db in
+            // The central log; its words in an FTS5 index (the message and the metadata values).
+            try db.execute(
+                sql: """
+                    CREATE TABLE system_logs (
+                        id INTEGER PRIMARY KEY,
+                        at INTEGER NOT NULL,
+                        service TEXT NOT NULL,
+                        instance TEXT NOT NULL,
+                        level TEXT NOT NULL,
+                        severity INTEGER NOT NULL,
+                        logger TEXT NOT NULL,
+                        message TEXT NOT NULL,
+                        metadata TEXT NOT NULL
+                    );
+                    CREATE INDEX system_logs_at ON system_logs(at);
+                    CREATE VIRTUAL TABLE system_logs_text USING fts5(text, tokenize = 'unicode61');
+                    """)
+        }
+        migrator.registerMigration("v9-control-commands") { db in
+            // Control commands as sent, and each worker's acknowledgement.
+            try db.execute(
+                sql: """
+                    CREATE TABLE control_commands (
+                        id TEXT PRIMARY KEY,
+                        kind TEXT NOT NULL,
+                        target TEXT,
+                        issued_at INTEGER NOT NULL,
+                        issued_by TEXT,
+                        workers TEXT,
+                        slots TEXT
+                    );
+                    CREATE INDEX control_commands_issued_at ON control_commands(issued_at);
+                    CREATE TABLE command_acks (
+                        command_id TEXT NOT NULL,
+                        worker_id TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        ok INTEGER NOT NULL,
+                        result TEXT NOT NULL,
+                        PRIMARY KEY (command_id, worker_id)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -23,6 +23,7 @@ struct ConsolePages: Sendable {
         router.get("admin/orchestrator", use: orchestrator)
         router.get("admin/runs/:id", use: runDetail)
         router.get("admin/sources", use: sourcesPage)
+        router.get("admin/logs", use: logsPage)
     }
 
     // MARK: Sign-in
@@ -166,6 +167,7 @@ struct ConsolePages: Sendable {
             let rows: [[String: Any]] = workers.map { w in
                 [
                     "id": w.workerId, "health": w.health, "healthLabel": w.health.capitalized, "status": w.status,
+                    "healthReason": w.healthReason ?? "",
                     "host": w.host, "pid": w.pid, "inFlight": w.inFlight, "concurrency": w.concurrency,
                     "utilisation": w.concurrency > 0 ? Int(Double(w.inFlight) / Double(w.concurrency) * 100) : 0,
                     "processed": Format.count(w.processed), "failed": Format.count(w.failed),
@@ -177,7 +179,31 @@ struct ConsolePages: Sendable {
                 ]
             }
             let down = workers.filter { $0.health != "healthy" }.count
-            return ["workers": rows, "hasWorkers": !rows.isEmpty, "workerCount": rows.count, "unhealthy": down > 0]
+            let running = workers.filter { $0.health != "down" }
+            return [
+                "workers": rows, "hasWorkers": !rows.isEmpty, "workerCount": rows.count, "unhealthy": down > 0,
+                "pools": running.count, "slots": running.reduce(0) { $0 + $1.concurrency },
+            ]
+        }
+        func commands() async throws -> [String: Any] {
+            let list = try await FleetControl(environment).commands(limit: 8)
+            let rows: [[String: Any]] = list.commands.map { c in
+                var what = c.kind
+                if let slots = c.slots {
+                    what += " " + slots.keys.sorted().map { "\($0)=\(slots[$0] ?? 0)" }.joined(separator: ", ")
+                }
+                return [
+                    "id": c.id, "kind": c.kind, "what": what, "to": c.target ?? "every worker",
+                    "by": c.issuedBy ?? "—", "clock": Format.millis(c.issuedAt).map(Format.clock) ?? c.issuedAt,
+                    "time": c.issuedAt,
+                    "state": c.state, "stateLabel": Self.commandStates[c.state] ?? c.state,
+                    "acks": c.acks.map { a in
+                        ["worker": a.workerId, "result": a.result, "ok": a.ok] as [String: Any]
+                    },
+                    "pending": c.pending.joined(separator: ", "), "hasPending": !c.pending.isEmpty,
+                ]
+            }
+            return ["commands": rows, "hasCommands": !rows.isEmpty]
         }
         func runs() async throws -> [String: Any] {
             let list = try await board.taskRuns(
@@ -267,8 +293,31 @@ struct ConsolePages: Sendable {
             return ["boards": boards, "hasBoards": !boards.isEmpty]
         }
 
+        func database() async throws -> [String: Any] {
+            let summary = try await DatabaseBoard(environment).summary(now: now)
+            let tables: [[String: Any]] = summary.tables.sorted { ($0.bytes ?? 0, $1.name) > ($1.bytes ?? 0, $0.name) }
+                .map { t in
+                    [
+                        "name": t.name, "rows": (t.rowsEstimated ? "≈ " : "") + Format.count(Int(t.rows)),
+                        "bytes": t.bytes.map(Format.bytes) ?? "—",
+                    ]
+                }
+            let observations: [[String: Any]] = summary.observations.map { o in
+                [
+                    "kind": o.kind, "hour": Format.count(Int(o.lastHour)), "day": Format.count(Int(o.lastDay)),
+                    "current": o.basis == "current",
+                ]
+            }
+            return [
+                "databaseSize": Format.bytes(summary.databaseBytes), "hasWal": summary.walBytes != nil,
+                "walSize": summary.walBytes.map(Format.bytes) ?? "", "backend": summary.backend,
+                "tables": tables, "observations": observations,
+            ]
+        }
+
         let sections: [String: () async throws -> [String: Any]] = [
             "queue": queue, "fleet": fleet, "runs": runs, "scheduler": scheduler, "departures": departures,
+            "commands": commands, "database": database,
         ]
         if let part {
             guard let build = sections[part] else {
@@ -281,7 +330,7 @@ struct ConsolePages: Sendable {
         }
         return await pages.page("orchestrator", title: "Orchestrator", request) {
             var context: [String: Any] = [:]
-            for build in [queue, fleet, runs, scheduler, departures] {
+            for build in [queue, fleet, runs, scheduler, departures, commands, database] {
                 context.merge(try await build()) { a, _ in a }
             }
             context["filters"] = filters.context(environment.catalog)
@@ -291,6 +340,10 @@ struct ConsolePages: Sendable {
             return context
         }
     }
+
+    static let commandStates = [
+        "done": "done", "failed": "refused", "waiting": "waiting", "unaddressed": "no worker running",
+    ]
 
     /// The recent runs' filters, from and back to the query string (so a view can be shared).
     struct RunFilters {
@@ -442,5 +495,71 @@ struct ConsolePages: Sendable {
         }
         if part == "ledger" { return pages.fragment("sources-ledger", try await build(), request: request) }
         return await pages.page("sources", title: "Sources", request, build)
+    }
+
+    // MARK: Logs (the central log)
+
+    static let logWindows: [(String, String, Int64?)] = [
+        ("15m", "15 minutes", 15 * 60_000), ("1h", "1 hour", 3_600_000), ("6h", "6 hours", 6 * 3_600_000),
+        ("24h", "24 hours", 86_400_000), ("7d", "7 days", 7 * 86_400_000), ("all", "all kept", nil),
+    ]
+
+    @Sendable func logsPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let service = request.query("service")
+        let level = try request.enumQuery("level", as: Logger.Level.self)
+        let text = request.query("q")
+        let window = request.query("window") ?? "1h"
+        guard let span = Self.logWindows.first(where: { $0.0 == window }) else {
+            throw HTTPError(
+                .badRequest, message: "window must be one of: \(Self.logWindows.map(\.0).joined(separator: ", "))")
+        }
+        let limit = try request.intQuery("limit", default: 200, range: 1...1_000)
+        let query = LogQuery(
+            service: service, minimumLevel: level, text: text, since: span.2.map { now - $0 }, limit: limit)
+        if text != nil, query.terms.isEmpty {
+            throw HTTPError(.badRequest, message: "q must hold a word (letters or digits) to search for")
+        }
+        return await pages.page("logs", title: "Logs", request) {
+            let list = try await LogBoard(store: environment.store).lines(query)
+            // Oldest first, as a terminal shows them; the page follows the bottom.
+            let lines: [[String: Any]] = list.logs.reversed().map(Self.logLine)
+            var apiQuery: [String] = []
+            func add(_ name: String, _ value: String?) {
+                if let value {
+                    apiQuery.append(
+                        "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)")
+                }
+            }
+            add("service", service)
+            add("level", level?.rawValue)
+            add("q", text)
+            let services = ["serve", "scheduler", "worker", "api", "sink"]
+            return [
+                "lines": lines, "hasLines": !lines.isEmpty, "count": lines.count, "limit": limit,
+                "atLimit": lines.count >= limit, "centralized": list.centralized,
+                "dropped": list.droppedByThisProcess, "hasDropped": list.droppedByThisProcess > 0,
+                "apiQuery": apiQuery.joined(separator: "&"), "q": text ?? "",
+                "services": [["name": "", "label": "every role", "selected": service == nil]]
+                    + services.map { ["name": $0, "label": $0, "selected": $0 == service] }
+                    + (service.map { s in services.contains(s) ? [] : [["name": s, "label": s, "selected": true]] }
+                        ?? []),
+                "levels": [["name": "", "label": "every level", "selected": level == nil]]
+                    + Logger.Level.allCases.map {
+                        ["name": $0.rawValue, "label": "\($0.rawValue) and above", "selected": $0 == level]
+                    },
+                "windows": Self.logWindows.map { ["name": $0.0, "label": $0.1, "selected": $0.0 == window] },
+                "windowLabel": span.1,
+            ]
+        }
+    }
+
+    static func logLine(_ line: LogBoard.LogLineDTO) -> [String: Any] {
+        let metadata = line.metadata.keys.sorted().map { "\($0)=\(line.metadata[$0] ?? "")" }.joined(separator: " ")
+        return [
+            "id": line.id, "time": line.time, "clock": Format.millis(line.time).map(Format.clock) ?? line.time,
+            "service": line.service, "instance": line.instance, "level": line.level, "logger": line.logger,
+            "message": line.message, "metadata": metadata, "hasMetadata": !metadata.isEmpty,
+        ]
     }
 }

@@ -17,7 +17,7 @@ struct PageFrame {
     static let publicNav: [(String, String)] = [("Map", "/"), ("Lines", "/lines"), ("Cities", "/cities")]
     /// The console's pages; later pages (logs, jobs, alerts, webhooks) join this list.
     static let consoleNav: [(String, String)] = [
-        ("Orchestrator", "/admin/orchestrator"), ("Sources", "/admin/sources"),
+        ("Orchestrator", "/admin/orchestrator"), ("Sources", "/admin/sources"), ("Logs", "/admin/logs"),
     ]
 
     func context(_ site: WebSite, _ page: [String: Any]) -> [String: Any] {

@@ -9,7 +9,9 @@ import MetropulseSQLite
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
-        subcommands: [Ingest.self, Queue.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self])
+        subcommands: [
+            Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
+        ])
 
     struct Parse: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -121,6 +123,31 @@ struct BenchCommand: AsyncParsableCommand {
                 steadyRate: max(100, rate),
                 steadySeconds: max(1, seconds),
                 targets: targets)
+            print(try await benchmark.run())
+        }
+    }
+
+    struct Overhead: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The queue drain with metrics and the central log off, on, and on with a line per task, in alternating rounds: the ratio of each to off."
+        )
+
+        @Option(help: "Tasks drained per round.")
+        var tasks = 30_000
+
+        @Option(help: "Concurrent workers in the pool.")
+        var workers = 16
+
+        @Option(help: "Rounds per mode (the median is reported).")
+        var rounds = 5
+
+        @Option(help: "Where to create the throwaway SQLite databases.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            let benchmark = OverheadBenchmark(
+                tasks: max(100, tasks), workers: max(1, workers), rounds: max(1, rounds), directory: directory)
             print(try await benchmark.run())
         }
     }

@@ -76,15 +76,32 @@ struct RuntimeOptions: ParsableArguments {
         return configuration
     }
 
-    /// Sets up logging at the configured level (on standard error with `toStandardError`).
-    func bootstrapLogging(_ configuration: MetropulseConfiguration, toStandardError: Bool = false) -> Logger {
+    /// Sets up logging at the configured level (on standard error with `toStandardError`). With a
+    /// `service` (a pipeline role), lines also go to the central log when `logging.centralized`.
+    func bootstrapLogging(
+        _ configuration: MetropulseConfiguration, toStandardError: Bool = false, service: String? = nil
+    ) -> Logger {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let logging = configuration.logging
+        let central = Logger.Level(rawValue: logging.centralizedLevel) ?? .info
+        let centralized = logging.centralized && service != nil
+        LogBuffer.shared.configure(
+            enabled: centralized, minimumLevel: central, capacity: logging.queueSize, service: service ?? "tool")
+        let json = logging.format == .json && !toStandardError
         LoggingSystem.bootstrap { label in
-            var handler =
-                toStandardError
-                ? StreamLogHandler.standardError(label: label) : StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = level
-            return RedactingLogHandler(handler)
+            var console: any LogHandler
+            if json {
+                console = JSONLogHandler(label: label, service: service ?? "tool", level: level)
+            } else {
+                var stream =
+                    toStandardError
+                    ? StreamLogHandler.standardError(label: label) : StreamLogHandler.standardOutput(label: label)
+                stream.logLevel = level
+                console = stream
+            }
+            guard centralized else { return RedactingLogHandler(console) }
+            return RedactingLogHandler(
+                MultiplexLogHandler([console, CentralLogHandler(label: label, level: central)]))
         }
         return Logger(label: "metropulse")
     }
@@ -95,7 +112,7 @@ struct RuntimeOptions: ParsableArguments {
 
     /// Runs `roles` with a configuration already loaded by `load()`.
     func run(roles: Roles, configuration: MetropulseConfiguration) async throws {
-        let logger = bootstrapLogging(configuration)
+        let logger = bootstrapLogging(configuration, service: roles.serviceName)
         let runtime = try MetropulseRuntime(
             configuration: configuration, configurationPath: configPath, roles: roles, logger: logger)
         try await runtime.run()

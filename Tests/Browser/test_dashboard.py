@@ -108,7 +108,7 @@ class Pages:
 
     @staticmethod
     def admin_paths():
-        paths = ["/admin/orchestrator", "/admin/sources", "/admin/sign-in"]
+        paths = ["/admin/orchestrator", "/admin/sources", "/admin/logs", "/admin/sign-in"]
         _, runs = api("/api/system/task-runs?limit=1")
         if runs["runs"]:
             paths.append(f"/admin/runs/{urllib.request.quote(runs['runs'][0]['id'], safe='')}")
@@ -277,10 +277,81 @@ class DashboardTests(unittest.TestCase):
         bars = d.execute_script("return [...document.querySelectorAll('.timeline a')].map(a => decodeURIComponent(a.href))")
         self.assertTrue(any(job in href for href in bars), "the run is on the timeline")
 
+    def test_console_scale_and_command_answers(self):
+        d = self.driver
+        sign_in(d)
+        Select(d.find_element(By.ID, "refresh")).select_by_value("1")
+        summary = lambda: d.execute_script(
+            "const s = document.getElementById('fleet-summary'); return s ? [Number(s.dataset.slots), Number(s.dataset.pools)] : null")
+        slots, pools = wait_for(summary, 20, message="the fleet's slots")
+        self.assertGreater(pools, 0)
+        d.find_element(By.CSS_SELECTOR, "[data-scale='1']").click()
+        outcome = wait_for(lambda: "Slots" in d.find_element(By.ID, "control-outcome").text
+                           and d.find_element(By.ID, "control-outcome").text, 10, message="the scale outcome")
+        self.assertIn(f"Slots {slots} → {slots + 1}", outcome)
+        wait_for(lambda: summary()[0] == slots + 1, 30, message="the fleet at one more slot")
+        state = "return document.querySelector('#commands tr[data-command-id]')?.dataset.state ?? null"
+        wait_for(lambda: d.execute_script(state) == "done", 30, message="the SCALE command answered")
+        row = d.find_element(By.CSS_SELECTOR, "#commands tr[data-command-id]")
+        self.assertIn("SCALE", row.text)
+        self.assertIn("slots", row.text, "each pool's answer")
+        _, latest = api("/api/system/commands?limit=1")
+        self.assertEqual(sum(latest["commands"][0]["slots"].values()), slots + 1)
+        self.assertTrue(all(a["ok"] for a in latest["commands"][0]["acks"]))
+        # Back to the old size with the count field.
+        field = d.find_element(By.ID, "scale-count")
+        field.clear()
+        field.send_keys(str(slots))
+        d.find_element(By.ID, "scale-set").click()
+        wait_for(lambda: summary()[0] == slots, 30, message="the fleet back at its size")
+        # A count the pools cannot take is refused with the reason, and nothing changes.
+        field.clear()
+        field.send_keys("0")
+        d.find_element(By.ID, "scale-set").click()
+        self.assertIn("1 or more", d.find_element(By.ID, "control-outcome").text)
+        _, listed = api("/api/system/commands?limit=2")
+        self.assertEqual([c["kind"] for c in listed["commands"]], ["SCALE", "SCALE"])
+        self.assertTrue(all(c["issued_by"] for c in listed["commands"]), "the sender's key name is recorded")
+        self.assertEqual(problems(d), [])
+
+    def test_logs_page_filters_and_follows_new_lines(self):
+        d = self.driver
+        sign_in(d, "/admin/logs")
+        d.get(BASE + "/admin/logs?window=all")
+        settle(d)
+        rows = "return [...document.querySelectorAll('#log-lines tr')].map(r => [r.dataset.id, r.className, r.textContent])"
+        lines = wait_for(lambda: d.execute_script(rows), 10, message="log lines on the page")
+        _, listed = api("/api/system/logs?limit=200")
+        self.assertEqual({l[0] for l in lines}, {str(l["id"]) for l in listed["logs"]}, "the page shows what the API has")
+        # A level filter, through the form, kept in the URL.
+        Select(d.find_element(By.ID, "log-level")).select_by_value("notice")
+        d.find_element(By.CSS_SELECTOR, "form.log-filters button[type=submit]").click()
+        wait_for(lambda: "level=notice" in d.current_url, 10, message="the level in the URL")
+        settle(d)
+        classes = {row[1] for row in d.execute_script(rows)}
+        self.assertTrue(classes, "notice lines exist (the API's 'listening' line)")
+        self.assertTrue(classes <= {"log-notice", "log-warning", "log-error", "log-critical"}, classes)
+        # Words: only lines holding them.
+        d.get(BASE + "/admin/logs?window=all&q=listening")
+        settle(d)
+        texts = [row[2] for row in d.execute_script(rows)]
+        self.assertTrue(texts and all("listening" in t.lower() for t in texts), texts)
+        # Following: a control command makes each worker log a line, which appears without a reload.
+        d.get(BASE + "/admin/logs?window=15m&q=control%20command")
+        settle(d)
+        d.execute_script("window.__notReloaded = true")
+        before = len(d.execute_script(rows))
+        status, _ = api("/api/system/commands", "POST", b'{"kind": "RESUME_FETCH"}', {"Content-Type": "application/json"})
+        self.assertEqual(status, 202)
+        wait_for(lambda: len(d.execute_script(rows)) > before, 30, message="the workers' 'control command' lines")
+        self.assertTrue(d.execute_script("return window.__notReloaded === true"), "the page was not reloaded")
+        self.assertEqual(d.find_element(By.ID, "log-state").text, "Following new lines")
+        self.assertEqual(problems(d), [])
+
     def test_admin_needs_the_session(self):
         fresh = browser()
         try:
-            for path in ["/admin/orchestrator", "/admin/sources"]:
+            for path in ["/admin/orchestrator", "/admin/sources", "/admin/logs"]:
                 fresh.get(BASE + path)
                 self.assertIn("/admin/sign-in", fresh.current_url, path)
         finally:

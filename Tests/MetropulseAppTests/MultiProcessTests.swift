@@ -164,6 +164,55 @@ struct MultiProcessTests {
     }
 }
 
+extension MultiProcessTests {
+    @Test("scale across worker processes: each pool gets its share of the slots and answers")
+    func scaleAcrossProcesses() async throws {
+        let databaseURL = try await PostgresEndToEndTests.freshDatabase()
+        let environment = [
+            "METROPULSE_DATABASE_URL": databaseURL, "METROPULSE_WORKERS_HEARTBEAT": "1s",
+            "METROPULSE_DEMO_ENABLED": "false", "METROPULSE_CONFIG": try Self.emptySources(),
+        ]
+        let workers = try (0..<2).map { _ in
+            try ChildProcess(arguments: ["worker", "--workers", "2", "--port", "0"], environment: environment)
+        }
+        let api = try ChildProcess(arguments: ["api", "--port", "0"], environment: environment)
+        let children = [api] + workers
+        defer { for child in children where child.process.isRunning { child.process.terminate() } }
+        let base = "http://127.0.0.1:\(try await api.apiPort())"
+        func slots() async throws -> [String: Int] {
+            let (_, json) = try await getJSON("\(base)/api/system/workers")
+            let workers = json["workers"] as? [[String: Any]] ?? []
+            return Dictionary(
+                workers.filter { $0["health"] as? String == "healthy" }.compactMap { w in
+                    (w["worker_id"] as? String).map { ($0, w["concurrency"] as? Int ?? 0) }
+                }, uniquingKeysWith: { a, _ in a })
+        }
+        try await eventually("two healthy workers", timeout: .seconds(60)) { try await slots().count == 2 }
+        let (status, body) = try await post(
+            "\(base)/api/system/workers/scale", body: #"{"count": 5}"#,
+            headers: ["X-API-Key": testAdminKey, "Content-Type": "application/json"])
+        #expect(status == 202)
+        #expect(body["slots_before"] as? Int == 4 && body["slots"] as? Int == 5)
+        let id = try #require((body["command"] as? [String: Any])?["id"] as? String)
+        try await eventually("both pools at their new size", timeout: .seconds(30)) {
+            try await slots().values.sorted() == [2, 3]
+        }
+        try await eventually("both pools answered", timeout: .seconds(30)) {
+            let (_, json) = try await getJSON("\(base)/api/system/commands")
+            let command = (json["commands"] as? [[String: Any]])?.first { $0["id"] as? String == id }
+            return command?["state"] as? String == "done" && (command?["acks"] as? [[String: Any]])?.count == 2
+        }
+        for child in children where child.process.isRunning { #expect(await child.stop() == 0) }
+    }
+
+    /// A configuration file with no source (the workers only need the database).
+    static func emptySources() throws -> String {
+        let folder = try temporaryFolder()
+        try "sources: []\n".write(toFile: folder + "/sources.yaml", atomically: true, encoding: .utf8)
+        return folder + "/sources.yaml"
+    }
+}
+
 /// A flag the test flips while the publisher's handlers read it.
 final class Gate: Sendable {
     let closed = Mutex(false)

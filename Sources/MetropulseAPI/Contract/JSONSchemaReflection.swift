@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The JSON Schema of a `Decodable` type, read from its own `init(from:)`: the type is decoded
 /// once from a decoder that answers every request with a placeholder and notes what was asked
@@ -90,13 +91,27 @@ enum JSONSchemaReflection {
         }
 
         static func componentName<T>(_ type: T.Type) -> String {
-            // `OperationsBoard.QueueDTO` → `Queue`; generic arguments dropped.
+            // `OperationsBoard.QueueDTO` → `Queue`; generic arguments dropped. A second type of the
+            // same short name gets its enclosing type's name before it (`LogBoardQueue`), so two
+            // schemas never share one component.
             var name = String(reflecting: type)
             if let lt = name.firstIndex(of: "<") { name = String(name[..<lt]) }
-            var last = String(name.split(separator: ".").last ?? "Object")
+            let parts = name.split(separator: ".").map(String.init)
+            var last = parts.last ?? "Object"
             if last.hasSuffix("DTO") { last.removeLast(3) }
-            return last
+            return componentNames.withLock { names in
+                if let owner = names[last], owner != name {
+                    let qualified = (parts.dropLast().last ?? "") + last
+                    names[qualified] = name
+                    return qualified
+                }
+                names[last] = name
+                return last
+            }
         }
+
+        /// Component names given so far, with the type each names.
+        private static let componentNames = Mutex<[String: String]>([:])
     }
 }
 

@@ -1,5 +1,6 @@
 package import Foundation
 package import Hummingbird
+import Logging
 package import MetropulseCore
 
 /// Who may call an operation: anyone, or a key of a scope (see `AccessGuard`).
@@ -253,10 +254,42 @@ package enum OpenAPIDocument {
                 .limit(default: 100, max: 10_000),
             ], success: (200, .json(OperationsBoard.TaskList.self))),
         Op(
+            method: .get, path: "/api/system/logs",
+            summary: "The central log: every role's lines, newest first, searched by role, level, words and time.",
+            tag: "operations", access: .key(.read),
+            parameters: [
+                .query(
+                    "service",
+                    "Only this role's lines (serve, scheduler, worker, api, sink), or one process's (host-pid)."),
+                .choice("level", "Only lines at this level or above.", Logger.Level.allCases.map(\.rawValue)),
+                .query(
+                    "q", "Words that must all occur in the message or the metadata (a word matches words it begins)."),
+                .time("since", "Only lines logged at or after this time."),
+                .time("until", "Only lines logged at or before this time."), .limit(default: 100, max: 1_000),
+            ], success: (200, .json(LogBoard.LogList.self))),
+        Op(
+            method: .get, path: "/api/system/db/summary",
+            summary:
+                "The store at a glance: tasks by state, workers by health and status, rows and size per table, observations per kind in the last hour and day, database and WAL size (computed at most every 10 s).",
+            tag: "operations", access: .key(.read), success: (200, .json(DatabaseBoard.SummaryDTO.self))),
+        Op(
+            method: .get, path: "/api/system/commands",
+            summary: "Control commands sent, newest first: who sent them, to which workers, and each worker's answer.",
+            tag: "operations", access: .key(.read), parameters: [.limit(default: 50, max: 1_000)],
+            success: (200, .json(FleetControl.CommandList.self))),
+        Op(
             method: .post, path: "/api/system/commands",
-            summary: "Send a control command to the workers (all, or one with target).", tag: "operations",
-            access: .key(.admin), requestBody: (SystemController.CommandRequest.self, true),
-            success: (202, .json(SystemController.CommandAccepted.self))),
+            summary:
+                "Send a control command to the workers (all, or one with target); it is recorded with the key's name and each worker acknowledges it.",
+            tag: "operations", access: .key(.admin), requestBody: (SystemController.CommandRequest.self, true),
+            success: (202, .json(FleetControl.CommandDTO.self))),
+        Op(
+            method: .post, path: "/api/system/workers/scale",
+            summary:
+                "Change the running worker pools' slots (concurrent tasks) without a restart: {\"count\": N} slots in all, or {\"delta\": N}; in-flight tasks finish.",
+            tag: "operations", access: .key(.admin), requestBody: (SystemController.ScaleRequest.self, true),
+            success: (202, .json(FleetControl.ScaleDTO.self)),
+            errors: [409: "No worker pool is running (or none of that target)."]),
         Op(
             method: .post, path: "/api/system/queue/requeue-dead",
             summary: "Requeue dead tasks (all, or those of task_ids).", tag: "operations", access: .key(.admin),
@@ -370,7 +403,7 @@ package enum OpenAPIDocument {
         guard var request = components["CommandRequest"] as? [String: Any],
             var properties = request["properties"] as? [String: Any]
         else { return }
-        properties["kind"] = ["type": "string", "enum": ControlCommand.Kind.allCases.map(\.rawValue)]
+        properties["kind"] = ["type": "string", "enum": ControlCommand.Kind.plain.map(\.rawValue)]
         request["properties"] = properties
         components["CommandRequest"] = request
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import MetropulseCore
 import NIOCore
 
@@ -7,6 +8,8 @@ import NIOCore
 /// task runs, tasks, from `OperationsBoard`; commands and requeue for admins.
 struct SystemController {
     let environment: APIEnvironment
+    /// The database summary reads every table: computed at most every 10 s, shared by callers.
+    let recentSummary = RecentResults<DatabaseBoard.SummaryDTO>(ttlMillis: 10_000)
 
     private var board: OperationsBoard { OperationsBoard(environment) }
 
@@ -15,11 +18,10 @@ struct SystemController {
         var target: String?
     }
 
-    struct CommandAccepted: ResponseCodable {
-        var id: String
-        var kind: String
+    struct ScaleRequest: Decodable {
+        var count: Int?
+        var delta: Int?
         var target: String?
-        var issuedAt: String
     }
 
     struct RequeueRequest: Decodable {
@@ -42,8 +44,12 @@ struct SystemController {
         read.get("system/scheduler", use: scheduler)
         read.get("system/task-runs", use: taskRuns)
         read.get("system/tasks", use: tasks)
+        read.get("system/logs", use: logs)
+        read.get("system/commands", use: commands)
+        read.get("system/db/summary", use: databaseSummary)
         let admin = group.requiring(.admin, environment)
         admin.post("system/commands", use: command)
+        admin.post("system/workers/scale", use: scale)
         admin.post("system/queue/requeue-dead", use: requeueDead)
     }
 
@@ -109,21 +115,57 @@ struct SystemController {
         return try await board.tasks(state: state, limit: limit)
     }
 
+    @Sendable func logs(_ request: Request, context: APIRequestContext) async throws -> LogBoard.LogList {
+        let level = try request.enumQuery("level", as: Logger.Level.self)
+        let text = request.query("q")
+        let query = LogQuery(
+            service: request.query("service"), minimumLevel: level, text: text, since: try request.timeQuery("since"),
+            until: try request.timeQuery("until"), limit: try request.intQuery("limit", default: 100, range: 1...1_000))
+        if text != nil, query.terms.isEmpty {
+            throw HTTPError(.badRequest, message: "q must hold a word (letters or digits) to search for")
+        }
+        if let since = query.since, let until = query.until, since > until {
+            throw HTTPError(.badRequest, message: "since must not be after until")
+        }
+        return try await LogBoard(store: environment.store).lines(query)
+    }
+
+    @Sendable func databaseSummary(_ request: Request, context: APIRequestContext) async throws
+        -> DatabaseBoard.SummaryDTO
+    {
+        let board = DatabaseBoard(environment)
+        let now = environment.clock.nowMillis
+        return try await recentSummary.value(for: "summary", now: now) { try await board.summary(now: now) }
+    }
+
     @Sendable func command(_ request: Request, context: APIRequestContext) async throws -> Response {
         let body = try await request.decode(as: CommandRequest.self, context: context)
-        guard let kind = ControlCommand.Kind(rawValue: body.kind) else {
-            let allowed = ControlCommand.Kind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw HTTPError(.badRequest, message: "kind must be one of: \(allowed)")
+        guard let kind = ControlCommand.Kind(rawValue: body.kind), ControlCommand.Kind.plain.contains(kind) else {
+            let allowed = ControlCommand.Kind.plain.map(\.rawValue).joined(separator: ", ")
+            let scale =
+                body.kind == ControlCommand.Kind.scale.rawValue ? " (SCALE: POST /api/system/workers/scale)" : ""
+            throw HTTPError(.badRequest, message: "kind must be one of: \(allowed)\(scale)")
         }
-        let now = environment.clock.nowMillis
-        let command = ControlCommand(
-            id: "cmd-\(now)-\(UInt16.random(in: .min ... .max))", kind: kind, target: body.target, issuedAt: now)
-        try await environment.bus.publish(command)
-        var response = try CommandAccepted(
-            id: command.id, kind: kind.rawValue, target: command.target, issuedAt: Timestamp.iso8601(now)
-        ).response(from: request, context: context)
+        let sent = try await FleetControl(environment).send(
+            kind, target: body.target, issuedBy: context.apiKeyName, now: environment.clock.nowMillis)
+        var response = try sent.response(from: request, context: context)
         response.status = .accepted
         return response
+    }
+
+    @Sendable func scale(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let body = try await request.decode(as: ScaleRequest.self, context: context)
+        let scaled = try await FleetControl(environment).scale(
+            count: body.count, delta: body.delta, target: body.target, issuedBy: context.apiKeyName,
+            now: environment.clock.nowMillis)
+        var response = try scaled.response(from: request, context: context)
+        response.status = .accepted
+        return response
+    }
+
+    @Sendable func commands(_ request: Request, context: APIRequestContext) async throws -> FleetControl.CommandList {
+        try await FleetControl(environment).commands(
+            limit: try request.intQuery("limit", default: 50, range: 1...1_000))
     }
 
     @Sendable func requeueDead(_ request: Request, context: APIRequestContext) async throws -> RequeueResponse {

@@ -8,18 +8,23 @@ package struct OperationsBoard: Sendable {
     package let queue: any WorkQueue
     /// A worker whose last heartbeat is older than this is Behind; 3× older is Down.
     package let heartbeatIntervalMillis: Int64
+    /// Recent fleet samples of this process, for the rate rule; nil: heartbeat age and status only.
+    package let fleet: FleetWindow?
 
-    package init(store: any FleetStore & LeadershipStore & RunLog, queue: any WorkQueue, heartbeatIntervalMillis: Int64)
-    {
+    package init(
+        store: any FleetStore & LeadershipStore & RunLog, queue: any WorkQueue, heartbeatIntervalMillis: Int64,
+        fleet: FleetWindow? = nil
+    ) {
         self.store = store
         self.queue = queue
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
+        self.fleet = fleet
     }
 
     package init(_ environment: APIEnvironment) {
         self.init(
             store: environment.store, queue: environment.queue,
-            heartbeatIntervalMillis: environment.heartbeatIntervalMillis)
+            heartbeatIntervalMillis: environment.heartbeatIntervalMillis, fleet: environment.fleet)
     }
 
     package struct QueueDTO: ResponseCodable, Sendable {
@@ -54,8 +59,12 @@ package struct OperationsBoard: Sendable {
         package var workerId: String
         package var host: String
         package var pid: Int
-        /// `healthy`, `behind` or `down`, from the heartbeat's age and the worker's own status.
+        /// `healthy`, `behind` or `down` (`FleetHealthRules`): down when stopped or silent for six
+        /// heartbeat periods; behind when late, stalled, or finishing less than its share of the
+        /// work arriving while the backlog grows.
         package var health: String
+        /// Why it is not healthy, with the figures behind the verdict.
+        package var healthReason: String?
         package var status: String
         package var concurrency: Int
         package var inFlight: Int
@@ -157,27 +166,30 @@ package struct OperationsBoard: Sendable {
             })
     }
 
-    /// Every worker that sent a heartbeat, with its health.
+    /// Every worker that sent a heartbeat, with its health judged over the recent fleet samples.
     package func workers(now: Int64) async throws -> WorkerList {
-        let workers = try await store.heartbeats().map { worker($0, now: now) }
+        let heartbeats = try await store.heartbeats()
+        var window: [FleetSample] = []
+        if let fleet {
+            let stats = try await queue.stats(now: now)
+            window = fleet.observe(
+                FleetSample(
+                    at: now, backlog: stats.queued + stats.retrying,
+                    processed: Dictionary(
+                        heartbeats.map { ($0.workerID, $0.processed) }, uniquingKeysWith: { a, _ in a })))
+        }
+        let workers = heartbeats.map { worker($0, now: now, window: window) }
         return WorkerList(count: workers.count, workers: workers)
     }
 
-    /// A worker as its heartbeat shows it: `down` when stopped or silent for 6 intervals,
-    /// `behind` when late by 2 intervals (and 5 s) or stalled, else `healthy`.
-    package func worker(_ h: WorkerHeartbeat, now: Int64) -> WorkerDTO {
-        let interval = heartbeatIntervalMillis
+    /// A worker as its heartbeat shows it, judged by `FleetHealthRules` over `window`.
+    package func worker(_ h: WorkerHeartbeat, now: Int64, window: [FleetSample] = []) -> WorkerDTO {
         let age = now - h.lastSeenAt
-        let health: String
-        if h.status == .stopped || age > 6 * interval {
-            health = "down"
-        } else if age > 2 * interval + 5_000 || h.status == .stalled {
-            health = "behind"
-        } else {
-            health = "healthy"
-        }
+        let verdict = FleetHealthRules(heartbeatIntervalMillis: heartbeatIntervalMillis).judge(
+            h, now: now, window: window)
         return WorkerDTO(
-            workerId: h.workerID, host: h.host, pid: h.pid, health: health, status: h.status.rawValue,
+            workerId: h.workerID, host: h.host, pid: h.pid, health: verdict.health.rawValue,
+            healthReason: verdict.reason, status: h.status.rawValue,
             concurrency: h.concurrency, inFlight: h.inFlight, processed: h.processed, failed: h.failed,
             fetchRate: (h.fetchRate * 100).rounded() / 100, errorsLastMinute: h.errorsLastMinute,
             cpuSeconds: (h.cpuSeconds * 100).rounded() / 100, memoryBytes: h.memoryBytes,

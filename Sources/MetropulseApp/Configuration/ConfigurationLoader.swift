@@ -97,6 +97,20 @@ public enum ConfigurationLoader {
             Setting(key: "retention.heartbeats") { c, v throws(ValueError) in
                 c.retention.heartbeatsMillis = try duration(v)
             },
+            Setting(key: "retention.logs") { c, v throws(ValueError) in c.retention.logsMillis = try duration(v) },
+            Setting(key: "logging.centralized") { c, v throws(ValueError) in c.logging.centralized = try bool(v) },
+            Setting(key: "logging.centralized_level") { c, v throws(ValueError) in
+                c.logging.centralizedLevel = try level(v)
+            },
+            Setting(key: "logging.queue_size") { c, v throws(ValueError) in
+                c.logging.queueSize = try int(v, 1...10_000_000)
+            },
+            Setting(key: "logging.format") { c, v throws(ValueError) in
+                guard let format = MetropulseConfiguration.LogSettings.Format(rawValue: v.lowercased()) else {
+                    throw ValueError(message: "expected text or json")
+                }
+                c.logging.format = format
+            },
             Setting(key: "api.host") { c, v in c.api.host = v },
             Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
             Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
@@ -138,13 +152,7 @@ public enum ConfigurationLoader {
                 }
                 c.dataPath = path
             },
-            Setting(key: "log_level") { c, v throws(ValueError) in
-                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-                guard levels.contains(v.lowercased()) else {
-                    throw ValueError(message: "expected one of \(levels.joined(separator: ", "))")
-                }
-                c.logLevel = v.lowercased()
-            },
+            Setting(key: "log_level") { c, v throws(ValueError) in c.logLevel = try level(v) },
         ]
 
     /// Every environment variable the loader reads.
@@ -279,6 +287,14 @@ public enum ConfigurationLoader {
             throw ValueError(message: "expected an integer from \(range.lowerBound) to \(range.upperBound)")
         }
         return value
+    }
+
+    static func level(_ text: String) throws(ValueError) -> String {
+        let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        guard levels.contains(text.lowercased()) else {
+            throw ValueError(message: "expected one of \(levels.joined(separator: ", "))")
+        }
+        return text.lowercased()
     }
 
     static func bool(_ text: String) throws(ValueError) -> Bool {

@@ -62,6 +62,28 @@ public struct MetropulseConfiguration: Sendable {
         public var tasksMillis: Int64 = 7 * 86_400_000
         public var taskRunsMillis: Int64 = 30 * 86_400_000
         public var heartbeatsMillis: Int64 = 86_400_000
+        /// Central log lines (`system_logs`).
+        public var logsMillis: Int64 = 7 * 86_400_000
+    }
+
+    /// The console log and the central log (`logging.*`).
+    public struct LogSettings: Sendable {
+        public enum Format: String, Sendable, CaseIterable {
+            /// `time level label: message metadata`, as swift-log's stream handler writes it.
+            case text
+            /// One JSON object a line: time, level, service, logger, message and metadata keys.
+            case json
+        }
+
+        /// Also write every role's log lines to the store's `system_logs` table
+        /// (`/api/system/logs`, the console's logs page).
+        public var centralized = true
+        /// The lowest level the central log keeps.
+        public var centralizedLevel = "info"
+        /// Lines held in memory for the central log; more are dropped and counted.
+        public var queueSize = 10_000
+        /// Standard output's format.
+        public var format = Format.text
     }
 
     public struct API: Sendable {
@@ -118,6 +140,7 @@ public struct MetropulseConfiguration: Sendable {
     public var demo = Demo()
     public var web = Web()
     public var metrics = Metrics()
+    public var logging = LogSettings()
     public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources

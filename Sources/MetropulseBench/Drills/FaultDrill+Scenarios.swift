@@ -100,7 +100,12 @@ extension FaultDrill {
                 guard status == 200 else { throw DrillFailure("GET \(path) answered \(status) on a full disk") }
                 answered += 1
             }
-            if refusedAt == nil, serve.output().contains("commit failed") { refusedAt = WallClock.system.nowMillis }
+            // A write refused: a commit of fetched results, or a claim (when the disk fills while
+            // no task is waiting for its commit, the next claim is the first write refused).
+            let output = serve.output()
+            if refusedAt == nil, output.contains("commit failed") || output.contains("claim failed") {
+                refusedAt = WallClock.system.nowMillis
+            }
             try await Task.sleep(for: .seconds(1))
         }
         try disk.free()
@@ -109,7 +114,7 @@ extension FaultDrill {
         try await waitForRuns(sourceCount, since: freedAt, store: backend.store, "runs after space was freed")
         let resumedAt = WallClock.system.nowMillis
         // The refused attempts' run records travel with the next commits.
-        let recordDeadline = ContinuousClock.now + .seconds(30)
+        let recordDeadline = ContinuousClock.now + .seconds(serve.output().contains("commit failed") ? 30 : 2)
         var refused: [TaskRun] = []
         while refused.isEmpty, ContinuousClock.now < recordDeadline {
             refused = try await backend.store.taskRuns(TaskRunQuery(status: .failed, limit: 100_000)).filter {
@@ -117,9 +122,13 @@ extension FaultDrill {
             }
             if refused.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
         }
-        if refused.isEmpty { report.failures.append("no run was recorded failed with a storage error") }
+        // A refused commit must be on record; refused claims leave their tasks queued, with nothing to record.
+        let commitsRefused = serve.output().contains("commit failed")
+        if refused.isEmpty, commitsRefused {
+            report.failures.append("no run was recorded failed with a storage error")
+        }
         report.facts.append(
-            "commits refused from \(String(format: "%.1f", Double(refusedAt! - fullAt) / 1_000)) s after the disk filled; "
+            "\(commitsRefused ? "commits" : "claims (no commit was pending)") refused from \(String(format: "%.1f", Double(refusedAt! - fullAt) / 1_000)) s after the disk filled; "
                 + "\(answered) API requests answered 200 meanwhile")
         report.facts.append(
             "ingest resumed \(String(format: "%.1f", Double(resumedAt - freedAt) / 1_000)) s after space was freed; "

@@ -21,6 +21,8 @@ public final class Scheduler: Service {
         public var runRetentionMillis: Int64
         /// Heartbeats of workers not seen for this long are deleted.
         public var heartbeatRetentionMillis: Int64
+        /// Central log lines are deleted this long after they were logged.
+        public var logRetentionMillis: Int64
         /// How often the retention clean-up runs.
         public var maintenanceIntervalMillis: Int64
         /// Names this scheduler in the leadership record.
@@ -32,7 +34,8 @@ public final class Scheduler: Service {
             jitterFraction: Double = 0.05, maxJitterMillis: Int64 = 2_000, maxSleepMillis: Int64 = 1_000,
             minTickMillis: Int64 = 100,
             taskRetentionMillis: Int64 = 7 * 86_400_000, runRetentionMillis: Int64 = 30 * 86_400_000,
-            heartbeatRetentionMillis: Int64 = 86_400_000, maintenanceIntervalMillis: Int64 = 3_600_000,
+            heartbeatRetentionMillis: Int64 = 86_400_000, logRetentionMillis: Int64 = 7 * 86_400_000,
+            maintenanceIntervalMillis: Int64 = 3_600_000,
             schedulerID: String = "\(ProcessStats.hostname)-\(ProcessStats.pid)", leadershipRenewMillis: Int64 = 5_000
         ) {
             self.schedulerID = schedulerID
@@ -44,6 +47,7 @@ public final class Scheduler: Service {
             self.taskRetentionMillis = taskRetentionMillis
             self.runRetentionMillis = runRetentionMillis
             self.heartbeatRetentionMillis = heartbeatRetentionMillis
+            self.logRetentionMillis = logRetentionMillis
             self.maintenanceIntervalMillis = maintenanceIntervalMillis
         }
     }
@@ -51,7 +55,7 @@ public final class Scheduler: Service {
     private let catalog: SourceCatalog
     private let queue: any WorkQueue
     /// Source states and scheduled slots, the leadership record, retention.
-    private let store: any RunLog & LeadershipStore & RetentionStore
+    private let store: any RunLog & LeadershipStore & RetentionStore & LogStore & CommandLog
     private let clock: WallClock
     private let configuration: Configuration
     private let leadership: (any LeaderElection)?
@@ -65,7 +69,8 @@ public final class Scheduler: Service {
     private let leadingSince = Mutex<(since: Int64, renewed: Int64)?>(nil)
 
     public init(
-        catalog: SourceCatalog, queue: any WorkQueue, store: any RunLog & LeadershipStore & RetentionStore,
+        catalog: SourceCatalog, queue: any WorkQueue,
+        store: any RunLog & LeadershipStore & RetentionStore & LogStore & CommandLog,
         clock: WallClock = .system,
         configuration: Configuration = Configuration(), leadership: (any LeaderElection)? = nil, logger: Logger
     ) {
@@ -217,10 +222,17 @@ public final class Scheduler: Service {
         let records = try await store.prune(
             runsBefore: now - configuration.runRetentionMillis,
             heartbeatsBefore: now - configuration.heartbeatRetentionMillis)
-        if tasks + records > 0 {
-            logger.info("retention clean-up", metadata: ["tasks": "\(tasks)", "rows": "\(records)"])
+        let logs = try await store.pruneLogs(before: now - configuration.logRetentionMillis)
+        // Commands are kept as long as the runs they may explain.
+        let commands = try await store.pruneCommands(before: now - configuration.runRetentionMillis)
+        if tasks + records + logs + commands > 0 {
+            logger.info(
+                "retention clean-up",
+                metadata: [
+                    "tasks": "\(tasks)", "rows": "\(records)", "log_lines": "\(logs)", "commands": "\(commands)",
+                ])
         }
-        return tasks + records
+        return tasks + records + logs + commands
     }
 
     /// Enqueues an extra run of a source now, ahead of scheduled work. Returns its job id.

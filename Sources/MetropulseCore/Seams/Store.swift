@@ -5,7 +5,9 @@
 ///
 /// Writes are idempotent on natural keys: raw station rows are unique on
 /// (source, station, observed_at); the latest row per (source, station) only moves forward.
-public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore {}
+public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore, LogStore, CommandLog,
+    SummaryStore
+{}
 
 /// Observations: written with their runs, read as latest values, near a point and as history
 /// (`StoreConformanceTests`, `TransitConformanceTests`, `MeasurementConformanceTests`,
@@ -66,6 +68,38 @@ public protocol RetentionStore: Sendable {
     /// before `heartbeatsBefore`. Observations are kept.
     @discardableResult
     func prune(runsBefore: Int64, heartbeatsBefore: Int64) async throws -> Int
+}
+
+/// The central log: every role's log lines, searchable from any process (`LogStoreConformanceTests`).
+public protocol LogStore: Sendable {
+    /// Appends lines; the store assigns their ids.
+    func appendLogs(_ records: [LogRecord]) async throws
+    /// Lines matching the query, newest first (by time, then id).
+    func logs(_ query: LogQuery) async throws -> [LogRecord]
+    /// Deletes lines logged before `before`; returns how many.
+    @discardableResult
+    func pruneLogs(before: Int64) async throws -> Int
+}
+
+/// Control commands as they were sent, and the workers' acknowledgements
+/// (`CommandLogConformanceTests`).
+public protocol CommandLog: Sendable {
+    /// Records a command when it is sent (again: nothing changes).
+    func recordCommand(_ command: ControlCommand) async throws
+    /// Records a worker's answer; a second answer of the same worker replaces the first.
+    func acknowledge(_ ack: CommandAck) async throws
+    /// The newest commands first, each with its acknowledgements.
+    func commands(limit: Int) async throws -> [CommandRecord]
+    /// Deletes commands sent before `before`, with their acknowledgements; returns how many.
+    @discardableResult
+    func pruneCommands(before: Int64) async throws -> Int
+}
+
+/// What the store holds: rows and size per table, observations per kind in the last hour and day
+/// (`StoreSummaryConformanceTests`).
+public protocol SummaryStore: Sendable {
+    /// Counts relative to `now` (epoch ms).
+    func summary(now: Int64) async throws -> DatabaseSummary
 }
 
 /// Commits run results together with their task outcomes.

@@ -48,6 +48,8 @@ public final class WorkerPool: Service {
         var failed = 0
         var paused = false
         var stopping = false
+        /// Tasks fetched at once: the configured concurrency until a SCALE command changes it.
+        var slots: Int
         /// Finish times and success flags of recent attempts, for the per-minute rates.
         var recent: [(at: Int64, failed: Bool)] = []
         /// Run records of attempts whose commit the store refused (a full disk, a lost
@@ -65,18 +67,19 @@ public final class WorkerPool: Service {
     private let partitioned: (any PartitionedWorkQueue)?
     private let committer: any RunCommitter
     /// Run records (a redelivered job already done is skipped) and heartbeats.
-    private let store: any RunLog & FleetStore
+    private let store: any RunLog & FleetStore & CommandLog
     private let catalog: SourceCatalog
     private let connectors: ConnectorRegistry
     private let bus: any ControlBus
     private let clock: WallClock
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let wake = AsyncSignal()
     private let startedAt: Int64
 
     public init(
-        configuration: Configuration, queue: any WorkQueue, committer: any RunCommitter, store: any RunLog & FleetStore,
+        configuration: Configuration, queue: any WorkQueue, committer: any RunCommitter,
+        store: any RunLog & FleetStore & CommandLog,
         catalog: SourceCatalog, connectors: ConnectorRegistry, bus: any ControlBus, clock: WallClock = .system,
         logger: Logger
     ) {
@@ -93,6 +96,18 @@ public final class WorkerPool: Service {
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
         self.logger = logger
         self.startedAt = clock.nowMillis
+        self.state = Mutex(State(slots: configuration.concurrency))
+    }
+
+    /// The most slots a SCALE command may give one pool.
+    public static let maxSlots = 1_024
+
+    /// Tasks this pool fetches at once now (`configuration.concurrency` until scaled).
+    public var slots: Int { state.withLock { $0.slots } }
+
+    /// Claimed tasks held ahead of free slots: the configured prefetch, scaled with the slots.
+    private func prefetch(slots: Int) -> Int {
+        configuration.prefetch * slots / configuration.concurrency
     }
 
     public static func defaultWorkerID() -> String {
@@ -102,13 +117,18 @@ public final class WorkerPool: Service {
     public func run() async throws {
         let commands = try await bus.commands()
         logger.info("worker pool started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        let acknowledgements = AsyncStream<CommandAck>.makeStream()
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { background in
                 background.addTask { await self.heartbeatLoop() }
                 background.addTask {
                     for await command in commands where command.applies(to: self.configuration.workerID) {
-                        self.apply(command)
+                        if let ack = self.apply(command) { acknowledgements.continuation.yield(ack) }
                     }
+                }
+                // Answers are written apart from applying, so a slow store never delays a command.
+                background.addTask {
+                    for await ack in acknowledgements.stream { await self.record(ack) }
                 }
                 await withDiscardingTaskGroup { workers in
                     await self.dispatchLoop(workers: &workers)
@@ -155,18 +175,20 @@ public final class WorkerPool: Service {
                 step.paused = state.paused
                 // Claimed tasks wait while the pool is paused; otherwise they start as slots free,
                 // also once the pool is stopping (they are in flight).
+                let slots = state.slots
+                let prefetch = self.prefetch(slots: slots)
                 if !state.paused {
-                    step.start = Array(state.prefetched.prefix(max(0, configuration.concurrency - state.fetching)))
+                    step.start = Array(state.prefetched.prefix(max(0, slots - state.fetching)))
                     state.prefetched.removeFirst(step.start.count)
                     state.fetching += step.start.count
                 }
                 step.waiting = state.prefetched.count
                 // The buffer is refilled once it is half empty, so claims bring full batches.
-                if !state.stopping, !state.paused, state.prefetched.count <= configuration.prefetch / 2 {
+                if !state.stopping, !state.paused, state.prefetched.count <= prefetch / 2 {
                     step.claim = min(
-                        configuration.concurrency + configuration.prefetch - state.fetching - state.prefetched.count,
+                        slots + prefetch - state.fetching - state.prefetched.count,
                         // At most three times the slots' worth of results waiting for their commit.
-                        4 * configuration.concurrency + configuration.prefetch - state.inFlight.count)
+                        4 * slots + prefetch - state.inFlight.count)
                 }
                 return step
             }
@@ -371,7 +393,7 @@ public final class WorkerPool: Service {
     private func takeSlot() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let free = state.withLock { state -> Bool in
-                if state.fetching < configuration.concurrency, state.slotWaiters.isEmpty {
+                if state.fetching < state.slots, state.slotWaiters.isEmpty {
                     state.fetching += 1
                     return true
                 }
@@ -405,20 +427,70 @@ public final class WorkerPool: Service {
         }
     }
 
-    private func apply(_ command: ControlCommand) {
-        logger.info("control command", metadata: ["kind": "\(command.kind.rawValue)", "id": "\(command.id)"])
+    /// Obeys a command; returns this worker's answer (nil for RELOAD_CONFIG, which the process's
+    /// `ConfigReloader` answers once the file is read).
+    private func apply(_ command: ControlCommand) -> CommandAck? {
+        logger.info(
+            "control command",
+            metadata: [
+                "kind": "\(command.kind.rawValue)", "id": "\(command.id)", "issued_by": "\(command.issuedBy ?? "-")",
+            ])
         partitioned?.control(command.kind)
+        var ok = true
+        let result: String
         switch command.kind {
-        case .pauseFetch, .drain:
+        case .pauseFetch:
             state.withLock { $0.paused = true }
+            result = "paused: in-flight tasks finish, no new ones start"
+        case .drain:
+            let waiting = state.withLock { state in
+                state.paused = true
+                return state.inFlight.count
+            }
+            result = "draining: \(waiting) tasks in flight finish, no new ones start"
         case .resumeFetch:
             state.withLock { $0.paused = false }
             wake.notify()
-        case .reloadConfig, .rebalance:
-            // The catalogue is shared and reloaded by the process; a partitioned queue rejoins its
-            // group in `control`.
+            result = "running"
+        case .reloadConfig:
             wake.notify()
+            return nil
+        case .rebalance:
+            // A partitioned queue rejoins its group in `control`; the SQL queues have nothing to move.
+            wake.notify()
+            result = partitioned == nil ? "nothing to rebalance: the queue is not partitioned" : "rejoining the group"
+        case .scale:
+            let wanted = command.slots?[configuration.workerID] ?? 0
+            if (1...Self.maxSlots).contains(wanted) {
+                let before = state.withLock { state in
+                    defer { state.slots = wanted }
+                    return state.slots
+                }
+                wake.notify()
+                result = "slots \(before) → \(wanted)"
+                logger.notice("worker slots changed", metadata: ["from": "\(before)", "to": "\(wanted)"])
+            } else {
+                ok = false
+                result = "refused: slots must be 1 to \(Self.maxSlots), not \(wanted)"
+            }
         }
+        return CommandAck(
+            commandID: command.id, workerID: configuration.workerID, at: clock.nowMillis, ok: ok, result: result)
+    }
+
+    /// Writes an answer to a command (best effort: a lost answer shows the worker as not having
+    /// answered).
+    private func record(_ ack: CommandAck) async {
+        let store = self.store
+        do {
+            try await withDeadline(bookkeepingDeadline) { try await store.acknowledge(ack) }
+        } catch {
+            logger.error(
+                "command acknowledgement not written",
+                metadata: ["id": "\(ack.commandID)", "error": "\(loggable(error))"])
+        }
+        // The fleet sees the new status or slot count at once, not at the next heartbeat.
+        await writeHeartbeat(status: nil)
     }
 
     private func heartbeatLoop() async {
@@ -455,7 +527,7 @@ public final class WorkerPool: Service {
                 ?? (state.stopping ? .draining : (state.paused ? .paused : (stalled ? .stalled : .running)))
             return WorkerHeartbeat(
                 workerID: configuration.workerID, host: ProcessStats.hostname, pid: ProcessStats.pid, status: status,
-                concurrency: configuration.concurrency, inFlight: state.inFlight.count, processed: state.processed,
+                concurrency: state.slots, inFlight: state.inFlight.count, processed: state.processed,
                 failed: state.failed, fetchRate: Double(state.recent.count) / 60,
                 errorsLastMinute: state.recent.filter(\.failed).count, cpuSeconds: ProcessStats.cpuSeconds,
                 memoryBytes: ProcessStats.residentBytes, startedAt: startedAt, lastSeenAt: now, partitions: partitions)

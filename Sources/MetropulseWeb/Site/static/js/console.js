@@ -27,8 +27,9 @@ for (const button of document.querySelectorAll('[data-command]')) {
     try {
       const result = await post('/api/system/commands', { kind, target: worker });
       if (result.ok) {
-        say(`${names[kind]} sent to ${worker ?? 'every worker'} (command ${result.body.id}); the fleet shows it at the next heartbeat.`, true);
-        setTimeout(refreshSections, 1500);
+        const to = result.body.workers.length;
+        say(`${names[kind]} sent to ${worker ?? 'every worker'} (command ${result.body.id}; ${to} ${to === 1 ? 'worker' : 'workers'} to answer, see Commands).`, true);
+        for (const delay of [800, 2500]) setTimeout(refreshSections, delay);
       } else {
         say(`${names[kind]} failed: ${describe(result)}`, false);
       }
@@ -39,6 +40,40 @@ for (const button of document.querySelectorAll('[data-command]')) {
     }
   });
 }
+
+// Scaling: the running pools' slots in all, or one pool's with a target.
+async function scale(body, button) {
+  const worker = target?.value || null;
+  button.disabled = true;
+  try {
+    const result = await post('/api/system/workers/scale', { ...body, target: worker });
+    if (result.ok) {
+      const { slots_before: before, slots, pools } = result.body;
+      say(`Slots ${before} → ${slots} on ${pools.length === 1 ? pools[0].worker_id : `${pools.length} pools`} (command ${result.body.command.id}); in-flight tasks finish.`, true);
+      for (const delay of [800, 2500]) setTimeout(refreshSections, delay);
+    } else {
+      say(`Scaling failed: ${describe(result)}`, false);
+    }
+  } catch (error) {
+    say(`Scaling failed: ${error.message}`, false);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+for (const button of document.querySelectorAll('[data-scale]')) {
+  button.addEventListener('click', () => scale({ delta: Number(button.dataset.scale) }, button));
+}
+document.getElementById('scale-set')?.addEventListener('click', (event) => {
+  const field = document.getElementById('scale-count');
+  const count = Number.parseInt(field.value, 10);
+  if (!Number.isInteger(count) || count < 1) {
+    say('Slots: type how many slots the pools should have in all (1 or more).', false);
+    field.focus();
+    return;
+  }
+  scale({ count }, event.currentTarget);
+});
 
 document.getElementById('requeue-dead')?.addEventListener('click', async (event) => {
   const button = event.currentTarget;
