@@ -31,6 +31,9 @@ public struct APIEnvironment: Sendable {
     public var metrics: PrometheusCollectorRegistry
     /// The live map's state, shared by every subscriber of `/api/stream` in this process.
     package var live: LiveFeed
+    /// In the API process of `metropulse supervise`: sets (count) or changes (delta) the number
+    /// of worker processes, returning it before and after; nil elsewhere.
+    public var scaleProcesses: (@Sendable (Int?, Int?) async throws -> (before: Int, after: Int))?
     /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
     package var fleet = FleetWindow()
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Foundation
 import Hummingbird
 import HummingbirdCore
 public import Logging
@@ -114,7 +115,7 @@ public struct MetropulseRuntime: Sendable {
             }
             services.append(
                 StaticGTFSLoader(catalog: catalog, book: transitNames, http: feedHTTP, clock: clock, logger: logger))
-            let environment = APIEnvironment(
+            var environment = APIEnvironment(
                 store: backend.store, queue: backend.queue, bus: bus, catalog: catalog,
                 runNow: runNow, clock: clock,
                 adminKey: configuration.api.adminKey, keys: configuration.api.keys,
@@ -122,6 +123,21 @@ public struct MetropulseRuntime: Sendable {
                 heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
+            if let url = ProcessInfo.processInfo.environment["METROPULSE_SUPERVISOR_URL"],
+                let token = ProcessInfo.processInfo.environment["METROPULSE_SUPERVISOR_TOKEN"]
+            {
+                // The API child of `metropulse supervise`: scaling starts or stops worker processes.
+                let supervisor = SupervisorClient(endpoint: SupervisorEndpoint(pid: 0, url: url, token: token))
+                environment.scaleProcesses = { count, delta in
+                    do {
+                        return try await supervisor.scale(count: count, delta: delta)
+                    } catch let error as SupervisorError where error.refused {
+                        throw SupervisorRefusal(message: error.description)
+                    } catch {
+                        throw HTTPError(.serviceUnavailable, message: "the supervisor does not answer: \(error)")
+                    }
+                }
+            }
             let api = configuration.api
             var site: (@Sendable (Router<APIRequestContext>) -> Void)?
             if configuration.web.enabled {

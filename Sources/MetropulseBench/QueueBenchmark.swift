@@ -194,6 +194,12 @@ public struct QueueBenchmark: Sendable {
         try await waitUntilProcessed(tasks + ticks * perTick, by: pool)
         pool.stop()
         _ = try? await running.value
+        // The central log's last lines reach the store before its shipper is stopped.
+        if let centralLog {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while centralLog.count > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            try await Task.sleep(for: .milliseconds(600))
+        }
 
         // enqueue→start from the queue's enqueue times and the run records' start times.
         let enqueued = Dictionary(

@@ -337,6 +337,8 @@ struct ConsolePages: Sendable {
             context["runsURL"] = filters.query(part: "runs")
             context["sourceIds"] = environment.catalog.all.map(\.id)
             context["canRunNow"] = environment.runNow != nil
+            // Under `metropulse supervise` the buttons start and stop worker processes.
+            context["scaleLabel"] = environment.scaleProcesses == nil ? "Worker slots" : "Worker processes"
             return context
         }
     }

@@ -126,6 +126,22 @@ final class ChildProcess: Sendable {
         return process.terminationStatus
     }
 
+    /// Waits up to `timeout` for the child to exit by itself; its exit status, or nil (and a
+    /// recorded issue with its last lines) when it is still running.
+    func exitStatus(within timeout: Duration, sourceLocation: SourceLocation = #_sourceLocation) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        guard !process.isRunning else {
+            let tail = output.withLock { $0 }.split(separator: "\n").suffix(40).joined(separator: "\n")
+            Issue.record("the child did not exit within \(timeout); its log:\n\(tail)", sourceLocation: sourceLocation)
+            return nil
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// The API port the child logs once it listens.
     func apiPort() async throws -> Int {
         var port: Int?

@@ -8,11 +8,14 @@ package struct FleetControl: Sendable {
     package let store: any Store
     package let bus: any ControlBus
     package let board: OperationsBoard
+    /// Set in the API process of `metropulse supervise`: scaling starts or stops worker processes.
+    package let scaleProcesses: (@Sendable (Int?, Int?) async throws -> (before: Int, after: Int))?
 
     package init(_ environment: APIEnvironment) {
         self.store = environment.store
         self.bus = environment.bus
         self.board = OperationsBoard(environment)
+        self.scaleProcesses = environment.scaleProcesses
     }
 
     package struct AckDTO: Codable, Sendable {
@@ -55,11 +58,18 @@ package struct FleetControl: Sendable {
     }
 
     package struct ScaleDTO: ResponseCodable, Sendable {
-        /// Slots of the pools scaled, before and after.
-        package var slotsBefore: Int
-        package var slots: Int
+        /// `slots` (the running pools' task slots changed by a SCALE command) or `processes`
+        /// (worker processes started or stopped by `metropulse supervise`).
+        package var unit: String
+        /// Slots of the pools scaled, before and after (unit `slots`).
+        package var slotsBefore: Int?
+        package var slots: Int?
+        /// Worker processes before and after (unit `processes`).
+        package var processesBefore: Int?
+        package var processes: Int?
         package var pools: [PoolChangeDTO]
-        package var command: CommandDTO
+        /// The SCALE command sent (unit `slots`).
+        package var command: CommandDTO?
     }
 
     /// Records and sends a command to `target` (or every worker).
@@ -75,12 +85,33 @@ package struct FleetControl: Sendable {
     }
 
     /// Sets the running pools' slots to `count` in all, or changes them by `delta`, spread as
-    /// evenly as the pools allow (each keeps at least one slot).
+    /// evenly as the pools allow (each keeps at least one slot). Under `metropulse supervise`
+    /// (and without a target), `count` and `delta` are worker processes instead.
     package func scale(count: Int?, delta: Int?, target: String?, issuedBy: String?, now: Int64) async throws
         -> ScaleDTO
     {
         if (count == nil) == (delta == nil) {
             throw HTTPError(.badRequest, message: "count or delta: give exactly one (e.g. {\"count\": 8})")
+        }
+        if target == nil, let scaleProcesses {
+            let (before, after): (Int, Int)
+            do {
+                (before, after) = try await scaleProcesses(count, delta)
+            } catch let error as SupervisorRefusal {
+                throw HTTPError(.badRequest, message: error.message)
+            }
+            // Recorded like any command, answered by the supervisor that carried it out.
+            let command = ControlCommand(
+                id: Self.newID(now), kind: .scale, target: nil, issuedAt: now, issuedBy: issuedBy,
+                workers: [Self.supervisor])
+            let ack = CommandAck(
+                commandID: command.id, workerID: Self.supervisor, at: now, ok: true,
+                result: "worker processes \(before) → \(after)")
+            try await store.recordCommand(command)
+            try await store.acknowledge(ack)
+            return ScaleDTO(
+                unit: "processes", processesBefore: before, processes: after, pools: [],
+                command: Self.dto(CommandRecord(command: command, acks: [ack])))
         }
         let pools = try await running(now: now).filter { target == nil || $0.workerID == target }
             .sorted { $0.workerID < $1.workerID }
@@ -114,7 +145,8 @@ package struct FleetControl: Sendable {
         try await store.recordCommand(command)
         try await bus.publish(command)
         return ScaleDTO(
-            slotsBefore: before, slots: wanted, pools: changes, command: Self.dto(CommandRecord(command: command)))
+            unit: "slots", slotsBefore: before, slots: wanted, pools: changes,
+            command: Self.dto(CommandRecord(command: command)))
     }
 
     package func commands(limit: Int) async throws -> CommandList {
@@ -126,6 +158,9 @@ package struct FleetControl: Sendable {
     private func running(now: Int64) async throws -> [WorkerHeartbeat] {
         try await store.heartbeats().filter { board.worker($0, now: now).health != "down" }
     }
+
+    /// Who answers a scale of worker processes.
+    static let supervisor = "supervisor"
 
     static func newID(_ now: Int64) -> String { "cmd-\(now)-\(UInt16.random(in: .min ... .max))" }
 
@@ -143,4 +178,10 @@ package struct FleetControl: Sendable {
                 AckDTO(workerId: $0.workerID, at: Timestamp.iso8601($0.at), ok: $0.ok, result: $0.result)
             }, pending: pending, state: state)
     }
+}
+
+/// The supervisor refused a scale (its message names the field); the API answers 400 with it.
+public struct SupervisorRefusal: Error, Sendable {
+    public var message: String
+    public init(message: String) { self.message = message }
 }

@@ -47,7 +47,11 @@ async function scale(body, button) {
   button.disabled = true;
   try {
     const result = await post('/api/system/workers/scale', { ...body, target: worker });
-    if (result.ok) {
+    if (result.ok && result.body.unit === 'processes') {
+      const { processes_before: before, processes } = result.body;
+      say(`Worker processes ${before} → ${processes} (metropulse supervise starts or stops them; stopped ones finish their tasks).`, true);
+      for (const delay of [1500, 4000, 8000]) setTimeout(refreshSections, delay);
+    } else if (result.ok) {
       const { slots_before: before, slots, pools } = result.body;
       say(`Slots ${before} → ${slots} on ${pools.length === 1 ? pools[0].worker_id : `${pools.length} pools`} (command ${result.body.command.id}); in-flight tasks finish.`, true);
       for (const delay of [800, 2500]) setTimeout(refreshSections, delay);
