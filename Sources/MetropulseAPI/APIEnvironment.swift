@@ -34,6 +34,8 @@ public struct APIEnvironment: Sendable {
     /// In the API process of `metropulse supervise`: sets (count) or changes (delta) the number
     /// of worker processes, returning it before and after; nil elsewhere.
     public var scaleProcesses: (@Sendable (Int?, Int?) async throws -> (before: Int, after: Int))?
+    /// Per-client rate limits on `/api` (`api.rate_limit*`); none by default.
+    package var rateLimiter = RateLimiter()
     /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
     package var fleet = FleetWindow()
 

@@ -35,6 +35,11 @@ public func buildRouter(
     MetricsController(environment: environment).addRoutes(to: router)
     ContractController().addRoutes(to: router)
     let api = router.group("api")
+    if environment.rateLimiter.isEnabled {
+        api.add(
+            middleware: RateLimitMiddleware(
+                limiter: environment.rateLimiter, keys: environment.keys, clock: environment.clock))
+    }
     SourcesController(environment: environment).addRoutes(to: api)
     StationsController(environment: environment).addRoutes(to: api)
     TransitController(environment: environment).addRoutes(to: api)

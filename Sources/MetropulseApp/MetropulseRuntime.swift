@@ -123,6 +123,9 @@ public struct MetropulseRuntime: Sendable {
                 heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
+            environment.rateLimiter = RateLimiter(
+                anonymous: configuration.api.rateLimit, keyed: configuration.api.rateLimitKeyed,
+                admin: configuration.api.rateLimitAdmin)
             if let url = ProcessInfo.processInfo.environment["METROPULSE_SUPERVISOR_URL"],
                 let token = ProcessInfo.processInfo.environment["METROPULSE_SUPERVISOR_TOKEN"]
             {

@@ -19,7 +19,7 @@ struct TestAPI: Sendable {
     static let readKey = "test-read-key"
 
     let store: SQLiteBackend
-    let environment: APIEnvironment
+    var environment: APIEnvironment
     let folder: URL
 
     init(sources: [SourceDefinition], cities: [City] = []) throws {

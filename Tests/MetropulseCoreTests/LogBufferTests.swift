@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 
@@ -68,5 +69,21 @@ struct LogBufferTests {
         #expect(LogQuery.terms("!!! *** \"\"").isEmpty)
         #expect(LogQuery.terms(String(repeating: "a b ", count: 100)) == ["a", "b"])
         #expect(LogQuery.terms((0..<40).map { "w\($0)" }.joined(separator: " ")).count == 16)
+    }
+
+    @Test("JSON lines: one object a line, every character escaped, the fields never shadowed")
+    func jsonLines() throws {
+        let line = JSONLogHandler.line(
+            at: 1_000, level: .warning, service: "worker", logger: "metropulse",
+            message: "fetch \"failed\"\nnext line\u{1}\\ é",
+            metadata: ["source": "velib", "level": "shadow", "url": "https://a/b"])
+        #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
+        #expect(
+            object == [
+                "time": "1970-01-01T00:00:01.000Z", "level": "warning", "service": "worker", "logger": "metropulse",
+                "message": "fetch \"failed\"\nnext line\u{1}\\ é", "source": "velib", "url": "https://a/b",
+            ])
     }
 }

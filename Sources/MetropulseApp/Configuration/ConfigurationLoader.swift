@@ -1,4 +1,5 @@
 import Foundation
+import MetropulseAPI
 import MetropulseCore
 import MetropulseKafka
 import Yams
@@ -112,6 +113,15 @@ public enum ConfigurationLoader {
                 c.logging.format = format
             },
             Setting(key: "api.host") { c, v in c.api.host = v },
+            Setting(key: "api.rate_limit") { c, v throws(ValueError) in
+                c.api.rateLimit = try rateLimit(v, name: "anonymous")
+            },
+            Setting(key: "api.rate_limit_keyed") { c, v throws(ValueError) in
+                c.api.rateLimitKeyed = try rateLimit(v, name: "keyed")
+            },
+            Setting(key: "api.rate_limit_admin") { c, v throws(ValueError) in
+                c.api.rateLimitAdmin = try rateLimit(v, name: "admin")
+            },
             Setting(key: "api.port") { c, v throws(ValueError) in c.api.port = try int(v, 0...65535) },
             Setting(key: "api.admin_key") { c, v in c.api.adminKey = v.isEmpty ? nil : v },
             Setting(key: "api.keys") { c, v throws(ValueError) in
@@ -295,6 +305,13 @@ public enum ConfigurationLoader {
             throw ValueError(message: "expected one of \(levels.joined(separator: ", "))")
         }
         return text.lowercased()
+    }
+
+    static func rateLimit(_ text: String, name: String) throws(ValueError) -> RateLimiter.Policy? {
+        guard let policy = RateLimiter.Policy.parse(text, name: name) else {
+            throw ValueError(message: "expected requests/window like 100/60s or 5000/1h, or off")
+        }
+        return policy
     }
 
     static func bool(_ text: String) throws(ValueError) -> Bool {

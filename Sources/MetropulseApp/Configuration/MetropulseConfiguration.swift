@@ -1,3 +1,4 @@
+package import MetropulseAPI
 public import MetropulseCore
 public import MetropulseKafka
 import MetropulseWeb
@@ -98,6 +99,11 @@ public struct MetropulseConfiguration: Sendable {
         public var idleTimeoutMillis: Int64 = 60_000
         /// Live streams open at once; more are answered 503.
         public var maxStreams = 256
+        /// Per-client token buckets on `/api`: clients without a key (by address), read keys, admin
+        /// keys; nil: no limit.
+        package var rateLimit: RateLimiter.Policy?
+        package var rateLimitKeyed: RateLimiter.Policy?
+        package var rateLimitAdmin: RateLimiter.Policy?
     }
 
     /// `/metrics` of the roles without the API (`metrics.*`); `serve` and `api` serve it on the API port.

@@ -199,15 +199,24 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let values = event.flatMetadata(handler: metadata)
-        var line = "{\"time\":\(Self.quoted(Timestamp.iso8601(WallClock.system.nowMillis)))"
-        line += ",\"level\":\(Self.quoted(event.level.rawValue)),\"service\":\(Self.quoted(service))"
-        line += ",\"logger\":\(Self.quoted(label)),\"message\":\(Self.quoted(event.message.description))"
-        for key in values.keys.sorted() where !Self.reserved.contains(key) {
-            line += ",\(Self.quoted(key)):\(Self.quoted(values[key] ?? ""))"
-        }
-        line += "}\n"
+        let line = Self.line(
+            at: WallClock.system.nowMillis, level: event.level, service: service, logger: label,
+            message: event.message.description, metadata: event.flatMetadata(handler: metadata))
         FileHandle.standardOutput.write(Data(line.utf8))
+    }
+
+    /// One line of output: a JSON object and a newline; a metadata key that would shadow a field
+    /// is left out.
+    static func line(
+        at: Int64, level: Logger.Level, service: String, logger: String, message: String, metadata: [String: String]
+    ) -> String {
+        var line = "{\"time\":\(quoted(Timestamp.iso8601(at)))"
+        line += ",\"level\":\(quoted(level.rawValue)),\"service\":\(quoted(service))"
+        line += ",\"logger\":\(quoted(logger)),\"message\":\(quoted(message))"
+        for key in metadata.keys.sorted() where !reserved.contains(key) {
+            line += ",\(quoted(key)):\(quoted(metadata[key] ?? ""))"
+        }
+        return line + "}\n"
     }
 
     private static let reserved: Set<String> = ["time", "level", "service", "logger", "message"]
