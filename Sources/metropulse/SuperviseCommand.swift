@@ -200,10 +200,14 @@ struct SuperviseCommand: AsyncParsableCommand {
         @Argument(help: "Worker processes wanted.")
         var count: Int?
 
+        @Option(name: .customLong("workers"), help: "The same as the count (as serve.sh scale --workers N).")
+        var workers: Int?
+
         @Option(help: "Add (or, negative, remove) this many worker processes.")
         var delta: Int?
 
         func run() async throws {
+            let count = self.count ?? workers
             guard (count == nil) != (delta == nil) else { throw ValidationError("give a count or --delta, not both") }
             let (before, after) = try await SupervisorClient(stateDirectory: state.stateDir).scale(
                 count: count, delta: delta)
