@@ -35,6 +35,7 @@ public func buildRouter(
     MetricsController(environment: environment).addRoutes(to: router)
     ContractController().addRoutes(to: router)
     let api = router.group("api")
+    api.add(middleware: ETagMiddleware())
     if environment.rateLimiter.isEnabled {
         api.add(
             middleware: RateLimitMiddleware(
