@@ -280,6 +280,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MetropulseSQLiteTests",
+            dependencies: [
+                "MetropulseCore", "MetropulseSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MetropulsePostgresTests",
+            dependencies: [
+                "MetropulseCore", "MetropulsePostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MetropulseKafkaTests",
+            dependencies: ["MetropulseCore", "MetropulseKafka"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MetropulseConformanceTests",
             dependencies: [
                 "MetropulseCore", "MetropulseSQLite", "MetropulsePostgres", "MetropulseKafka",
