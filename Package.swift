@@ -315,7 +315,8 @@ let package = Package(
         .testTarget(
             name: "MetropulseAppTests",
             dependencies: [
-                "MetropulseApp", "MetropulseConnectors", "MetropulseCore", "MetropulseDemo", "MetropulseSQLite",
+                "MetropulseApp", "MetropulseAPI", "MetropulseConnectors", "MetropulseCore", "MetropulseDemo",
+                "MetropulseSQLite",
                 "MetropulsePostgres", "MetropulseKafka",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -36,6 +36,8 @@ public struct APIEnvironment: Sendable {
     public var scaleProcesses: (@Sendable (Int?, Int?) async throws -> (before: Int, after: Int))?
     /// Per-client rate limits on `/api` (`api.rate_limit*`); none by default.
     package var rateLimiter = RateLimiter()
+    /// Database summaries of the last 10 s (`DatabaseBoard`).
+    let databaseSummaries = RecentResults<DatabaseBoard.SummaryDTO>(ttlMillis: 10_000)
     /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
     package var fleet = FleetWindow()
 

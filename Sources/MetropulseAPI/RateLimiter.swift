@@ -1,4 +1,3 @@
-import Foundation
 package import MetropulseCore
 import Synchronization
 
@@ -17,28 +16,6 @@ package final class RateLimiter: Sendable {
             self.requests = max(1, requests)
             self.windowMillis = max(1, windowMillis)
         }
-
-        /// `100/60s`, `5000/1h`; `off` (or empty) is no limit.
-        package static func parse(_ text: String, name: String) -> Policy?? {
-            let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-            if trimmed.isEmpty || trimmed == "off" || trimmed == "none" { return .some(nil) }
-            let parts = trimmed.split(separator: "/", maxSplits: 1)
-            guard parts.count == 2, let requests = Int(parts[0]), requests >= 1,
-                let window = Self.millis(String(parts[1])), window >= 1
-            else { return nil }
-            return .some(Policy(name: name, requests: requests, windowMillis: window))
-        }
-
-        private static func millis(_ text: String) -> Int64? {
-            let units: [(String, Int64)] = [
-                ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
-            ]
-            for (suffix, factor) in units where text.hasSuffix(suffix) {
-                guard let value = Int64(text.dropLast(suffix.count)), value <= Int64.max / factor else { return nil }
-                return value * factor
-            }
-            return Int64(text).map { $0 * 1_000 }
-        }
     }
 
     package struct Decision: Sendable, Hashable {
@@ -54,6 +31,12 @@ package final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: Int64
+        /// Its policy's size and refill rate (tokens per ms).
+        var capacity: Double
+        var rate: Double
+
+        /// Full again by `now`: nothing would be lost by forgetting it.
+        func isFull(at now: Int64) -> Bool { tokens + Double(max(0, now - updated)) * rate >= capacity }
     }
 
     package let anonymous: Policy?
@@ -73,20 +56,19 @@ package final class RateLimiter: Sendable {
 
     /// Takes one request from `client`'s bucket under `policy`.
     package func take(client: String, policy: Policy, now: Int64) -> Decision {
-        let rate = Double(policy.requests) / Double(policy.windowMillis)  // tokens per ms
+        let capacity = Double(policy.requests)
+        let rate = capacity / Double(policy.windowMillis)  // tokens per ms
         return buckets.withLock { buckets in
-            var bucket = buckets[client] ?? Bucket(tokens: Double(policy.requests), updated: now)
-            bucket.tokens = min(Double(policy.requests), bucket.tokens + Double(max(0, now - bucket.updated)) * rate)
+            var bucket = buckets[client] ?? Bucket(tokens: capacity, updated: now, capacity: capacity, rate: rate)
+            bucket.tokens = min(capacity, bucket.tokens + Double(max(0, now - bucket.updated)) * rate)
             bucket.updated = max(bucket.updated, now)
             let allowed = bucket.tokens >= 1
             if allowed { bucket.tokens -= 1 }
             if buckets.count >= Self.maxClients, buckets[client] == nil {
-                buckets = buckets.filter {
-                    $0.value.tokens + Double(now - $0.value.updated) * rate < Double(policy.requests)
-                }
+                buckets = buckets.filter { !$0.value.isFull(at: now) }
             }
             buckets[client] = bucket
-            let missing = Double(policy.requests) - bucket.tokens
+            let missing = capacity - bucket.tokens
             return Decision(
                 allowed: allowed, remaining: Int(bucket.tokens.rounded(.down)),
                 resetSeconds: Int((missing / rate / 1_000).rounded(.up)),

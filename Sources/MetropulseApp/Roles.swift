@@ -15,15 +15,8 @@ public struct Roles: OptionSet, Sendable, Hashable {
 extension Roles {
     /// The name a process of these roles logs under (the central log's `service`).
     public var serviceName: String {
-        switch self {
-        case .all: "serve"
-        case .scheduler: "scheduler"
-        case .worker: "worker"
-        case .api: "api"
-        case .sink: "sink"
-        default:
-            [(Roles.scheduler, "scheduler"), (.worker, "worker"), (.api, "api"), (.sink, "sink")]
-                .filter { contains($0.0) }.map(\.1).joined(separator: "+")
-        }
+        guard self != .all else { return "serve" }
+        return [(Roles.scheduler, "scheduler"), (.worker, "worker"), (.api, "api"), (.sink, "sink")]
+            .filter { contains($0.0) }.map(\.1).joined(separator: "+")
     }
 }

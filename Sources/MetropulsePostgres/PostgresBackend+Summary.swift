@@ -50,43 +50,29 @@ extension PostgresBackend: SummaryStore {
     private func observations(_ kind: ObservationKind, hour: Int64, day: Int64) async throws
         -> DatabaseSummary.Observations
     {
-        let query: PostgresQuery
-        let basis: DatabaseSummary.Observations.Basis
+        // Rows of a history table by their observation time; of a current-state table, by when
+        // they were written. Table and column names are these constants, never input.
+        let (table, column, basis): (String, String, DatabaseSummary.Observations.Basis)
         switch kind {
-        case .stations:
-            // One block per run and source, holding `count` stations; read through the time index.
-            query = """
-                SELECT COALESCE(SUM(b.count) FILTER (WHERE b.last_observed_at >= \(hour)), 0)::BIGINT,
-                    COALESCE(SUM(b.count), 0)::BIGINT
-                FROM station_latest s JOIN station_blocks b
-                    ON b.source_id = s.source_id AND b.last_observed_at >= \(day)
-                """
-            basis = .history
-        case .vehicles:
-            query = """
-                SELECT COUNT(*) FILTER (WHERE observed_at >= \(hour)), COUNT(*) FROM vehicle_positions
-                WHERE observed_at >= \(day)
-                """
-            basis = .history
-        case .measurements:
-            query = """
-                SELECT COUNT(*) FILTER (WHERE observed_at >= \(hour)), COUNT(*) FROM measurements
-                WHERE observed_at >= \(day)
-                """
-            basis = .history
-        case .departures:
-            query = """
-                SELECT COUNT(*) FILTER (WHERE fetched_at >= \(hour)), COUNT(*) FROM departures
-                WHERE fetched_at >= \(day)
-                """
-            basis = .current
-        case .disruptions:
-            query = """
-                SELECT COUNT(*) FILTER (WHERE fetched_at >= \(hour)), COUNT(*) FROM disruptions
-                WHERE fetched_at >= \(day)
-                """
-            basis = .current
+        case .stations: (table, column, basis) = ("station_blocks", "last_observed_at", .history)
+        case .vehicles: (table, column, basis) = ("vehicle_positions", "observed_at", .history)
+        case .measurements: (table, column, basis) = ("measurements", "observed_at", .history)
+        case .departures: (table, column, basis) = ("departures", "fetched_at", .current)
+        case .disruptions: (table, column, basis) = ("disruptions", "fetched_at", .current)
         }
+        let query: PostgresQuery =
+            kind == .stations
+            // One block per run and source holding `count` stations, read through the time index.
+            ? """
+            SELECT COALESCE(SUM(b.count) FILTER (WHERE b.last_observed_at >= \(hour)), 0)::BIGINT,
+                COALESCE(SUM(b.count), 0)::BIGINT
+            FROM station_latest s JOIN station_blocks b
+                ON b.source_id = s.source_id AND b.last_observed_at >= \(day)
+            """
+            : """
+            SELECT COUNT(*) FILTER (WHERE \(unescaped: column) >= \(hour)), COUNT(*) FROM \(unescaped: table)
+            WHERE \(unescaped: column) >= \(day)
+            """
         for try await (lastHour, lastDay) in try await client.query(query, logger: logger).decode((Int64, Int64).self) {
             return .init(kind: kind, lastHour: lastHour, lastDay: lastDay, basis: basis)
         }

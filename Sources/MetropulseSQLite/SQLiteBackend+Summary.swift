@@ -35,15 +35,10 @@ extension SQLiteBackend: SummaryStore {
                 }
                 bytes = sizes
             }
-            var summary: [DatabaseSummary.Table] = []
-            for table in tables.sorted() {
+            let summary = try tables.sorted().map { table in
                 let rows = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.quotedDatabaseIdentifier)") ?? 0
-                summary.append(.init(name: table, rows: rows, rowsEstimated: false, bytes: bytes?[table] ?? 0))
-            }
-            if bytes == nil {
-                summary = summary.map {
-                    var t = $0; t.bytes = nil; return t
-                }
+                return DatabaseSummary.Table(
+                    name: table, rows: rows, rowsEstimated: false, bytes: bytes.map { $0[table] ?? 0 })
             }
             let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
@@ -58,36 +53,26 @@ extension SQLiteBackend: SummaryStore {
     static func observations(_ kind: ObservationKind, hour: Int64, day: Int64, _ db: Database) throws
         -> DatabaseSummary.Observations
     {
-        let sql: String
-        let basis: DatabaseSummary.Observations.Basis
+        // Rows of a history table by their observation time; of a current-state table, by when
+        // they were written.
+        let (table, column, basis): (String, String, DatabaseSummary.Observations.Basis)
         switch kind {
-        case .stations:
-            // One block per run and source, holding `count` stations; read through the time index.
-            sql = """
-                SELECT COALESCE(SUM(CASE WHEN b.last_observed_at >= :hour THEN b.count END), 0),
-                    COALESCE(SUM(b.count), 0)
-                FROM station_latest s JOIN station_blocks b
-                    ON b.source_id = s.source_id AND b.last_observed_at >= :day
-                """
-            basis = .history
-        case .vehicles:
-            sql = """
-                SELECT COALESCE(SUM(observed_at >= :hour), 0), COUNT(*) FROM vehicle_positions
-                WHERE observed_at >= :day
-                """
-            basis = .history
-        case .measurements:
-            sql = """
-                SELECT COALESCE(SUM(observed_at >= :hour), 0), COUNT(*) FROM measurements WHERE observed_at >= :day
-                """
-            basis = .history
-        case .departures:
-            sql = "SELECT COALESCE(SUM(fetched_at >= :hour), 0), COUNT(*) FROM departures WHERE fetched_at >= :day"
-            basis = .current
-        case .disruptions:
-            sql = "SELECT COALESCE(SUM(fetched_at >= :hour), 0), COUNT(*) FROM disruptions WHERE fetched_at >= :day"
-            basis = .current
+        case .stations: (table, column, basis) = ("station_blocks", "last_observed_at", .history)
+        case .vehicles: (table, column, basis) = ("vehicle_positions", "observed_at", .history)
+        case .measurements: (table, column, basis) = ("measurements", "observed_at", .history)
+        case .departures: (table, column, basis) = ("departures", "fetched_at", .current)
+        case .disruptions: (table, column, basis) = ("disruptions", "fetched_at", .current)
         }
+        let sql =
+            kind == .stations
+            // One block per run and source holding `count` stations, read through the time index.
+            ? """
+            SELECT COALESCE(SUM(CASE WHEN b.last_observed_at >= :hour THEN b.count END), 0),
+                COALESCE(SUM(b.count), 0)
+            FROM station_latest s JOIN station_blocks b
+                ON b.source_id = s.source_id AND b.last_observed_at >= :day
+            """
+            : "SELECT COALESCE(SUM(\(column) >= :hour), 0), COUNT(*) FROM \(table) WHERE \(column) >= :day"
         let row = try Row.fetchOne(db, sql: sql, arguments: ["hour": hour, "day": day])
         return .init(kind: kind, lastHour: row?[0] ?? 0, lastDay: row?[1] ?? 0, basis: basis)
     }

@@ -62,18 +62,4 @@ struct RateLimitTests {
         #expect(!limiter.take(client: "a", policy: policy, now: 1_000).allowed)
         #expect(limiter.take(client: "a", policy: policy, now: 60_000).remaining == 9, "full again, less this one")
     }
-
-    @Test("policies: requests/window, or off")
-    func parse() {
-        #expect(
-            RateLimiter.Policy.parse("100/60s", name: "x")
-                == .some(.init(name: "x", requests: 100, windowMillis: 60_000)))
-        #expect(
-            RateLimiter.Policy.parse("5000/1h", name: "x")
-                == .some(.init(name: "x", requests: 5_000, windowMillis: 3_600_000)))
-        #expect(RateLimiter.Policy.parse("off", name: "x") == .some(nil))
-        for bad in ["100", "0/60s", "-1/60s", "100/soon", "/60s", "100/99999999999999999d"] {
-            #expect(RateLimiter.Policy.parse(bad, name: "x") == nil, "\(bad)")
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MetropulseAPI
 import MetropulseApp
 import MetropulseConnectors
 import MetropulseCore
@@ -62,6 +63,20 @@ struct ConfigurationTests {
         #expect(errors.isEmpty, "\(errors)")
         #expect(!configuration.web.enabled && configuration.web.mapCenter == "48.85,2.35")
         #expect(configuration.metrics.port == 9464)
+    }
+
+    @Test("rate limits: requests/window, or off")
+    func rateLimits() {
+        let (configuration, errors) = ConfigurationLoader.validate(
+            yaml: "api:\n  rate_limit: 100/60s\n  rate_limit_keyed: 5000/1h\n  rate_limit_admin: \"off\"\n")
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(configuration.api.rateLimit == .init(name: "anonymous", requests: 100, windowMillis: 60_000))
+        #expect(configuration.api.rateLimitKeyed == .init(name: "keyed", requests: 5_000, windowMillis: 3_600_000))
+        #expect(configuration.api.rateLimitAdmin == nil)
+        for bad in ["100", "0/60s", "-1/60s", "100/soon", "/60s", "100/99999999999999999d"] {
+            let (_, errors) = ConfigurationLoader.validate(yaml: "api:\n  rate_limit: \"\(bad)\"\n")
+            #expect(errors.map(\.key) == ["api.rate_limit"], "\(bad): \(errors)")
+        }
     }
 
     @Test("every setting can be overridden from METROPULSE_* variables")

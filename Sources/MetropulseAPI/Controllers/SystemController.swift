@@ -8,8 +8,6 @@ import NIOCore
 /// task runs, tasks, from `OperationsBoard`; commands and requeue for admins.
 struct SystemController {
     let environment: APIEnvironment
-    /// The database summary reads every table: computed at most every 10 s, shared by callers.
-    let recentSummary = RecentResults<DatabaseBoard.SummaryDTO>(ttlMillis: 10_000)
 
     private var board: OperationsBoard { OperationsBoard(environment) }
 
@@ -133,9 +131,7 @@ struct SystemController {
     @Sendable func databaseSummary(_ request: Request, context: APIRequestContext) async throws
         -> DatabaseBoard.SummaryDTO
     {
-        let board = DatabaseBoard(environment)
-        let now = environment.clock.nowMillis
-        return try await recentSummary.value(for: "summary", now: now) { try await board.summary(now: now) }
+        try await DatabaseBoard(environment).summary(now: environment.clock.nowMillis)
     }
 
     @Sendable func command(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -6,10 +6,14 @@ package import MetropulseCore
 package struct DatabaseBoard: Sendable {
     package let store: any Store
     package let operations: OperationsBoard
+    /// The process's recent summaries: it reads every table, so it is computed at most every
+    /// 10 s and shared by the API and the console.
+    let recent: RecentResults<SummaryDTO>
 
     package init(_ environment: APIEnvironment) {
         self.store = environment.store
         self.operations = OperationsBoard(environment)
+        self.recent = environment.databaseSummaries
     }
 
     package struct TasksDTO: Codable, Sendable {
@@ -63,7 +67,12 @@ package struct DatabaseBoard: Sendable {
         package var observations: [ObservationsDTO]
     }
 
+    /// The summary computed in the last 10 s, or a new one.
     package func summary(now: Int64) async throws -> SummaryDTO {
+        try await recent.value(for: "summary", now: now) { [self] in try await compute(now: now) }
+    }
+
+    private func compute(now: Int64) async throws -> SummaryDTO {
         let database = try await store.summary(now: now)
         let queue = try await operations.queue(now: now)
         let workers = try await operations.workers(now: now).workers

@@ -169,8 +169,8 @@ package struct OperationsBoard: Sendable {
     /// Every worker that sent a heartbeat, with its health judged over the recent fleet samples.
     package func workers(now: Int64) async throws -> WorkerList {
         let heartbeats = try await store.heartbeats()
-        var window: [FleetSample] = []
-        if let fleet {
+        var window = fleet?.current ?? []
+        if let fleet, fleet.wantsSample(at: now) {
             let stats = try await queue.stats(now: now)
             window = fleet.observe(
                 FleetSample(

@@ -307,11 +307,16 @@ public enum ConfigurationLoader {
         return text.lowercased()
     }
 
+    /// `100/60s`, `5000/1h` (requests per window, a duration as `duration` reads it); `off` or
+    /// empty is no limit.
     static func rateLimit(_ text: String, name: String) throws(ValueError) -> RateLimiter.Policy? {
-        guard let policy = RateLimiter.Policy.parse(text, name: name) else {
-            throw ValueError(message: "expected requests/window like 100/60s or 5000/1h, or off")
-        }
-        return policy
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if trimmed.isEmpty || trimmed == "off" || trimmed == "none" { return nil }
+        let parts = trimmed.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, let requests = Int(parts[0]), requests >= 1,
+            let window = try? duration(String(parts[1]))
+        else { throw ValueError(message: "expected requests/window like 100/60s or 5000/1h, or off") }
+        return RateLimiter.Policy(name: name, requests: requests, windowMillis: window)
     }
 
     static func bool(_ text: String) throws(ValueError) -> Bool {

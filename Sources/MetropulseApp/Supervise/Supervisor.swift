@@ -104,7 +104,7 @@ public final class Supervisor: Service {
         while true {
             let now = clock.nowMillis
             if state.withLock({ $0.down }) { break }
-            reconcileWorkers(now: now)
+            reconcileWorkers()
             for child in state.withLock({ $0.children }) where !child.hasStarted || child.dueForRestart(now: now) {
                 let crashed = child.hasStarted
                 do {
@@ -127,22 +127,19 @@ public final class Supervisor: Service {
 
     /// Starts workers up to the wanted number; asks the newest ones to stop past it, and forgets
     /// the ones that stopped.
-    private func reconcileWorkers(now: Int64) {
+    private func reconcileWorkers() {
         let (workers, wanted) = state.withLock { state in
             state.children.removeAll { $0.role == "worker" && $0.stopping && !$0.isRunning }
             return (state.children.filter { $0.role == "worker" && !$0.stopping }, state.workers)
         }
         if workers.count < wanted {
-            let used = Set(workers.map(\.name))
+            // The lowest free numbers, also past workers still stopping.
+            var taken = Set(state.withLock { $0.children.map(\.name) })
             var index = 1
             for _ in workers.count..<wanted {
-                while used.contains("worker-\(index)")
-                    || state.withLock({ s in s.children.contains { $0.name == "worker-\(index)" } })
-                {
-                    index += 1
-                }
+                while taken.contains("worker-\(index)") { index += 1 }
+                taken.insert("worker-\(index)")
                 add(child(name: "worker-\(index)", role: "worker", environment: [:]))
-                index += 1
             }
         } else if workers.count > wanted {
             let newestFirst = workers.sorted { Self.index($0.name) > Self.index($1.name) }

@@ -16,7 +16,7 @@ public final class FleetWindow: Sendable {
     @discardableResult
     public func observe(_ sample: FleetSample) -> [FleetSample] {
         samples.withLock { samples in
-            if let last = samples.last, sample.at - last.at < spacingMillis, sample.at >= last.at { return samples }
+            guard keeps(sample.at, after: samples.last) else { return samples }
             samples.removeAll { $0.at < sample.at - spanMillis || $0.at > sample.at }
             samples.append(sample)
             return samples
@@ -24,4 +24,15 @@ public final class FleetWindow: Sendable {
     }
 
     public var current: [FleetSample] { samples.withLock { $0 } }
+
+    /// Whether a sample taken at `at` would be kept (the last one is at least the spacing old).
+    public func wantsSample(at: Int64) -> Bool {
+        samples.withLock { keeps(at, after: $0.last) }
+    }
+
+    /// A sample at `at` is kept when the last is at least the spacing older (or the clock went back).
+    private func keeps(_ at: Int64, after last: FleetSample?) -> Bool {
+        guard let last else { return true }
+        return at - last.at >= spacingMillis || at < last.at
+    }
 }

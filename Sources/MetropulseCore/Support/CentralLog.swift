@@ -210,33 +210,13 @@ public struct JSONLogHandler: LogHandler {
     static func line(
         at: Int64, level: Logger.Level, service: String, logger: String, message: String, metadata: [String: String]
     ) -> String {
-        var line = "{\"time\":\(quoted(Timestamp.iso8601(at)))"
-        line += ",\"level\":\(quoted(level.rawValue)),\"service\":\(quoted(service))"
-        line += ",\"logger\":\(quoted(logger)),\"message\":\(quoted(message))"
-        for key in metadata.keys.sorted() where !reserved.contains(key) {
-            line += ",\(quoted(key)):\(quoted(metadata[key] ?? ""))"
-        }
-        return line + "}\n"
-    }
-
-    private static let reserved: Set<String> = ["time", "level", "service", "logger", "message"]
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                let hex = String(s.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var object = metadata
+        object.merge([
+            "time": Timestamp.iso8601(at), "level": level.rawValue, "service": service, "logger": logger,
+            "message": message,
+        ]) { _, field in field }
+        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return (data.map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
     }
 }
 
