@@ -49,6 +49,13 @@ tick();
 setInterval(() => { if (!document.hidden) tick(); }, 1000);
 export { tick };
 
+// On a phone the navigation is one row that scrolls sideways: the current page's link is shown.
+const currentLink = document.querySelector('.top nav a[aria-current="page"]');
+const navRow = currentLink && currentLink.closest('nav');
+if (navRow && navRow.scrollWidth > navRow.clientWidth) {
+  navRow.scrollLeft = currentLink.offsetLeft - (navRow.clientWidth - currentLink.offsetWidth) / 2;
+}
+
 /** Shows or hides the quiet "live feed lost" indicator in the header. */
 export function liveLost(lost) {
   const el = document.getElementById('live-lost');
