@@ -63,23 +63,11 @@
             }
         }
 
-        struct Entry {
-            var id: Int64
-            var record: TaskRecord
-            var topicIndex: Int
-            var key: PartitionKey
-            var offset: Int64
-            var leaseOwner: String?
-            var leaseExpiresAt: Int64?
-            /// The attempt of the current (or last) lease.
-            var attempt: Int
-
-            /// Leased on its last attempt: when that lease passes, the task is dead, not claimed again.
-            var isSpent: Bool { leaseOwner != nil && attempt >= record.maxAttempts }
-        }
+        typealias Entry = LeaseBook<PartitionKey>.Entry
 
         struct State {
-            var entries: [Int64: Entry] = [:]
+            /// The tasks read and not finished, and their leases.
+            var book = LeaseBook<PartitionKey>()
             /// What was read and not finished per partition: how far offsets may be committed.
             var points = CommitPoints<PartitionKey>()
             var assigned: Set<PartitionKey> = []
@@ -99,13 +87,7 @@
             var rebalanceRequested = false
             /// Next offsets to commit, per partition, once the tasks before them were written.
             var toCommit: [PartitionKey: Int64] = [:]
-            /// Partitions whose first task since their assignment has not finished yet.
-            var recovering: [PartitionKey: HeadRecovery] = [:]
         }
-
-        /// The lease owner of a task whose earlier starts were lost with their workers: with its
-        /// attempts spent it goes to the dead letters on the next claim.
-        static let lostWorker = "(lost worker)"
 
         let configuration: Configuration
         let logger: Logger
@@ -233,7 +215,7 @@
                 let (hold, wasPaused, rebalance) = state.withLock { state in
                     defer { state.rebalanceRequested = false }
                     return (
-                        state.entries.count >= configuration.inboxLimit || state.operatorPaused, state.paused,
+                        state.book.count >= configuration.inboxLimit || state.operatorPaused, state.paused,
                         state.rebalanceRequested
                     )
                 }
@@ -320,8 +302,7 @@
                 guard !state.assigned.isEmpty, !state.operatorPaused,
                     now - state.lastProgressAt > configuration.stallAfterMillis
                 else { return false }
-                let waiting = state.entries.values.contains { $0.leaseOwner == nil && $0.record.runAt <= now }
-                return waiting || state.unread > 0
+                return state.book.hasWaiting(now: now) || state.unread > 0
             }
         }
 
@@ -363,23 +344,16 @@
                         continue
                     }
                     let id = Self.taskID(topicIndex: index, partition: message.partition, offset: message.offset)
-                    let lost = state.recovering[key]?.read(offset: message.offset) ?? 0
-                    var entry = Entry(
-                        id: id, record: record, topicIndex: index, key: key, offset: message.offset,
-                        attempt: record.attempts + lost)
+                    let lost = state.book.read(
+                        id: id, record: record, topicIndex: index, key: key, offset: message.offset)
                     if lost > 0 {
                         logger.warning(
                             "task redelivered after its worker was lost",
                             metadata: [
                                 "job_id": "\(record.jobID)", "lost_starts": "\(lost)",
-                                "attempts": "\(entry.attempt)/\(record.maxAttempts)",
+                                "attempts": "\(record.attempts + lost)/\(record.maxAttempts)",
                             ])
-                        if entry.attempt >= record.maxAttempts {
-                            entry.leaseOwner = Self.lostWorker
-                            entry.leaseExpiresAt = 0
-                        }
                     }
-                    state.entries[id] = entry
                     state.points.read(key, offset: message.offset, pending: true)
                 }
                 state.lastProgressAt = WallClock.system.nowMillis
@@ -395,7 +369,7 @@
                     let key = PartitionKey(topic: place.topic, partition: place.partition)
                     state.assigned.insert(key)
                     state.points.reset(key)
-                    state.recovering[key] = HeadRecovery(inherited: marks[key])
+                    state.book.assigned(key, mark: marks[key])
                 }
             }
             logger.info(
@@ -409,10 +383,9 @@
             let points = state.withLock { state -> [TopicPartitionOffset] in
                 let keys = Set(list.map { PartitionKey(topic: $0.topic, partition: $0.partition) })
                 let points = keys.compactMap { Self.commitPoint($0, in: state) }
-                state.entries = state.entries.filter { !keys.contains($0.value.key) }
+                state.book.revoked(keys)
                 for key in keys {
                     state.toCommit[key] = nil
-                    state.recovering[key] = nil
                     state.assigned.remove(key)
                     state.points.reset(key)
                 }
@@ -477,9 +450,7 @@
             _ = try consumer()
             await catchUp()
             // A task whose lease expired on its last attempt goes to the dead letters, not round again.
-            let spent = state.withLock { state in
-                state.entries.values.filter { entry in entry.isSpent && (entry.leaseExpiresAt ?? 0) <= now }
-            }
+            let spent = state.withLock { $0.book.spent(now: now) }
             if !spent.isEmpty {
                 try await finish(
                     spent.map {
@@ -488,46 +459,11 @@
                             disposition: .dead(error: spentLeaseError), finishedAt: now)
                     })
             }
-            var marks: [PartitionKey: StartMark] = [:]
-            var claimed = state.withLock { state in
-                let ready = state.entries.values.filter { entry in
-                    entry.record.runAt <= now && (entry.leaseOwner == nil || (entry.leaseExpiresAt ?? 0) <= now)
-                        && !entry.isSpent
-                }
-                .sorted { lhs, rhs in
-                    (-lhs.record.priority, lhs.record.runAt, lhs.id) < (-rhs.record.priority, rhs.record.runAt, rhs.id)
-                }
-                var picked: [Int64: ClaimedTask] = [:]
-                func claimable(_ entry: Entry) -> Bool {
-                    picked[entry.id] == nil
-                        && state.recovering[entry.key].map { $0.mayClaim(offset: entry.offset) } ?? true
-                }
-                func take(_ entry: Entry) {
-                    var leased = entry
-                    leased.leaseOwner = owner
-                    leased.leaseExpiresAt = now + leaseMillis
-                    leased.attempt += 1
-                    state.entries[entry.id] = leased
-                    if let mark = state.recovering[entry.key]?.start(
-                        offset: entry.offset, attempt: leased.attempt, producedAttempts: entry.record.attempts)
-                    {
-                        marks[entry.key] = mark
-                    }
-                    picked[entry.id] = ClaimedTask(
-                        id: entry.id, jobID: entry.record.jobID, sourceID: entry.record.sourceID,
-                        priority: entry.record.priority, attempt: leased.attempt, maxAttempts: entry.record.maxAttempts,
-                        enqueuedAt: entry.record.enqueuedAt, runAt: entry.record.runAt, leaseOwner: owner,
-                        leaseExpiresAt: now + leaseMillis)
-                }
-                if state.recovering.values.contains(where: { $0.head != nil && !$0.headStarted }) {
-                    // A partition's first task since its assignment starts before the rest of it
-                    // (HeadRecovery), and starting it makes the rest claimable: best first, one by one.
-                    while picked.count < limit, let next = ready.first(where: claimable) { take(next) }
-                } else {
-                    for entry in ready where picked.count < limit && claimable(entry) { take(entry) }
-                }
-                return ready.compactMap { picked[$0.id] }
+            let leased = state.withLock { state in
+                state.book.claim(owner: owner, limit: limit, leaseMillis: leaseMillis, now: now)
             }
+            var claimed = leased.tasks
+            let marks = leased.marks
             if !marks.isEmpty {
                 // The start of a partition's first task is on record before it runs.
                 do {
@@ -540,21 +476,8 @@
                 } catch {
                     // Nothing of those partitions starts: they are claimable again next time.
                     logger.warning("recording a task start failed; it waits", metadata: ["error": "\(error)"])
-                    let keys = Set(marks.keys)
-                    let undone = state.withLock { state in
-                        var undone: Set<Int64> = []
-                        for task in claimed {
-                            guard var entry = state.entries[task.id], keys.contains(entry.key),
-                                entry.leaseOwner == owner, entry.attempt == task.attempt
-                            else { continue }
-                            entry.leaseOwner = nil
-                            entry.leaseExpiresAt = nil
-                            entry.attempt -= 1
-                            state.entries[task.id] = entry
-                            undone.insert(task.id)
-                        }
-                        for key in keys { state.recovering[key]?.startNotRecorded() }
-                        return undone
+                    let undone = state.withLock { [claimed] state in
+                        state.book.startsNotRecorded(Set(marks.keys), claimed: claimed, owner: owner)
                     }
                     claimed.removeAll { undone.contains($0.id) }
                 }
@@ -584,27 +507,12 @@
         }
 
         public func renewLeases(owner: String, taskIDs: [Int64], until: Int64) async throws {
-            state.withLock { state in
-                for id in taskIDs {
-                    guard var entry = state.entries[id], entry.leaseOwner == owner else { continue }
-                    entry.leaseExpiresAt = max(entry.leaseExpiresAt ?? 0, until)
-                    state.entries[id] = entry
-                }
-            }
+            state.withLock { $0.book.renew(owner: owner, taskIDs: taskIDs, until: until) }
         }
 
         public func finish(_ outcomes: [TaskOutcome]) async throws {
             // Hold the tasks whose lease is still the caller's, so nobody claims them meanwhile.
-            let accepted = state.withLock { state -> [(Entry, TaskOutcome)] in
-                outcomes.compactMap { outcome in
-                    guard var entry = state.entries[outcome.taskID], entry.leaseOwner == outcome.leaseOwner,
-                        entry.attempt == outcome.attempt
-                    else { return nil }
-                    entry.leaseExpiresAt = .max
-                    state.entries[entry.id] = entry
-                    return (entry, outcome)
-                }
-            }
+            let accepted = state.withLock { $0.book.hold(outcomes) }
             if accepted.isEmpty { return }
             let topics = configuration.topics
             let forward = accepted.compactMap { entry, outcome -> KafkaOutgoing? in
@@ -629,19 +537,18 @@
                 noteProduced(try await producer.produce(forward))
             } catch {
                 // Not moved on: the tasks are claimable again once this lease would have expired.
-                state.withLock { state in
-                    for (entry, _) in accepted { state.entries[entry.id]?.leaseExpiresAt = 0 }
-                }
+                state.withLock { $0.book.release(accepted.map(\.0.id)) }
                 throw error
             }
             let (points, heads) = state.withLock { state -> ([TopicPartitionOffset], [PartitionKey: Int64]) in
                 var touched: Set<PartitionKey> = []
                 var heads: [PartitionKey: Int64] = [:]
                 state.lastProgressAt = WallClock.system.nowMillis
-                for (entry, outcome) in accepted where state.entries.removeValue(forKey: entry.id) != nil {
+                for (entry, outcome) in accepted {
+                    guard let (_, wasHead) = state.book.finished(entry.id) else { continue }
                     state.points.finished(entry.key, offset: entry.offset)
                     touched.insert(entry.key)
-                    if state.recovering[entry.key]?.head == entry.offset { heads[entry.key] = entry.offset }
+                    if wasHead { heads[entry.key] = entry.offset }
                     switch outcome.disposition {
                     case .succeeded:
                         state.finishedJobs.insert(entry.record.jobID)
@@ -673,9 +580,7 @@
                     logger.warning("commit after a partition's first task failed", metadata: ["error": "\(error)"])
                 }
                 state.withLock { state in
-                    for (key, offset) in heads where state.recovering[key]?.head == offset {
-                        state.recovering[key] = nil
-                    }
+                    for (key, offset) in heads { state.book.headCommitted(key, offset: offset) }
                 }
                 signal.notify()
             }
@@ -808,7 +713,7 @@
             // Without a clock here, a leased task counts as running until it is taken again.
             let now = Int64.min
             var listed = state.withLock { state -> [QueuedTask] in
-                var tasks = state.entries.values.compactMap { entry -> QueuedTask? in
+                var tasks = state.book.entries.values.compactMap { entry -> QueuedTask? in
                     let taskState = Self.localState(entry, now: now)
                     return wanted == nil || wanted == taskState ? Self.listed(entry, state: taskState) : nil
                 }
@@ -843,7 +748,7 @@
             let lags = try await partitionLags()
             var stats = state.withLock { state in
                 var stats = QueueStats()
-                for entry in state.entries.values {
+                for entry in state.book.entries.values {
                     switch Self.localState(entry, now: now) {
                     case .running: stats.running += 1
                     case .retrying: stats.retrying += 1

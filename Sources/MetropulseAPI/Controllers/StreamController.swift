@@ -59,19 +59,19 @@ struct StreamController {
                 let encoder = APIRequestContext.jsonEncoder()
                 var seen = from
                 var quietSince = clock.nowMillis
-                try await writer.write(ByteBuffer(string: "retry: 3000\n\n"))
+                try await writer.write(ServerSentEvent.retry(3000))
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     let now = clock.nowMillis
                     await feed.refresh(now: now)
                     let changes = await feed.changes(since: seen, topics: asked, sourceIDs: only, now: now)
                     if !changes.isEmpty {
-                        let json = String(decoding: try encoder.encode(changes), as: UTF8.self)
-                        let name = changes.snapshot ? "snapshot" : "update"
-                        try await writer.write(
-                            ByteBuffer(string: "id: \(changes.version)\nevent: \(name)\ndata: \(json)\n\n"))
+                        let event = try ServerSentEvent(
+                            id: String(changes.version), event: changes.snapshot ? "snapshot" : "update",
+                            json: changes, encoder: encoder)
+                        try await writer.write(event.buffer)
                         quietSince = now
                     } else if now - quietSince >= 15_000 {
-                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                        try await writer.write(ServerSentEvent.comment("keep-alive"))
                         quietSince = now
                     }
                     seen = changes.version

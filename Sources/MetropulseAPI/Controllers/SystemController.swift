@@ -83,8 +83,7 @@ struct SystemController {
                 let encoder = APIRequestContext.jsonEncoder()
                 func send(_ beat: WorkerHeartbeat) async throws {
                     let dto = board.worker(beat, now: clock.nowMillis)
-                    let json = String(decoding: try encoder.encode(dto), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "event: heartbeat\ndata: \(json)\n\n"))
+                    try await writer.write(ServerSentEvent(event: "heartbeat", json: dto, encoder: encoder).buffer)
                 }
                 for beat in current { try await send(beat) }
                 for await beat in live { try await send(beat) }
