@@ -40,6 +40,11 @@ public struct APIEnvironment: Sendable {
     let databaseSummaries = RecentResults<DatabaseBoard.SummaryDTO>(ttlMillis: 10_000)
     /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
     package var fleet = FleetWindow()
+    /// The jobs the scheduler's runner runs (`/api/jobs`), and its cycle (`jobs.interval`).
+    public var jobs: [JobDescription] = BuiltinJobs.descriptions
+    public var jobsIntervalMillis: Int64 = 300_000
+    /// Whether the scheduler runs them (`jobs.enabled`).
+    public var jobsEnabled = true
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,

@@ -46,6 +46,7 @@ public func buildRouter(
     TransitController(environment: environment).addRoutes(to: api)
     CitiesController(environment: environment).addRoutes(to: api)
     SystemController(environment: environment).addRoutes(to: api)
+    JobsController(environment: environment).addRoutes(to: api)
     StreamController(environment: environment).addRoutes(to: api)
     site?(router)
     return router

@@ -25,6 +25,8 @@ public struct MetropulseRuntime: Sendable {
     public let demoEndpoint: DemoEndpoint
     public let scheduler: Scheduler?
     public let workerPool: WorkerPool?
+    /// The job runner, in the scheduler role (`jobs.enabled`), led by the scheduler's leader.
+    public let jobRunner: JobRunner?
     /// Stop and line names from the sources' static GTFS (loaded where this process serves the API).
     public let transitNames = TransitNameBook()
     private let httpClient: HTTPClient
@@ -83,6 +85,16 @@ public struct MetropulseRuntime: Sendable {
                     heartbeatRetentionMillis: configuration.retention.heartbeatsMillis,
                     logRetentionMillis: configuration.retention.logsMillis),
                 leadership: backend.leadership, logger: logger) : nil
+        if let scheduler, configuration.jobs.enabled {
+            jobRunner = try JobRunner(
+                jobs: BuiltinJobs.all(), store: backend.store, queue: backend.queue, clock: clock,
+                configuration: .init(
+                    intervalMillis: configuration.jobs.intervalMillis,
+                    runRetentionMillis: configuration.retention.jobRunsMillis),
+                isLeader: { scheduler.isLeader }, logger: logger)
+        } else {
+            jobRunner = nil
+        }
     }
 
     /// The services in start order; they stop in reverse (API first, HTTP client last).
@@ -104,6 +116,7 @@ public struct MetropulseRuntime: Sendable {
         if roles.contains(.sink), let sink = backend.sink { services.append(sink) }
         if let workerPool { services.append(workerPool) }
         if let scheduler { services.append(scheduler) }
+        if let jobRunner { services.append(jobRunner) }
         if roles.contains(.api) {
             // Without a scheduler here (an `api` process), "run now" puts the task on the shared queue itself.
             let (catalog, queue, clock) = (self.catalog, backend.queue, self.clock)
@@ -123,6 +136,8 @@ public struct MetropulseRuntime: Sendable {
                 heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
+            environment.jobsIntervalMillis = configuration.jobs.intervalMillis
+            environment.jobsEnabled = configuration.jobs.enabled
             environment.rateLimiter = RateLimiter(
                 anonymous: configuration.api.rateLimit, keyed: configuration.api.rateLimitKeyed,
                 admin: configuration.api.rateLimitAdmin)

@@ -340,6 +340,65 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            "v12-jobs-and-station-hours",
+            [
+                // The job runner's history and state, the gold tier's station hours, and the raw
+                // blocks in fetch order (the aggregates' incremental input).
+                """
+                CREATE TABLE job_runs (
+                    id TEXT PRIMARY KEY,
+                    job_id TEXT NOT NULL,
+                    cycle BIGINT NOT NULL,
+                    trigger TEXT NOT NULL,
+                    attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    finished_at BIGINT,
+                    rows_read BIGINT NOT NULL,
+                    rows_written BIGINT NOT NULL,
+                    detail TEXT,
+                    error TEXT,
+                    requested_by TEXT
+                )
+                """,
+                "CREATE INDEX job_runs_job ON job_runs (job_id, started_at)",
+                "CREATE INDEX job_runs_started ON job_runs (started_at)",
+                """
+                CREATE TABLE job_state (
+                    job_id TEXT PRIMARY KEY,
+                    paused BOOLEAN NOT NULL DEFAULT false,
+                    requested_at BIGINT,
+                    requested_by TEXT,
+                    watermark BIGINT
+                )
+                """,
+                """
+                CREATE TABLE station_hours (
+                    source_id TEXT NOT NULL,
+                    station_id TEXT NOT NULL,
+                    hour BIGINT NOT NULL,
+                    observations INTEGER NOT NULL,
+                    bikes_mean DOUBLE PRECISION NOT NULL,
+                    bikes_min INTEGER NOT NULL,
+                    bikes_max INTEGER NOT NULL,
+                    ebikes_mean DOUBLE PRECISION,
+                    ebikes_min INTEGER,
+                    ebikes_max INTEGER,
+                    docks_mean DOUBLE PRECISION,
+                    docks_min INTEGER,
+                    docks_max INTEGER,
+                    occupancy_mean DOUBLE PRECISION,
+                    minutes_empty DOUBLE PRECISION NOT NULL,
+                    minutes_full DOUBLE PRECISION NOT NULL,
+                    minutes_closed DOUBLE PRECISION NOT NULL,
+                    PRIMARY KEY (source_id, station_id, hour)
+                )
+                """,
+                "CREATE INDEX station_hours_hour ON station_hours (source_id, hour)",
+                "CREATE INDEX station_blocks_fetched ON station_blocks (fetched_at, id)",
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

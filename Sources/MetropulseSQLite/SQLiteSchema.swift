@@ -284,6 +284,59 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v10-jobs-and-station-hours") { db in
+            // The job runner's history and state, the gold tier's station hours, and the raw
+            // blocks in fetch order (the aggregates' incremental input).
+            try db.execute(
+                sql: """
+                    CREATE TABLE job_runs (
+                        id TEXT PRIMARY KEY,
+                        job_id TEXT NOT NULL,
+                        cycle INTEGER NOT NULL,
+                        trigger TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        status TEXT NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        finished_at INTEGER,
+                        rows_read INTEGER NOT NULL,
+                        rows_written INTEGER NOT NULL,
+                        detail TEXT,
+                        error TEXT,
+                        requested_by TEXT
+                    );
+                    CREATE INDEX job_runs_job ON job_runs(job_id, started_at);
+                    CREATE INDEX job_runs_started ON job_runs(started_at);
+                    CREATE TABLE job_state (
+                        job_id TEXT PRIMARY KEY,
+                        paused INTEGER NOT NULL DEFAULT 0,
+                        requested_at INTEGER,
+                        requested_by TEXT,
+                        watermark INTEGER
+                    );
+                    CREATE TABLE station_hours (
+                        source_id TEXT NOT NULL,
+                        station_id TEXT NOT NULL,
+                        hour INTEGER NOT NULL,
+                        observations INTEGER NOT NULL,
+                        bikes_mean REAL NOT NULL,
+                        bikes_min INTEGER NOT NULL,
+                        bikes_max INTEGER NOT NULL,
+                        ebikes_mean REAL,
+                        ebikes_min INTEGER,
+                        ebikes_max INTEGER,
+                        docks_mean REAL,
+                        docks_min INTEGER,
+                        docks_max INTEGER,
+                        occupancy_mean REAL,
+                        minutes_empty REAL NOT NULL,
+                        minutes_full REAL NOT NULL,
+                        minutes_closed REAL NOT NULL,
+                        PRIMARY KEY (source_id, station_id, hour)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX station_hours_hour ON station_hours(source_id, hour);
+                    CREATE INDEX station_blocks_fetched ON station_blocks(fetched_at, id);
+                    """)
+        }
         return migrator
     }
 }

@@ -163,6 +163,17 @@ package enum OpenAPIDocument {
                 stationsSource, .path("id", "The station's id in its feed."), .time("since", "From this time."),
                 .time("until", "Up to this time."), .limit(default: 1000, max: 100_000),
             ], success: (200, .json(StationBoard.StationHistory.self))),
+        Op(
+            method: .get, path: "/api/stations/{source}/{id}/stats",
+            summary:
+                "A station's hourly statistics (the gold tier, built by the refresh_hourly job): mean, min and max of bikes, e-bikes and docks, occupancy, minutes empty, full and closed.",
+            tag: "stations", access: .open,
+            parameters: [
+                stationsSource, .path("id", "The station's id in its feed."),
+                .choice("granularity", "hour (the default, and the only granularity kept).", ["hour"]),
+                .time("since", "From this hour (default: the last 24 hours)."), .time("until", "Up to this hour."),
+                .limit(default: 1000, max: 100_000),
+            ], success: (200, .json(StationBoard.StationStats.self))),
         // Transit
         Op(
             method: .get, path: "/api/lines", summary: "Every line with its traffic status.", tag: "transit",
@@ -295,6 +306,55 @@ package enum OpenAPIDocument {
             summary: "Requeue dead tasks (all, or those of task_ids).", tag: "operations", access: .key(.admin),
             requestBody: (SystemController.RequeueRequest.self, false),
             success: (200, .json(SystemController.RequeueResponse.self))),
+        // Jobs
+        Op(
+            method: .get, path: "/api/jobs",
+            summary:
+                "The job runner's jobs (aggregates, checks): dependencies, paused or not, watermark, next cycle, last run and recent runs.",
+            tag: "jobs", access: .key(.read),
+            parameters: [
+                .query(
+                    "recent", "Recent runs per job (0–200, default 20).",
+                    ["type": "integer", "minimum": 0, "maximum": 200])
+            ],
+            success: (200, .json(JobBoard.JobList.self))),
+        Op(
+            method: .get, path: "/api/jobs/{job}", summary: "One job, with its state and recent runs.", tag: "jobs",
+            access: .key(.read),
+            parameters: [
+                .path("job", "The job's id (refresh_hourly, check_store_health, ...)."),
+                .query(
+                    "recent", "Recent runs (0–200, default 20).", ["type": "integer", "minimum": 0, "maximum": 200]),
+            ], success: (200, .json(JobBoard.JobDTO.self)), errors: [404: "No such job."]),
+        Op(
+            method: .get, path: "/api/jobs/{job}/runs",
+            summary: "A job's runs, newest first: status, duration, rows read and written, error.", tag: "jobs",
+            access: .key(.read),
+            parameters: [
+                .path("job", "The job's id."),
+                .choice("status", "Only runs that ended so.", JobRunStatus.allCases.map(\.rawValue)),
+                .time("since", "Only runs started at or after this time."), .limit(default: 100, max: 10_000),
+            ], success: (200, .json(JobBoard.JobRunList.self)), errors: [404: "No such job."]),
+        Op(
+            method: .get, path: "/api/jobs/{job}/runs/{run}", summary: "One run of a job.", tag: "jobs",
+            access: .key(.read), parameters: [.path("job", "The job's id."), .path("run", "The run's id.")],
+            success: (200, .json(JobBoard.RunDetail.self)), errors: [404: "No such job or run."]),
+        Op(
+            method: .post, path: "/api/jobs/{job}/run",
+            summary:
+                "Run the job now, alone (paused or not, whatever its upstream did): the scheduler's leader starts it within a few seconds.",
+            tag: "jobs", access: .key(.admin), parameters: [.path("job", "The job's id.")],
+            success: (202, .json(JobBoard.JobAction.self)),
+            errors: [404: "No such job.", 409: "Jobs are off in this deployment."]),
+        Op(
+            method: .post, path: "/api/jobs/{job}/pause",
+            summary: "Pause the job: its scheduled runs are skipped (and so are the jobs that need it) until resumed.",
+            tag: "jobs", access: .key(.admin), parameters: [.path("job", "The job's id.")],
+            success: (200, .json(JobBoard.JobAction.self)), errors: [404: "No such job."]),
+        Op(
+            method: .post, path: "/api/jobs/{job}/resume", summary: "Resume a paused job.", tag: "jobs",
+            access: .key(.admin), parameters: [.path("job", "The job's id.")],
+            success: (200, .json(JobBoard.JobAction.self)), errors: [404: "No such job."]),
     ]
 
     static var errorSchema: [String: Any] {

@@ -13,6 +13,7 @@ struct StationsController {
         group.get("stations", use: list)
         group.get("stations/:source/:id", use: detail)
         group.get("stations/:source/:id/history", use: history)
+        group.get("stations/:source/:id/stats", use: stats)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> StationBoard.StationList {
@@ -58,5 +59,22 @@ struct StationsController {
         let limit = try request.intQuery("limit", default: 1000, range: 1...100_000)
         return try await board.history(
             source: source, id: id, since: since, until: until, limit: limit, now: environment.clock.nowMillis)
+    }
+
+    @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> StationBoard.StationStats {
+        let source = try context.parameters.require("source")
+        let id = try context.parameters.require("id")
+        if let granularity = request.query("granularity"), granularity != "hour" {
+            throw HTTPError(.badRequest, message: "granularity must be hour, got '\(granularity)'")
+        }
+        let since = try request.timeQuery("since")
+        let until = try request.timeQuery("until")
+        if let since, let until, since > until {
+            throw HTTPError(.badRequest, message: "since must not be after until")
+        }
+        let limit = try request.intQuery("limit", default: 1000, range: 1...100_000)
+        return try await board.stats(
+            source: source, id: id, since: since, until: until, limit: limit, aggregates: environment.store,
+            now: environment.clock.nowMillis)
     }
 }

@@ -144,6 +144,68 @@ package struct StationBoard: Sendable {
             observations: rows.map { StationDTO($0, now: now) })
     }
 
+    package struct StationHourDTO: Codable, Sendable {
+        /// The hour's start (UTC).
+        package var hour: String
+        package var observations: Int
+        package var bikesMean: Double
+        package var bikesMin: Int
+        package var bikesMax: Int
+        package var ebikesMean: Double?
+        package var ebikesMin: Int?
+        package var ebikesMax: Int?
+        package var docksMean: Double?
+        package var docksMin: Int?
+        package var docksMax: Int?
+        package var occupancyMean: Double?
+        package var minutesEmpty: Double
+        package var minutesFull: Double
+        package var minutesClosed: Double
+
+        init(_ row: StationHour) {
+            hour = Timestamp.iso8601(row.hour)
+            observations = row.observations
+            bikesMean = row.bikesMean
+            bikesMin = row.bikesMin
+            bikesMax = row.bikesMax
+            ebikesMean = row.ebikesMean
+            ebikesMin = row.ebikesMin
+            ebikesMax = row.ebikesMax
+            docksMean = row.docksMean
+            docksMin = row.docksMin
+            docksMax = row.docksMax
+            occupancyMean = row.occupancyMean
+            minutesEmpty = row.minutesEmpty
+            minutesFull = row.minutesFull
+            minutesClosed = row.minutesClosed
+        }
+    }
+
+    package struct StationStats: ResponseCodable, Sendable {
+        package var source: String
+        package var id: String
+        package var granularity: String
+        package var count: Int
+        /// Oldest first. Built by the `refresh_hourly` job: the newest hour appears after its next run.
+        package var stats: [StationHourDTO]
+    }
+
+    /// One station's hourly statistics from the gold tier (the last 24 hours unless `since` says).
+    package func stats(
+        source: String, id: String, since: Int64?, until: Int64?, limit: Int, aggregates: any AggregateStore, now: Int64
+    ) async throws -> StationStats {
+        try requireKnownSource(source)
+        guard let latest = try await store.station(sourceID: source, stationID: id) else {
+            throw HTTPError(.notFound, message: "station '\(id)' not found in source '\(source)'")
+        }
+        let from = since ?? StationHours.hour(of: now - 23 * StationHours.hourMillis)
+        let rows = try await aggregates.stationHours(
+            sourceID: source, stationID: latest.observation.stationID, since: from, until: until, limit: limit)
+        return StationStats(
+            source: source, id: latest.observation.stationID, granularity: "hour", count: rows.count,
+            stats: rows.map(StationHourDTO.init))
+    }
+
     private func requireKnownSource(_ source: String) throws {
         guard catalog.source(id: source) != nil else {
             throw HTTPError(.notFound, message: "unknown source '\(source)'")

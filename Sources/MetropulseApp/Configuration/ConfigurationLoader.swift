@@ -99,6 +99,14 @@ public enum ConfigurationLoader {
                 c.retention.heartbeatsMillis = try duration(v)
             },
             Setting(key: "retention.logs") { c, v throws(ValueError) in c.retention.logsMillis = try duration(v) },
+            Setting(key: "retention.job_runs") { c, v throws(ValueError) in
+                c.retention.jobRunsMillis = try duration(v)
+            },
+            Setting(key: "jobs.enabled") { c, v throws(ValueError) in c.jobs.enabled = try bool(v) },
+            Setting(key: "jobs.interval") { c, v throws(ValueError) in
+                c.jobs.intervalMillis = try duration(v)
+                guard c.jobs.intervalMillis >= 1_000 else { throw ValueError(message: "at least 1s") }
+            },
             Setting(key: "logging.centralized") { c, v throws(ValueError) in c.logging.centralized = try bool(v) },
             Setting(key: "logging.centralized_level") { c, v throws(ValueError) in
                 c.logging.centralizedLevel = try level(v)
@@ -218,7 +226,7 @@ public enum ConfigurationLoader {
         var sourcesNode: Node?
         var citiesNode: Node?
         let sections: Set = [
-            "database", "kafka", "workers", "fetch", "retention", "api", "demo", "web", "metrics", "logging",
+            "database", "kafka", "workers", "fetch", "retention", "api", "demo", "web", "metrics", "logging", "jobs",
         ]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }

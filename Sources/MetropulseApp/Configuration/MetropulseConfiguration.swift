@@ -65,6 +65,16 @@ public struct MetropulseConfiguration: Sendable {
         public var heartbeatsMillis: Int64 = 86_400_000
         /// Central log lines (`system_logs`).
         public var logsMillis: Int64 = 7 * 86_400_000
+        /// Job runs (`job_runs`).
+        public var jobRunsMillis: Int64 = 7 * 86_400_000
+    }
+
+    /// The job runner (`jobs.*`): aggregates and checks on a schedule, led by the scheduler's leader.
+    public struct Jobs: Sendable {
+        /// Run the built-in jobs in the scheduler role.
+        public var enabled = true
+        /// One cycle of every job this often, aligned to the clock.
+        public var intervalMillis: Int64 = 300_000
     }
 
     /// The console log and the central log (`logging.*`).
@@ -147,6 +157,7 @@ public struct MetropulseConfiguration: Sendable {
     public var web = Web()
     public var metrics = Metrics()
     public var logging = LogSettings()
+    public var jobs = Jobs()
     public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources

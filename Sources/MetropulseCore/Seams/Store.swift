@@ -6,7 +6,7 @@
 /// Writes are idempotent on natural keys: raw station rows are unique on
 /// (source, station, observed_at); the latest row per (source, station) only moves forward.
 public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore, LogStore, CommandLog,
-    SummaryStore
+    SummaryStore, JobStore, AggregateStore
 {}
 
 /// Observations: written with their runs, read as latest values, near a point and as history
@@ -100,6 +100,72 @@ public protocol CommandLog: Sendable {
 public protocol SummaryStore: Sendable {
     /// Counts relative to `now` (epoch ms).
     func summary(now: Int64) async throws -> DatabaseSummary
+}
+
+/// The job runner's bookkeeping: each run of each job, and per job whether it is paused, a
+/// pending request to run it now and its watermark (`JobStoreConformanceTests`).
+public protocol JobStore: Sendable {
+    /// Inserts a run, or replaces the run of the same id (a running run when it ends).
+    func recordJobRun(_ run: JobRun) async throws
+    /// Runs matching the query, newest first (by start, then id).
+    func jobRuns(_ query: JobRunQuery) async throws -> [JobRun]
+    func jobRun(id: String) async throws -> JobRun?
+    /// The state of every job that has one (a job never paused, asked for or run has none).
+    func jobStates() async throws -> [JobState]
+    func setJobPaused(_ jobID: String, paused: Bool) async throws
+    /// Asks for a run now; a request already pending keeps its time.
+    func requestJobRun(_ jobID: String, at: Int64, by: String?) async throws
+    /// Clears a pending request made at or before `upTo` (a newer one stays).
+    func clearJobRequest(_ jobID: String, upTo: Int64) async throws
+    func setJobWatermark(_ jobID: String, to value: Int64?) async throws
+    /// Deletes runs started before `before`; returns how many.
+    @discardableResult
+    func pruneJobRuns(before: Int64) async throws -> Int
+}
+
+/// The gold tier's station hours and what the jobs building them read
+/// (`AggregateConformanceTests`).
+public protocol AggregateStore: Sendable {
+    /// Raw station blocks in fetch order, after `after` (fetch time, then block id), at most
+    /// `limit`: the aggregates' incremental input.
+    func stationBlocks(after: StationBlockPosition, limit: Int) async throws -> [StationBlockRead]
+    /// One source's raw observations with `from <= observedAt < until`, in time order.
+    func stationObservations(sourceID: String, from: Int64, until: Int64) async throws -> [StationObservation]
+    /// Replaces one source's rows of these hours (hour starts, epoch ms) with `rows`, in one transaction.
+    func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour]) async throws
+    /// Hourly rows, oldest first; one station's, or every station's of the source.
+    func stationHours(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StationHour]
+}
+
+/// A place in the raw station blocks' fetch order.
+public struct StationBlockPosition: Sendable, Hashable, Comparable {
+    public var fetchedAt: Int64
+    public var blockID: Int64
+
+    public init(fetchedAt: Int64, blockID: Int64) {
+        self.fetchedAt = fetchedAt
+        self.blockID = blockID
+    }
+
+    public static let start = StationBlockPosition(fetchedAt: .min, blockID: .min)
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        (lhs.fetchedAt, lhs.blockID) < (rhs.fetchedAt, rhs.blockID)
+    }
+}
+
+/// One raw block read back: a run's new observations of one source.
+public struct StationBlockRead: Sendable, Hashable {
+    public var position: StationBlockPosition
+    public var sourceID: String
+    public var observations: [StationObservation]
+
+    public init(position: StationBlockPosition, sourceID: String, observations: [StationObservation]) {
+        self.position = position
+        self.sourceID = sourceID
+        self.observations = observations
+    }
 }
 
 /// Commits run results together with their task outcomes.

@@ -1,0 +1,151 @@
+import Foundation
+
+/// The jobs every Metropulse runs, in the order of the pipeline they replace:
+/// `check_queue_health`, `check_store_health`, then `refresh_hourly` (which needs the store).
+public enum BuiltinJobs {
+    public static func all() -> [any Job] {
+        [QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob()]
+    }
+
+    public static var descriptions: [JobDescription] {
+        (try? JobGraph.ordered(all().map(\.description))) ?? []
+    }
+}
+
+/// `check_queue_health`: the queue answers, with its depth, dead tasks and oldest waiting age;
+/// on Kafka, the lag of each partition.
+public struct QueueHealthJob: Job {
+    public init() {}
+
+    public var description: JobDescription {
+        JobDescription(
+            id: "check_queue_health", title: "Queue health",
+            summary:
+                "Asks the queue for its depth, dead tasks and oldest waiting age (on Kafka, the broker and the consumer lag per partition); fails when it does not answer within 30 s.",
+            timeoutMillis: 30_000, maxAttempts: 2, retryDelayMillis: 5_000)
+    }
+
+    public func run(_ context: JobContext) async throws -> JobResult {
+        let stats = try await context.queue.stats(now: context.now)
+        var parts = [
+            "\(stats.queued) queued", "\(stats.running) running", "\(stats.retrying) retrying", "\(stats.dead) dead",
+        ]
+        if let since = stats.oldestReadySince {
+            parts.append("oldest waiting \(max(0, context.now - since) / 1000) s")
+        }
+        if let partitions = stats.partitions {
+            let lag = partitions.reduce(Int64(0)) { $0 + max(0, $1.lag) }
+            parts.append("Kafka lag \(lag) over \(partitions.count) partitions")
+        }
+        return JobResult(rowsRead: stats.queued + stats.running + stats.retrying, detail: parts.joined(separator: ", "))
+    }
+}
+
+/// `check_store_health`: the store answers its bookkeeping reads.
+public struct StoreHealthJob: Job {
+    public init() {}
+
+    public var description: JobDescription {
+        JobDescription(
+            id: "check_store_health", title: "Store health",
+            summary:
+                "Reads the sources' bookkeeping and the scheduler's record from the store; fails when it does not answer within 30 s. The aggregates wait for it.",
+            timeoutMillis: 30_000, maxAttempts: 2, retryDelayMillis: 5_000)
+    }
+
+    public func run(_ context: JobContext) async throws -> JobResult {
+        let started = ContinuousClock.now
+        let states = try await context.store.sourceStates()
+        _ = try await context.store.leadership()
+        let elapsed = ContinuousClock.now - started
+        let millis = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        return JobResult(rowsRead: states.count, detail: "\(states.count) sources' states read in \(millis) ms")
+    }
+}
+
+/// `refresh_hourly`: the station hours of the gold tier (`StationHours`), incremental.
+///
+/// Each run reads the raw blocks fetched since its watermark (less `lookbackMillis`, so a block
+/// committed a little after a later one is not missed; reading one twice costs only time),
+/// finds the hours their observations can change, and rewrites those hours of each source from
+/// the raw history. A re-run, or an observation arriving late, therefore gives the rows a full
+/// rebuild would.
+public struct RefreshHourlyJob: Job {
+    public static let lookbackMillis: Int64 = 5 * 60_000
+    /// Raw blocks per read.
+    public static let pageSize = 200
+    /// Hours recomputed per read of the raw history.
+    public static let hoursPerChunk = 6
+
+    public init() {}
+
+    public var description: JobDescription {
+        JobDescription(
+            id: "refresh_hourly", title: "Hourly aggregates",
+            summary:
+                "Per station and hour: mean, min and max of bikes, e-bikes and docks, occupancy, minutes empty, full and closed, observations. Reads only the raw blocks fetched since its watermark and rewrites the hours they touch.",
+            dependsOn: ["check_store_health"], timeoutMillis: 30 * 60_000, maxAttempts: 3, retryDelayMillis: 10_000)
+    }
+
+    public func run(_ context: JobContext) async throws -> JobResult {
+        let store = context.store
+        var position = StationBlockPosition.start
+        if let watermark = context.watermark {
+            position = StationBlockPosition(fetchedAt: watermark - Self.lookbackMillis, blockID: .min)
+        }
+        var touched: [String: Set<Int64>] = [:]
+        var newest = context.watermark
+        var read = 0
+        while true {
+            try Task.checkCancellation()
+            let blocks = try await store.stationBlocks(after: position, limit: Self.pageSize)
+            for block in blocks {
+                read += block.observations.count
+                for observation in block.observations {
+                    touched[block.sourceID, default: []].formUnion(
+                        StationHours.hoursTouched(by: observation.observedAt))
+                }
+                newest = max(newest ?? .min, block.position.fetchedAt)
+            }
+            guard let last = blocks.last, blocks.count == Self.pageSize else { break }
+            position = last.position
+        }
+        var written = 0
+        var hoursWritten = 0
+        for (sourceID, hours) in touched.sorted(by: { $0.key < $1.key }) {
+            for chunk in Self.chunks(of: hours) {
+                try Task.checkCancellation()
+                let range = StationHours.ranges(for: Set(chunk))
+                var observations: [StationObservation] = []
+                for part in range {
+                    observations += try await store.stationObservations(
+                        sourceID: sourceID, from: part.lowerBound, until: part.upperBound)
+                }
+                let rows = StationHours.aggregate(observations, hours: Set(chunk))
+                try await store.replaceStationHours(sourceID: sourceID, hours: chunk, rows: rows)
+                written += rows.count
+                hoursWritten += chunk.count
+            }
+        }
+        let detail =
+            touched.isEmpty
+            ? "no new observations"
+            : "rewrote \(hoursWritten) hours of \(touched.count) sources: \(written) station-hours"
+        return JobResult(rowsRead: read, rowsWritten: written, detail: detail, watermark: newest)
+    }
+
+    /// The hours in runs of consecutive hours, at most `hoursPerChunk` each.
+    static func chunks(of hours: Set<Int64>) -> [[Int64]] {
+        var chunks: [[Int64]] = []
+        for hour in hours.sorted() {
+            if let last = chunks.last?.last, hour - last == StationHours.hourMillis,
+                chunks[chunks.count - 1].count < hoursPerChunk
+            {
+                chunks[chunks.count - 1].append(hour)
+            } else {
+                chunks.append([hour])
+            }
+        }
+        return chunks
+    }
+}
