@@ -24,6 +24,8 @@ struct ConsolePages: Sendable {
         router.get("admin/runs/:id", use: runDetail)
         router.get("admin/sources", use: sourcesPage)
         router.get("admin/logs", use: logsPage)
+        router.get("admin/jobs", use: jobsPage)
+        router.get("admin/jobs/:job/runs/:run", use: jobRunPage)
     }
 
     // MARK: Sign-in
@@ -497,6 +499,85 @@ struct ConsolePages: Sendable {
         }
         if part == "ledger" { return pages.fragment("sources-ledger", try await build(), request: request) }
         return await pages.page("sources", title: "Sources", request, build)
+    }
+
+    // MARK: Jobs
+
+    @Sendable func jobsPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let build = { () async throws -> [String: Any] in
+            let list = try await JobBoard(environment).jobs(recent: 30)
+            let jobs: [[String: Any]] = list.jobs.map { job in
+                let last = job.lastRun
+                // Oldest first, so time runs left to right.
+                let runs: [[String: Any]] = job.recentRuns.reversed().map { run in
+                    let duration = run.durationMs.map(Format.millis) ?? "running"
+                    return [
+                        "status": run.status,
+                        "href": "/admin/jobs/\(pathPart(job.id))/runs/\(pathPart(run.id))",
+                        "label":
+                            "\(run.status), \(run.trigger), attempt \(run.attempt), \(duration), started \(run.startedAt)"
+                            + (run.error.map { ": \($0)" } ?? ""),
+                    ]
+                }
+                return [
+                    "id": job.id, "title": job.title, "summary": job.summary,
+                    "dependsOn": job.dependsOn.joined(separator: ", "), "hasDependencies": !job.dependsOn.isEmpty,
+                    "paused": job.paused, "requested": job.requestedAt != nil,
+                    "lastStatus": last?.status ?? "never", "hasLast": last != nil,
+                    "lastStarted": last.map { Timestamp.parse($0.startedAt) ?? 0 } ?? 0,
+                    "lastDuration": last?.durationMs.map(Format.millis) ?? "—",
+                    "lastDetail": last?.error ?? last?.detail ?? "",
+                    "lastHref": last.map { "/admin/jobs/\(pathPart(job.id))/runs/\(pathPart($0.id))" } ?? "",
+                    "next": job.nextRunAt.flatMap(Timestamp.parse) ?? 0, "hasNext": job.nextRunAt != nil && !job.paused,
+                    "watermark": job.watermark ?? "", "hasWatermark": job.watermark != nil, "runs": runs,
+                    "hasRuns": !runs.isEmpty,
+                    "timeout": Format.duration(seconds: Double(job.timeoutMs) / 1000), "attempts": job.maxAttempts,
+                ]
+            }
+            return [
+                "jobs": jobs, "enabled": list.enabled,
+                "interval": Format.duration(seconds: Double(list.intervalMs) / 1000),
+            ]
+        }
+        if request.uri.queryParameters.get("part") == "grid" {
+            // A fragment has no page frame: it says itself whether the session may use the controls.
+            var grid = try await build()
+            if case .signedIn(let session) = requireSession(request) {
+                grid["canControl"] = session.key.scope >= .admin
+            }
+            return pages.fragment("jobs-grid", grid, request: request)
+        }
+        return await pages.page("jobs", title: "Jobs", request, build)
+    }
+
+    @Sendable func jobRunPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let job = try context.parameters.require("job")
+        let raw = try context.parameters.require("run")
+        let id = raw.removingPercentEncoding ?? raw
+        return await pages.page("job-run", title: "Job run", request) {
+            let detail = try await JobBoard(environment).run(jobID: job, runID: id).run
+            let attempts = try await environment.store.jobRuns(JobRunQuery(jobID: job, limit: 200))
+                .filter { $0.cycle == Timestamp.parse(detail.cycle) && $0.trigger.rawValue == detail.trigger }
+                .sorted { $0.attempt < $1.attempt }
+                .map { run -> [String: Any] in
+                    [
+                        "href": "/admin/jobs/\(pathPart(job))/runs/\(pathPart(run.id))", "attempt": run.attempt,
+                        "status": run.status.rawValue, "current": run.id == detail.id, "error": run.error ?? "",
+                    ]
+                }
+            let json = String(decoding: try APIRequestContext.jsonEncoder().encode(detail), as: UTF8.self)
+            return [
+                "id": detail.id, "job": detail.jobId, "status": detail.status, "trigger": detail.trigger,
+                "cycle": detail.cycle, "attempt": detail.attempt, "started": detail.startedAt,
+                "finished": detail.finishedAt ?? "—",
+                "duration": detail.durationMs.map(Format.millis) ?? "—",
+                "rowsRead": detail.rowsRead, "rowsWritten": detail.rowsWritten, "detail": detail.detail ?? "—",
+                "error": detail.error ?? "", "hasError": detail.error != nil, "requestedBy": detail.requestedBy ?? "—",
+                "attempts": attempts, "json": json,
+            ]
+        }
     }
 
     // MARK: Logs (the central log)

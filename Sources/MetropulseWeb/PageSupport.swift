@@ -17,7 +17,8 @@ struct PageFrame {
     static let publicNav: [(String, String)] = [("Map", "/"), ("Lines", "/lines"), ("Cities", "/cities")]
     /// The console's pages; later pages (logs, jobs, alerts, webhooks) join this list.
     static let consoleNav: [(String, String)] = [
-        ("Orchestrator", "/admin/orchestrator"), ("Sources", "/admin/sources"), ("Logs", "/admin/logs"),
+        ("Orchestrator", "/admin/orchestrator"), ("Sources", "/admin/sources"), ("Jobs", "/admin/jobs"),
+        ("Logs", "/admin/logs"),
     ]
 
     func context(_ site: WebSite, _ page: [String: Any]) -> [String: Any] {
@@ -55,6 +56,11 @@ enum Format {
         let h = m / 60
         if h < 48 { return m % 60 == 0 ? "\(h) h" : "\(h) h \(m % 60) min" }
         return "\(h / 24) d"
+    }
+
+    /// "340 ms" under a second, else as `duration(seconds:)`.
+    static func millis(_ ms: Int64) -> String {
+        ms < 1_000 ? "\(max(0, ms)) ms" : duration(seconds: Double(ms) / 1000)
     }
 
     /// Counts past ten thousand as estimates: "12.3k", "1.2M".

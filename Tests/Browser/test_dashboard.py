@@ -108,10 +108,13 @@ class Pages:
 
     @staticmethod
     def admin_paths():
-        paths = ["/admin/orchestrator", "/admin/sources", "/admin/logs", "/admin/sign-in"]
+        paths = ["/admin/orchestrator", "/admin/sources", "/admin/jobs", "/admin/logs", "/admin/sign-in"]
         _, runs = api("/api/system/task-runs?limit=1")
         if runs["runs"]:
             paths.append(f"/admin/runs/{urllib.request.quote(runs['runs'][0]['id'], safe='')}")
+        _, job_runs = api("/api/jobs/check_queue_health/runs?limit=1")
+        if job_runs["runs"]:
+            paths.append(f"/admin/jobs/check_queue_health/runs/{job_runs['runs'][0]['id']}")
         return paths
 
 
@@ -276,6 +279,42 @@ class DashboardTests(unittest.TestCase):
         wait_for(new_run, 30, message="the new run in the timeline")
         bars = d.execute_script("return [...document.querySelectorAll('.timeline a')].map(a => decodeURIComponent(a.href))")
         self.assertTrue(any(job in href for href in bars), "the run is on the timeline")
+
+    def test_jobs_run_now_pause_and_resume(self):
+        d = self.driver
+        sign_in(d, "/admin/jobs")
+        Select(d.find_element(By.ID, "refresh")).select_by_value("2")
+        job = "check_store_health"
+        api(f"/api/jobs/{job}/resume", method="POST")  # as a run cut short may have left it
+        runs = lambda: api(f"/api/jobs/{job}/runs?limit=500")[1]["runs"]
+        before = {r["id"] for r in runs()}
+        # The grid is replaced at each refresh: find and click in one script.
+        click = lambda action: d.execute_script(
+            "document.querySelector(`[data-job-action=${arguments[0]}][data-job-id=${arguments[1]}]`).click()",
+            action, job)
+        click("run")
+        wait_for(lambda: "Run asked for" in d.find_element(By.ID, "control-outcome").text, 10,
+                 message="Run now's outcome")
+        new = wait_for(lambda: [r for r in runs() if r["id"] not in before and r["trigger"] == "manual"], 30,
+                       message="a manual run, started by the scheduler's leader")
+        run_id = new[0]["id"]
+        on_grid = ("return [...document.querySelectorAll(`tr[data-job='${arguments[0]}'] .run-grid a`)]"
+                   ".some(a => a.getAttribute('href').endsWith('/' + arguments[1]))")
+        wait_for(lambda: d.execute_script(on_grid, job, run_id), 20, message="the manual run on the grid")
+
+        paused = lambda: d.execute_script(
+            "return document.querySelector(`tr[data-job='${arguments[0]}']`)?.dataset.paused ?? null", job)
+        click("pause")
+        wait_for(lambda: paused() == "true", 20, message=f"{job} paused on the page")
+        self.assertTrue(api(f"/api/jobs/{job}")[1]["paused"], "the API agrees")
+        click("resume")
+        wait_for(lambda: paused() == "false", 20, message=f"{job} resumed on the page")
+        self.assertFalse(api(f"/api/jobs/{job}")[1]["paused"])
+
+        d.get(BASE + f"/admin/jobs/{job}/runs/{run_id}")
+        settle(d)
+        self.assertIn("manual", d.find_element(By.TAG_NAME, "main").text)
+        self.assertEqual(problems(d), [])
 
     def test_console_scale_and_command_answers(self):
         d = self.driver

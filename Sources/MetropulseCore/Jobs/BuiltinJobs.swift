@@ -12,6 +12,11 @@ public enum BuiltinJobs {
     }
 }
 
+/// "1 hour", "3 hours".
+func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}
+
 /// `check_queue_health`: the queue answers, with its depth, dead tasks and oldest waiting age;
 /// on Kafka, the lag of each partition.
 public struct QueueHealthJob: Job {
@@ -69,13 +74,17 @@ public struct StoreHealthJob: Job {
 /// committed a little after a later one is not missed; reading one twice costs only time),
 /// finds the hours their observations can change, and rewrites those hours of each source from
 /// the raw history. A re-run, or an observation arriving late, therefore gives the rows a full
-/// rebuild would.
+/// rebuild would. Only hours that are over are written: the current hour's row appears once it
+/// ended (the watermark waits before the blocks touching it, so they are read again then).
 public struct RefreshHourlyJob: Job {
     public static let lookbackMillis: Int64 = 5 * 60_000
     /// Raw blocks per read.
     public static let pageSize = 200
     /// Hours recomputed per read of the raw history.
     public static let hoursPerChunk = 6
+    /// A block fetched longer ago than this no longer holds the watermark back for an hour not
+    /// over yet (an observation dated in the future): that hour is left out.
+    public static let holdBackLimitMillis: Int64 = 2 * 3_600_000
 
     public init() {}
 
@@ -95,6 +104,10 @@ public struct RefreshHourlyJob: Job {
         }
         var touched: [String: Set<Int64>] = [:]
         var newest = context.watermark
+        // Hours before this one are over; the current hour waits (its minutes would count time
+        // still to come), and the watermark stays before the first block touching it.
+        let currentHour = StationHours.hour(of: context.now)
+        var holdBack: Int64?
         var read = 0
         while true {
             try Task.checkCancellation()
@@ -102,8 +115,13 @@ public struct RefreshHourlyJob: Job {
             for block in blocks {
                 read += block.observations.count
                 for observation in block.observations {
-                    touched[block.sourceID, default: []].formUnion(
-                        StationHours.hoursTouched(by: observation.observedAt))
+                    for hour in StationHours.hoursTouched(by: observation.observedAt) {
+                        if hour < currentHour {
+                            touched[block.sourceID, default: []].insert(hour)
+                        } else if context.now - block.position.fetchedAt < Self.holdBackLimitMillis {
+                            holdBack = min(holdBack ?? .max, block.position.fetchedAt)
+                        }
+                    }
                 }
                 newest = max(newest ?? .min, block.position.fetchedAt)
             }
@@ -127,11 +145,13 @@ public struct RefreshHourlyJob: Job {
                 hoursWritten += chunk.count
             }
         }
-        let detail =
+        var detail =
             touched.isEmpty
-            ? "no new observations"
-            : "rewrote \(hoursWritten) hours of \(touched.count) sources: \(written) station-hours"
-        return JobResult(rowsRead: read, rowsWritten: written, detail: detail, watermark: newest)
+            ? "no hour to rewrite"
+            : "rewrote \(plural(hoursWritten, "hour")) of \(plural(touched.count, "source")): \(plural(written, "station-hour"))"
+        if holdBack != nil { detail += "; the hour in progress is written once it ends" }
+        let watermark = holdBack.map { min($0, newest ?? $0) } ?? newest
+        return JobResult(rowsRead: read, rowsWritten: written, detail: detail, watermark: watermark)
     }
 
     /// The hours in runs of consecutive hours, at most `hoursPerChunk` each.

@@ -36,6 +36,7 @@ function tick() {
     const format = el.dataset.format;
     if (format === 'duration') el.textContent = duration(now - at);
     else if (format === 'since') el.textContent = duration(now - at) === 'now' ? 'just now' : `${duration(now - at)} ago`;
+    else if (format === 'until') el.textContent = duration(at - now) === 'now' || at <= now ? 'due now' : `in ${duration(at - now)}`;
     else el.textContent = ago(at, now);
     const staleAfter = Number(el.dataset.staleAfter);
     if (staleAfter > 0) el.classList.toggle('stale', now - at > staleAfter * 1000);

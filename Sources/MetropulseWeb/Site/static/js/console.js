@@ -108,6 +108,28 @@ document.getElementById('run-now')?.addEventListener('click', async (event) => {
   }
 });
 
+// Jobs: run now, pause and resume (buttons inside the refreshed grid, so listen on the document).
+const jobVerbs = { run: 'Run asked for', pause: 'Paused', resume: 'Resumed' };
+document.addEventListener('click', async (event) => {
+  const button = event.target.closest?.('[data-job-action]');
+  if (!button) return;
+  const { jobAction: action, jobId: job } = button.dataset;
+  button.disabled = true;
+  try {
+    const result = await post(`/api/jobs/${encodeURIComponent(job)}/${action}`);
+    if (result.ok) {
+      const when = action === 'run' ? ': the scheduler\'s leader starts it within a few seconds' : '';
+      say(`${jobVerbs[action]} ${job}${when}.`, true);
+      await refreshSections();
+      if (action === 'run') for (const delay of [2500, 6000, 12000]) setTimeout(refreshSections, delay);
+    } else {
+      say(`${jobVerbs[action]} ${job} failed: ${describe(result)}`, false);
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
+
 // A target that left the fleet stays selectable until the page reloads; the select keeps its choice
 // across refreshes because it is outside the refreshed sections.
 
