@@ -14,6 +14,7 @@ import unittest
 import urllib.error
 import urllib.request
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -57,7 +58,10 @@ def wait_for(condition, timeout=30.0, interval=0.25, message="condition"):
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
-        last = condition()
+        try:
+            last = condition()
+        except StaleElementReferenceException:
+            last = None  # read while a refresh replaced the element: read again
         if last:
             return last
         time.sleep(interval)
@@ -331,9 +335,10 @@ class DashboardTests(unittest.TestCase):
         wait_for(lambda: summary()[0] == slots + 1, 30, message="the fleet at one more slot")
         state = "return document.querySelector('#commands tr[data-command-id]')?.dataset.state ?? null"
         wait_for(lambda: d.execute_script(state) == "done", 30, message="the SCALE command answered")
-        row = d.find_element(By.CSS_SELECTOR, "#commands tr[data-command-id]")
-        self.assertIn("SCALE", row.text)
-        self.assertIn("slots", row.text, "each pool's answer")
+        # Read in one script: the section is replaced by each refresh.
+        row = d.execute_script("return document.querySelector('#commands tr[data-command-id]')?.innerText ?? ''")
+        self.assertIn("SCALE", row)
+        self.assertIn("slots", row, "each pool's answer")
         _, latest = api("/api/system/commands?limit=1")
         self.assertEqual(sum(latest["commands"][0]["slots"].values()), slots + 1)
         self.assertTrue(all(a["ok"] for a in latest["commands"][0]["acks"]))

@@ -67,9 +67,13 @@ public final class JobRunner: Service, Sendable {
                 do {
                     try await runRequested()
                     let now = clock.nowMillis
-                    // A new leader runs a cycle at once: the last one may have been missed.
+                    let cycle = now - now % configuration.intervalMillis
+                    if nextCycle == nil, try await cycleRan(cycle) {
+                        // A new leader whose predecessor ran this slot's cycle waits for the next.
+                        nextCycle = cycle + configuration.intervalMillis
+                    }
+                    // Otherwise a new leader runs a cycle at once: the last one may have been missed.
                     if now >= nextCycle ?? now {
-                        let cycle = now - now % configuration.intervalMillis
                         nextCycle = cycle + configuration.intervalMillis
                         _ = await runCycle(cycle)
                     }
@@ -84,6 +88,14 @@ public final class JobRunner: Service, Sendable {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(pause)) }
         }
         logger.info("job runner stopped")
+    }
+
+    /// Whether a scheduled run of the cycle of slot `cycle` is on record (by this leader or the last).
+    func cycleRan(_ cycle: Int64) async throws -> Bool {
+        guard let first = jobs.first?.description.id else { return false }
+        return try await store.jobRuns(JobRunQuery(jobID: first, since: cycle, limit: 20)).contains {
+            $0.trigger == .schedule && $0.cycle == cycle
+        }
     }
 
     /// Runs every job once in dependency order, as the cycle of slot `cycle`; returns each
