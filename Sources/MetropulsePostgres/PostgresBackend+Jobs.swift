@@ -154,18 +154,31 @@ extension PostgresBackend: AggregateStore {
         return observations.sorted { $0.observedAt < $1.observedAt }
     }
 
-    public func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour]) async throws {
+    /// The two period tables of the gold tier and their time column.
+    enum PeriodTable: String {
+        case hours = "station_hours"
+        case days = "station_days"
+
+        var column: String { self == .hours ? "hour" : "day" }
+    }
+
+    func replacePeriods(_ table: PeriodTable, sourceID: String, starts: [Int64], rows: [StationHour], writtenAt: Int64)
+        async throws
+    {
         let rows = rows.filter { $0.sourceID == sourceID }
+        let (name, column) = (table.rawValue, table.column)
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
-                "DELETE FROM station_hours WHERE source_id = \(sourceID) AND hour = ANY(\(hours))", logger: logger)
+                "DELETE FROM \(unescaped: name) WHERE source_id = \(sourceID) AND \(unescaped: column) = ANY(\(starts))",
+                logger: logger)
             guard !rows.isEmpty else { return }
             try await connection.query(
                 """
-                INSERT INTO station_hours (source_id, station_id, hour, observations, bikes_mean, bikes_min, bikes_max,
-                    ebikes_mean, ebikes_min, ebikes_max, docks_mean, docks_min, docks_max, occupancy_mean,
-                    minutes_empty, minutes_full, minutes_closed)
-                SELECT \(sourceID), * FROM UNNEST(
+                INSERT INTO \(unescaped: name) (source_id, station_id, \(unescaped: column), observations, bikes_mean,
+                    bikes_min, bikes_max, ebikes_mean, ebikes_min, ebikes_max, docks_mean, docks_min, docks_max,
+                    occupancy_mean, minutes_empty, minutes_full, minutes_closed, bikes_taken, bikes_returned,
+                    written_at)
+                SELECT \(sourceID), *, \(writtenAt)::bigint FROM UNNEST(
                     \(rows.map(\.stationID))::text[], \(rows.map(\.hour))::bigint[],
                     \(rows.map { Int32(clamping: $0.observations) })::integer[], \(rows.map(\.bikesMean))::float8[],
                     \(rows.map { Int32(clamping: $0.bikesMin) })::integer[],
@@ -177,46 +190,122 @@ extension PostgresBackend: AggregateStore {
                     \(NullableArray(rows.map { $0.docksMin.map { Int32(clamping: $0) } }))::integer[],
                     \(NullableArray(rows.map { $0.docksMax.map { Int32(clamping: $0) } }))::integer[],
                     \(NullableArray(rows.map(\.occupancyMean)))::float8[], \(rows.map(\.minutesEmpty))::float8[],
-                    \(rows.map(\.minutesFull))::float8[], \(rows.map(\.minutesClosed))::float8[])
-                ON CONFLICT (source_id, station_id, hour) DO UPDATE SET observations = EXCLUDED.observations,
-                    bikes_mean = EXCLUDED.bikes_mean, bikes_min = EXCLUDED.bikes_min, bikes_max = EXCLUDED.bikes_max,
-                    ebikes_mean = EXCLUDED.ebikes_mean, ebikes_min = EXCLUDED.ebikes_min,
-                    ebikes_max = EXCLUDED.ebikes_max, docks_mean = EXCLUDED.docks_mean,
-                    docks_min = EXCLUDED.docks_min, docks_max = EXCLUDED.docks_max,
-                    occupancy_mean = EXCLUDED.occupancy_mean, minutes_empty = EXCLUDED.minutes_empty,
-                    minutes_full = EXCLUDED.minutes_full, minutes_closed = EXCLUDED.minutes_closed
+                    \(rows.map(\.minutesFull))::float8[], \(rows.map(\.minutesClosed))::float8[],
+                    \(rows.map { Int32(clamping: $0.bikesTaken) })::integer[],
+                    \(rows.map { Int32(clamping: $0.bikesReturned) })::integer[])
+                ON CONFLICT (source_id, station_id, \(unescaped: column)) DO NOTHING
                 """, logger: logger)
         }
     }
 
-    public func stationHours(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
-        async throws -> [StationHour]
-    {
+    func periods(
+        _ table: PeriodTable, sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int
+    ) async throws -> [StationHour] {
+        let (name, column) = (table.rawValue, table.column)
         let rows = try await client.query(
             """
-            SELECT source_id, station_id, hour, observations, bikes_mean, bikes_min, bikes_max, ebikes_mean,
-                ebikes_min, ebikes_max, docks_mean, docks_min, docks_max, occupancy_mean, minutes_empty,
-                minutes_full, minutes_closed
-            FROM station_hours
+            SELECT source_id, station_id, \(unescaped: column), observations, bikes_mean, bikes_min, bikes_max,
+                ebikes_mean, ebikes_min, ebikes_max, docks_mean, docks_min, docks_max, occupancy_mean, minutes_empty,
+                minutes_full, minutes_closed, bikes_taken, bikes_returned
+            FROM \(unescaped: name)
             WHERE source_id = \(sourceID) AND (\(stationID)::text IS NULL OR station_id = \(stationID))
-                AND (\(since)::bigint IS NULL OR hour >= \(since)) AND (\(until)::bigint IS NULL OR hour <= \(until))
-            ORDER BY hour, station_id LIMIT \(max(0, limit))
+                AND (\(since)::bigint IS NULL OR \(unescaped: column) >= \(since))
+                AND (\(until)::bigint IS NULL OR \(unescaped: column) <= \(until))
+            ORDER BY \(unescaped: column), station_id LIMIT \(max(0, limit))
             """, logger: logger)
-        var hours: [StationHour] = []
+        var periods: [StationHour] = []
         for try await row in rows.decode(
             (
                 String, String, Int64, Int32, Double, Int32, Int32, Double?, Int32?, Int32?, Double?, Int32?, Int32?,
-                Double?, Double, Double, Double
+                Double?, Double, Double, Double, Int32, Int32
             ).self)
         {
-            hours.append(
+            periods.append(
                 StationHour(
                     sourceID: row.0, stationID: row.1, hour: row.2, observations: Int(row.3), bikesMean: row.4,
                     bikesMin: Int(row.5), bikesMax: Int(row.6), ebikesMean: row.7, ebikesMin: row.8.map(Int.init),
                     ebikesMax: row.9.map(Int.init), docksMean: row.10, docksMin: row.11.map(Int.init),
                     docksMax: row.12.map(Int.init), occupancyMean: row.13, minutesEmpty: row.14, minutesFull: row.15,
-                    minutesClosed: row.16))
+                    minutesClosed: row.16, bikesTaken: Int(row.17), bikesReturned: Int(row.18)))
         }
-        return hours
+        return periods
+    }
+
+    public func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour], writtenAt: Int64)
+        async throws
+    {
+        try await replacePeriods(.hours, sourceID: sourceID, starts: hours, rows: rows, writtenAt: writtenAt)
+    }
+
+    public func stationHours(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StationHour]
+    {
+        try await periods(.hours, sourceID: sourceID, stationID: stationID, since: since, until: until, limit: limit)
+    }
+
+    public func stationHoursWritten(since: Int64) async throws -> [StationHoursWritten] {
+        let rows = try await client.query(
+            """
+            SELECT source_id, hour, MAX(written_at) FROM station_hours WHERE written_at >= \(since)
+            GROUP BY source_id, hour ORDER BY source_id, hour
+            """, logger: logger)
+        var written: [StationHoursWritten] = []
+        for try await (sourceID, hour, at) in rows.decode((String, Int64, Int64).self) {
+            written.append(StationHoursWritten(sourceID: sourceID, hour: hour, writtenAt: at))
+        }
+        return written
+    }
+
+    public func replaceStationDays(sourceID: String, days: [Int64], rows: [StationHour]) async throws {
+        try await replacePeriods(.days, sourceID: sourceID, starts: days, rows: rows, writtenAt: 0)
+    }
+
+    public func stationDays(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StationHour]
+    {
+        try await periods(.days, sourceID: sourceID, stationID: stationID, since: since, until: until, limit: limit)
+    }
+
+    public func replaceStationRanking(sourceID: String, rows: [StationRank]) async throws {
+        let rows = rows.filter { $0.sourceID == sourceID }
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("DELETE FROM station_rankings WHERE source_id = \(sourceID)", logger: logger)
+            guard !rows.isEmpty else { return }
+            try await connection.query(
+                """
+                INSERT INTO station_rankings (source_id, station_id, computed_at, since, minutes_empty, minutes_full,
+                    turnover, rank_empty, rank_full, rank_turnover)
+                SELECT \(sourceID), * FROM UNNEST(
+                    \(rows.map(\.stationID))::text[], \(rows.map(\.computedAt))::bigint[], \(rows.map(\.since))::bigint[],
+                    \(rows.map(\.minutesEmpty))::float8[], \(rows.map(\.minutesFull))::float8[],
+                    \(rows.map { Int32(clamping: $0.turnover) })::integer[],
+                    \(rows.map { Int32(clamping: $0.rankEmpty) })::integer[],
+                    \(rows.map { Int32(clamping: $0.rankFull) })::integer[],
+                    \(rows.map { Int32(clamping: $0.rankTurnover) })::integer[])
+                """, logger: logger)
+        }
+    }
+
+    public func stationRanking(sourceID: String, by order: StationRank.Order, limit: Int) async throws
+        -> [StationRank]
+    {
+        let rows = try await client.query(
+            """
+            SELECT source_id, station_id, computed_at, since, minutes_empty, minutes_full, turnover, rank_empty,
+                rank_full, rank_turnover
+            FROM station_rankings WHERE source_id = \(sourceID)
+            ORDER BY rank_\(unescaped: order.rawValue) LIMIT \(max(0, limit))
+            """, logger: logger)
+        var ranks: [StationRank] = []
+        for try await row in rows.decode(
+            (String, String, Int64, Int64, Double, Double, Int32, Int32, Int32, Int32).self)
+        {
+            ranks.append(
+                StationRank(
+                    sourceID: row.0, stationID: row.1, computedAt: row.2, since: row.3, minutesEmpty: row.4,
+                    minutesFull: row.5, turnover: Int(row.6), rankEmpty: Int(row.7), rankFull: Int(row.8),
+                    rankTurnover: Int(row.9)))
+        }
+        return ranks
     }
 }

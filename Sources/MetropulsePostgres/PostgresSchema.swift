@@ -392,7 +392,52 @@ enum PostgresSchema {
                     minutes_empty DOUBLE PRECISION NOT NULL,
                     minutes_full DOUBLE PRECISION NOT NULL,
                     minutes_closed DOUBLE PRECISION NOT NULL,
+                    bikes_taken INTEGER NOT NULL,
+                    bikes_returned INTEGER NOT NULL,
+                    written_at BIGINT NOT NULL,
                     PRIMARY KEY (source_id, station_id, hour)
+                )
+                """,
+                "CREATE INDEX station_hours_written ON station_hours (written_at)",
+                """
+                CREATE TABLE station_days (
+                    source_id TEXT NOT NULL,
+                    station_id TEXT NOT NULL,
+                    day BIGINT NOT NULL,
+                    observations INTEGER NOT NULL,
+                    bikes_mean DOUBLE PRECISION NOT NULL,
+                    bikes_min INTEGER NOT NULL,
+                    bikes_max INTEGER NOT NULL,
+                    ebikes_mean DOUBLE PRECISION,
+                    ebikes_min INTEGER,
+                    ebikes_max INTEGER,
+                    docks_mean DOUBLE PRECISION,
+                    docks_min INTEGER,
+                    docks_max INTEGER,
+                    occupancy_mean DOUBLE PRECISION,
+                    minutes_empty DOUBLE PRECISION NOT NULL,
+                    minutes_full DOUBLE PRECISION NOT NULL,
+                    minutes_closed DOUBLE PRECISION NOT NULL,
+                    bikes_taken INTEGER NOT NULL,
+                    bikes_returned INTEGER NOT NULL,
+                    written_at BIGINT NOT NULL,
+                    PRIMARY KEY (source_id, station_id, day)
+                )
+                """,
+                "CREATE INDEX station_days_day ON station_days (source_id, day)",
+                """
+                CREATE TABLE station_rankings (
+                    source_id TEXT NOT NULL,
+                    station_id TEXT NOT NULL,
+                    computed_at BIGINT NOT NULL,
+                    since BIGINT NOT NULL,
+                    minutes_empty DOUBLE PRECISION NOT NULL,
+                    minutes_full DOUBLE PRECISION NOT NULL,
+                    turnover INTEGER NOT NULL,
+                    rank_empty INTEGER NOT NULL,
+                    rank_full INTEGER NOT NULL,
+                    rank_turnover INTEGER NOT NULL,
+                    PRIMARY KEY (source_id, station_id)
                 )
                 """,
                 "CREATE INDEX station_hours_hour ON station_hours (source_id, hour)",

@@ -166,38 +166,52 @@ extension SQLiteBackend: AggregateStore {
         }
     }
 
-    public func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour]) async throws {
+    /// The two period tables of the gold tier and their time column.
+    enum PeriodTable: String {
+        case hours = "station_hours"
+        case days = "station_days"
+
+        var column: String { self == .hours ? "hour" : "day" }
+    }
+
+    func replacePeriods(_ table: PeriodTable, sourceID: String, starts: [Int64], rows: [StationHour], writtenAt: Int64)
+        async throws
+    {
         try await pool.write { db in
-            for hour in hours {
+            for start in starts {
                 try db.execute(
-                    sql: "DELETE FROM station_hours WHERE source_id = ? AND hour = ?", arguments: [sourceID, hour])
+                    sql: "DELETE FROM \(table.rawValue) WHERE source_id = ? AND \(table.column) = ?",
+                    arguments: [sourceID, start])
             }
             let insert = try db.cachedStatement(
                 sql: """
-                    INSERT OR REPLACE INTO station_hours (source_id, station_id, hour, observations, bikes_mean,
-                        bikes_min, bikes_max, ebikes_mean, ebikes_min, ebikes_max, docks_mean, docks_min, docks_max,
-                        occupancy_mean, minutes_empty, minutes_full, minutes_closed)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO \(table.rawValue) (source_id, station_id, \(table.column), observations,
+                        bikes_mean, bikes_min, bikes_max, ebikes_mean, ebikes_min, ebikes_max, docks_mean, docks_min,
+                        docks_max, occupancy_mean, minutes_empty, minutes_full, minutes_closed, bikes_taken,
+                        bikes_returned, written_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for row in rows where row.sourceID == sourceID {
                 try insert.execute(arguments: [
                     row.sourceID, row.stationID, row.hour, row.observations, row.bikesMean, row.bikesMin, row.bikesMax,
                     row.ebikesMean, row.ebikesMin, row.ebikesMax, row.docksMean, row.docksMin, row.docksMax,
-                    row.occupancyMean, row.minutesEmpty, row.minutesFull, row.minutesClosed,
+                    row.occupancyMean, row.minutesEmpty, row.minutesFull, row.minutesClosed, row.bikesTaken,
+                    row.bikesReturned, writtenAt,
                 ])
             }
         }
     }
 
-    public func stationHours(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
-        async throws -> [StationHour]
-    {
+    func periods(
+        _ table: PeriodTable, sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int
+    ) async throws -> [StationHour] {
         try await pool.read { db in
+            let column = table.column
             var sql = """
-                SELECT source_id, station_id, hour, observations, bikes_mean, bikes_min, bikes_max, ebikes_mean,
+                SELECT source_id, station_id, \(column), observations, bikes_mean, bikes_min, bikes_max, ebikes_mean,
                     ebikes_min, ebikes_max, docks_mean, docks_min, docks_max, occupancy_mean, minutes_empty,
-                    minutes_full, minutes_closed
-                FROM station_hours WHERE source_id = ?
+                    minutes_full, minutes_closed, bikes_taken, bikes_returned
+                FROM \(table.rawValue) WHERE source_id = ?
                 """
             var arguments: StatementArguments = [sourceID]
             if let stationID {
@@ -205,21 +219,93 @@ extension SQLiteBackend: AggregateStore {
                 arguments += [stationID]
             }
             if let since {
-                sql += " AND hour >= ?"
+                sql += " AND \(column) >= ?"
                 arguments += [since]
             }
             if let until {
-                sql += " AND hour <= ?"
+                sql += " AND \(column) <= ?"
                 arguments += [until]
             }
-            sql += " ORDER BY hour, station_id LIMIT ?"
+            sql += " ORDER BY \(column), station_id LIMIT ?"
             arguments += [max(0, limit)]
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 StationHour(
                     sourceID: row[0], stationID: row[1], hour: row[2], observations: row[3], bikesMean: row[4],
                     bikesMin: row[5], bikesMax: row[6], ebikesMean: row[7], ebikesMin: row[8], ebikesMax: row[9],
                     docksMean: row[10], docksMin: row[11], docksMax: row[12], occupancyMean: row[13],
-                    minutesEmpty: row[14], minutesFull: row[15], minutesClosed: row[16])
+                    minutesEmpty: row[14], minutesFull: row[15], minutesClosed: row[16], bikesTaken: row[17],
+                    bikesReturned: row[18])
+            }
+        }
+    }
+
+    public func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour], writtenAt: Int64)
+        async throws
+    {
+        try await replacePeriods(.hours, sourceID: sourceID, starts: hours, rows: rows, writtenAt: writtenAt)
+    }
+
+    public func stationHours(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StationHour]
+    {
+        try await periods(.hours, sourceID: sourceID, stationID: stationID, since: since, until: until, limit: limit)
+    }
+
+    public func stationHoursWritten(since: Int64) async throws -> [StationHoursWritten] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT source_id, hour, MAX(written_at) FROM station_hours WHERE written_at >= ?
+                    GROUP BY source_id, hour ORDER BY source_id, hour
+                    """, arguments: [since]
+            ).map { StationHoursWritten(sourceID: $0[0], hour: $0[1], writtenAt: $0[2]) }
+        }
+    }
+
+    public func replaceStationDays(sourceID: String, days: [Int64], rows: [StationHour]) async throws {
+        try await replacePeriods(.days, sourceID: sourceID, starts: days, rows: rows, writtenAt: 0)
+    }
+
+    public func stationDays(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StationHour]
+    {
+        try await periods(.days, sourceID: sourceID, stationID: stationID, since: since, until: until, limit: limit)
+    }
+
+    public func replaceStationRanking(sourceID: String, rows: [StationRank]) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM station_rankings WHERE source_id = ?", arguments: [sourceID])
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO station_rankings (source_id, station_id, computed_at, since, minutes_empty,
+                        minutes_full, turnover, rank_empty, rank_full, rank_turnover)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for rank in rows where rank.sourceID == sourceID {
+                try insert.execute(arguments: [
+                    rank.sourceID, rank.stationID, rank.computedAt, rank.since, rank.minutesEmpty, rank.minutesFull,
+                    rank.turnover, rank.rankEmpty, rank.rankFull, rank.rankTurnover,
+                ])
+            }
+        }
+    }
+
+    public func stationRanking(sourceID: String, by order: StationRank.Order, limit: Int) async throws
+        -> [StationRank]
+    {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT source_id, station_id, computed_at, since, minutes_empty, minutes_full, turnover, rank_empty,
+                        rank_full, rank_turnover
+                    FROM station_rankings WHERE source_id = ? ORDER BY rank_\(order.rawValue) LIMIT ?
+                    """, arguments: [sourceID, max(0, limit)]
+            ).map { row in
+                StationRank(
+                    sourceID: row[0], stationID: row[1], computedAt: row[2], since: row[3], minutesEmpty: row[4],
+                    minutesFull: row[5], turnover: row[6], rankEmpty: row[7], rankFull: row[8], rankTurnover: row[9])
             }
         }
     }

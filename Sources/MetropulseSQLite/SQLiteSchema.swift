@@ -331,7 +331,48 @@ enum SQLiteSchema {
                         minutes_empty REAL NOT NULL,
                         minutes_full REAL NOT NULL,
                         minutes_closed REAL NOT NULL,
+                        bikes_taken INTEGER NOT NULL,
+                        bikes_returned INTEGER NOT NULL,
+                        written_at INTEGER NOT NULL,
                         PRIMARY KEY (source_id, station_id, hour)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX station_hours_written ON station_hours(written_at);
+                    CREATE TABLE station_days (
+                        source_id TEXT NOT NULL,
+                        station_id TEXT NOT NULL,
+                        day INTEGER NOT NULL,
+                        observations INTEGER NOT NULL,
+                        bikes_mean REAL NOT NULL,
+                        bikes_min INTEGER NOT NULL,
+                        bikes_max INTEGER NOT NULL,
+                        ebikes_mean REAL,
+                        ebikes_min INTEGER,
+                        ebikes_max INTEGER,
+                        docks_mean REAL,
+                        docks_min INTEGER,
+                        docks_max INTEGER,
+                        occupancy_mean REAL,
+                        minutes_empty REAL NOT NULL,
+                        minutes_full REAL NOT NULL,
+                        minutes_closed REAL NOT NULL,
+                        bikes_taken INTEGER NOT NULL,
+                        bikes_returned INTEGER NOT NULL,
+                        written_at INTEGER NOT NULL,
+                        PRIMARY KEY (source_id, station_id, day)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX station_days_day ON station_days(source_id, day);
+                    CREATE TABLE station_rankings (
+                        source_id TEXT NOT NULL,
+                        station_id TEXT NOT NULL,
+                        computed_at INTEGER NOT NULL,
+                        since INTEGER NOT NULL,
+                        minutes_empty REAL NOT NULL,
+                        minutes_full REAL NOT NULL,
+                        turnover INTEGER NOT NULL,
+                        rank_empty INTEGER NOT NULL,
+                        rank_full INTEGER NOT NULL,
+                        rank_turnover INTEGER NOT NULL,
+                        PRIMARY KEY (source_id, station_id)
                     ) WITHOUT ROWID;
                     CREATE INDEX station_hours_hour ON station_hours(source_id, hour);
                     CREATE INDEX station_blocks_fetched ON station_blocks(fetched_at, id);

@@ -33,8 +33,8 @@ struct JobsAPITests {
         try await api.store.recordJobRun(run)
         try await api.test { client in
             let list = try await client.get("/api/jobs", as: JobBoard.JobList.self)
-            #expect(list.jobs.map(\.id) == ["check_queue_health", "check_store_health", "refresh_hourly"])
-            let hourly = try #require(list.jobs.last)
+            #expect(list.jobs.map(\.id).prefix(3) == ["check_queue_health", "check_store_health", "refresh_hourly"])
+            let hourly = try #require(list.jobs.first { $0.id == "refresh_hourly" })
             #expect(hourly.dependsOn == ["check_store_health"] && !hourly.paused)
             #expect(hourly.lastRun?.id == run.id && hourly.lastRun?.durationMs == 1_000)
             #expect(hourly.lastSuccessAt == Timestamp.iso8601(TestAPI.now - 298_000))
@@ -89,6 +89,13 @@ struct JobsAPITests {
                 jobID: "refresh_hourly", now: TestAPI.now, watermark: nil, store: api.store, queue: api.store,
                 logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }))
         #expect(result.rowsRead == 4 && result.rowsWritten == 1)
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        for job in [RefreshDailyJob(), StationRankingJob()] as [any Job] {
+            _ = try await job.run(
+                JobContext(
+                    jobID: job.description.id, now: TestAPI.now, watermark: nil, store: api.store, queue: api.store,
+                    logger: logger))
+        }
         try await api.test { client in
             let stats = try await client.get("/api/stations/bikes/7/stats", as: StationBoard.StationStats.self)
             #expect(stats.granularity == "hour" && stats.count == 1)
@@ -100,6 +107,19 @@ struct JobsAPITests {
             )
             _ = try await client.get(
                 "/api/stations/bikes/99/stats", as: [String: [String: String]].self, status: .notFound)
+            #expect(row.bikesTaken == 0 && row.bikesReturned == 5)
+            let daily = try await client.get(
+                "/api/stations/bikes/7/stats?granularity=day", as: StationBoard.StationStats.self)
+            #expect(daily.granularity == "day" && daily.stats.first?.minutesEmpty == 30)
+            let ranking = try await client.get(
+                "/api/rankings/stations?source=bikes&by=turnover", as: StationBoard.Ranking.self)
+            #expect(ranking.stations.map(\.id) == ["7"] && ranking.stations.first?.turnover == 5)
+            _ = try await client.get("/api/rankings/stations", as: [String: [String: String]].self, status: .badRequest)
+            _ = try await client.get(
+                "/api/rankings/stations?source=bikes&by=speed", as: [String: [String: String]].self, status: .badRequest
+            )
+            _ = try await client.get(
+                "/api/rankings/stations?source=nope", as: [String: [String: String]].self, status: .notFound)
         }
     }
 }

@@ -176,6 +176,47 @@ struct JobConformanceTests {
         let everyStation = try await full.store.stationHours(
             sourceID: "bikes", stationID: nil, since: Self.day + Self.hour, until: Self.day + Self.hour, limit: 100)
         #expect(everyStation.map(\.stationID) == ["1", "2", "3"])
+        #expect(rows.contains { $0.bikesTaken > 0 } && rows.contains { $0.bikesReturned > 0 })
+
+        // Days, from the hours written since the watermark: the same on both stores, and equal to
+        // the hours summed.
+        var dailyMark: Int64?
+        for backend in [incremental, full] {
+            dailyMark = nil
+            let daily = try await RefreshDailyJob().run(
+                JobContext(
+                    jobID: "refresh_daily", now: Self.day + 304 * 60_000, watermark: dailyMark, store: backend.store,
+                    queue: backend.queue, logger: Self.logger))
+            #expect(daily.rowsWritten == 4 && daily.watermark != nil)
+        }
+        let days = try await incremental.store.stationDays(
+            sourceID: "bikes", stationID: nil, since: nil, until: nil, limit: 100)
+        #expect(
+            days
+                == (try await full.store.stationDays(
+                    sourceID: "bikes", stationID: nil, since: nil, until: nil, limit: 100)))
+        let one = try #require(days.first { $0.stationID == "1" })
+        let hoursOfOne = rows.filter { $0.stationID == "1" }
+        #expect(one.hour == Self.day && one.observations == hoursOfOne.reduce(0) { $0 + $1.observations })
+        #expect(one.minutesEmpty == hoursOfOne.reduce(0) { $0 + $1.minutesEmpty })
+        #expect(one.bikesTaken == hoursOfOne.reduce(0) { $0 + $1.bikesTaken })
+        #expect(one.bikesMin == 0 && one.bikesMax == 4)
+
+        // The ranking over the last 24 hours.
+        let ranked = try await StationRankingJob().run(
+            JobContext(
+                jobID: "compute_station_ranking", now: Self.day + 304 * 60_000, watermark: nil, store: full.store,
+                queue: full.queue, logger: Self.logger))
+        #expect(ranked.rowsWritten == 4)
+        let byEmpty = try await full.store.stationRanking(sourceID: "bikes", by: .empty, limit: 10)
+        #expect(byEmpty.map(\.rankEmpty) == [1, 2, 3, 4])
+        #expect(byEmpty.first?.stationID == "1")
+        let byTurnover = try await full.store.stationRanking(sourceID: "bikes", by: .turnover, limit: 2)
+        #expect(
+            byTurnover.first?.stationID == "1"
+                && byTurnover.first?.turnover == hoursOfOne.reduce(0) { $0 + $1.bikesTaken + $1.bikesReturned })
+        let byFull = try await full.store.stationRanking(sourceID: "bikes", by: .full, limit: 1)
+        #expect(byFull.first?.stationID == "2")
     }
 
     static func sorted(_ rows: [StationHour]) -> [StationHour] {
@@ -209,6 +250,15 @@ struct JobConformanceTests {
                         }
                     }
                 }
+                var taken = 0
+                var returned = 0
+                for observation in inHour {
+                    guard let previous = timeline.last(where: { $0.observedAt < observation.observedAt }),
+                        observation.observedAt - previous.observedAt <= hold
+                    else { continue }
+                    let change = observation.bikesAvailable - previous.bikesAvailable
+                    if change < 0 { taken -= change } else { returned += change }
+                }
                 let bikes = inHour.map(\.bikesAvailable)
                 let ebikes = inHour.compactMap(\.ebikesAvailable)
                 let docks = inHour.compactMap(\.docksAvailable)
@@ -222,7 +272,7 @@ struct JobConformanceTests {
                         docksMean: Double(docks.reduce(0, +)) / Double(docks.count), docksMin: docks.min(),
                         docksMax: docks.max(), occupancyMean: occupancy.reduce(0, +) / Double(occupancy.count),
                         minutesEmpty: (empty * 1000).rounded() / 1000, minutesFull: (full * 1000).rounded() / 1000,
-                        minutesClosed: (closed * 1000).rounded() / 1000))
+                        minutesClosed: (closed * 1000).rounded() / 1000, bikesTaken: taken, bikesReturned: returned))
             }
         }
         return rows

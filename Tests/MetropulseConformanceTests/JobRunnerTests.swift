@@ -118,6 +118,10 @@ struct JobRunnerTests {
         #expect(throws: JobGraph.GraphError.unknownDependency(job: "a", dependency: "z")) {
             try JobGraph.ordered([job("a", ["z"])])
         }
-        #expect(BuiltinJobs.descriptions.map(\.id) == ["check_queue_health", "check_store_health", "refresh_hourly"])
+        #expect(
+            BuiltinJobs.descriptions.map(\.id) == [
+                "check_queue_health", "check_store_health", "refresh_hourly", "refresh_daily",
+                "compute_station_ranking",
+            ])
     }
 }

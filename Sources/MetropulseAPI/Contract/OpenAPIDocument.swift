@@ -170,10 +170,23 @@ package enum OpenAPIDocument {
             tag: "stations", access: .open,
             parameters: [
                 stationsSource, .path("id", "The station's id in its feed."),
-                .choice("granularity", "hour (the default, and the only granularity kept).", ["hour"]),
-                .time("since", "From this hour (default: the last 24 hours)."), .time("until", "Up to this hour."),
+                .choice("granularity", "hour (the default) or day.", ["hour", "day"]),
+                .time("since", "From this hour or day (default: the last 24 hours, or 30 days)."),
+                .time("until", "Up to this hour or day."),
                 .limit(default: 1000, max: 100_000),
             ], success: (200, .json(StationBoard.StationStats.self))),
+        Op(
+            method: .get, path: "/api/rankings/stations",
+            summary:
+                "A source's stations over the last 24 hours ranked by minutes empty, minutes full or turnover (bikes taken and returned), as the compute_station_ranking job left them.",
+            tag: "stations", access: .open,
+            parameters: [
+                Op.Parameter(
+                    name: "source", location: .query, description: "The source whose stations to rank.",
+                    schema: ["type": "string", "minLength": 1], required: true),
+                .choice("by", "empty (the default), full or turnover.", StationRank.Order.allCases.map(\.rawValue)),
+                .limit(default: 20, max: 10_000),
+            ], success: (200, .json(StationBoard.Ranking.self))),
         // Transit
         Op(
             method: .get, path: "/api/lines", summary: "Every line with its traffic status.", tag: "transit",

@@ -14,6 +14,7 @@ struct StationsController {
         group.get("stations/:source/:id", use: detail)
         group.get("stations/:source/:id/history", use: history)
         group.get("stations/:source/:id/stats", use: stats)
+        group.get("rankings/stations", use: ranking)
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> StationBoard.StationList {
@@ -64,9 +65,7 @@ struct StationsController {
     @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> StationBoard.StationStats {
         let source = try context.parameters.require("source")
         let id = try context.parameters.require("id")
-        if let granularity = request.query("granularity"), granularity != "hour" {
-            throw HTTPError(.badRequest, message: "granularity must be hour, got '\(granularity)'")
-        }
+        let granularity = try request.enumQuery("granularity", as: StationBoard.Granularity.self) ?? .hour
         let since = try request.timeQuery("since")
         let until = try request.timeQuery("until")
         if let since, let until, since > until {
@@ -74,7 +73,16 @@ struct StationsController {
         }
         let limit = try request.intQuery("limit", default: 1000, range: 1...100_000)
         return try await board.stats(
-            source: source, id: id, since: since, until: until, limit: limit, aggregates: environment.store,
-            now: environment.clock.nowMillis)
+            source: source, id: id, granularity: granularity, since: since, until: until, limit: limit,
+            aggregates: environment.store, now: environment.clock.nowMillis)
+    }
+
+    @Sendable func ranking(_ request: Request, context: APIRequestContext) async throws -> StationBoard.Ranking {
+        guard let source = request.query("source") else {
+            throw HTTPError(.badRequest, message: "source is required: the stations of which source to rank")
+        }
+        let order = try request.enumQuery("by", as: StationRank.Order.self) ?? .empty
+        let limit = try request.intQuery("limit", default: 20, range: 1...10_000)
+        return try await board.ranking(source: source, by: order, limit: limit, aggregates: environment.store)
     }
 }

@@ -145,7 +145,7 @@ package struct StationBoard: Sendable {
     }
 
     package struct StationHourDTO: Codable, Sendable {
-        /// The hour's start (UTC).
+        /// The period's start (UTC): the hour's, or the day's.
         package var hour: String
         package var observations: Int
         package var bikesMean: Double
@@ -161,6 +161,8 @@ package struct StationBoard: Sendable {
         package var minutesEmpty: Double
         package var minutesFull: Double
         package var minutesClosed: Double
+        package var bikesTaken: Int
+        package var bikesReturned: Int
 
         init(_ row: StationHour) {
             hour = Timestamp.iso8601(row.hour)
@@ -178,6 +180,8 @@ package struct StationBoard: Sendable {
             minutesEmpty = row.minutesEmpty
             minutesFull = row.minutesFull
             minutesClosed = row.minutesClosed
+            bikesTaken = row.bikesTaken
+            bikesReturned = row.bikesReturned
         }
     }
 
@@ -186,24 +190,84 @@ package struct StationBoard: Sendable {
         package var id: String
         package var granularity: String
         package var count: Int
-        /// Oldest first. Built by the `refresh_hourly` job: the newest hour appears after its next run.
+        /// Oldest first. Built by the `refresh_hourly` and `refresh_daily` jobs: an hour appears
+        /// after it ended and the next run.
         package var stats: [StationHourDTO]
     }
 
-    /// One station's hourly statistics from the gold tier (the last 24 hours unless `since` says).
+    package enum Granularity: String, CaseIterable, Sendable {
+        case hour, day
+    }
+
+    /// One station's hourly (the last 24 hours unless `since` says) or daily (the last 30 days)
+    /// statistics from the gold tier.
     package func stats(
-        source: String, id: String, since: Int64?, until: Int64?, limit: Int, aggregates: any AggregateStore, now: Int64
+        source: String, id: String, granularity: Granularity, since: Int64?, until: Int64?, limit: Int,
+        aggregates: any AggregateStore, now: Int64
     ) async throws -> StationStats {
         try requireKnownSource(source)
         guard let latest = try await store.station(sourceID: source, stationID: id) else {
             throw HTTPError(.notFound, message: "station '\(id)' not found in source '\(source)'")
         }
-        let from = since ?? StationHours.hour(of: now - 23 * StationHours.hourMillis)
-        let rows = try await aggregates.stationHours(
-            sourceID: source, stationID: latest.observation.stationID, since: from, until: until, limit: limit)
+        let station = latest.observation.stationID
+        let rows: [StationHour]
+        switch granularity {
+        case .hour:
+            let from = since ?? StationHours.hour(of: now - 23 * StationHours.hourMillis)
+            rows = try await aggregates.stationHours(
+                sourceID: source, stationID: station, since: from, until: until, limit: limit)
+        case .day:
+            let from = since ?? StationDays.day(of: now - 29 * StationDays.dayMillis)
+            rows = try await aggregates.stationDays(
+                sourceID: source, stationID: station, since: from, until: until, limit: limit)
+        }
         return StationStats(
-            source: source, id: latest.observation.stationID, granularity: "hour", count: rows.count,
+            source: source, id: station, granularity: granularity.rawValue, count: rows.count,
             stats: rows.map(StationHourDTO.init))
+    }
+
+    package struct RankedStationDTO: Codable, Sendable {
+        package var rank: Int
+        package var id: String
+        package var name: String?
+        package var minutesEmpty: Double
+        package var minutesFull: Double
+        package var turnover: Int
+        package var rankEmpty: Int
+        package var rankFull: Int
+        package var rankTurnover: Int
+    }
+
+    package struct Ranking: ResponseCodable, Sendable {
+        package var source: String
+        /// empty, full or turnover.
+        package var by: String
+        /// When the `compute_station_ranking` job computed it, and the 24 hours it covers.
+        package var computedAt: String?
+        package var since: String?
+        package var count: Int
+        package var stations: [RankedStationDTO]
+    }
+
+    /// A source's stations ranked over the last 24 hours, as the last `compute_station_ranking` run left them.
+    package func ranking(source: String, by order: StationRank.Order, limit: Int, aggregates: any AggregateStore)
+        async throws -> Ranking
+    {
+        try requireKnownSource(source)
+        let ranks = try await aggregates.stationRanking(sourceID: source, by: order, limit: limit)
+        let names = Dictionary(
+            try await store.stations(StationQuery(sourceID: source, limit: 100_000)).map {
+                ($0.observation.stationID, $0.observation.name)
+            }, uniquingKeysWith: { first, _ in first })
+        let stations = ranks.map { r in
+            RankedStationDTO(
+                rank: order == .empty ? r.rankEmpty : order == .full ? r.rankFull : r.rankTurnover, id: r.stationID,
+                name: names[r.stationID] ?? nil, minutesEmpty: r.minutesEmpty, minutesFull: r.minutesFull,
+                turnover: r.turnover, rankEmpty: r.rankEmpty, rankFull: r.rankFull, rankTurnover: r.rankTurnover)
+        }
+        return Ranking(
+            source: source, by: order.rawValue, computedAt: ranks.first.map { Timestamp.iso8601($0.computedAt) },
+            since: ranks.first.map { Timestamp.iso8601($0.since) }, count: stations.count, stations: stations)
     }
 
     private func requireKnownSource(_ source: String) throws {

@@ -1,9 +1,10 @@
-/// One station's hour in the gold tier: its counts over the observations of the hour, and how
-/// long it was empty, full or closed.
+/// One station's hour (or day: `StationDays`) in the gold tier: its counts over the observations
+/// of the period, how long it was empty, full or closed, and how many bikes were taken and
+/// returned.
 public struct StationHour: Sendable, Hashable, Codable {
     public var sourceID: String
     public var stationID: String
-    /// The hour's start, epoch ms (UTC).
+    /// The period's start, epoch ms (UTC): the hour's, or the day's for a daily row.
     public var hour: Int64
     /// Observations whose feed time falls in the hour.
     public var observations: Int
@@ -24,12 +25,17 @@ public struct StationHour: Sendable, Hashable, Codable {
     public var minutesEmpty: Double
     public var minutesFull: Double
     public var minutesClosed: Double
+    /// Bikes taken and returned: the falls and rises of the bike count between successive
+    /// observations of the period at most `StationHours.maxHoldMillis` apart.
+    public var bikesTaken: Int
+    public var bikesReturned: Int
 
     public init(
         sourceID: String, stationID: String, hour: Int64, observations: Int, bikesMean: Double, bikesMin: Int,
         bikesMax: Int, ebikesMean: Double? = nil, ebikesMin: Int? = nil, ebikesMax: Int? = nil,
         docksMean: Double? = nil, docksMin: Int? = nil, docksMax: Int? = nil, occupancyMean: Double? = nil,
-        minutesEmpty: Double = 0, minutesFull: Double = 0, minutesClosed: Double = 0
+        minutesEmpty: Double = 0, minutesFull: Double = 0, minutesClosed: Double = 0, bikesTaken: Int = 0,
+        bikesReturned: Int = 0
     ) {
         self.sourceID = sourceID
         self.stationID = stationID
@@ -48,5 +54,7 @@ public struct StationHour: Sendable, Hashable, Codable {
         self.minutesEmpty = minutesEmpty
         self.minutesFull = minutesFull
         self.minutesClosed = minutesClosed
+        self.bikesTaken = bikesTaken
+        self.bikesReturned = bikesReturned
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 
 /// The jobs every Metropulse runs, in the order of the pipeline they replace:
-/// `check_queue_health`, `check_store_health`, then `refresh_hourly` (which needs the store).
+/// `check_queue_health`, `check_store_health`, then `refresh_hourly` (which needs the store), and
+/// after it `refresh_daily` and `compute_station_ranking`.
 public enum BuiltinJobs {
     public static func all() -> [any Job] {
-        [QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob()]
+        [QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob(), RefreshDailyJob(), StationRankingJob()]
     }
 
     public static var descriptions: [JobDescription] {
@@ -140,7 +141,8 @@ public struct RefreshHourlyJob: Job {
                         sourceID: sourceID, from: part.lowerBound, until: part.upperBound)
                 }
                 let rows = StationHours.aggregate(observations, hours: Set(chunk))
-                try await store.replaceStationHours(sourceID: sourceID, hours: chunk, rows: rows)
+                try await store.replaceStationHours(
+                    sourceID: sourceID, hours: chunk, rows: rows, writtenAt: context.now)
                 written += rows.count
                 hoursWritten += chunk.count
             }
@@ -167,5 +169,88 @@ public struct RefreshHourlyJob: Job {
             }
         }
         return chunks
+    }
+}
+
+/// `refresh_daily`: the station days of the gold tier (`StationDays`), from the hourly rows
+/// `refresh_hourly` wrote since its watermark: each day they belong to is rebuilt from all of
+/// that day's hours.
+public struct RefreshDailyJob: Job {
+    public init() {}
+
+    public var description: JobDescription {
+        JobDescription(
+            id: "refresh_daily", title: "Daily aggregates",
+            summary:
+                "Per station and UTC day, from the hourly rows: means weighted by observations, min and max, minutes empty, full and closed, bikes taken and returned, observations. Rebuilds the days whose hours were rewritten since its watermark.",
+            dependsOn: ["refresh_hourly"], timeoutMillis: 30 * 60_000, maxAttempts: 3, retryDelayMillis: 10_000)
+    }
+
+    public func run(_ context: JobContext) async throws -> JobResult {
+        let store = context.store
+        let since = context.watermark.map { $0 - RefreshHourlyJob.lookbackMillis } ?? .min
+        let written = try await store.stationHoursWritten(since: since)
+        var days: [String: Set<Int64>] = [:]
+        var newest = context.watermark
+        for change in written {
+            days[change.sourceID, default: []].insert(StationDays.day(of: change.hour))
+            newest = max(newest ?? .min, change.writtenAt)
+        }
+        var read = 0
+        var rowsWritten = 0
+        for (sourceID, list) in days.sorted(by: { $0.key < $1.key }) {
+            for day in list.sorted() {
+                try Task.checkCancellation()
+                let hours = try await store.stationHours(
+                    sourceID: sourceID, stationID: nil, since: day, until: day + StationDays.dayMillis - 1,
+                    limit: .max)
+                read += hours.count
+                let rows = StationDays.aggregate(hours)
+                try await store.replaceStationDays(sourceID: sourceID, days: [day], rows: rows)
+                rowsWritten += rows.count
+            }
+        }
+        let dayCount = days.values.reduce(0) { $0 + $1.count }
+        let detail =
+            days.isEmpty
+            ? "no hour rewritten since the last run"
+            : "rebuilt \(plural(dayCount, "day")) of \(plural(days.count, "source")): \(plural(rowsWritten, "station-day"))"
+        return JobResult(rowsRead: read, rowsWritten: rowsWritten, detail: detail, watermark: newest)
+    }
+}
+
+/// `compute_station_ranking`: each source's stations over the last 24 hours of hourly rows,
+/// ranked by minutes empty, minutes full and turnover (bikes taken plus returned).
+public struct StationRankingJob: Job {
+    public init() {}
+
+    public var description: JobDescription {
+        JobDescription(
+            id: "compute_station_ranking", title: "Station ranking",
+            summary:
+                "Over the last 24 hours of hourly rows, per source: each station's minutes empty, minutes full and turnover (bikes taken and returned, from successive observations), and its rank by each.",
+            dependsOn: ["refresh_hourly"], timeoutMillis: 10 * 60_000, maxAttempts: 3, retryDelayMillis: 10_000)
+    }
+
+    public func run(_ context: JobContext) async throws -> JobResult {
+        let store = context.store
+        let until = StationHours.hour(of: context.now)
+        let since = until - 24 * StationHours.hourMillis
+        var read = 0
+        var written = 0
+        let sources = try await store.sourceStates().map(\.sourceID)
+        for sourceID in sources.sorted() {
+            try Task.checkCancellation()
+            let hours = try await store.stationHours(
+                sourceID: sourceID, stationID: nil, since: since, until: until - 1, limit: .max)
+            if hours.isEmpty { continue }
+            read += hours.count
+            let ranks = StationRanking.rank(hours, sourceID: sourceID, computedAt: context.now, since: since)
+            try await store.replaceStationRanking(sourceID: sourceID, rows: ranks)
+            written += ranks.count
+        }
+        return JobResult(
+            rowsRead: read, rowsWritten: written,
+            detail: written == 0 ? "no hourly rows in the last 24 hours" : "ranked \(plural(written, "station"))")
     }
 }

@@ -5,8 +5,10 @@
 /// Minutes empty, full and closed are time-weighted: an observation's state holds from its time
 /// until the station's next observation, for at most `maxHoldMillis` (past that the state is not
 /// known), and each hour counts the part of each hold inside it — a hold may begin in the hour
-/// before. So an observation at `t` can change the rows of its own hour and of the hour that
-/// `t + maxHoldMillis` falls in, and nothing else: that is what makes the refresh incremental.
+/// before. Bikes taken and returned are the falls and rises of the count from the station's
+/// previous observation, when it is at most `maxHoldMillis` older. So an observation at `t` can
+/// change the rows of its own hour and of the hour that `t + maxHoldMillis` falls in, and nothing
+/// else: that is what makes the refresh incremental.
 public enum StationHours {
     public static let hourMillis: Int64 = 3_600_000
     /// How long an observation's state is taken to last without a newer one.
@@ -61,7 +63,14 @@ public enum StationHours {
             for (index, observation) in timeline.enumerated() {
                 let time = observation.observedAt
                 let ownHour = hour(of: time)
-                if hours.contains(ownHour) { accumulators[ownHour, default: Accumulator()].add(observation) }
+                if hours.contains(ownHour) {
+                    accumulators[ownHour, default: Accumulator()].add(observation)
+                    let gap = index > 0 ? time.subtractingReportingOverflow(timeline[index - 1].observedAt) : nil
+                    if let gap, !gap.overflow, gap.partialValue <= maxHoldMillis {
+                        accumulators[ownHour]?.moved(
+                            from: timeline[index - 1].bikesAvailable, to: observation.bikesAvailable)
+                    }
+                }
                 // The hold, split over the hours it covers.
                 let holdEnd = min(
                     index + 1 < timeline.count ? timeline[index + 1].observedAt : .max,
@@ -97,6 +106,14 @@ public enum StationHours {
         var emptyMillis: Int64 = 0
         var fullMillis: Int64 = 0
         var closedMillis: Int64 = 0
+        var taken = 0
+        var returned = 0
+
+        mutating func moved(from before: Int, to after: Int) {
+            let change = after.subtractingReportingOverflow(before)
+            guard !change.overflow else { return }
+            if change.partialValue < 0 { taken += -change.partialValue } else { returned += change.partialValue }
+        }
 
         mutating func add(_ observation: StationObservation) {
             count += 1
@@ -128,7 +145,7 @@ public enum StationHours {
                 ebikesMax: ebikes.max, docksMean: docks.mean, docksMin: docks.min, docksMax: docks.max,
                 occupancyMean: occupancyCount > 0 ? occupancySum / Double(occupancyCount) : nil,
                 minutesEmpty: Double(emptyMillis) / 60_000, minutesFull: Double(fullMillis) / 60_000,
-                minutesClosed: Double(closedMillis) / 60_000)
+                minutesClosed: Double(closedMillis) / 60_000, bikesTaken: taken, bikesReturned: returned)
         }
     }
 

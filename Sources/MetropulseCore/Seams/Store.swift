@@ -131,11 +131,36 @@ public protocol AggregateStore: Sendable {
     func stationBlocks(after: StationBlockPosition, limit: Int) async throws -> [StationBlockRead]
     /// One source's raw observations with `from <= observedAt < until`, in time order.
     func stationObservations(sourceID: String, from: Int64, until: Int64) async throws -> [StationObservation]
-    /// Replaces one source's rows of these hours (hour starts, epoch ms) with `rows`, in one transaction.
-    func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour]) async throws
+    /// Replaces one source's rows of these hours (hour starts, epoch ms) with `rows`, in one
+    /// transaction, marking them written at `writtenAt`.
+    func replaceStationHours(sourceID: String, hours: [Int64], rows: [StationHour], writtenAt: Int64) async throws
     /// Hourly rows, oldest first; one station's, or every station's of the source.
     func stationHours(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
         async throws -> [StationHour]
+    /// The (source, hour) pairs whose rows were written at or after `since`, with when.
+    func stationHoursWritten(since: Int64) async throws -> [StationHoursWritten]
+    /// Replaces one source's daily rows of these days (day starts, epoch ms), in one transaction.
+    func replaceStationDays(sourceID: String, days: [Int64], rows: [StationHour]) async throws
+    /// Daily rows (`hour` is the day's start), oldest first.
+    func stationDays(sourceID: String, stationID: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [StationHour]
+    /// Replaces one source's ranking.
+    func replaceStationRanking(sourceID: String, rows: [StationRank]) async throws
+    /// One source's ranking, best first by `order`, at most `limit`.
+    func stationRanking(sourceID: String, by order: StationRank.Order, limit: Int) async throws -> [StationRank]
+}
+
+/// Hourly rows of one source and hour written at a time.
+public struct StationHoursWritten: Sendable, Hashable {
+    public var sourceID: String
+    public var hour: Int64
+    public var writtenAt: Int64
+
+    public init(sourceID: String, hour: Int64, writtenAt: Int64) {
+        self.sourceID = sourceID
+        self.hour = hour
+        self.writtenAt = writtenAt
+    }
 }
 
 /// A place in the raw station blocks' fetch order.
