@@ -511,7 +511,7 @@ struct ConsolePages: Sendable {
                 let last = job.lastRun
                 // Oldest first, so time runs left to right.
                 let runs: [[String: Any]] = job.recentRuns.reversed().map { run in
-                    let duration = run.durationMs.map(Format.millis) ?? "running"
+                    let duration = run.durationMs.map(Format.elapsed) ?? "running"
                     return [
                         "status": run.status,
                         "href": "/admin/jobs/\(pathPart(job.id))/runs/\(pathPart(run.id))",
@@ -526,7 +526,7 @@ struct ConsolePages: Sendable {
                     "paused": job.paused, "requested": job.requestedAt != nil,
                     "lastStatus": last?.status ?? "never", "hasLast": last != nil,
                     "lastStarted": last.map { Timestamp.parse($0.startedAt) ?? 0 } ?? 0,
-                    "lastDuration": last?.durationMs.map(Format.millis) ?? "—",
+                    "lastDuration": last?.durationMs.map(Format.elapsed) ?? "—",
                     "lastDetail": last?.error ?? last?.detail ?? "",
                     "lastHref": last.map { "/admin/jobs/\(pathPart(job.id))/runs/\(pathPart($0.id))" } ?? "",
                     "next": job.nextRunAt.flatMap(Timestamp.parse) ?? 0, "hasNext": job.nextRunAt != nil && !job.paused,
@@ -572,7 +572,7 @@ struct ConsolePages: Sendable {
                 "id": detail.id, "job": detail.jobId, "status": detail.status, "trigger": detail.trigger,
                 "cycle": detail.cycle, "attempt": detail.attempt, "started": detail.startedAt,
                 "finished": detail.finishedAt ?? "—",
-                "duration": detail.durationMs.map(Format.millis) ?? "—",
+                "duration": detail.durationMs.map(Format.elapsed) ?? "—",
                 "rowsRead": detail.rowsRead, "rowsWritten": detail.rowsWritten, "detail": detail.detail ?? "—",
                 "error": detail.error ?? "", "hasError": detail.error != nil, "requestedBy": detail.requestedBy ?? "—",
                 "attempts": attempts, "json": json,

@@ -14,7 +14,9 @@ struct PageFrame {
     var csrf: String?
     var bodyClass: String = ""
 
-    static let publicNav: [(String, String)] = [("Map", "/"), ("Lines", "/lines"), ("Cities", "/cities")]
+    static let publicNav: [(String, String)] = [
+        ("Map", "/"), ("Lines", "/lines"), ("Rankings", "/rankings"), ("Cities", "/cities"),
+    ]
     /// The console's pages; later pages (logs, jobs, alerts, webhooks) join this list.
     static let consoleNav: [(String, String)] = [
         ("Orchestrator", "/admin/orchestrator"), ("Sources", "/admin/sources"), ("Jobs", "/admin/jobs"),
@@ -59,7 +61,7 @@ enum Format {
     }
 
     /// "340 ms" under a second, else as `duration(seconds:)`.
-    static func millis(_ ms: Int64) -> String {
+    static func elapsed(_ ms: Int64) -> String {
         ms < 1_000 ? "\(max(0, ms)) ms" : duration(seconds: Double(ms) / 1000)
     }
 

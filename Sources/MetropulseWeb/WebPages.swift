@@ -26,6 +26,7 @@ public struct WebPages: Sendable {
         router.get("lines", use: linesPage)
         router.get("lines/:network/:line", use: linePage)
         router.get("stations/:source/:id", use: stationPage)
+        router.get("rankings", use: rankingsPage)
         router.get("cities", use: citiesPage)
         router.get("cities/:city", use: cityPage)
         router.get("static/**", use: asset)
@@ -318,8 +319,27 @@ public struct WebPages: Sendable {
                 row["fetchedAt"] = o.fetchedAt
                 return row
             }
+            let hourly = try await board.stats(
+                source: source, id: id, granularity: .hour, since: nil, until: nil, limit: 48,
+                aggregates: environment.store, now: now)
+            let hours: [[String: Any]] = hourly.stats.reversed().map { h in
+                [
+                    "hour": Format.millis(h.hour).map(Format.clock) ?? h.hour, "hourISO": h.hour,
+                    "mean": String(format: "%.1f", h.bikesMean), "range": "\(h.bikesMin)–\(h.bikesMax)",
+                    "empty": Int(h.minutesEmpty.rounded()), "full": Int(h.minutesFull.rounded()),
+                    "closed": Int(h.minutesClosed.rounded()), "taken": h.bikesTaken, "returned": h.bikesReturned,
+                    "observations": h.observations,
+                ]
+            }
+            let hourPoints = hourly.stats.map {
+                HourPoint(
+                    t: Format.millis($0.hour) ?? 0, mean: $0.bikesMean, min: $0.bikesMin, max: $0.bikesMax,
+                    empty: $0.minutesEmpty)
+            }
             let observed = Format.millis(s.observedAt) ?? 0
             return [
+                "hours": hours, "hasHours": !hours.isEmpty, "hourJSON": jsonText(hourPoints),
+                "hasHourChart": hourPoints.count >= 2,
                 "source": s.source, "id": s.id, "name": s.name ?? s.id, "code": s.code ?? "",
                 "bikes": s.bikesAvailable, "ebikes": s.ebikesAvailable.map(String.init) ?? "—",
                 "mechanical": s.mechanicalAvailable.map(String.init) ?? "—",
@@ -337,11 +357,56 @@ public struct WebPages: Sendable {
         }
     }
 
+    struct HourPoint: Encodable {
+        var t: Int64
+        var mean: Double
+        var min: Int
+        var max: Int
+        var empty: Double
+    }
+
     struct ChartPoint: Encodable {
         var t: Int64
         var bikes: Int
         var ebikes: Int?
         var docks: Int?
+    }
+
+    // MARK: Rankings
+
+    @Sendable func rankingsPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let order = try request.enumQuery("by", as: StationRank.Order.self) ?? .empty
+        let stationKinds = environment.connectors.kinds(producing: .stations)
+        let sources = environment.catalog.all.filter { stationKinds.contains($0.kind) }
+        let chosen = request.query("source") ?? sources.first?.id
+        return await page("rankings", title: "Rankings", request) {
+            var context: [String: Any] = [
+                "sources": sources.map { ["id": $0.id, "selected": $0.id == chosen] },
+                "orders": StationRank.Order.allCases.map { o in
+                    [
+                        "value": o.rawValue, "selected": o == order,
+                        "label": o == .empty ? "Minutes empty" : o == .full ? "Minutes full" : "Turnover",
+                    ]
+                },
+                "hasSources": !sources.isEmpty,
+            ]
+            guard let chosen else { return context }
+            let ranking = try await StationBoard(environment).ranking(
+                source: chosen, by: order, limit: 50, aggregates: environment.store)
+            context["stations"] = ranking.stations.map { r -> [String: Any] in
+                [
+                    "rank": r.rank, "id": r.id, "name": r.name ?? r.id,
+                    "href": "/stations/\(pathPart(chosen))/\(pathPart(r.id))",
+                    "empty": Int(r.minutesEmpty.rounded()), "full": Int(r.minutesFull.rounded()),
+                    "turnover": r.turnover,
+                ]
+            }
+            context["hasStations"] = !ranking.stations.isEmpty
+            context["computed"] = ranking.computedAt.flatMap(Format.millis) ?? 0
+            context["hasComputed"] = ranking.computedAt != nil
+            context["source"] = chosen
+            return context
+        }
     }
 
     // MARK: Cities

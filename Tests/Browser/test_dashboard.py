@@ -96,7 +96,7 @@ class Pages:
 
     @staticmethod
     def paths():
-        paths = ["/", "/lines", "/cities"]
+        paths = ["/", "/lines", "/rankings", "/cities"]
         _, lines = api("/api/lines")
         if lines["lines"]:
             first = max(lines["lines"], key=lambda l: l["departures"])
