@@ -138,6 +138,25 @@ extension PostgresBackend: AggregateStore {
         return blocks
     }
 
+    public func stationBlockSpans(after: StationBlockPosition, limit: Int) async throws -> [StationBlockSpan] {
+        let rows = try await client.query(
+            """
+            SELECT id, source_id, fetched_at, first_observed_at, last_observed_at, count FROM station_blocks
+            WHERE (fetched_at, id) > (\(after.fetchedAt), \(after.blockID)) ORDER BY fetched_at, id
+            LIMIT \(max(0, limit))
+            """, logger: logger)
+        var spans: [StationBlockSpan] = []
+        for try await (id, sourceID, fetchedAt, first, last, count) in rows.decode(
+            (Int64, String, Int64, Int64, Int64, Int32).self)
+        {
+            spans.append(
+                StationBlockSpan(
+                    position: StationBlockPosition(fetchedAt: fetchedAt, blockID: id), sourceID: sourceID,
+                    firstObservedAt: first, lastObservedAt: last, count: Int(count)))
+        }
+        return spans
+    }
+
     public func stationObservations(sourceID: String, from: Int64, until: Int64) async throws -> [StationObservation] {
         let rows = try await client.query(
             """

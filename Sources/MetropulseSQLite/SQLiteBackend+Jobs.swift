@@ -146,6 +146,22 @@ extension SQLiteBackend: AggregateStore {
         }
     }
 
+    public func stationBlockSpans(after: StationBlockPosition, limit: Int) async throws -> [StationBlockSpan] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, source_id, fetched_at, first_observed_at, last_observed_at, count FROM station_blocks
+                    WHERE (fetched_at, id) > (?, ?) ORDER BY fetched_at, id LIMIT ?
+                    """, arguments: [after.fetchedAt, after.blockID, max(0, limit)]
+            ).map { row in
+                StationBlockSpan(
+                    position: StationBlockPosition(fetchedAt: row[2], blockID: row[0]), sourceID: row[1],
+                    firstObservedAt: row[3], lastObservedAt: row[4], count: row[5])
+            }
+        }
+    }
+
     public func stationObservations(sourceID: String, from: Int64, until: Int64) async throws -> [StationObservation] {
         try await pool.read { db in
             let rows = try Row.fetchCursor(

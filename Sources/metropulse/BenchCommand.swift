@@ -11,6 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
         subcommands: [
             Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
+            Analytics.self,
         ])
 
     struct Parse: ParsableCommand {
@@ -40,6 +41,26 @@ struct BenchCommand: AsyncParsableCommand {
             let benchmark = ParseBenchmark(
                 fixtures: root, script: script, python: python, seconds: max(0.5, seconds), only: Set(only))
             print(try benchmark.run())
+        }
+    }
+
+    struct Analytics: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The full refresh_hourly over a Paris-size history against a plain SQL GROUP BY, and one incremental cycle (SQLite)."
+        )
+
+        @Option(help: "Stations in the generated history.")
+        var stations = 1_500
+
+        @Option(help: "Days of one snapshot a minute.")
+        var days = 7
+
+        @Option(help: "Where to create the throwaway database.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            print(try await AnalyticsBenchmark(stations: stations, days: days, directory: directory).run())
         }
     }
 

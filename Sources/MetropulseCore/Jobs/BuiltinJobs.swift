@@ -80,7 +80,9 @@ public struct StoreHealthJob: Job {
 public struct RefreshHourlyJob: Job {
     public static let lookbackMillis: Int64 = 5 * 60_000
     /// Raw blocks per read.
-    public static let pageSize = 200
+    public static let pageSize = 1_000
+    /// A block whose observations span more hours than this is decoded to find its hours.
+    static let spanHoursLimit: Int64 = 48
     /// Hours recomputed per read of the raw history.
     public static let hoursPerChunk = 6
     /// A block fetched longer ago than this no longer holds the watermark back for an hour not
@@ -110,23 +112,42 @@ public struct RefreshHourlyJob: Job {
         let currentHour = StationHours.hour(of: context.now)
         var holdBack: Int64?
         var read = 0
+        func touch(_ hour: Int64, sourceID: String, fetchedAt: Int64) {
+            if hour < currentHour {
+                touched[sourceID, default: []].insert(hour)
+            } else if context.now - fetchedAt < Self.holdBackLimitMillis {
+                holdBack = min(holdBack ?? .max, fetchedAt)
+            }
+        }
         while true {
             try Task.checkCancellation()
-            let blocks = try await store.stationBlocks(after: position, limit: Self.pageSize)
-            for block in blocks {
-                read += block.observations.count
-                for observation in block.observations {
-                    for hour in StationHours.hoursTouched(by: observation.observedAt) {
-                        if hour < currentHour {
-                            touched[block.sourceID, default: []].insert(hour)
-                        } else if context.now - block.position.fetchedAt < Self.holdBackLimitMillis {
-                            holdBack = min(holdBack ?? .max, block.position.fetchedAt)
+            // Spans only: the blocks are decoded once, when their hours are recomputed.
+            let spans = try await store.stationBlockSpans(after: position, limit: Self.pageSize)
+            for span in spans {
+                read += span.count
+                let fetchedAt = span.position.fetchedAt
+                let (last, overflow) = span.lastObservedAt.addingReportingOverflow(StationHours.maxHoldMillis)
+                let first = StationHours.hour(of: span.firstObservedAt)
+                let through = StationHours.hour(of: overflow ? span.lastObservedAt : last)
+                let width = through.subtractingReportingOverflow(first)
+                if !width.overflow, width.partialValue <= Self.spanHoursLimit * StationHours.hourMillis {
+                    for hour in stride(from: first, through: through, by: Int(StationHours.hourMillis)) {
+                        touch(hour, sourceID: span.sourceID, fetchedAt: fetchedAt)
+                    }
+                } else {
+                    // A block spanning days (a station reporting a time long past): its own hours only.
+                    let before = StationBlockPosition(fetchedAt: fetchedAt, blockID: span.position.blockID - 1)
+                    for block in try await store.stationBlocks(after: before, limit: 1) {
+                        for observation in block.observations {
+                            for hour in StationHours.hoursTouched(by: observation.observedAt) {
+                                touch(hour, sourceID: block.sourceID, fetchedAt: fetchedAt)
+                            }
                         }
                     }
                 }
-                newest = max(newest ?? .min, block.position.fetchedAt)
+                newest = max(newest ?? .min, fetchedAt)
             }
-            guard let last = blocks.last, blocks.count == Self.pageSize else { break }
+            guard let last = spans.last, spans.count == Self.pageSize else { break }
             position = last.position
         }
         var written = 0

@@ -129,6 +129,8 @@ public protocol AggregateStore: Sendable {
     /// Raw station blocks in fetch order, after `after` (fetch time, then block id), at most
     /// `limit`: the aggregates' incremental input.
     func stationBlocks(after: StationBlockPosition, limit: Int) async throws -> [StationBlockRead]
+    /// The same blocks' spans (feed times of their first and last observation) without decoding them.
+    func stationBlockSpans(after: StationBlockPosition, limit: Int) async throws -> [StationBlockSpan]
     /// One source's raw observations with `from <= observedAt < until`, in time order.
     func stationObservations(sourceID: String, from: Int64, until: Int64) async throws -> [StationObservation]
     /// Replaces one source's rows of these hours (hour starts, epoch ms) with `rows`, in one
@@ -177,6 +179,25 @@ public struct StationBlockPosition: Sendable, Hashable, Comparable {
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
         (lhs.fetchedAt, lhs.blockID) < (rhs.fetchedAt, rhs.blockID)
+    }
+}
+
+/// A raw block's place, source and the feed times it spans.
+public struct StationBlockSpan: Sendable, Hashable {
+    public var position: StationBlockPosition
+    public var sourceID: String
+    public var firstObservedAt: Int64
+    public var lastObservedAt: Int64
+    public var count: Int
+
+    public init(
+        position: StationBlockPosition, sourceID: String, firstObservedAt: Int64, lastObservedAt: Int64, count: Int
+    ) {
+        self.position = position
+        self.sourceID = sourceID
+        self.firstObservedAt = firstObservedAt
+        self.lastObservedAt = lastObservedAt
+        self.count = count
     }
 }
 
