@@ -59,8 +59,18 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Where to create the throwaway database.")
         var directory = FileManager.default.temporaryDirectory.path
 
+        @Option(
+            help: ArgumentHelp(
+                "Measure on this PostgreSQL database instead of SQLite (a scratch schema, dropped after).",
+                valueName: "postgres-url"))
+        var postgres: String?
+
         func run() async throws {
-            print(try await AnalyticsBenchmark(stations: stations, days: days, directory: directory).run())
+            print(
+                try await AnalyticsBenchmark(
+                    stations: stations, days: days, directory: directory, postgresURL: postgres
+                )
+                .run())
         }
     }
 
