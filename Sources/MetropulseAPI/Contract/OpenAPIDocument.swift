@@ -186,7 +186,7 @@ package enum OpenAPIDocument {
                     schema: ["type": "string", "minLength": 1], required: true),
                 .choice("by", "empty (the default), full or turnover.", StationRank.Order.allCases.map(\.rawValue)),
                 .limit(default: 20, max: 10_000),
-            ], success: (200, .json(StationBoard.Ranking.self))),
+            ], success: (200, .json(StationBoard.Ranking.self)), errors: [404: "Unknown source."]),
         // Transit
         Op(
             method: .get, path: "/api/lines", summary: "Every line with its traffic status.", tag: "transit",

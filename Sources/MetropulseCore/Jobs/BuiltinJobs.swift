@@ -95,7 +95,7 @@ public struct RefreshHourlyJob: Job {
         JobDescription(
             id: "refresh_hourly", title: "Hourly aggregates",
             summary:
-                "Per station and hour: mean, min and max of bikes, e-bikes and docks, occupancy, minutes empty, full and closed, observations. Reads only the raw blocks fetched since its watermark and rewrites the hours they touch.",
+                "Per station and hour: mean, min and max of bikes, e-bikes and docks, occupancy, minutes empty, full and closed, bikes taken and returned, observations. Reads only the raw blocks fetched since its watermark and rewrites the hours they touch; an hour is written once it has ended.",
             dependsOn: ["check_store_health"], timeoutMillis: 30 * 60_000, maxAttempts: 3, retryDelayMillis: 10_000)
     }
 
