@@ -25,7 +25,8 @@ struct JobsCommand: AsyncParsableCommand {
     ) async throws -> T {
         let configuration = try options.load()
         let logger = options.bootstrapLogging(configuration, toStandardError: true)
-        let backend = try StorageBackend.make(configuration.database, logger: logger)
+        // The configured queue too (Kafka when set), so a task or a check reaches the real one.
+        let backend = try StorageBackend.make(configuration, clientID: "metropulse-cli", logger: logger)
         defer { try? backend.close() }
         try await backend.prepare()
         return try await backend.whileRunning { backend in try await body(backend, logger) }

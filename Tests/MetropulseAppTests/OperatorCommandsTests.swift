@@ -58,3 +58,54 @@ struct OperatorCommandsTests {
         #expect(summary.output.contains("tasks: queued 0"))
     }
 }
+
+/// `metropulse jobs` and `metropulse tasks replay` against a real SQLite file.
+@Suite("Operator commands: jobs and task replay")
+struct JobAndReplayCommandsTests {
+    @Test("jobs: run one here, pause, list; tasks replay by job id and by source, dry or not")
+    func jobsAndReplay() async throws {
+        let path = try temporaryFolder() + "/m.sqlite"
+        let store = try SQLiteBackend(path: path)
+        let now = WallClock.system.nowMillis
+        for (index, status) in [TaskRunStatus.failed, .succeeded].enumerated() {
+            let id = "demo-bikes@\(now - 60_000 * Int64(2 - index))"
+            try await store.write([
+                RunResult(
+                    run: TaskRun(
+                        id: "\(id)#1", jobID: id, taskID: nil, sourceID: "demo-bikes", attempt: 1, workerID: "w",
+                        status: status, startedAt: now - 1_000, finishedAt: now - 900, entityCount: 0),
+                    observations: ObservationBatch(), outcome: nil)
+            ])
+        }
+        try store.close()
+        let run = OperatorCommandsTests.run
+
+        let here = try await run(["jobs", "run", "check_store_health", "--here", "--database-path", path])
+        #expect(here.status == 0 && here.output.contains("succeeded manual"))
+        #expect(try await run(["jobs", "pause", "refresh_hourly", "--database-path", path]).status == 0)
+        let list = try await run(["jobs", "list", "--database-path", path])
+        #expect(list.output.contains("refresh_hourly (after check_store_health)  PAUSED"))
+        #expect(list.output.contains("11 sources' states read") || list.output.contains("states read"))
+        let unknown = try await run(["jobs", "runs", "nope", "--database-path", path])
+        #expect(unknown.status != 0 && unknown.output.contains("unknown job 'nope'"))
+
+        let failedJob = "demo-bikes@\(now - 120_000)"
+        let dry = try await run([
+            "tasks", "replay", "--source", "demo-bikes", "--since", "1h", "--status", "failed", "--dry-run",
+            "--database-path", path,
+        ])
+        #expect(dry.status == 0 && dry.output.contains("would queue \(failedJob)~replay-"))
+        #expect(dry.output.contains("1 task would be queued"))
+        let replayed = try await run(["tasks", "replay", failedJob, "nope@1", "--database-path", path])
+        #expect(replayed.output.contains("queued \(failedJob)~replay-"))
+        #expect(replayed.output.contains("no run of nope@1 is on record"))
+        let both = try await run(["tasks", "replay", failedJob, "--source", "demo-bikes", "--database-path", path])
+        #expect(both.status != 0)
+
+        let reopened = try SQLiteBackend(path: path)
+        defer { try? reopened.close() }
+        let queued = try await reopened.tasks(state: nil, limit: 100).map(\.jobID)
+        #expect(queued.count == 1 && queued[0].hasPrefix("\(failedJob)~replay-"))
+        #expect(try await reopened.jobStates().first { $0.jobID == "refresh_hourly" }?.paused == true)
+    }
+}
