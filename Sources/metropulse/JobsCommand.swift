@@ -103,8 +103,10 @@ struct JobsCommand: AsyncParsableCommand {
             let run = try await JobsCommand.withBackend(options) { backend, logger -> JobRun? in
                 let now = WallClock.system.nowMillis
                 if here {
+                    // Every job in the runner: a job's dependencies must be known to it (they are not run).
                     let runner = try JobRunner(
-                        jobs: [job], store: backend.store, queue: backend.queue, clock: .system, logger: logger)
+                        jobs: BuiltinJobs.all(), store: backend.store, queue: backend.queue, clock: .system,
+                        logger: logger)
                     return await runner.execute(job, cycle: now, trigger: .manual, requestedBy: "command line")
                 }
                 try await backend.store.requestJobRun(job.description.id, at: now, by: "command line")

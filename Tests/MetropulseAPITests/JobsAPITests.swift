@@ -33,7 +33,11 @@ struct JobsAPITests {
         try await api.store.recordJobRun(run)
         try await api.test { client in
             let list = try await client.get("/api/jobs", as: JobBoard.JobList.self)
-            #expect(list.jobs.map(\.id).prefix(3) == ["check_queue_health", "check_store_health", "refresh_hourly"])
+            #expect(
+                list.jobs.map(\.id) == [
+                    "check_queue_health", "check_store_health", "refresh_hourly", "refresh_daily",
+                    "compute_station_ranking",
+                ])
             let hourly = try #require(list.jobs.first { $0.id == "refresh_hourly" })
             #expect(hourly.dependsOn == ["check_store_health"] && !hourly.paused)
             #expect(hourly.lastRun?.id == run.id && hourly.lastRun?.durationMs == 1_000)

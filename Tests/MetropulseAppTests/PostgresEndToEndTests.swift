@@ -103,16 +103,21 @@ final class Flag: Sendable {
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
-extension PostgresEndToEndTests {
-    @Test("two schedulers: one leads; when it dies the other takes over")
-    func leaderElection() async throws {
+/// Two schedulers on one fresh PostgreSQL database, each with its own backend and leader election.
+struct TwoSchedulers {
+    let backends: [StorageBackend]
+    let elections: [PostgresLeaderElection]
+    let schedulers: [Scheduler]
+
+    /// One source of `catalog` scheduled every `intervalMillis`.
+    static func make(intervalMillis: Int64) async throws -> TwoSchedulers {
         var database = MetropulseConfiguration().database
-        database.url = try await Self.freshDatabase()
+        database.url = try await PostgresEndToEndTests.freshDatabase()
         let url = try #require(database.url)
         let backends = try (0..<2).map { _ in try StorageBackend.make(database, logger: quietLogger) }
         try await backends[0].prepare()
         let catalog = SourceCatalog([
-            SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:9/x"], intervalMillis: 1_000)
+            SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:9/x"], intervalMillis: intervalMillis)
         ])
         let elections = try (0..<2).map { _ in
             try PostgresLeaderElection(url: url, retryInterval: .milliseconds(200), logger: quietLogger)
@@ -123,6 +128,15 @@ extension PostgresEndToEndTests {
                 configuration: Scheduler.Configuration(schedulerID: "scheduler-\(i)"), leadership: elections[i],
                 logger: quietLogger)
         }
+        return TwoSchedulers(backends: backends, elections: elections, schedulers: schedulers)
+    }
+}
+
+extension PostgresEndToEndTests {
+    @Test("two schedulers: one leads; when it dies the other takes over")
+    func leaderElection() async throws {
+        let pair = try await TwoSchedulers.make(intervalMillis: 1_000)
+        let (backends, elections, schedulers) = (pair.backends, pair.elections, pair.schedulers)
         let pools = backends.map { (backend: StorageBackend) in
             ServiceGroup(services: backend.services, logger: quietLogger)
         }

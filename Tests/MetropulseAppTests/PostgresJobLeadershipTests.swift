@@ -10,23 +10,8 @@ import Testing
 extension PostgresEndToEndTests {
     @Test("two schedulers with job runners: each cycle's job runs once, by the leader; the standby takes over")
     func jobsRunOnce() async throws {
-        var database = MetropulseConfiguration().database
-        database.url = try await Self.freshDatabase()
-        let url = try #require(database.url)
-        let backends = try (0..<2).map { _ in try StorageBackend.make(database, logger: quietLogger) }
-        try await backends[0].prepare()
-        let catalog = SourceCatalog([
-            SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:9/x"], intervalMillis: 60_000)
-        ])
-        let elections = try (0..<2).map { _ in
-            try PostgresLeaderElection(url: url, retryInterval: .milliseconds(200), logger: quietLogger)
-        }
-        let schedulers = (0..<2).map { i in
-            Scheduler(
-                catalog: catalog, queue: backends[i].queue, store: backends[i].store,
-                configuration: Scheduler.Configuration(schedulerID: "scheduler-\(i)"), leadership: elections[i],
-                logger: quietLogger)
-        }
+        let pair = try await TwoSchedulers.make(intervalMillis: 60_000)
+        let (backends, elections, schedulers) = (pair.backends, pair.elections, pair.schedulers)
         // Both runners' jobs append to one list: who ran, in order.
         let shared = CountingList()
         let runners = try (0..<2).map { i in
@@ -74,7 +59,7 @@ extension PostgresEndToEndTests {
 }
 
 /// One list of executions shared by the counting jobs of several runners: which runner, and the
-/// cycle (the 1 s slot the run started in; a cycle's jobs start within its first 100 ms).
+/// cycle it ran for.
 final class CountingList: Sendable {
     private let executions = Mutex<[(runner: Int, cycle: Int64)]>([])
 
@@ -82,7 +67,7 @@ final class CountingList: Sendable {
 
     func job(runner: Int) -> any Job { SharedCountingJob(runner: runner, list: self) }
 
-    func append(_ runner: Int, at now: Int64) { executions.withLock { $0.append((runner, now - now % 1_000)) } }
+    func append(_ runner: Int, cycle: Int64) { executions.withLock { $0.append((runner, cycle)) } }
 }
 
 struct SharedCountingJob: Job {
@@ -91,7 +76,7 @@ struct SharedCountingJob: Job {
     let list: CountingList
 
     func run(_ context: JobContext) async throws -> JobResult {
-        list.append(runner, at: context.now)
+        list.append(runner, cycle: context.cycle)
         return JobResult(rowsWritten: 1)
     }
 }

@@ -32,6 +32,8 @@ public struct JobDescription: Sendable, Hashable, Codable {
 /// What one run of a job sees: the store (never the feeds), the queue, its own watermark.
 public struct JobContext: Sendable {
     public var jobID: String
+    /// The cycle the run belongs to (its slot, or the request's time for a manual run).
+    public var cycle: Int64
     public var now: Int64
     /// The watermark its last successful run saved.
     public var watermark: Int64?
@@ -39,10 +41,13 @@ public struct JobContext: Sendable {
     public var queue: any WorkQueue
     public var logger: Logger
 
+    /// `cycle` defaults to `now` (a run outside the runner's cycles).
     public init(
-        jobID: String, now: Int64, watermark: Int64?, store: any Store, queue: any WorkQueue, logger: Logger
+        jobID: String, cycle: Int64? = nil, now: Int64, watermark: Int64?, store: any Store, queue: any WorkQueue,
+        logger: Logger
     ) {
         self.jobID = jobID
+        self.cycle = cycle ?? now
         self.now = now
         self.watermark = watermark
         self.store = store

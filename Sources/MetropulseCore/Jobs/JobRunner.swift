@@ -148,6 +148,8 @@ public final class JobRunner: Service, Sendable {
     @discardableResult
     public func execute(_ job: any Job, cycle: Int64, trigger: JobTrigger, requestedBy: String?) async -> JobRun {
         let description = job.description
+        // Read once: only a successful attempt moves it, and that ends the loop.
+        let watermark = (try? await store.jobStates())?.first { $0.jobID == description.id }?.watermark
         var attempt = 1
         while true {
             let started = clock.nowMillis
@@ -155,9 +157,8 @@ public final class JobRunner: Service, Sendable {
                 jobID: description.id, cycle: cycle, trigger: trigger, attempt: attempt, status: .running,
                 startedAt: started, requestedBy: requestedBy)
             await record(run, final: false)
-            let watermark = (try? await store.jobStates())?.first { $0.jobID == description.id }?.watermark
             let context = JobContext(
-                jobID: description.id, now: started, watermark: watermark, store: store, queue: queue,
+                jobID: description.id, cycle: cycle, now: started, watermark: watermark, store: store, queue: queue,
                 logger: logger)
             do {
                 let result = try await withDeadline(.milliseconds(description.timeoutMillis)) {
