@@ -56,23 +56,29 @@ extension PostgresBackend: Store {
         write.storeLatest(in: cache)
     }
 
-    private func runs(_ rows: PostgresRowSequence) async throws -> [TaskRun] {
+    static let runColumns = """
+        id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url, http_status,
+        bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message, rejections
+        """
+
+    func runs(_ rows: PostgresRowSequence) async throws -> [TaskRun] {
         var runs: [TaskRun] = []
         for try await row in rows {
             let r = row.makeRandomAccess()
-            runs.append(
-                TaskRun(
-                    id: try r[0].decode(String.self), jobID: try r[1].decode(String.self),
-                    taskID: try r[2].decode(Int64?.self), sourceID: try r[3].decode(String.self),
-                    attempt: try r[4].decode(Int.self), workerID: try r[5].decode(String.self),
-                    status: TaskRunStatus(rawValue: try r[6].decode(String.self)) ?? .failed,
-                    startedAt: try r[7].decode(Int64.self), finishedAt: try r[8].decode(Int64.self),
-                    url: try r[9].decode(String?.self), httpStatus: try r[10].decode(Int?.self),
-                    bytes: try r[11].decode(Int?.self), entityCount: try r[12].decode(Int.self),
-                    rejectedCount: try r[13].decode(Int.self), contentHash: try r[14].decode(String?.self),
-                    feedTimestamp: try r[15].decode(Int64?.self),
-                    errorKind: FetchErrorKind.stored(try r[16].decode(String?.self)),
-                    errorMessage: try r[17].decode(String?.self)))
+            var run = TaskRun(
+                id: try r[0].decode(String.self), jobID: try r[1].decode(String.self),
+                taskID: try r[2].decode(Int64?.self), sourceID: try r[3].decode(String.self),
+                attempt: try r[4].decode(Int.self), workerID: try r[5].decode(String.self),
+                status: TaskRunStatus(rawValue: try r[6].decode(String.self)) ?? .failed,
+                startedAt: try r[7].decode(Int64.self), finishedAt: try r[8].decode(Int64.self),
+                url: try r[9].decode(String?.self), httpStatus: try r[10].decode(Int?.self),
+                bytes: try r[11].decode(Int?.self), entityCount: try r[12].decode(Int.self),
+                rejectedCount: try r[13].decode(Int.self), contentHash: try r[14].decode(String?.self),
+                feedTimestamp: try r[15].decode(Int64?.self),
+                errorKind: FetchErrorKind.stored(try r[16].decode(String?.self)),
+                errorMessage: try r[17].decode(String?.self))
+            run.rejections = RejectionsColumn.decode(try r[18].decode(String?.self))
+            runs.append(run)
         }
         return runs
     }
@@ -82,9 +88,7 @@ extension PostgresBackend: Store {
         return try await runs(
             try await client.query(
                 """
-                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url,
-                    http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind,
-                    error_message
+                SELECT \(unescaped: Self.runColumns)
                 FROM task_runs
                 WHERE (\(status)::text IS NULL OR status = \(status))
                     AND (\(query.sourceID)::text IS NULL OR source_id = \(query.sourceID))
@@ -98,9 +102,7 @@ extension PostgresBackend: Store {
         try await runs(
             try await client.query(
                 """
-                SELECT id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url,
-                    http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind,
-                    error_message
+                SELECT \(unescaped: Self.runColumns)
                 FROM task_runs WHERE id = \(id)
                 """, logger: logger)
         ).first

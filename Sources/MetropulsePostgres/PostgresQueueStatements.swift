@@ -205,7 +205,7 @@ struct RunColumns: ArrayColumns {
     static let types: [PostgresDataType] = [
         .textArray, .textArray, .int8Array, .textArray, .int8Array, .textArray, .textArray, .int8Array,
         .int8Array, .int8Array, .textArray, .int8Array, .int8Array, .int8Array, .int8Array, .textArray,
-        .int8Array, .textArray, .textArray, .int8Array, .int8Array,
+        .int8Array, .textArray, .textArray, .textArray, .int8Array, .int8Array,
     ]
 
     /// The insert, its parameters from `$first`; the statement must have an `applied` (id,
@@ -213,7 +213,8 @@ struct RunColumns: ArrayColumns {
     static func insert(from first: Int) -> String {
         let columns = """
             id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, duration_ms, url,
-                http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message
+                http_status, bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message,
+                rejections
             """
         return """
             INSERT INTO task_runs (\(columns))
@@ -259,6 +260,7 @@ struct RunColumns: ArrayColumns {
         try column(runs.map(\.feedTimestamp), to: &bindings)
         try column(runs.map(\.errorKind?.rawValue), to: &bindings)
         try column(runs.map(\.errorMessage), to: &bindings)
+        try column(runs.map { RejectionsColumn.encode($0.rejections) }, to: &bindings)
         try column(fences.map { $0?.taskID }, to: &bindings)
         try column(fences.map { $0.map { Int64($0.attempt) } }, to: &bindings)
     }

@@ -444,6 +444,28 @@ enum PostgresSchema {
                 "CREATE INDEX station_blocks_fetched ON station_blocks (fetched_at, id)",
             ]
         ),
+        (
+            "v13-rejections-and-quality",
+            [
+                // Each run's rejections (entity and reason, JSON, bounded), and the data-quality
+                // results of `data_quality_check`.
+                "ALTER TABLE task_runs ADD COLUMN rejections TEXT",
+                """
+                CREATE TABLE quality_results (
+                    at BIGINT NOT NULL,
+                    check_name TEXT NOT NULL,
+                    source_id TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    total INTEGER NOT NULL,
+                    detail TEXT NOT NULL,
+                    samples TEXT NOT NULL,
+                    PRIMARY KEY (check_name, source_id, at)
+                )
+                """,
+                "CREATE INDEX quality_results_at ON quality_results (at)",
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

@@ -43,13 +43,14 @@ extension SQLiteBackend: Store {
             sql: """
                 INSERT OR REPLACE INTO task_runs (id, job_id, task_id, source_id, attempt, worker_id, status,
                     started_at, finished_at, duration_ms, url, http_status, bytes, entity_count, rejected_count,
-                    content_hash, feed_timestamp, error_kind, error_message)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    content_hash, feed_timestamp, error_kind, error_message, rejections)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             run.id, run.jobID, run.taskID, run.sourceID, run.attempt, run.workerID, run.status.rawValue,
             run.startedAt, run.finishedAt, run.durationMillis, run.url, run.httpStatus, run.bytes, run.entityCount,
             run.rejectedCount, run.contentHash, run.feedTimestamp, run.errorKind?.rawValue, run.errorMessage,
+            RejectionsColumn.encode(run.rejections),
         ])
     }
 
@@ -77,18 +78,20 @@ extension SQLiteBackend: Store {
         }
     }
 
-    private static let runColumns = """
+    static let runColumns = """
         id, job_id, task_id, source_id, attempt, worker_id, status, started_at, finished_at, url, http_status,
-        bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message
+        bytes, entity_count, rejected_count, content_hash, feed_timestamp, error_kind, error_message, rejections
         """
 
-    private static func taskRun(_ row: Row) -> TaskRun {
-        TaskRun(
+    static func taskRun(_ row: Row) -> TaskRun {
+        var run = TaskRun(
             id: row[0], jobID: row[1], taskID: row[2], sourceID: row[3], attempt: row[4], workerID: row[5],
             status: TaskRunStatus(rawValue: row[6]) ?? .failed, startedAt: row[7], finishedAt: row[8], url: row[9],
             httpStatus: row[10], bytes: row[11], entityCount: row[12], rejectedCount: row[13], contentHash: row[14],
             feedTimestamp: row[15], errorKind: FetchErrorKind.stored(row[16] as String?),
             errorMessage: row[17])
+        run.rejections = RejectionsColumn.decode(row[18])
+        return run
     }
 
     public func taskRuns(_ query: TaskRunQuery) async throws -> [TaskRun] {

@@ -378,6 +378,26 @@ enum SQLiteSchema {
                     CREATE INDEX station_blocks_fetched ON station_blocks(fetched_at, id);
                     """)
         }
+        migrator.registerMigration("v11-rejections-and-quality") { db in
+            // Each run's rejections (entity and reason, JSON, bounded), and the data-quality
+            // results of `data_quality_check`.
+            try db.execute(
+                sql: """
+                    ALTER TABLE task_runs ADD COLUMN rejections TEXT;
+                    CREATE TABLE quality_results (
+                        at INTEGER NOT NULL,
+                        check_name TEXT NOT NULL,
+                        source_id TEXT NOT NULL,
+                        severity TEXT NOT NULL,
+                        count INTEGER NOT NULL,
+                        total INTEGER NOT NULL,
+                        detail TEXT NOT NULL,
+                        samples TEXT NOT NULL,
+                        PRIMARY KEY (check_name, source_id, at)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX quality_results_at ON quality_results(at);
+                    """)
+        }
         return migrator
     }
 }

@@ -26,6 +26,7 @@ struct ConsolePages: Sendable {
         router.get("admin/logs", use: logsPage)
         router.get("admin/jobs", use: jobsPage)
         router.get("admin/jobs/:job/runs/:run", use: jobRunPage)
+        router.get("admin/quality", use: qualityPage)
     }
 
     // MARK: Sign-in
@@ -419,7 +420,12 @@ struct ConsolePages: Sendable {
             }
             let maxAttempts = environment.catalog.source(id: run.sourceID)?.maxAttempts
             let json = String(
-                decoding: try APIRequestContext.jsonEncoder().encode(dto.runs.first { $0.id == run.id }), as: UTF8.self)
+                decoding: try APIRequestContext.jsonEncoder().encode(
+                    try await OperationsBoard(environment).taskRun(id: id)),
+                as: UTF8.self)
+            let rejections: [[String: Any]] = run.rejections.map {
+                ["entity": $0.entity, "reason": $0.reason, "kept": !$0.isEntityRejected, "field": $0.field ?? ""]
+            }
             return [
                 "id": run.id, "job": run.jobID, "task": run.taskID.map(String.init) ?? "—", "source": run.sourceID,
                 "status": run.status.rawValue, "attempt": run.attempt,
@@ -433,6 +439,7 @@ struct ConsolePages: Sendable {
                 "errorKind": run.errorKind?.rawValue ?? "", "errorMessage": run.errorMessage ?? "",
                 "hasError": run.errorMessage != nil || run.errorKind != nil, "attempts": attempts,
                 "json": json, "sourceRunsURL": "/admin/orchestrator?source=\(pathPart(run.sourceID))&window=24h",
+                "rejections": rejections, "hasRejections": !rejections.isEmpty, "rejectionsShown": rejections.count,
             ]
         }
     }
@@ -549,6 +556,61 @@ struct ConsolePages: Sendable {
             return pages.fragment("jobs-grid", grid, request: request)
         }
         return await pages.page("jobs", title: "Jobs", request, build)
+    }
+
+    // MARK: Quality
+
+    @Sendable func qualityPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        if case .failure(let redirect) = requireSession(request) { return redirect }
+        let check = request.uri.queryParameters.get("check").map { String($0) }
+        let source = request.uri.queryParameters.get("source").map { String($0) }
+        return await pages.page("quality", title: "Data quality", request) {
+            let board = QualityBoard(environment)
+            let overview = try await board.overview(source: nil)
+            let titles = Dictionary(uniqueKeysWithValues: overview.checks.map { ($0.id, $0.title) })
+            let results: [[String: Any]] = overview.latest.map { r in
+                [
+                    "check": r.check, "title": titles[r.check] ?? r.check, "source": r.source,
+                    "status": r.status, "failed": r.status == "failed", "severity": r.severity,
+                    "badge": r.status == "passed"
+                        ? "succeeded"
+                        : (r.severity == "info" ? "info" : (r.severity == "critical" ? "failed" : "retrying")),
+                    "label": r.status == "passed" ? "passed" : r.severity, "count": r.count, "total": r.total,
+                    "detail": r.detail, "samples": r.samples, "hasSamples": !r.samples.isEmpty,
+                    "historyHref": "/admin/quality?check=\(pathPart(r.check))&source=\(pathPart(r.source))#history",
+                    "at": Timestamp.parse(r.at) ?? 0,
+                ]
+            }
+            let reasons: [[String: Any]] = overview.rejections.map {
+                [
+                    "source": $0.source, "reason": $0.reason, "kept": $0.outcome == "kept", "count": $0.count,
+                    "examples": $0.examples.joined(separator: ", "),
+                ]
+            }
+            var page: [String: Any] = [
+                "results": results, "hasResults": !results.isEmpty, "reasons": reasons,
+                "failing": results.filter { $0["failed"] as? Bool == true },
+                "passing": results.filter { $0["failed"] as? Bool != true },
+                "hasFailing": results.contains { $0["failed"] as? Bool == true },
+                "hasPassing": overview.passed > 0, "hasReasons": !reasons.isEmpty,
+                "critical": overview.failing["critical"] ?? 0, "warning": overview.failing["warning"] ?? 0,
+                "info": overview.failing["info"] ?? 0, "passed": overview.passed,
+                "checkedAt": overview.checkedAt.flatMap(Timestamp.parse) ?? 0, "hasChecked": overview.checkedAt != nil,
+            ]
+            if let check, let source {
+                let history = try await board.history(QualityQuery(check: check, sourceID: source, limit: 288))
+                page["history"] = history.results.map { r -> [String: Any] in
+                    [
+                        "at": Timestamp.parse(r.at) ?? 0, "status": r.status,
+                        "badge": r.status == "passed" ? "succeeded" : "retrying", "count": r.count, "total": r.total,
+                        "detail": r.detail,
+                    ]
+                }
+                page["hasHistory"] = true
+                page["historyTitle"] = "\(titles[check] ?? check) · \(source)"
+            }
+            return page
+        }
     }
 
     @Sendable func jobRunPage(_ request: Request, context: APIRequestContext) async throws -> Response {

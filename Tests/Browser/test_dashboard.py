@@ -112,7 +112,8 @@ class Pages:
 
     @staticmethod
     def admin_paths():
-        paths = ["/admin/orchestrator", "/admin/sources", "/admin/jobs", "/admin/logs", "/admin/sign-in"]
+        paths = ["/admin/orchestrator", "/admin/sources", "/admin/jobs", "/admin/quality", "/admin/logs",
+                 "/admin/sign-in"]
         _, runs = api("/api/system/task-runs?limit=1")
         if runs["runs"]:
             paths.append(f"/admin/runs/{urllib.request.quote(runs['runs'][0]['id'], safe='')}")
@@ -318,6 +319,23 @@ class DashboardTests(unittest.TestCase):
         d.get(BASE + f"/admin/jobs/{job}/runs/{run_id}")
         settle(d)
         self.assertIn("manual", d.find_element(By.TAG_NAME, "main").text)
+        self.assertEqual(problems(d), [])
+
+    def test_quality_page_lists_every_latest_result(self):
+        d = self.driver
+        job = "data_quality_check"
+        runs = lambda: api(f"/api/jobs/{job}/runs?limit=500")[1]["runs"]
+        before = {r["id"] for r in runs()}
+        api(f"/api/jobs/{job}/run", method="POST")
+        wait_for(lambda: [r for r in runs() if r["id"] not in before and r["status"] == "succeeded"], 40,
+                 message="a manual data_quality_check run")
+        sign_in(d, "/admin/quality")
+        settle(d)
+        latest = api("/api/quality")[1]["latest"]
+        self.assertGreater(len(latest), 0)
+        rows = d.execute_script("return [...document.querySelectorAll('tr[data-check]')].map(r => r.dataset.status)")
+        self.assertEqual(len(rows), len(latest), "one row per check and source")
+        self.assertEqual(rows.count("failed"), sum(1 for r in latest if r["status"] == "failed"))
         self.assertEqual(problems(d), [])
 
     def test_console_scale_and_command_answers(self):

@@ -36,7 +36,7 @@ struct JobsAPITests {
             #expect(
                 list.jobs.map(\.id) == [
                     "check_queue_health", "check_store_health", "refresh_hourly", "refresh_daily",
-                    "compute_station_ranking",
+                    "compute_station_ranking", "data_quality_check",
                 ])
             let hourly = try #require(list.jobs.first { $0.id == "refresh_hourly" })
             #expect(hourly.dependsOn == ["check_store_health"] && !hourly.paused)

@@ -179,9 +179,15 @@ struct GBFSParserTests {
         #expect(
             broken.rejected == [
                 Rejection(
-                    entity: "987fd100-b822-4347-86a4-b3eef8ca8b53", reason: "last_reported -1 is not a valid time")
+                    entity: "987fd100-b822-4347-86a4-b3eef8ca8b53", reason: "last_reported -1 is not a valid time",
+                    field: "last_reported")
             ])
-        #expect(broken.vehicles.count == 1)
+        // The vehicle is kept, without the impossible time.
+        #expect(broken.vehicles.count == 2)
+        #expect(
+            broken.vehicles.contains {
+                $0.vehicleID == "987fd100-b822-4347-86a4-b3eef8ca8b53" && $0.lastReported == nil
+            })
 
         let valid = try GBFSParser.vehicleStatus(
             Fixtures.bytes("invalid/gbfs/entur-v2.3-free_bike_status_valid-counterpart.json"))
@@ -207,15 +213,26 @@ struct GBFSParserTests {
 
         let partial = try GBFSParser.stationStatus(
             Array(
-                #"{"last_updated": 10, "data": {"stations": [{"station_id": "a", "num_bikes_available": -2, "num_docks_available": 1, "is_installed": true, "is_renting": true, "is_returning": true}, {"num_bikes_available": 1}, {"station_id": "ok", "num_bikes_available": 3, "num_docks_available": 1, "is_installed": 1, "is_renting": 0, "is_returning": 0}]}}"#
+                #"{"last_updated": 10, "data": {"stations": [{"station_id": "a", "num_bikes_available": -2, "num_docks_available": 1, "is_installed": true, "is_renting": true, "is_returning": true}, {"num_bikes_available": 1}, {"station_id": "ok", "num_bikes_available": 3, "num_docks_available": 1, "is_installed": 1, "is_renting": 0, "is_returning": 0}, {"station_id": "kept", "num_bikes_available": 2, "num_docks_available": -1, "last_reported": -5}]}}"#
                     .utf8), sourceID: "x", catalog: nil, fetchedAt: 0)
-        #expect(partial.stations.map(\.stationID) == ["ok"])
+        #expect(partial.stations.map(\.stationID) == ["ok", "kept"])
         #expect(partial.stations.first?.status == .closed)
         #expect(partial.stations.first?.observedAt == 10_000)
         #expect(
             partial.rejected == [
                 Rejection(entity: "a", reason: "num_bikes_available -2 is negative"),
                 Rejection(entity: "stations[1]", reason: "station_id is missing"),
+                Rejection(entity: "kept", reason: "num_docks_available -1 is negative", field: "num_docks_available"),
+                Rejection(
+                    entity: "kept", reason: "is_installed, is_renting, is_returning missing; taken as true",
+                    field: "is_installed,is_renting,is_returning"),
+                Rejection(
+                    entity: "kept", reason: "last_reported -5 is not a valid time; the feed's time is used",
+                    field: "last_reported"),
             ])
+        // A station with usable counts is kept without the fields that are not.
+        let kept = try #require(partial.stations.last)
+        #expect(kept.bikesAvailable == 2 && kept.docksAvailable == nil && kept.status == .inService)
+        #expect(kept.observedAt == 10_000)
     }
 }

@@ -271,6 +271,12 @@ package enum OpenAPIDocument {
                 .query("source", "Only this source's runs."), .limit(default: 100, max: 10_000),
             ], success: (200, .json(OperationsBoard.TaskRunList.self))),
         Op(
+            method: .get, path: "/api/system/task-runs/{id}",
+            summary:
+                "One task run with its rejections: each entity refused (or kept without a field) and why, the first 50.",
+            tag: "operations", access: .key(.read), parameters: [.path("id", "The run's id.")],
+            success: (200, .json(OperationsBoard.TaskRunDTO.self)), errors: [404: "No such run (or pruned)."]),
+        Op(
             method: .get, path: "/api/system/tasks", summary: "Tasks in the queue.", tag: "operations",
             access: .key(.read),
             parameters: [
@@ -352,6 +358,21 @@ package enum OpenAPIDocument {
             method: .get, path: "/api/jobs/{job}/runs/{run}", summary: "One run of a job.", tag: "jobs",
             access: .key(.read), parameters: [.path("job", "The job's id."), .path("run", "The run's id.")],
             success: (200, .json(JobBoard.RunDetail.self)), errors: [404: "No such job or run."]),
+        Op(
+            method: .get, path: "/api/quality",
+            summary:
+                "The data-quality checks (data_quality_check): the newest result of each check and source, worst first, and the rejections of the last 24 hours grouped by reason.",
+            tag: "jobs", access: .key(.read), parameters: [.query("source", "Only this source's results.")],
+            success: (200, .json(QualityBoard.Overview.self))),
+        Op(
+            method: .get, path: "/api/quality/history",
+            summary: "Past results of the data-quality checks, newest first.",
+            tag: "jobs", access: .key(.read),
+            parameters: [
+                .choice("check", "Only this check's results.", DataQualityJob.Check.allCases.map(\.rawValue)),
+                .query("source", "Only this source's results."), .time("since", "Only results at or after this time."),
+                .time("until", "Only results at or before this time."), .limit(default: 500, max: 10_000),
+            ], success: (200, .json(QualityBoard.History.self))),
         Op(
             method: .post, path: "/api/jobs/{job}/run",
             summary:

@@ -41,6 +41,7 @@ struct SystemController {
         read.get("system/workers/stream", use: workerStream)
         read.get("system/scheduler", use: scheduler)
         read.get("system/task-runs", use: taskRuns)
+        read.get("system/task-runs/{id}", use: taskRun)
         read.get("system/tasks", use: tasks)
         read.get("system/logs", use: logs)
         read.get("system/commands", use: commands)
@@ -104,6 +105,11 @@ struct SystemController {
         let source = request.query("source")
         let limit = try request.intQuery("limit", default: 100, range: 1...10_000)
         return try await board.taskRuns(TaskRunQuery(status: status, sourceID: source, limit: limit))
+    }
+
+    @Sendable func taskRun(_ request: Request, context: APIRequestContext) async throws -> OperationsBoard.TaskRunDTO {
+        let raw = try context.parameters.require("id")
+        return try await board.taskRun(id: raw.removingPercentEncoding ?? raw)
     }
 
     @Sendable func tasks(_ request: Request, context: APIRequestContext) async throws -> OperationsBoard.TaskList {

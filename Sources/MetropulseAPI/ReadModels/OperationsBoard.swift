@@ -86,7 +86,7 @@ package struct OperationsBoard: Sendable {
         package var workers: [WorkerDTO]
     }
 
-    package struct TaskRunDTO: Codable, Sendable {
+    package struct TaskRunDTO: ResponseCodable, Sendable {
         package var id: String
         package var jobId: String
         package var source: String
@@ -105,6 +105,15 @@ package struct OperationsBoard: Sendable {
         package var feedTimestamp: String?
         package var errorKind: String?
         package var errorMessage: String?
+        /// What the run refused or dropped, and why (only in one run's detail).
+        package var rejections: [RejectionDTO]?
+    }
+
+    package struct RejectionDTO: Codable, Sendable {
+        package var entity: String
+        package var reason: String
+        /// The field left out of an entity that was kept; absent when the entity was refused whole.
+        package var field: String?
     }
 
     package struct TaskRunList: ResponseCodable, Sendable {
@@ -210,17 +219,29 @@ package struct OperationsBoard: Sendable {
 
     /// Task runs, newest first.
     package func taskRuns(_ query: TaskRunQuery) async throws -> TaskRunList {
-        let runs = try await store.taskRuns(query).map { run in
-            TaskRunDTO(
-                id: run.id, jobId: run.jobID, source: run.sourceID, attempt: run.attempt, workerId: run.workerID,
-                status: run.status.rawValue, startedAt: Timestamp.iso8601(run.startedAt),
-                finishedAt: Timestamp.iso8601(run.finishedAt), durationMs: run.durationMillis, url: run.url,
-                httpStatus: run.httpStatus, bytes: run.bytes, entityCount: run.entityCount,
-                rejectedCount: run.rejectedCount, contentHash: run.contentHash,
-                feedTimestamp: run.feedTimestamp.map(Timestamp.iso8601), errorKind: run.errorKind?.rawValue,
-                errorMessage: run.errorMessage)
-        }
+        let runs = try await store.taskRuns(query).map { Self.dto($0) }
         return TaskRunList(count: runs.count, runs: runs)
+    }
+
+    /// One task run with its rejections.
+    package func taskRun(id: String) async throws -> TaskRunDTO {
+        guard let run = try await store.taskRun(id: id) else {
+            throw HTTPError(.notFound, message: "no task run '\(id)' (runs are kept for the retention period)")
+        }
+        var dto = Self.dto(run)
+        dto.rejections = run.rejections.map { RejectionDTO(entity: $0.entity, reason: $0.reason, field: $0.field) }
+        return dto
+    }
+
+    package static func dto(_ run: TaskRun) -> TaskRunDTO {
+        TaskRunDTO(
+            id: run.id, jobId: run.jobID, source: run.sourceID, attempt: run.attempt, workerId: run.workerID,
+            status: run.status.rawValue, startedAt: Timestamp.iso8601(run.startedAt),
+            finishedAt: Timestamp.iso8601(run.finishedAt), durationMs: run.durationMillis, url: run.url,
+            httpStatus: run.httpStatus, bytes: run.bytes, entityCount: run.entityCount,
+            rejectedCount: run.rejectedCount, contentHash: run.contentHash,
+            feedTimestamp: run.feedTimestamp.map(Timestamp.iso8601), errorKind: run.errorKind?.rawValue,
+            errorMessage: run.errorMessage)
     }
 
     /// The queue's tasks in a state (or all).

@@ -81,7 +81,9 @@ public enum GBFSParser {
             switch normalize(
                 station, index: index, sourceID: sourceID, catalog: catalog, propulsion: propulsion, feedTime: feedTime)
             {
-            case .accepted(let observation): observations.append(observation)
+            case .accepted(let observation, let notes):
+                observations.append(observation)
+                rejected += notes
             case .rejected(let rejection): rejected.append(rejection)
             }
         }
@@ -106,14 +108,29 @@ public enum GBFSParser {
         guard bikes >= 0 else {
             return .rejected(Rejection(entity: id, reason: "num_bikes_available \(bikes) is negative"))
         }
-        if let docks = s.docks, docks < 0 {
-            return .rejected(Rejection(entity: id, reason: "num_docks_available \(docks) is negative"))
+        // A station whose counts are usable is kept without the field that is not; what was
+        // dropped is said in the run's rejections.
+        var notes: [Rejection] = []
+        var docks = s.docks
+        if let value = docks, value < 0 {
+            notes.append(
+                Rejection(entity: id, reason: "num_docks_available \(value) is negative", field: "num_docks_available"))
+            docks = nil
         }
-        guard let installed = s.isInstalled, let renting = s.isRenting, let returning = s.isReturning else {
-            return .rejected(Rejection(entity: id, reason: "is_installed, is_renting or is_returning is missing"))
+        let missing = [("is_installed", s.isInstalled), ("is_renting", s.isRenting), ("is_returning", s.isReturning)]
+            .filter { $0.1 == nil }.map(\.0)
+        if !missing.isEmpty {
+            notes.append(
+                Rejection(
+                    entity: id, reason: "\(missing.joined(separator: ", ")) missing; taken as true",
+                    field: missing.joined(separator: ",")))
         }
-        if let reported = s.lastReported, reported < 0 {
-            return .rejected(Rejection(entity: id, reason: "last_reported \(reported / 1000) is not a valid time"))
+        let (installed, renting, returning) = (s.isInstalled ?? true, s.isRenting ?? true, s.isReturning ?? true)
+        if let value = s.unreadableLastReported {
+            notes.append(
+                Rejection(
+                    entity: id, reason: "last_reported \(value) is not a valid time; the feed's time is used",
+                    field: "last_reported"))
         }
         var mechanical = s.mechanical
         var ebike = s.ebike
@@ -135,12 +152,13 @@ public enum GBFSParser {
                 sourceID: sourceID, stationID: id, code: details?.code ?? s.stationCode, name: details?.name,
                 latitude: details?.latitude, longitude: details?.longitude, capacity: details?.capacity,
                 bikesAvailable: bikes, mechanicalAvailable: mechanical, ebikesAvailable: ebike,
-                docksAvailable: s.docks, isInstalled: installed, isRenting: renting, isReturning: returning,
-                observedAt: observedAt))
+                docksAvailable: docks, isInstalled: installed, isRenting: renting, isReturning: returning,
+                observedAt: observedAt), notes)
     }
 
     private enum Normalized {
-        case accepted(StationObservation)
+        /// Kept, with the fields dropped from it.
+        case accepted(StationObservation, [Rejection])
         case rejected(Rejection)
     }
 
@@ -157,23 +175,28 @@ public enum GBFSParser {
                 rejected.append(Rejection(entity: "vehicles[\(index)]", reason: "bike_id / vehicle_id is missing"))
                 continue
             }
-            if let reported = v.lastReported?.millis, reported < 0 {
-                rejected.append(Rejection(entity: id, reason: "last_reported \(reported / 1000) is not a valid time"))
-                continue
+            // A vehicle is kept without a time or a position that cannot be true.
+            var reported = v.lastReported?.millis
+            if let value = reported, value < 0 {
+                rejected.append(
+                    Rejection(
+                        entity: id, reason: "last_reported \(value / 1000) is not a valid time", field: "last_reported")
+                )
+                reported = nil
             }
-            if let lat = v.lat, !(-90...90).contains(lat) {
-                rejected.append(Rejection(entity: id, reason: "lat \(lat) is out of range"))
-                continue
-            }
-            if let lon = v.lon, !(-180...180).contains(lon) {
-                rejected.append(Rejection(entity: id, reason: "lon \(lon) is out of range"))
-                continue
+            var (lat, lon) = (v.lat, v.lon)
+            if let value = lat, !(-90...90).contains(value) {
+                rejected.append(Rejection(entity: id, reason: "lat \(value) is out of range", field: "lat,lon"))
+                (lat, lon) = (nil, nil)
+            } else if let value = lon, !(-180...180).contains(value) {
+                rejected.append(Rejection(entity: id, reason: "lon \(value) is out of range", field: "lat,lon"))
+                (lat, lon) = (nil, nil)
             }
             accepted.append(
                 GBFSVehicle(
-                    vehicleID: id, latitude: v.lat, longitude: v.lon, isReserved: v.isReserved?.value ?? false,
+                    vehicleID: id, latitude: lat, longitude: lon, isReserved: v.isReserved?.value ?? false,
                     isDisabled: v.isDisabled?.value ?? false, vehicleTypeID: v.vehicleTypeID,
-                    stationID: v.stationID?.text, lastReported: v.lastReported?.millis))
+                    stationID: v.stationID?.text, lastReported: reported))
         }
         return GBFSVehicleSnapshot(vehicles: accepted, rejected: rejected, lastUpdated: file.lastUpdated?.millis)
     }

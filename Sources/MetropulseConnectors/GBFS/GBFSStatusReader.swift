@@ -17,6 +17,8 @@ struct GBFSStatusReader {
         var isRenting: Bool?
         var isReturning: Bool?
         var lastReported: Int64?
+        /// `last_reported` was there but not a time (negative, out of range, unreadable).
+        var unreadableLastReported: String?
         /// The first field that had an impossible type.
         var invalid: String?
     }
@@ -102,7 +104,7 @@ struct GBFSStatusReader {
             case 13 where key.equals("last_reported"):
                 let scalar = try cursor.scalar()
                 e.lastReported = time(scalar)
-                if e.lastReported == nil && scalar != .null { invalid("last_reported") }
+                if e.lastReported == nil && scalar != .null { e.unreadableLastReported = Self.text(scalar) }
             case 25 where key.equals("num_bikes_available_types"):
                 guard try cursor.isNext(UInt8(ascii: "[")) else { return try cursor.skipValue() }
                 try cursor.forEachElement { cursor, _ in
@@ -172,6 +174,20 @@ struct GBFSStatusReader {
     }
 
     /// POSIX seconds (v1/v2) or ISO 8601 (v3), in milliseconds.
+    /// A scalar as the feed wrote it, for a message (cut at 64 characters).
+    static func text(_ scalar: JSONCursor.Scalar) -> String {
+        let text: String
+        switch scalar {
+        case .string(let value): text = "\"\(value)\""
+        case .integer(let value): text = "\(value)"
+        case .integerText(let value): text = value
+        case .number(let value): text = "\(value)"
+        case .bool(let value): text = "\(value)"
+        case .null: text = "null"
+        }
+        return String(text.prefix(64))
+    }
+
     static func time(_ scalar: JSONCursor.Scalar) -> Int64? {
         switch scalar {
         case .integer(let seconds): return Timestamp.millis(seconds: seconds)

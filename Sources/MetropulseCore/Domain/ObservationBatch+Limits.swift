@@ -62,6 +62,7 @@ extension ObservationBatch {
             if let rate = s.occupancyRate, !rate.isFinite { s.occupancyRate = nil }
             return s
         }
+        stations = Self.firstOfEach(stations, id: \.stationID, rejected: &rejected)
         departures = departures.compactMap { departure in
             var d = departure
             guard let stop = kept(d.stopID, "stop", observedAt: d.observedAt) else { return nil }
@@ -96,6 +97,7 @@ extension ObservationBatch {
             v.speed = v.speed.flatMap { $0.isFinite ? $0 : nil }
             return v
         }
+        vehicles = Self.firstOfEach(vehicles, id: \.vehicleID, rejected: &rejected)
         disruptions = disruptions.compactMap { disruption in
             var d = disruption
             guard let id = kept(d.id, "disruption", observedAt: d.observedAt) else { return nil }
@@ -146,6 +148,17 @@ extension ObservationBatch {
         }
         if let observed = transitObservedAt, !Timestamp.feedRange.contains(observed) { transitObservedAt = nil }
         return rejected
+    }
+
+    /// A document listing an entity twice: the first is kept, the others are duplicates.
+    private static func firstOfEach<T>(_ items: [T], id: (T) -> String, rejected: inout [Rejection]) -> [T] {
+        var seen = Set<String>()
+        seen.reserveCapacity(items.count)
+        return items.filter { item in
+            if seen.insert(id(item)).inserted { return true }
+            rejected.append(Rejection(entity: id(item), reason: Rejection.duplicateReason))
+            return false
+        }
     }
 
     /// A non-empty identifier within the length limit, NUL characters removed; nil otherwise.

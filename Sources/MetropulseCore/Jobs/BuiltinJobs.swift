@@ -2,10 +2,13 @@ import Foundation
 
 /// The jobs every Metropulse runs, in the order of the pipeline they replace:
 /// `check_queue_health`, `check_store_health`, then `refresh_hourly` (which needs the store), and
-/// after it `refresh_daily` and `compute_station_ranking`.
+/// after it `refresh_daily`, `compute_station_ranking` and `data_quality_check`.
 public enum BuiltinJobs {
     public static func all() -> [any Job] {
-        [QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob(), RefreshDailyJob(), StationRankingJob()]
+        [
+            QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob(), RefreshDailyJob(), StationRankingJob(),
+            DataQualityJob(),
+        ]
     }
 
     public static var descriptions: [JobDescription] {

@@ -216,6 +216,8 @@ public final class JobRunner: Service, Sendable {
             last = now
             return true
         }
-        if due { try await store.pruneJobRuns(before: now - configuration.runRetentionMillis) }
+        guard due else { return }
+        try await store.pruneJobRuns(before: now - configuration.runRetentionMillis)
+        try await store.pruneQualityResults(before: now - configuration.runRetentionMillis)
     }
 }

@@ -6,7 +6,7 @@
 /// Writes are idempotent on natural keys: raw station rows are unique on
 /// (source, station, observed_at); the latest row per (source, station) only moves forward.
 public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore, LogStore, CommandLog,
-    SummaryStore, JobStore, AggregateStore
+    SummaryStore, JobStore, AggregateStore, QualityStore
 {}
 
 /// Observations: written with their runs, read as latest values, near a point and as history
@@ -150,6 +150,25 @@ public protocol AggregateStore: Sendable {
     func replaceStationRanking(sourceID: String, rows: [StationRank]) async throws
     /// One source's ranking, best first by `order`, at most `limit`.
     func stationRanking(sourceID: String, by order: StationRank.Order, limit: Int) async throws -> [StationRank]
+}
+
+/// The data-quality results (`data_quality_check`) and what the checks read of the run log
+/// (`QualityConformanceTests`).
+public protocol QualityStore: Sendable {
+    /// Appends one run's results.
+    func recordQualityResults(_ results: [QualityResult]) async throws
+    /// Results matching the query, newest first.
+    func qualityResults(_ query: QualityQuery) async throws -> [QualityResult]
+    /// The newest result of each check and source.
+    func latestQualityResults() async throws -> [QualityResult]
+    /// Deletes results before `before`; returns how many.
+    @discardableResult
+    func pruneQualityResults(before: Int64) async throws -> Int
+    /// Per source, the runs finished at or after `since`: how many, failed, entities kept and refused.
+    func runTotals(since: Int64) async throws -> [SourceRunTotals]
+    /// Runs finished at or after `since` that refused or dropped something, newest first, with
+    /// their rejections.
+    func runsWithRejections(since: Int64, limit: Int) async throws -> [TaskRun]
 }
 
 /// Hourly rows of one source and hour written at a time.

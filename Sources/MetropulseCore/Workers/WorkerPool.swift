@@ -273,7 +273,9 @@ public final class WorkerPool: Service {
             run.httpStatus = result.httpStatus
             run.bytes = result.bytes
             run.entityCount = observations.count
-            run.rejectedCount = result.rejected.count + refused.count
+            let rejections = result.rejected + refused
+            run.rejectedCount = rejections.count(where: \.isEntityRejected)
+            run.rejections = Rejection.sample(rejections)
             if let first = refused.first {
                 logger.notice(
                     "entities past the store's limits rejected",
