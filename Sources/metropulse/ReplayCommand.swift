@@ -72,28 +72,35 @@ final class ProgressBar: Sendable {
     }
 
     func show(_ progress: ReplayProgress) {
+        show(done: Int(progress.read), total: Int(progress.total), unit: "messages")
+    }
+
+    func finish(_ progress: ReplayProgress) {
+        finish(done: Int(progress.read), total: Int(progress.total), unit: "messages")
+    }
+
+    func show(done: Int, total: Int, unit: String) {
         let now = ContinuousClock.now
         let due = lastLine.withLock { last in
             guard interactive || now - last >= .seconds(5) else { return false }
             last = now
             return true
         }
-        if due { write(line(progress), final: false) }
+        if due { write(line(done: done, total: total, unit: unit), final: false) }
     }
 
-    func finish(_ progress: ReplayProgress) {
-        write(line(progress), final: true)
+    func finish(done: Int, total: Int, unit: String) {
+        write(line(done: done, total: total, unit: unit), final: true)
     }
 
-    func line(_ progress: ReplayProgress) -> String {
-        let fraction = progress.total > 0 ? min(1, Double(progress.read) / Double(progress.total)) : 1
+    func line(done: Int, total: Int, unit: String) -> String {
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
         let width = 30
         let filled = Int(fraction * Double(width))
         let elapsed = max(0.001, (ContinuousClock.now - started).seconds)
-        let rate = Int(Double(progress.read) / elapsed)
+        let rate = Int(Double(done) / elapsed)
         return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] "
-            + String(format: "%3d%%", Int(fraction * 100)) + "  \(progress.read)/\(progress.total) messages  "
-            + "\(rate) msg/s"
+            + String(format: "%3d%%", Int(fraction * 100)) + "  \(done)/\(total) \(unit)  \(rate)/s"
     }
 
     private func write(_ line: String, final: Bool) {

@@ -19,6 +19,8 @@ package struct APIOperation: Sendable {
         case eventStream(String)
         /// Plain text (the Prometheus format).
         case text(String)
+        /// Rows: CSV with a header row, or NDJSON (`format`).
+        case rows(String)
     }
 
     package struct Parameter: Sendable {
@@ -374,6 +376,18 @@ package enum OpenAPIDocument {
                 .time("until", "Only results at or before this time."), .limit(default: 500, max: 10_000),
             ], success: (200, .json(QualityBoard.History.self))),
         Op(
+            method: .get, path: "/api/export/{dataset}",
+            summary:
+                "A dataset streamed as CSV (a header row) or NDJSON: station_observations, departures, vehicle_positions, zone_readings (the raw history), station_hours, station_days, station_rankings, quality_results; times as ISO 8601.",
+            tag: "jobs", access: .key(.read),
+            parameters: [
+                .path("dataset", "The dataset's name."),
+                .choice("format", "csv (the default) or ndjson.", ExportFormat.allCases.map(\.rawValue)),
+                .query("source", "Only this source's rows."),
+                .time("since", "Only rows at or after this time (the dataset's time column)."),
+                .time("until", "Only rows before this time."),
+            ], success: (200, .rows("The rows, streamed.")), errors: [404: "No such dataset or source."]),
+        Op(
             method: .post, path: "/api/jobs/{job}/run",
             summary:
                 "Run the job now, alone (paused or not, whatever its upstream did): the scheduler's leader starts it within a few seconds.",
@@ -439,6 +453,14 @@ package enum OpenAPIDocument {
             case .eventStream(let text):
                 responses[String(operation.success.status)] = [
                     "description": text, "content": ["text/event-stream": ["schema": ["type": "string"]]],
+                ]
+            case .rows(let text):
+                responses[String(operation.success.status)] = [
+                    "description": text,
+                    "content": [
+                        "text/csv": ["schema": ["type": "string"]],
+                        "application/x-ndjson": ["schema": ["type": "string"]],
+                    ],
                 ]
             case .text(let text):
                 let type =
