@@ -114,4 +114,32 @@ struct JobAndReplayCommandsTests {
         #expect(queued.count == 1 && queued[0].hasPrefix("\(failedJob)~replay-"))
         #expect(try await reopened.jobStates().first { $0.jobID == "refresh_hourly" }?.paused == true)
     }
+
+    @Test("verify: agreeing tiers exit 0; a latest value the raw tier lacks is printed and exits 1")
+    func verify() async throws {
+        let path = try temporaryFolder() + "/m.sqlite"
+        let store = try SQLiteBackend(path: path)
+        let at = WallClock.system.nowMillis - 60_000
+        func result(_ id: String, bikes: Int, finishedAt: Int64) -> RunResult {
+            RunResult(
+                run: TaskRun(
+                    id: id, jobID: id, taskID: nil, sourceID: "velib", attempt: 1, workerID: "w", status: .succeeded,
+                    startedAt: finishedAt - 100, finishedAt: finishedAt, entityCount: 1),
+                observations: ObservationBatch(stations: [
+                    StationObservation(
+                        sourceID: "velib", stationID: "42", bikesAvailable: bikes, docksAvailable: 3,
+                        isInstalled: true, isRenting: true, isReturning: true, observedAt: at)
+                ]), outcome: nil)
+        }
+        try await store.write([result("r1", bikes: 5, finishedAt: at + 100)])
+        let clean = try await OperatorCommandsTests.run(["verify", "--database-path", path])
+        #expect(clean.status == 0)
+        #expect(clean.output.contains("velib: 1 latest stations against 1 rebuilt from the raw history"))
+        #expect(clean.output.contains("verified: the latest tier, the raw history and the run records agree"))
+        try await store.write([result("r2", bikes: 6, finishedAt: at + 200)])
+        try store.close()
+        let broken = try await OperatorCommandsTests.run(["verify", "--database-path", path])
+        #expect(broken.status == 1)
+        #expect(broken.output.contains("velib: station 42: latest bikes 6 ≠ raw 5"))
+    }
 }
