@@ -143,3 +143,50 @@ struct JobAndReplayCommandsTests {
         #expect(broken.output.contains("velib: station 42: latest bikes 6 ≠ raw 5"))
     }
 }
+
+@Suite("Backfill from the demo city")
+struct BackfillCommandTests {
+    @Test(
+        "the demo city's past hour through the fetch path; a source with stations is left out; a real source has no past"
+    )
+    func backfill() async throws {
+        let folder = try temporaryFolder()
+        let path = folder + "/m.sqlite"
+        let first = try await OperatorCommandsTests.run([
+            "backfill", "--since", "1h", "--step", "10m", "--database-path", path,
+        ])
+        #expect(first.status == 0)
+        #expect(first.output.contains("demo-bikes: 7 fetches"))
+        #expect(first.output.contains("backfilled "))
+        let store = try SQLiteBackend(path: path)
+        let now = WallClock.system.nowMillis
+        let history = try await store.stationObservations(sourceID: "demo-bikes", from: now - 3_700_000, until: now)
+        let times = Set(history.map(\.observedAt))
+        #expect(times.count >= 6, "observations from several moments of the past hour")
+        #expect((times.min() ?? now) < now - 3_000_000)
+        let runs = try await store.taskRuns(TaskRunQuery(sourceID: "demo-bikes", limit: 100))
+        #expect(
+            runs.count == 7 && runs.allSatisfy { $0.id.hasPrefix("backfill:demo-bikes@") && $0.status == .succeeded })
+        let readings = try await store.measurementHistory(
+            sourceIDs: ["demo-weather-centre"], zone: "centre", metric: "temperature_2m", since: nil, limit: 100)
+        #expect(readings.count >= 6)
+        try store.close()
+
+        let again = try await OperatorCommandsTests.run([
+            "backfill", "--since", "1h", "--step", "10m", "--database-path", path, "--source", "demo-bikes",
+        ])
+        #expect(again.output.contains("left out demo-bikes: it already has stations"))
+
+        try """
+        sources:
+          - id: real-bikes
+            kind: gbfs
+            url: https://example.org/gbfs.json
+        """.write(toFile: folder + "/real.yaml", atomically: true, encoding: .utf8)
+        let real = try await OperatorCommandsTests.run([
+            "backfill", "--config", folder + "/real.yaml", "--database-path", folder + "/r.sqlite",
+        ])
+        #expect(real.status != 0)
+        #expect(real.output.contains("a real source serves only its present, so it has no past to ask for"))
+    }
+}

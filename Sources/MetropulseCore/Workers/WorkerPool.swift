@@ -239,6 +239,40 @@ public final class WorkerPool: Service {
         }
     }
 
+    /// One fetch of `source` as a worker makes it, filling `run`'s fetch facts (URL, status, bytes,
+    /// counts, rejections, hash, feed time): the connector, the zones of the source's city, and
+    /// the store's limits. Also used by `metropulse backfill`.
+    public static func fetch(
+        _ source: SourceDefinition, connectors: ConnectorRegistry, catalog: SourceCatalog, context: FetchContext,
+        into run: inout TaskRun
+    ) async throws -> ObservationBatch {
+        let result = try await connectors.fetch(source, context: context)
+        var observations = result.observations
+        if source.tags["zone"] == nil, let city = source.tags["city"].flatMap(catalog.city(id:)) {
+            observations.attachZones(of: city)
+        }
+        // Whatever the format, nothing past the store's limits is written (ObservationBatch+Limits).
+        let refused = observations.enforceLimits()
+        if result.unchanged { run.status = .unchanged }
+        run.url = Redaction.text(result.url)
+        run.httpStatus = result.httpStatus
+        run.bytes = result.bytes
+        run.entityCount = observations.count
+        let rejections = result.rejected + refused
+        run.rejectedCount = rejections.count(where: \.isEntityRejected)
+        run.rejections = Rejection.sample(rejections)
+        if let first = refused.first {
+            context.logger.notice(
+                "entities past the store's limits rejected",
+                metadata: [
+                    "job_id": "\(run.jobID)", "count": "\(refused.count)", "first": "\(first.entity): \(first.reason)",
+                ])
+        }
+        run.contentHash = result.contentHash
+        run.feedTimestamp = result.feedTimestamp.flatMap { Timestamp.feedRange.contains($0) ? $0 : nil }
+        return observations
+    }
+
     /// Runs one attempt and commits its result; never throws. Its slot is free once the result is
     /// ready; the lease is held until the commit.
     func process(_ task: ClaimedTask) async {
@@ -259,33 +293,9 @@ public final class WorkerPool: Service {
                 throw FetchError(.configuration, "source '\(task.sourceID)' is not in the catalogue")
             }
             let (connectors, context) = (self.connectors, FetchContext(now: startedAt, logger: logger))
-            let result = try await FetchSlot.$current.withValue(slot) {
-                try await connectors.fetch(source, context: context)
+            observations = try await FetchSlot.$current.withValue(slot) {
+                try await Self.fetch(source, connectors: connectors, catalog: catalog, context: context, into: &run)
             }
-            observations = result.observations
-            if source.tags["zone"] == nil, let city = source.tags["city"].flatMap(catalog.city(id:)) {
-                observations.attachZones(of: city)
-            }
-            // Whatever the format, nothing past the store's limits is written (ObservationBatch+Limits).
-            let refused = observations.enforceLimits()
-            if result.unchanged { run.status = .unchanged }
-            run.url = Redaction.text(result.url)
-            run.httpStatus = result.httpStatus
-            run.bytes = result.bytes
-            run.entityCount = observations.count
-            let rejections = result.rejected + refused
-            run.rejectedCount = rejections.count(where: \.isEntityRejected)
-            run.rejections = Rejection.sample(rejections)
-            if let first = refused.first {
-                logger.notice(
-                    "entities past the store's limits rejected",
-                    metadata: [
-                        "job_id": "\(task.jobID)", "count": "\(refused.count)",
-                        "first": "\(first.entity): \(first.reason)",
-                    ])
-            }
-            run.contentHash = result.contentHash
-            run.feedTimestamp = result.feedTimestamp.flatMap { Timestamp.feedRange.contains($0) ? $0 : nil }
         } catch let error as FetchError {
             failure = error
         } catch is CancellationError {
