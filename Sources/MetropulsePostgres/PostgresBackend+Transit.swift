@@ -64,6 +64,28 @@ extension PostgresBackend {
                 trip_key: $0.tripKey, stop_id: $0.stopID, sequence: $0.sequence, route_id: $0.routeID, at: $0.at,
                 observed_at: $0.observedAt, payload: $0.payload)
         }
+        if batch.transitSnapshot || !departures.isEmpty {
+            // Departures whose time has come by this fetch are seen: their last prediction is kept.
+            let observed = batch.transitObservedAt ?? batch.departures.map(\.observedAt).max() ?? fetchedAt
+            try await connection.query(
+                """
+                INSERT INTO departures_seen (source_id, trip_key, stop_id, sequence, day, route_id, at, scheduled_at,
+                    delay_seconds, relationship, observed_at, recorded_at)
+                SELECT source_id, trip_key, stop_id, sequence,
+                    (COALESCE((payload::jsonb->>'scheduledAt')::bigint, at) / 86400000) * 86400000, route_id, at,
+                    (payload::jsonb->>'scheduledAt')::bigint,
+                    CASE WHEN x.delay IS NULL THEN NULL ELSE GREATEST(-604800, LEAST(604800, x.delay))::int END,
+                    payload::jsonb->>'relationship', observed_at, \(fetchedAt)
+                FROM departures, LATERAL (SELECT COALESCE((payload::jsonb->>'delaySeconds')::bigint,
+                    ((payload::jsonb->>'expectedAt')::bigint - (payload::jsonb->>'scheduledAt')::bigint) / 1000) AS delay) x
+                WHERE source_id = \(sourceID) AND at IS NOT NULL AND at <= \(observed) AND at > \(observed - 7_200_000)
+                ON CONFLICT (source_id, trip_key, stop_id, sequence, day) DO UPDATE SET
+                    route_id = excluded.route_id, at = excluded.at, scheduled_at = excluded.scheduled_at,
+                    delay_seconds = excluded.delay_seconds, relationship = excluded.relationship,
+                    observed_at = excluded.observed_at, recorded_at = excluded.recorded_at
+                WHERE excluded.observed_at > departures_seen.observed_at
+                """, logger: logger)
+        }
         if try await replaces("departures"), !departures.isEmpty {
             try await connection.query(
                 """

@@ -466,6 +466,64 @@ enum PostgresSchema {
                 "CREATE INDEX quality_results_at ON quality_results (at)",
             ]
         ),
+        (
+            "v14-line-and-zone-hours",
+            [
+                // Departures seen (each departure's last prediction once its time came), the gold
+                // tier's line hours and zone hours, and the readings in fetch order (their
+                // incremental input).
+                """
+                CREATE TABLE departures_seen (
+                    source_id TEXT NOT NULL,
+                    trip_key TEXT NOT NULL,
+                    stop_id TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    day BIGINT NOT NULL,
+                    route_id TEXT,
+                    at BIGINT NOT NULL,
+                    scheduled_at BIGINT,
+                    delay_seconds INTEGER,
+                    relationship TEXT,
+                    observed_at BIGINT NOT NULL,
+                    recorded_at BIGINT NOT NULL,
+                    PRIMARY KEY (source_id, trip_key, stop_id, sequence, day)
+                )
+                """,
+                "CREATE INDEX departures_seen_recorded ON departures_seen (recorded_at)",
+                "CREATE INDEX departures_seen_at ON departures_seen (source_id, at)",
+                """
+                CREATE TABLE line_hours (
+                    source_id TEXT NOT NULL,
+                    route_id TEXT NOT NULL,
+                    hour BIGINT NOT NULL,
+                    departures INTEGER NOT NULL,
+                    with_delay INTEGER NOT NULL,
+                    cancelled INTEGER NOT NULL,
+                    delay_mean DOUBLE PRECISION,
+                    delay_p90 DOUBLE PRECISION,
+                    on_time_share DOUBLE PRECISION,
+                    written_at BIGINT NOT NULL,
+                    PRIMARY KEY (source_id, route_id, hour)
+                )
+                """,
+                """
+                CREATE TABLE zone_hours (
+                    source_id TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    metric TEXT NOT NULL,
+                    hour BIGINT NOT NULL,
+                    readings INTEGER NOT NULL,
+                    mean DOUBLE PRECISION NOT NULL,
+                    min DOUBLE PRECISION NOT NULL,
+                    max DOUBLE PRECISION NOT NULL,
+                    unit TEXT,
+                    written_at BIGINT NOT NULL,
+                    PRIMARY KEY (source_id, zone, metric, hour)
+                )
+                """,
+                "CREATE INDEX measurements_fetched ON measurements (fetched_at)",
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

@@ -21,6 +21,29 @@ extension SQLiteBackend {
             try db.execute(sql: "DELETE FROM \(table) WHERE source_id = ?", arguments: [sourceID])
             return true
         }
+        if batch.transitSnapshot || !departures.isEmpty {
+            // Departures whose time has come by this fetch are seen: their last prediction is kept.
+            let observed = batch.transitObservedAt ?? batch.departures.map(\.observedAt).max() ?? fetchedAt
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO departures_seen (source_id, trip_key, stop_id, sequence, day, route_id, at,
+                        scheduled_at, delay_seconds, relationship, observed_at, recorded_at)
+                    SELECT source_id, trip_key, stop_id, sequence,
+                        (COALESCE(json_extract(payload, '$.scheduledAt'), at) / 86400000) * 86400000, route_id, at,
+                        json_extract(payload, '$.scheduledAt'),
+                        MAX(-604800, MIN(604800, COALESCE(json_extract(payload, '$.delaySeconds'),
+                            (json_extract(payload, '$.expectedAt') - json_extract(payload, '$.scheduledAt')) / 1000))),
+                        json_extract(payload, '$.relationship'), observed_at, ?3
+                    FROM departures
+                    WHERE source_id = ?1 AND at IS NOT NULL AND at <= ?2 AND at > ?2 - 7200000
+                    ON CONFLICT (source_id, trip_key, stop_id, sequence, day) DO UPDATE SET
+                        route_id = excluded.route_id, at = excluded.at, scheduled_at = excluded.scheduled_at,
+                        delay_seconds = excluded.delay_seconds, relationship = excluded.relationship,
+                        observed_at = excluded.observed_at, recorded_at = excluded.recorded_at
+                    WHERE excluded.observed_at > departures_seen.observed_at
+                    """
+            ).execute(arguments: [sourceID, observed, fetchedAt])
+        }
         if try replaces("departures") {
             let statement = try db.cachedStatement(
                 sql: """

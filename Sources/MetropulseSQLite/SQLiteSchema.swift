@@ -398,6 +398,58 @@ enum SQLiteSchema {
                     CREATE INDEX quality_results_at ON quality_results(at);
                     """)
         }
+        migrator.registerMigration("v12-line-and-zone-hours") { db in
+            // Departures seen (each departure's last prediction once its time came), the gold
+            // tier's line hours and zone hours, and the readings in fetch order (their
+            // incremental input).
+            try db.execute(
+                sql: """
+                    CREATE TABLE departures_seen (
+                        source_id TEXT NOT NULL,
+                        trip_key TEXT NOT NULL,
+                        stop_id TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        day INTEGER NOT NULL,
+                        route_id TEXT,
+                        at INTEGER NOT NULL,
+                        scheduled_at INTEGER,
+                        delay_seconds INTEGER,
+                        relationship TEXT,
+                        observed_at INTEGER NOT NULL,
+                        recorded_at INTEGER NOT NULL,
+                        PRIMARY KEY (source_id, trip_key, stop_id, sequence, day)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX departures_seen_recorded ON departures_seen(recorded_at);
+                    CREATE INDEX departures_seen_at ON departures_seen(source_id, at);
+                    CREATE TABLE line_hours (
+                        source_id TEXT NOT NULL,
+                        route_id TEXT NOT NULL,
+                        hour INTEGER NOT NULL,
+                        departures INTEGER NOT NULL,
+                        with_delay INTEGER NOT NULL,
+                        cancelled INTEGER NOT NULL,
+                        delay_mean REAL,
+                        delay_p90 REAL,
+                        on_time_share REAL,
+                        written_at INTEGER NOT NULL,
+                        PRIMARY KEY (source_id, route_id, hour)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE zone_hours (
+                        source_id TEXT NOT NULL,
+                        zone TEXT NOT NULL,
+                        metric TEXT NOT NULL,
+                        hour INTEGER NOT NULL,
+                        readings INTEGER NOT NULL,
+                        mean REAL NOT NULL,
+                        min REAL NOT NULL,
+                        max REAL NOT NULL,
+                        unit TEXT,
+                        written_at INTEGER NOT NULL,
+                        PRIMARY KEY (source_id, zone, metric, hour)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX measurements_fetched ON measurements(fetched_at);
+                    """)
+        }
         return migrator
     }
 }

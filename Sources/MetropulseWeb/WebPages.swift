@@ -256,6 +256,17 @@ public struct WebPages: Sendable {
                 ]
             }
             let observed = snapshot.dataAgeSeconds.map { now - Int64($0 * 1000) }
+            let punctuality = try await TrendBoard(environment).punctuality(
+                network: network, line: line, since: nil, until: nil, now: now)
+            let punctualHours: [[String: Any]] = punctuality.hours.suffix(12).reversed().map { h in
+                [
+                    "hour": String(h.hour.dropFirst(11).prefix(5)), "departures": h.departures,
+                    "cancelled": h.cancelled,
+                    "onTime": h.onTimeShare.map { "\(Int(($0 * 100).rounded())) %" } ?? "—",
+                    "mean": h.delayMeanSeconds.map { Self.seconds($0) } ?? "—",
+                    "p90": h.delayP90Seconds.map { Self.seconds($0) } ?? "—",
+                ]
+            }
             let mapVehicles = vehicles.vehicles.map {
                 MiniMapPoint(
                     lat: $0.lat, lon: $0.lon, label: "\($0.label ?? $0.vehicleId)", bearing: $0.bearing,
@@ -271,6 +282,11 @@ public struct WebPages: Sendable {
                 "hasVehicles": vehicles.count > 0,
                 "disruptions": disruptions.map(Self.disruption), "hasDisruptions": !disruptions.isEmpty,
                 "fragmentURL": "/lines/\(pathPart(network))/\(pathPart(line))?part=stops",
+                "punctualHours": punctualHours, "hasPunctuality": punctuality.departures > 0,
+                "punctualDepartures": punctuality.departures, "punctualCancelled": punctuality.cancelled,
+                "hasCancelled": punctuality.cancelled > 0,
+                "punctualOnTime": punctuality.onTimeShare.map { "\(Int(($0 * 100).rounded())) %" } ?? "—",
+                "punctualMean": punctuality.delayMeanSeconds.map { Self.seconds($0) } ?? "—",
                 "tileURL": site.settings.tileURL, "tileAttribution": site.settings.tileAttribution,
             ]
         }
@@ -280,6 +296,15 @@ public struct WebPages: Sendable {
             }
         }
         return await page("line", title: "Line \(line)", request, build)
+    }
+
+    /// A delay in seconds as a rider reads it: "+45 s", "+3 min 20 s", "−30 s".
+    static func seconds(_ value: Double) -> String {
+        let total = Int(value.rounded())
+        let sign = total < 0 ? "−" : "+"
+        let magnitude = abs(total)
+        if magnitude < 60 { return "\(sign)\(magnitude) s" }
+        return "\(sign)\(magnitude / 60) min" + (magnitude % 60 == 0 ? "" : " \(magnitude % 60) s")
     }
 
     struct MiniMapPoint: Encodable {
@@ -443,7 +468,19 @@ public struct WebPages: Sendable {
             let declared = environment.catalog.city(id: city)
             var cards: [[String: Any]] = []
             var points: [ZonePoint] = []
+            let trends = TrendBoard(environment)
             for zone in zones.zones {
+                let stats = try await trends.zoneStats(
+                    city: city, zone: zone.zone, metric: nil, since: nil, until: nil, now: now)
+                var ranges: [String: (min: Double, max: Double, sum: Double, count: Int)] = [:]
+                for h in stats.hours {
+                    var r = ranges[h.metric] ?? (h.min, h.max, 0, 0)
+                    r = (
+                        Swift.min(r.min, h.min), Swift.max(r.max, h.max), r.sum + h.mean * Double(h.readings),
+                        r.count + h.readings
+                    )
+                    ranges[h.metric] = r
+                }
                 let history = try await board.history(
                     city: city, zone: zone.zone, metric: nil, since: now - 86_400_000, limit: 5000, now: now)
                 var series: [String: [(Int64, Double)]] = [:]
@@ -453,9 +490,12 @@ public struct WebPages: Sendable {
                 let metrics: [[String: Any]] = zone.metrics.sorted { $0.metric < $1.metric }.map { m in
                     let observed = Format.millis(m.observedAt) ?? 0
                     let label = m.metric.replacingOccurrences(of: "_", with: " ")
+                    let range = ranges[m.metric].map { r in
+                        "24 h: \(Self.number(r.min))–\(Self.number(r.max)), mean \(Self.number(r.sum / Double(Swift.max(1, r.count))))"
+                    }
                     return [
                         "metric": label, "value": Self.number(m.value), "unit": m.unit ?? "", "observed": observed,
-                        "source": m.source,
+                        "source": m.source, "range": range ?? "",
                         "spark": Sparkline.svg(
                             series[m.metric] ?? [], from: now - 86_400_000, to: now,
                             label: "\(label) over the last 24 hours"),

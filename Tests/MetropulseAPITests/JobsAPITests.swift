@@ -35,8 +35,8 @@ struct JobsAPITests {
             let list = try await client.get("/api/jobs", as: JobBoard.JobList.self)
             #expect(
                 list.jobs.map(\.id) == [
-                    "check_queue_health", "check_store_health", "refresh_hourly", "refresh_daily",
-                    "compute_station_ranking", "data_quality_check",
+                    "check_queue_health", "check_store_health", "refresh_hourly", "refresh_line_hours",
+                    "refresh_zone_hours", "refresh_daily", "compute_station_ranking", "data_quality_check",
                 ])
             let hourly = try #require(list.jobs.first { $0.id == "refresh_hourly" })
             #expect(hourly.dependsOn == ["check_store_health"] && !hourly.paused)

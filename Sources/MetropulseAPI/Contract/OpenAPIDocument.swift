@@ -235,6 +235,26 @@ package enum OpenAPIDocument {
                 .query("metric", "Only this metric (e.g. temperature_c)."), .time("since", "From this time."),
                 .limit(default: 1000, max: 100_000),
             ], success: (200, .json(CityBoard.History.self))),
+        Op(
+            method: .get, path: "/api/cities/{city}/zones/{zone}/stats",
+            summary:
+                "A zone's hourly statistics per metric (readings, mean, min, max) from the refresh_zone_hours job; the last 24 hours by default.",
+            tag: "cities", access: .open,
+            parameters: [
+                .path("city", "The city's id."), .path("zone", "The zone's id."), .query("metric", "Only this metric."),
+                .time("since", "From this time (default: 24 hours before until)."),
+                .time("until", "Up to this time (default: now)."),
+            ], success: (200, .json(TrendBoard.ZoneStats.self)), errors: [404: "Unknown city or zone."]),
+        Op(
+            method: .get, path: "/api/lines/{network}/{line}/punctuality",
+            summary:
+                "A line's punctuality per hour (departures seen, cancelled, mean and 90th-percentile delay, share on time) from the refresh_line_hours job, and over the window; the last 24 hours by default.",
+            tag: "transit", access: .open,
+            parameters: [
+                .path("network", "The transit network (a source's network)."), .path("line", "The line's id."),
+                .time("since", "From this time (default: 24 hours before until)."),
+                .time("until", "Up to this time (default: now)."),
+            ], success: (200, .json(TrendBoard.Punctuality.self)), errors: [404: "Unknown network."]),
         // Live
         Op(
             method: .get, path: "/api/stream",

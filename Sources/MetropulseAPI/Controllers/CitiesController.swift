@@ -12,6 +12,7 @@ struct CitiesController {
         group.get("cities", use: cities)
         group.get("cities/:city/zones", use: zones)
         group.get("cities/:city/zones/:zone/history", use: history)
+        group.get("cities/:city/zones/:zone/stats", use: stats)
     }
 
     @Sendable func cities(_ request: Request, context: APIRequestContext) async throws -> CityBoard.CityList {
@@ -20,6 +21,13 @@ struct CitiesController {
 
     @Sendable func zones(_ request: Request, context: APIRequestContext) async throws -> CityBoard.ZoneList {
         try await board.zones(city: try context.parameters.require("city"), now: environment.clock.nowMillis)
+    }
+
+    @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> TrendBoard.ZoneStats {
+        try await TrendBoard(environment).zoneStats(
+            city: try context.parameters.require("city"), zone: try context.parameters.require("zone"),
+            metric: request.query("metric"), since: try request.timeQuery("since"),
+            until: try request.timeQuery("until"), now: environment.clock.nowMillis)
     }
 
     @Sendable func history(_ request: Request, context: APIRequestContext) async throws -> CityBoard.History {

@@ -11,6 +11,7 @@ struct TransitController {
     func addRoutes(to group: RouterGroup<APIRequestContext>) {
         group.get("lines", use: lines)
         group.get("snapshots/:network/:line", use: snapshot)
+        group.get("lines/:network/:line/punctuality", use: punctuality)
         group.get("traffic/status", use: traffic)
         group.get("stops/:id/departures", use: stopDepartures)
         group.get("vehicles", use: vehicles)
@@ -26,6 +27,15 @@ struct TransitController {
         let perStop = try request.intQuery("per_stop", default: 3, range: 1...50)
         return try await board.snapshot(
             network: network, line: line, perStop: perStop, now: environment.clock.nowMillis)
+    }
+
+    @Sendable func punctuality(_ request: Request, context: APIRequestContext) async throws
+        -> TrendBoard.Punctuality
+    {
+        try await TrendBoard(environment).punctuality(
+            network: try context.parameters.require("network"), line: try context.parameters.require("line"),
+            since: try request.timeQuery("since"), until: try request.timeQuery("until"),
+            now: environment.clock.nowMillis)
     }
 
     @Sendable func traffic(_ request: Request, context: APIRequestContext) async throws -> TransitBoard.TrafficStatus {

@@ -80,6 +80,8 @@ public enum ExportDataset: String, Sendable, CaseIterable {
     case stationHours = "station_hours"
     case stationDays = "station_days"
     case stationRankings = "station_rankings"
+    case lineHours = "line_hours"
+    case zoneHours = "zone_hours"
     case qualityResults = "quality_results"
 
     public var summary: String {
@@ -91,6 +93,8 @@ public enum ExportDataset: String, Sendable, CaseIterable {
         case .stationHours: "the hourly station aggregates (time: hour)"
         case .stationDays: "the daily station aggregates (time: day)"
         case .stationRankings: "the 24-hour station rankings (time: computed_at)"
+        case .lineHours: "the hourly line punctuality (time: hour)"
+        case .zoneHours: "the hourly zone statistics (time: hour)"
         case .qualityResults: "the data-quality results (time: at)"
         }
     }
@@ -126,6 +130,12 @@ public enum ExportDataset: String, Sendable, CaseIterable {
                 "source", "station_id", "computed_at", "since", "minutes_empty", "minutes_full", "turnover",
                 "rank_empty", "rank_full", "rank_turnover",
             ]
+        case .lineHours:
+            [
+                "source", "route_id", "hour", "departures", "with_delay", "cancelled", "delay_mean_seconds",
+                "delay_p90_seconds", "on_time_share",
+            ]
+        case .zoneHours: ["source", "zone", "metric", "hour", "readings", "mean", "min", "max", "unit"]
         case .qualityResults: ["at", "check", "source", "severity", "count", "total", "detail", "samples"]
         }
     }
@@ -173,6 +183,21 @@ public enum ExportDataset: String, Sendable, CaseIterable {
                     ("minutes_empty", .real), ("minutes_full", .real), ("turnover", .int), ("rank_empty", .int),
                     ("rank_full", .int), ("rank_turnover", .int),
                 ], key: ["source_id", "station_id"], time: "computed_at")
+        case .lineHours:
+            ExportTable(
+                "line_hours",
+                [
+                    ("source_id", .text), ("route_id", .text), ("hour", .int), ("departures", .int),
+                    ("with_delay", .int), ("cancelled", .int), ("delay_mean", .real), ("delay_p90", .real),
+                    ("on_time_share", .real),
+                ], key: ["source_id", "route_id", "hour"], time: "hour")
+        case .zoneHours:
+            ExportTable(
+                "zone_hours",
+                [
+                    ("source_id", .text), ("zone", .text), ("metric", .text), ("hour", .int), ("readings", .int),
+                    ("mean", .real), ("min", .real), ("max", .real), ("unit", .text),
+                ], key: ["source_id", "zone", "metric", "hour"], time: "hour")
         case .qualityResults:
             ExportTable(
                 "quality_results",
@@ -209,9 +234,13 @@ public enum ExportDataset: String, Sendable, CaseIterable {
             ]
         case .zoneReadings:
             return [row[0], row[1], row[2], .time(int(3)), row[4], row[5], .time(int(6))]
-        case .stationHours, .stationDays:
+        case .stationHours, .stationDays, .lineHours:
             var out = row
             out[2] = .time(int(2))
+            return out
+        case .zoneHours:
+            var out = row
+            out[3] = .time(int(3))
             return out
         case .stationRankings:
             var out = row

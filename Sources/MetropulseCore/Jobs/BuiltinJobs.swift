@@ -6,8 +6,8 @@ import Foundation
 public enum BuiltinJobs {
     public static func all() -> [any Job] {
         [
-            QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob(), RefreshDailyJob(), StationRankingJob(),
-            DataQualityJob(),
+            QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob(), RefreshLineHoursJob(), RefreshZoneHoursJob(),
+            RefreshDailyJob(), StationRankingJob(), DataQualityJob(),
         ]
     }
 

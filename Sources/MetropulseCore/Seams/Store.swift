@@ -150,6 +150,25 @@ public protocol AggregateStore: Sendable {
     func replaceStationRanking(sourceID: String, rows: [StationRank]) async throws
     /// One source's ranking, best first by `order`, at most `limit`.
     func stationRanking(sourceID: String, by order: StationRank.Order, limit: Int) async throws -> [StationRank]
+
+    /// The (source, hour of departure) pairs of departures seen recorded at or after `since`.
+    func departureHoursTouched(since: Int64) async throws -> [HourTouch]
+    /// One source's departures seen with `from <= at < until`.
+    func departuresSeen(sourceID: String, from: Int64, until: Int64) async throws -> [DepartureSeen]
+    /// Replaces one source's line rows of these hours, in one transaction.
+    func replaceLineHours(sourceID: String, hours: [Int64], rows: [LineHour], writtenAt: Int64) async throws
+    /// Line rows of these sources (and line, when given), oldest first.
+    func lineHours(sourceIDs: [String], routeID: String?, since: Int64?, until: Int64?, limit: Int) async throws
+        -> [LineHour]
+    /// The (source, hour of observation) pairs of readings fetched at or after `since`.
+    func measurementHoursTouched(since: Int64) async throws -> [HourTouch]
+    /// One source's readings with `from <= observedAt < until`.
+    func measurements(sourceID: String, from: Int64, until: Int64) async throws -> [CityMeasurement]
+    /// Replaces one source's zone rows of these hours, in one transaction.
+    func replaceZoneHours(sourceID: String, hours: [Int64], rows: [ZoneHour], writtenAt: Int64) async throws
+    /// Zone rows of these sources, one zone (and metric, when given), oldest first.
+    func zoneHours(sourceIDs: [String], zone: String, metric: String?, since: Int64?, until: Int64?, limit: Int)
+        async throws -> [ZoneHour]
 }
 
 /// The data-quality results (`data_quality_check`) and what the checks read of the run log
