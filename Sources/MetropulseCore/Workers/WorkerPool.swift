@@ -251,6 +251,7 @@ public final class WorkerPool: Service {
         if source.tags["zone"] == nil, let city = source.tags["city"].flatMap(catalog.city(id:)) {
             observations.attachZones(of: city)
         }
+        observations.deriveAirQualityIndexes()
         // Whatever the format, nothing past the store's limits is written (ObservationBatch+Limits).
         let refused = observations.enforceLimits()
         if result.unchanged { run.status = .unchanged }
