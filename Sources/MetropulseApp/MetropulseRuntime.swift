@@ -87,7 +87,7 @@ public struct MetropulseRuntime: Sendable {
                 leadership: backend.leadership, logger: logger) : nil
         if let scheduler, configuration.jobs.enabled {
             jobRunner = try JobRunner(
-                jobs: BuiltinJobs.all(), store: backend.store, queue: backend.queue, clock: clock,
+                jobs: BuiltinJobs.all(catalog: catalog), store: backend.store, queue: backend.queue, clock: clock,
                 configuration: .init(
                     intervalMillis: configuration.jobs.intervalMillis,
                     runRetentionMillis: configuration.retention.jobRunsMillis),

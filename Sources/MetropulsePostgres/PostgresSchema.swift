@@ -524,6 +524,31 @@ enum PostgresSchema {
                 "CREATE INDEX measurements_fetched ON measurements (fetched_at)",
             ]
         ),
+        (
+            "v15-city-live",
+            [
+                // City Live: each zone's latest snapshot and the alerts, as JSON documents.
+                """
+                CREATE TABLE city_zone_snapshots (
+                    city TEXT NOT NULL,
+                    zone TEXT NOT NULL,
+                    computed_at BIGINT NOT NULL,
+                    document TEXT NOT NULL,
+                    PRIMARY KEY (city, zone)
+                )
+                """,
+                """
+                CREATE TABLE city_alerts (
+                    id TEXT PRIMARY KEY,
+                    city TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    document TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX city_alerts_city ON city_alerts (city, state, updated_at)",
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

@@ -450,6 +450,27 @@ enum SQLiteSchema {
                     CREATE INDEX measurements_fetched ON measurements(fetched_at);
                     """)
         }
+        migrator.registerMigration("v13-city-live") { db in
+            // City Live: each zone's latest snapshot and the alerts, as JSON documents.
+            try db.execute(
+                sql: """
+                    CREATE TABLE city_zone_snapshots (
+                        city TEXT NOT NULL,
+                        zone TEXT NOT NULL,
+                        computed_at INTEGER NOT NULL,
+                        document TEXT NOT NULL,
+                        PRIMARY KEY (city, zone)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE city_alerts (
+                        id TEXT PRIMARY KEY,
+                        city TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        document TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX city_alerts_city ON city_alerts(city, state, updated_at);
+                    """)
+        }
         return migrator
     }
 }

@@ -457,6 +457,8 @@ public struct WebPages: Sendable {
         var lon: Double?
         var polygon: [[Double]]?
         var summary: String
+        /// low, elevated or high (process_city's risk), when computed.
+        var risk: String?
     }
 
     @Sendable func cityPage(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -469,6 +471,9 @@ public struct WebPages: Sendable {
             var cards: [[String: Any]] = []
             var points: [ZonePoint] = []
             let trends = TrendBoard(environment)
+            let snapshots = try await environment.store.zoneSnapshots(city: city)
+            let riskByZone = Dictionary(snapshots.map { ($0.zone, $0.risk) }) { a, _ in a }
+            let openAlerts = try await CityLiveBoard(environment).alerts(city: city, state: "active", limit: 50).alerts
             for zone in zones.zones {
                 let stats = try await trends.zoneStats(
                     city: city, zone: zone.zone, metric: nil, since: nil, until: nil, now: now)
@@ -501,9 +506,16 @@ public struct WebPages: Sendable {
                             label: "\(label) over the last 24 hours"),
                     ]
                 }
+                let risk = riskByZone[zone.zone]
                 cards.append([
                     "zone": zone.zone, "metrics": metrics, "hasMetrics": !metrics.isEmpty,
                     "observed": zone.dataAgeSeconds.map { now - Int64($0 * 1000) } ?? 0,
+                    "hasRisk": risk != nil, "risk": risk.map { Self.number($0.score) } ?? "",
+                    "riskLevel": risk?.level ?? "",
+                    "riskParts": risk?.components.filter { $0.points > 0 }.map {
+                        "\($0.name) \(Self.number($0.points))"
+                    }
+                    .joined(separator: ", ") ?? "",
                 ])
                 let geometry = declared?.zones.first { $0.id == zone.zone }
                 let summary = zone.metrics.prefix(3).map {
@@ -513,11 +525,21 @@ public struct WebPages: Sendable {
                 points.append(
                     ZonePoint(
                         zone: zone.zone, lat: geometry?.center?.latitude, lon: geometry?.center?.longitude,
-                        polygon: geometry?.polygon?.map { [$0.latitude, $0.longitude] }, summary: summary))
+                        polygon: geometry?.polygon?.map { [$0.latitude, $0.longitude] }, summary: summary,
+                        risk: risk?.level))
             }
             let mapped = points.filter { $0.lat != nil }
             return [
                 "city": city, "zones": cards, "hasZones": !cards.isEmpty, "count": cards.count,
+                "alerts": openAlerts.map { a -> [String: Any] in
+                    [
+                        "zone": a.zone, "kind": a.kind.replacingOccurrences(of: "_", with: " "), "severity": a.severity,
+                        "critical": a.severity == "critical",
+                        "state": a.state, "message": a.message, "recommendation": a.recommendation,
+                        "opened": a.openedAt.flatMap(Timestamp.parse) ?? 0,
+                    ]
+                }, "hasAlerts": !openAlerts.isEmpty,
+                "processedAt": snapshots.map(\.computedAt).max() ?? 0, "hasProcessed": !snapshots.isEmpty,
                 "zonesJSON": jsonText(mapped), "hasMap": !mapped.isEmpty,
                 "tileURL": site.settings.tileURL, "tileAttribution": site.settings.tileAttribution,
             ]

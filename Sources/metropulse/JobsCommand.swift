@@ -11,8 +11,8 @@ struct JobsCommand: AsyncParsableCommand {
         commandName: "jobs", abstract: "The job runner's jobs: list, runs, run now, pause, resume.",
         subcommands: [List.self, Runs.self, Run.self, Pause.self, Resume.self])
 
-    static func job(_ id: String) throws -> any Job {
-        guard let job = BuiltinJobs.all().first(where: { $0.description.id == id }) else {
+    static func job(_ id: String, catalog: SourceCatalog? = nil) throws -> any Job {
+        guard let job = BuiltinJobs.all(catalog: catalog).first(where: { $0.description.id == id }) else {
             let known = BuiltinJobs.descriptions.map(\.id).joined(separator: ", ")
             throw ValidationError("unknown job '\(id)'; known: \(known)")
         }
@@ -98,14 +98,17 @@ struct JobsCommand: AsyncParsableCommand {
         @Flag(help: "Wait for the run asked of the scheduler to end (at most 10 minutes).") var wait = false
 
         func run() async throws {
-            let job = try JobsCommand.job(self.job)
+            let configuration = try options.load()
+            let catalog = SourceCatalog(configuration.sources, cities: configuration.cities)
+            let job = try JobsCommand.job(self.job, catalog: catalog)
             let (here, wait) = (self.here, self.wait)
             let run = try await JobsCommand.withBackend(options) { backend, logger -> JobRun? in
                 let now = WallClock.system.nowMillis
                 if here {
                     // Every job in the runner: a job's dependencies must be known to it (they are not run).
                     let runner = try JobRunner(
-                        jobs: BuiltinJobs.all(), store: backend.store, queue: backend.queue, clock: .system,
+                        jobs: BuiltinJobs.all(catalog: catalog), store: backend.store, queue: backend.queue,
+                        clock: .system,
                         logger: logger)
                     return await runner.execute(job, cycle: now, trigger: .manual, requestedBy: "command line")
                 }

@@ -37,6 +37,7 @@ struct JobsAPITests {
                 list.jobs.map(\.id) == [
                     "check_queue_health", "check_store_health", "refresh_hourly", "refresh_line_hours",
                     "refresh_zone_hours", "refresh_daily", "compute_station_ranking", "data_quality_check",
+                    "process_city",
                 ])
             let hourly = try #require(list.jobs.first { $0.id == "refresh_hourly" })
             #expect(hourly.dependsOn == ["check_store_health"] && !hourly.paused)

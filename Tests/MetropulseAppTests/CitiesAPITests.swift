@@ -21,7 +21,7 @@ struct CitiesAPITests {
         try await eventually("every zone has readings") {
             zones = try await getJSON("\(app.base)/api/cities/demo/zones").json["zones"] as? [[String: Any]] ?? []
             return zones.count == 3 && zones.allSatisfy { !($0["metrics"] as? [Any] ?? []).isEmpty }
-                && (zones.first { $0["zone"] as? String == "centre" }?["metrics"] as? [Any])?.count == 10
+                && (zones.first { $0["zone"] as? String == "centre" }?["metrics"] as? [Any])?.count == 12
         }
         let centre = try #require(zones.first { $0["zone"] as? String == "centre" })
         let metrics = try #require(centre["metrics"] as? [[String: Any]])
@@ -29,6 +29,10 @@ struct CitiesAPITests {
         #expect(temperature["unit"] as? String == "°C" && temperature["value"] is Double)
         #expect((temperature["age_seconds"] as? Double ?? 999) < 120)
         #expect(metrics.contains { $0["metric"] as? String == "pm2_5" && $0["source"] as? String == "demo-air-centre" })
+        // The air quality indexes, derived from the concentrations at ingest.
+        let aqi = try #require(metrics.first { $0["metric"] as? String == "us_aqi" })
+        #expect(aqi["source"] as? String == "demo-air-centre" && (aqi["value"] as? Double ?? 0) > 0)
+        #expect(metrics.contains { $0["metric"] as? String == "eaqi_level" })
         // Power demand and traffic come from the json source, its records' zone ids mapped.
         let demand = try #require(metrics.first { $0["metric"] as? String == "power_demand" })
         #expect(demand["unit"] as? String == "MW" && demand["source"] as? String == "demo-city-load")

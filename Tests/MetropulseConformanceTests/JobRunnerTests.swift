@@ -121,7 +121,7 @@ struct JobRunnerTests {
         #expect(
             BuiltinJobs.descriptions.map(\.id) == [
                 "check_queue_health", "check_store_health", "refresh_hourly", "refresh_line_hours",
-                "refresh_zone_hours", "refresh_daily", "compute_station_ranking", "data_quality_check",
+                "refresh_zone_hours", "refresh_daily", "compute_station_ranking", "data_quality_check", "process_city",
             ])
     }
 }

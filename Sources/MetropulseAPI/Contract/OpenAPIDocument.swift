@@ -246,6 +246,45 @@ package enum OpenAPIDocument {
                 .time("until", "Up to this time (default: now)."),
             ], success: (200, .json(TrendBoard.ZoneStats.self)), errors: [404: "Unknown city or zone."]),
         Op(
+            method: .get, path: "/api/cities/{city}/zones/{zone}/features",
+            summary:
+                "A zone's features as process_city left them: the latest reading behind each (its age, source and run), anomalies of the last complete hour against its seasonal baseline, and the risk score with its components.",
+            tag: "cities", access: .open,
+            parameters: [.path("city", "The city's id."), .path("zone", "The zone's id.")],
+            success: (200, .json(CityLiveBoard.Features.self)), errors: [404: "Unknown city or zone."]),
+        Op(
+            method: .get, path: "/api/cities/{city}/risk",
+            summary: "Each zone's risk score (0–100), highest first, with its components and the age of its inputs.",
+            tag: "cities", access: .open, parameters: [.path("city", "The city's id.")],
+            success: (200, .json(CityLiveBoard.RiskList.self)), errors: [404: "Unknown city."]),
+        Op(
+            method: .get, path: "/api/cities/{city}/alerts",
+            summary: "A city's alerts with their recommendations, the most recently updated first.",
+            tag: "cities", access: .open,
+            parameters: [
+                .path("city", "The city's id."),
+                .choice(
+                    "state",
+                    "active (open or acknowledged; the default), open, acknowledged, resolved, pending or all.",
+                    ["active", "open", "acknowledged", "resolved", "pending", "all"]),
+                .limit(default: 100, max: 10_000),
+            ], success: (200, .json(CityLiveBoard.AlertList.self)), errors: [404: "Unknown city."]),
+        Op(
+            method: .post, path: "/api/cities/{city}/alerts/{id}/ack",
+            summary:
+                "Acknowledge an open alert: it stays until its condition clears, marked as seen (by the key's name).",
+            tag: "cities", access: .key(.admin),
+            parameters: [.path("city", "The city's id."), .path("id", "The alert's id.")],
+            success: (200, .json(CityLiveBoard.AlertDTO.self)),
+            errors: [404: "Unknown city or alert.", 409: "The alert is pending or resolved."]),
+        Op(
+            method: .post, path: "/api/cities/{city}/process",
+            summary:
+                "Run process_city now (features, anomalies, risk, alerts): the scheduler's leader starts it within a few seconds.",
+            tag: "cities", access: .key(.admin), parameters: [.path("city", "The city's id.")],
+            success: (202, .json(JobBoard.JobAction.self)),
+            errors: [404: "Unknown city.", 409: "Jobs are off in this deployment."]),
+        Op(
             method: .get, path: "/api/lines/{network}/{line}/punctuality",
             summary:
                 "A line's punctuality per hour (departures seen, cancelled, mean and 90th-percentile delay, share on time) from the refresh_line_hours job, and over the window; the last 24 hours by default.",

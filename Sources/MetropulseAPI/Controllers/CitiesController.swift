@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import MetropulseCore
 
@@ -13,6 +14,12 @@ struct CitiesController {
         group.get("cities/:city/zones", use: zones)
         group.get("cities/:city/zones/:zone/history", use: history)
         group.get("cities/:city/zones/:zone/stats", use: stats)
+        group.get("cities/:city/zones/:zone/features", use: features)
+        group.get("cities/:city/risk", use: risk)
+        group.get("cities/:city/alerts", use: alerts)
+        let admin = group.requiring(.admin, environment)
+        admin.post("cities/:city/alerts/:id/ack", use: acknowledge)
+        admin.post("cities/:city/process", use: process)
     }
 
     @Sendable func cities(_ request: Request, context: APIRequestContext) async throws -> CityBoard.CityList {
@@ -21,6 +28,40 @@ struct CitiesController {
 
     @Sendable func zones(_ request: Request, context: APIRequestContext) async throws -> CityBoard.ZoneList {
         try await board.zones(city: try context.parameters.require("city"), now: environment.clock.nowMillis)
+    }
+
+    @Sendable func features(_ request: Request, context: APIRequestContext) async throws -> CityLiveBoard.Features {
+        try await CityLiveBoard(environment).features(
+            city: try context.parameters.require("city"), zone: try context.parameters.require("zone"),
+            now: environment.clock.nowMillis)
+    }
+
+    @Sendable func risk(_ request: Request, context: APIRequestContext) async throws -> CityLiveBoard.RiskList {
+        try await CityLiveBoard(environment).risk(
+            city: try context.parameters.require("city"), now: environment.clock.nowMillis)
+    }
+
+    @Sendable func alerts(_ request: Request, context: APIRequestContext) async throws -> CityLiveBoard.AlertList {
+        try await CityLiveBoard(environment).alerts(
+            city: try context.parameters.require("city"), state: request.query("state"),
+            limit: try request.intQuery("limit", default: 100, range: 1...10_000))
+    }
+
+    @Sendable func acknowledge(_ request: Request, context: APIRequestContext) async throws
+        -> CityLiveBoard.AlertDTO
+    {
+        let raw = try context.parameters.require("id")
+        return try await CityLiveBoard(environment).acknowledge(
+            city: try context.parameters.require("city"), id: raw.removingPercentEncoding ?? raw,
+            by: context.apiKeyName)
+    }
+
+    @Sendable func process(_ request: Request, context: APIRequestContext) async throws -> Response {
+        try CityLiveBoard(environment).requireCity(try context.parameters.require("city"))
+        let action = try await JobBoard(environment).requestRun("process_city", by: context.apiKeyName)
+        var response = try action.response(from: request, context: context)
+        response.status = .accepted
+        return response
     }
 
     @Sendable func stats(_ request: Request, context: APIRequestContext) async throws -> TrendBoard.ZoneStats {

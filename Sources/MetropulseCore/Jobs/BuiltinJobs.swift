@@ -4,10 +4,11 @@ import Foundation
 /// `check_queue_health`, `check_store_health`, then `refresh_hourly` (which needs the store), and
 /// after it `refresh_daily`, `compute_station_ranking` and `data_quality_check`.
 public enum BuiltinJobs {
-    public static func all() -> [any Job] {
+    /// `catalog` names the cities `process_city` processes (none without it).
+    public static func all(catalog: SourceCatalog? = nil) -> [any Job] {
         [
             QueueHealthJob(), StoreHealthJob(), RefreshHourlyJob(), RefreshLineHoursJob(), RefreshZoneHoursJob(),
-            RefreshDailyJob(), StationRankingJob(), DataQualityJob(),
+            RefreshDailyJob(), StationRankingJob(), DataQualityJob(), ProcessCityJob(catalog: catalog),
         ]
     }
 

@@ -6,7 +6,7 @@
 /// Writes are idempotent on natural keys: raw station rows are unique on
 /// (source, station, observed_at); the latest row per (source, station) only moves forward.
 public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore, LogStore, CommandLog,
-    SummaryStore, JobStore, AggregateStore, QualityStore, ExportStore
+    SummaryStore, JobStore, AggregateStore, QualityStore, ExportStore, CityStore
 {}
 
 /// Observations: written with their runs, read as latest values, near a point and as history

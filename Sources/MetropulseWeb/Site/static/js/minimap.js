@@ -32,11 +32,15 @@ if (zones) {
   const list = JSON.parse(zones.dataset.zones || '[]');
   const map = base(zones);
   const layers = [];
+  // Zones coloured by process_city's risk level (blue before it ran).
+  const riskColour = { low: '#2e7d32', elevated: '#b26a00', high: '#c62828' };
   for (const z of list) {
-    const label = `<strong>${z.zone.replace(/</g, '&lt;')}</strong><br>${(z.summary || 'no reading yet').replace(/</g, '&lt;')}`;
+    const colour = riskColour[z.risk] || '#0b5cad';
+    const risk = z.risk ? `<br>risk: ${z.risk}` : '';
+    const label = `<strong>${z.zone.replace(/</g, '&lt;')}</strong><br>${(z.summary || 'no reading yet').replace(/</g, '&lt;')}${risk}`;
     const layer = z.polygon && z.polygon.length >= 3
-      ? L.polygon(z.polygon, { color: '#0b5cad', weight: 2, fillOpacity: 0.15 })
-      : L.circleMarker([z.lat, z.lon], { radius: 9, color: '#0b5cad', weight: 2, fillColor: '#64b5f6', fillOpacity: 0.8 });
+      ? L.polygon(z.polygon, { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.2 })
+      : L.circleMarker([z.lat, z.lon], { radius: 9, color: colour, weight: 2, fillColor: colour, fillOpacity: 0.6 });
     layer.bindPopup(label).bindTooltip(z.zone, { permanent: true, direction: 'top', className: 'zone-label' });
     layer.addTo(map);
     layers.push(layer);

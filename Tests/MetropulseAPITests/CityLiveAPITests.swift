@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import MetropulseCore
+import MetropulseSQLite
+import Testing
+
+@testable import MetropulseAPI
+
+@Suite("City Live endpoints, in process")
+struct CityLiveAPITests {
+    @Test("features with their runs and ages, risk highest first, alerts by state, ack (admin), process (admin)")
+    func cityLive() async throws {
+        let now = TestAPI.now
+        let api = try TestAPI(
+            sources: [
+                SourceDefinition(
+                    id: "air", kind: .city, urls: ["http://127.0.0.1:1/a"], tags: ["city": "demo", "zone": "centre"])
+            ], cities: [City(id: "demo", zones: [.init(id: "centre"), .init(id: "nord")])])
+        defer { api.close() }
+        let feature = CityLive.Feature(
+            name: "us_aqi", value: 130, unit: "AQI", observedAt: now - 60_000, sourceID: "air", runID: "run-1")
+        let risk = CityLive.risk(["us_aqi": feature], powerPeak: nil)
+        try await api.store.putZoneSnapshots([
+            ZoneSnapshot(
+                city: "demo", zone: "centre", computedAt: now - 30_000, features: [feature], anomalies: [], risk: risk),
+            ZoneSnapshot(
+                city: "demo", zone: "nord", computedAt: now - 30_000, features: [], anomalies: [],
+                risk: CityLive.risk([:], powerPeak: nil)),
+        ])
+        let checks = CityAlerts.checks(zone: "centre", features: ["us_aqi": feature], risk: risk, anomalies: [])
+        var alerts = CityAlerts.step(city: "demo", active: [], checks: checks, now: now - 600_000)
+        alerts = CityAlerts.step(city: "demo", active: alerts, checks: checks, now: now - 300_000)
+        try await api.store.upsertCityAlerts(alerts)
+        let id = try #require(alerts.first?.id)
+        try await api.test { client in
+            let features = try await client.get(
+                "/api/cities/demo/zones/centre/features", as: CityLiveBoard.Features.self)
+            #expect(features.features.first?.runId == "run-1" && features.features.first?.ageSeconds == 60)
+            #expect(features.risk?.score == risk.score)
+            let empty = try await client.get(
+                "/api/cities/demo/zones/sud/features", as: ErrorBody.self, status: .notFound)
+            #expect(empty.error.message.contains("sud"))
+            let ranked = try await client.get("/api/cities/demo/risk", as: CityLiveBoard.RiskList.self)
+            #expect(ranked.zones.map(\.zone) == ["centre", "nord"] && ranked.zones.first?.newestInputAgeSeconds == 60)
+            _ = try await client.get("/api/cities/nowhere/risk", as: ErrorBody.self, status: .notFound)
+            let active = try await client.get("/api/cities/demo/alerts", as: CityLiveBoard.AlertList.self)
+            #expect(active.alerts.map(\.state) == ["open"])
+            #expect(active.alerts.first?.recommendation.contains("limiting outdoor exercise") == true)
+            _ = try await client.get("/api/cities/demo/alerts?state=bogus", as: ErrorBody.self, status: .badRequest)
+
+            var headers = HTTPFields()
+            headers[.init("X-API-Key")!] = TestAPI.readKey
+            let path = "/api/cities/demo/alerts/\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)/ack"
+            try await client.execute(uri: path, method: .post, headers: headers) { #expect($0.status == .forbidden) }
+            headers[.init("X-API-Key")!] = TestAPI.adminKey
+            try await client.execute(uri: path, method: .post, headers: headers) { response in
+                #expect(response.status == .ok)
+            }
+            let acknowledged = try await client.get(
+                "/api/cities/demo/alerts?state=acknowledged", as: CityLiveBoard.AlertList.self)
+            #expect(acknowledged.alerts.first?.acknowledgedBy == "admin")
+            try await client.execute(uri: "/api/cities/demo/process", method: .post, headers: headers) { response in
+                #expect(response.status == .accepted)
+            }
+            let state = try await api.store.jobStates().first { $0.jobID == "process_city" }
+            #expect(state?.requestedBy == "admin")
+        }
+    }
+}
