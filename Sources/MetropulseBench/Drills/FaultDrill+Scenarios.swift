@@ -100,10 +100,12 @@ extension FaultDrill {
                 guard status == 200 else { throw DrillFailure("GET \(path) answered \(status) on a full disk") }
                 answered += 1
             }
-            // A write refused: a commit of fetched results, or a claim (when the disk fills while
-            // no task is waiting for its commit, the next claim is the first write refused).
+            // A write refused: a commit of fetched results, a claim (when the disk fills while no
+            // task is waiting for its commit, the next claim is the first write refused), or the
+            // scheduler's (its tick enqueues nothing more, so no claim follows).
             let output = serve.output()
-            if refusedAt == nil, output.contains("commit failed") || output.contains("claim failed") {
+            let refusals = ["commit failed", "claim failed", "scheduler tick failed", "leadership record failed"]
+            if refusedAt == nil, refusals.contains(where: output.contains) {
                 refusedAt = WallClock.system.nowMillis
             }
             try await Task.sleep(for: .seconds(1))
@@ -128,7 +130,7 @@ extension FaultDrill {
             report.failures.append("no run was recorded failed with a storage error")
         }
         report.facts.append(
-            "\(commitsRefused ? "commits" : "claims (no commit was pending)") refused from \(String(format: "%.1f", Double(refusedAt! - fullAt) / 1_000)) s after the disk filled; "
+            "\(commitsRefused ? "commits" : "claims or the scheduler's writes (no commit was pending)") refused from \(String(format: "%.1f", Double(refusedAt! - fullAt) / 1_000)) s after the disk filled; "
                 + "\(answered) API requests answered 200 meanwhile")
         report.facts.append(
             "ingest resumed \(String(format: "%.1f", Double(resumedAt - freedAt) / 1_000)) s after space was freed; "
