@@ -222,6 +222,27 @@ class DashboardTests(unittest.TestCase):
         box.click()
         wait_for(lambda: d.execute_script(visible) >= before - 2, 5, message="the vehicles back")
 
+    def test_city_page_streams_readings_and_shows_risk(self):
+        d = self.driver
+        d.get(BASE + "/cities/demo")
+        settle(d)
+        panel = lambda key: d.execute_script(
+            "return Number(document.getElementById('live-readings').dataset[arguments[0]] || 0)", key)
+        wait_for(lambda: panel("received") > 0, 30, message="the stream's snapshot of readings")
+        # A city source fetched now: its readings arrive on the open page.
+        api("/api/sources/demo-weather-centre/run", method="POST")
+        wait_for(lambda: panel("updates") >= 1, 45, message="a reading streamed after the run")
+        self.assertGreater(len(d.find_elements(By.CSS_SELECTOR, "#live-readings li")), 0)
+        # City Live run now: every zone's card says its risk.
+        api("/api/cities/demo/process", method="POST")
+        wait_for(lambda: len(api("/api/cities/demo/risk")[1]["zones"]) == 3, 30, message="the zones' risk")
+        d.get(BASE + "/cities/demo")
+        settle(d)
+        levels = d.execute_script("return [...document.querySelectorAll('section.card[data-risk]')].map(c => c.dataset.risk)")
+        self.assertEqual(len(levels), 3)
+        self.assertTrue(all(level in ("low", "elevated", "high") for level in levels), levels)
+        self.assertEqual(problems(d), [])
+
     def test_line_page_shows_the_snapshot_departures(self):
         d = self.driver
         _, lines = api("/api/lines")

@@ -270,6 +270,13 @@ package enum OpenAPIDocument {
                 .limit(default: 100, max: 10_000),
             ], success: (200, .json(CityLiveBoard.AlertList.self)), errors: [404: "Unknown city."]),
         Op(
+            method: .get, path: "/api/cities/{city}/stream",
+            summary:
+                "Server-sent events of the city's readings as they are stored: a snapshot of the latest, then each batch fetched since (id: the newest fetch time; Last-Event-ID resumes).",
+            tag: "cities", access: .open, parameters: [.path("city", "The city's id.")],
+            success: (200, .eventStream("event: snapshot, then event: readings, each with {city, count, readings}")),
+            errors: [404: "Unknown city."]),
+        Op(
             method: .post, path: "/api/cities/{city}/alerts/{id}/ack",
             summary:
                 "Acknowledge an open alert: it stays until its condition clears, marked as seen (by the key's name).",

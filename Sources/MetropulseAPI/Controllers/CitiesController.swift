@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import MetropulseCore
+import NIOCore
+import ServiceLifecycle
 
 /// The city endpoints: `/api/cities`, `/api/cities/{city}/zones`,
 /// `/api/cities/{city}/zones/{zone}/history`. What they answer is `CityBoard`'s.
@@ -17,6 +19,7 @@ struct CitiesController {
         group.get("cities/:city/zones/:zone/features", use: features)
         group.get("cities/:city/risk", use: risk)
         group.get("cities/:city/alerts", use: alerts)
+        group.get("cities/:city/stream", use: stream)
         let admin = group.requiring(.admin, environment)
         admin.post("cities/:city/alerts/:id/ack", use: acknowledge)
         admin.post("cities/:city/process", use: process)
@@ -45,6 +48,64 @@ struct CitiesController {
         try await CityLiveBoard(environment).alerts(
             city: try context.parameters.require("city"), state: request.query("state"),
             limit: try request.intQuery("limit", default: 100, range: 1...10_000))
+    }
+
+    /// Server-sent events of a city's readings as they are stored: `event: snapshot` with the
+    /// latest reading of every zone and metric, then `event: readings` with each batch fetched
+    /// since. Every event's `id` is the newest fetch time it holds; a client reconnecting with
+    /// `Last-Event-ID` gets only what was fetched after it. A comment every 15 s keeps it open.
+    @Sendable func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let city = try context.parameters.require("city")
+        try CityLiveBoard(environment).requireCity(city)
+        let sources = ProcessCityJob.cities(environment.catalog)[city] ?? []
+        var resume: Int64?
+        if let text = request.headers[.init("Last-Event-ID")!] {
+            guard let value = Int64(text) else {
+                throw HTTPError(.badRequest, message: "Last-Event-ID must be the id of an earlier event")
+            }
+            resume = value
+        }
+        let streams = environment.streams
+        try streams.admit()
+        let (store, clock, from) = (environment.store, environment.clock, resume)
+        return Response(
+            status: .ok, headers: StreamLimiter.eventStreamHeaders,
+            body: ResponseBody { writer in
+                defer { streams.leave() }
+                let encoder = APIRequestContext.jsonEncoder()
+                var seen = from
+                var quietSince = clock.nowMillis
+                try await writer.write(ServerSentEvent.retry(3000))
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    let now = clock.nowMillis
+                    let latest = try await store.latestMeasurements(sourceIDs: sources, zone: nil)
+                    let fresh = latest.filter { seen == nil || $0.fetchedAt > seen! }
+                        .sorted {
+                            ($0.fetchedAt, $0.value.zone, $0.value.metric) < (
+                                $1.fetchedAt, $1.value.zone, $1.value.metric
+                            )
+                        }
+                    if let newest = fresh.map(\.fetchedAt).max() {
+                        let readings = CityBoard.LiveReadings(
+                            city: city, count: fresh.count,
+                            readings: fresh.map(CityBoard.LiveReading.init))
+                        let event = try ServerSentEvent(
+                            id: String(newest), event: seen == nil ? "snapshot" : "readings", json: readings,
+                            encoder: encoder)
+                        try await writer.write(event.buffer)
+                        seen = newest
+                        quietSince = now
+                    } else {
+                        if seen == nil { seen = 0 }
+                        if now - quietSince >= 15_000 {
+                            try await writer.write(ServerSentEvent.comment("keep-alive"))
+                            quietSince = now
+                        }
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     @Sendable func acknowledge(_ request: Request, context: APIRequestContext) async throws

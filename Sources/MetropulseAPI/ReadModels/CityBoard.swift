@@ -87,6 +87,36 @@ package struct CityBoard: Sendable {
         return cities
     }
 
+    /// Readings as the city stream sends them.
+    package struct LiveReadings: Codable, Sendable {
+        package var city: String
+        package var count: Int
+        package var readings: [LiveReading]
+    }
+
+    package struct LiveReading: Codable, Sendable {
+        package var zone: String
+        package var metric: String
+        package var value: Double
+        package var unit: String?
+        package var source: String
+        package var observedAt: String
+        package var fetchedAt: String
+        /// The task run that fetched it.
+        package var runId: String
+
+        package init(_ stored: StoredValue<CityMeasurement>) {
+            zone = stored.value.zone
+            metric = stored.value.metric
+            value = stored.value.value
+            unit = stored.value.unit
+            source = stored.value.sourceID
+            observedAt = Timestamp.iso8601(stored.value.observedAt)
+            fetchedAt = Timestamp.iso8601(stored.fetchedAt)
+            runId = stored.runID
+        }
+    }
+
     package func sources(of city: String) throws -> [SourceDefinition] {
         guard let sources = citySources[city] else {
             let known = citySources.keys.sorted().joined(separator: ", ")
