@@ -3,6 +3,15 @@ import MetropulseCore
 
 /// Query-string parsing that fails with a 400 naming the parameter.
 extension Request {
+    /// A stream's `Last-Event-ID`: absent is nil; one that is not an id this stream sends is a 400.
+    package func lastEventID<ID: LosslessStringConvertible>(_ type: ID.Type) throws -> ID? {
+        guard let text = headers[.init("Last-Event-ID")!] else { return nil }
+        guard let id = ID(text) else {
+            throw HTTPError(.badRequest, message: "Last-Event-ID must be the id of an earlier event of this stream")
+        }
+        return id
+    }
+
     package func query(_ name: String) -> String? {
         guard let value = uri.queryParameters.get(name), !value.isEmpty else { return nil }
         return value

@@ -59,15 +59,16 @@ public enum Backfill {
         var sources = Self.sources(configuration, sourceIDs: sourceIDs)
         guard !sources.isEmpty else { throw Failure.noDemoSource }
         var summary = Summary()
+        var skippedIDs = Set<String>()
         for source in sources where source.kind == .gbfs || source.kind == .odsRecords {
             let stored = try await backend.store.stations(StationQuery(sourceID: source.id, limit: 1))
             if let first = stored.first {
+                skippedIDs.insert(source.id)
                 summary.skipped.append(
                     "\(source.id): it already has stations (latest \(Timestamp.iso8601(first.observation.observedAt))); the raw history only moves forward, so backfill an empty store"
                 )
             }
         }
-        let skippedIDs = Set(summary.skipped.map { String($0.prefix { $0 != ":" }) })
         sources.removeAll { skippedIDs.contains($0.id) }
 
         let simulated = Mutex(from)

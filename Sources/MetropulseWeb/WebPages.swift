@@ -256,17 +256,6 @@ public struct WebPages: Sendable {
                 ]
             }
             let observed = snapshot.dataAgeSeconds.map { now - Int64($0 * 1000) }
-            let punctuality = try await TrendBoard(environment).punctuality(
-                network: network, line: line, since: nil, until: nil, now: now)
-            let punctualHours: [[String: Any]] = punctuality.hours.suffix(12).reversed().map { h in
-                [
-                    "hour": String(h.hour.dropFirst(11).prefix(5)), "departures": h.departures,
-                    "cancelled": h.cancelled,
-                    "onTime": h.onTimeShare.map { "\(Int(($0 * 100).rounded())) %" } ?? "—",
-                    "mean": h.delayMeanSeconds.map { Self.seconds($0) } ?? "—",
-                    "p90": h.delayP90Seconds.map { Self.seconds($0) } ?? "—",
-                ]
-            }
             let mapVehicles = vehicles.vehicles.map {
                 MiniMapPoint(
                     lat: $0.lat, lon: $0.lon, label: "\($0.label ?? $0.vehicleId)", bearing: $0.bearing,
@@ -282,11 +271,6 @@ public struct WebPages: Sendable {
                 "hasVehicles": vehicles.count > 0,
                 "disruptions": disruptions.map(Self.disruption), "hasDisruptions": !disruptions.isEmpty,
                 "fragmentURL": "/lines/\(pathPart(network))/\(pathPart(line))?part=stops",
-                "punctualHours": punctualHours, "hasPunctuality": punctuality.departures > 0,
-                "punctualDepartures": punctuality.departures, "punctualCancelled": punctuality.cancelled,
-                "hasCancelled": punctuality.cancelled > 0,
-                "punctualOnTime": punctuality.onTimeShare.map { "\(Int(($0 * 100).rounded())) %" } ?? "—",
-                "punctualMean": punctuality.delayMeanSeconds.map { Self.seconds($0) } ?? "—",
                 "tileURL": site.settings.tileURL, "tileAttribution": site.settings.tileAttribution,
             ]
         }
@@ -295,7 +279,31 @@ public struct WebPages: Sendable {
                 return Response(status: error.status)
             }
         }
-        return await page("line", title: "Line \(line)", request, build)
+        // The punctuality is the page's only: the stops' refresh above does not read it again.
+        return await page("line", title: "Line \(line)", request) {
+            try await build().merging(try await punctualityContext(network: network, line: line)) { a, _ in a }
+        }
+    }
+
+    /// The line page's punctuality section: the last 24 hours of `refresh_line_hours`.
+    func punctualityContext(network: String, line: String) async throws -> [String: Any] {
+        let punctuality = try await TrendBoard(environment).punctuality(
+            network: network, line: line, since: nil, until: nil, now: now)
+        let hours: [[String: Any]] = punctuality.hours.suffix(12).reversed().map { h in
+            [
+                "hour": String(h.hour.dropFirst(11).prefix(5)), "departures": h.departures, "cancelled": h.cancelled,
+                "onTime": h.onTimeShare.map { "\(Int(($0 * 100).rounded())) %" } ?? "—",
+                "mean": h.delayMeanSeconds.map { Self.seconds($0) } ?? "—",
+                "p90": h.delayP90Seconds.map { Self.seconds($0) } ?? "—",
+            ]
+        }
+        return [
+            "punctualHours": hours, "hasPunctuality": punctuality.departures > 0,
+            "punctualDepartures": punctuality.departures, "punctualCancelled": punctuality.cancelled,
+            "hasCancelled": punctuality.cancelled > 0,
+            "punctualOnTime": punctuality.onTimeShare.map { "\(Int(($0 * 100).rounded())) %" } ?? "—",
+            "punctualMean": punctuality.delayMeanSeconds.map { Self.seconds($0) } ?? "—",
+        ]
     }
 
     /// A delay in seconds as a rider reads it: "+45 s", "+3 min 20 s", "−30 s".

@@ -58,13 +58,7 @@ struct CitiesController {
         let city = try context.parameters.require("city")
         try CityLiveBoard(environment).requireCity(city)
         let sources = ProcessCityJob.cities(environment.catalog)[city] ?? []
-        var resume: Int64?
-        if let text = request.headers[.init("Last-Event-ID")!] {
-            guard let value = Int64(text) else {
-                throw HTTPError(.badRequest, message: "Last-Event-ID must be the id of an earlier event")
-            }
-            resume = value
-        }
+        let resume = try request.lastEventID(Int64.self)
         let streams = environment.streams
         try streams.admit()
         let (store, clock, from) = (environment.store, environment.clock, resume)

@@ -39,13 +39,7 @@ struct StreamController {
             }
             sources = ids
         }
-        var resume: UInt64?
-        if let text = request.headers[.init("Last-Event-ID")!] {
-            guard let version = UInt64(text) else {
-                throw HTTPError(.badRequest, message: "Last-Event-ID must be a version number from an earlier event")
-            }
-            resume = version
-        }
+        let resume = try request.lastEventID(UInt64.self)
         let streams = environment.streams
         try streams.admit()
         let (feed, clock) = (environment.live, environment.clock)

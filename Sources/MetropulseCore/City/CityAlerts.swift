@@ -157,8 +157,11 @@ public enum CityAlerts {
                     alert.clearStreak = 0
                     alert.value = check.value
                 }
-                alert.updatedAt = now
-                if alert != byKey[key] { changed.append(alert) }
+                // An alert that did not change is not written again.
+                if alert != byKey[key] {
+                    alert.updatedAt = now
+                    changed.append(alert)
+                }
             } else if check.holds {
                 let opens = openAfter <= 1
                 changed.append(

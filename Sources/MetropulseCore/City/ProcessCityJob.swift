@@ -133,9 +133,9 @@ public struct ProcessCityJob: Job {
             try await store.upsertCityAlerts(changed)
             snapshotsWritten += snapshots.count
             alertsChanged += changed.count
-            let byID = Dictionary(changed.map { ($0.id, $0) }) { a, _ in a }
-            open += (active.map { byID[$0.id] ?? $0 } + changed.filter { c in !active.contains { $0.id == c.id } })
-                .count { $0.state == .open || $0.state == .acknowledged }
+            var current = Dictionary(active.map { ($0.id, $0) }) { a, _ in a }
+            for alert in changed { current[alert.id] = alert }
+            open += current.values.count { $0.state == .open || $0.state == .acknowledged }
         }
         return JobResult(
             rowsRead: read, rowsWritten: snapshotsWritten + alertsChanged,

@@ -48,16 +48,18 @@ public struct StoreVerifier: Sendable {
         }
 
         let states = try await store.sourceStates()
-        var sources = Set(rebuilt.keys).union(states.map(\.sourceID))
+        // The latest tier read once, by source.
+        var latestBySource: [String: [StoredStation]] = [:]
         for station in try await store.stations(StationQuery(limit: 10_000_000)) {
-            sources.insert(station.observation.sourceID)
+            latestBySource[station.observation.sourceID, default: []].append(station)
         }
+        let sources = Set(rebuilt.keys).union(states.map(\.sourceID)).union(latestBySource.keys)
         for source in sources.sorted() {
             var differences: [String] = []
             func note(_ text: String) { differences.append("\(source): \(text)") }
 
             // Stations: the latest tier against the rebuild.
-            let latest = try await store.stations(StationQuery(sourceID: source, limit: 10_000_000))
+            let latest = latestBySource[source] ?? []
             let raw = rebuilt[source]?.stations ?? []
             let rawByID = Dictionary(raw.map { ($0.observation.stationID, $0.observation) }) { first, _ in first }
             var stationProblems: [String] = []
