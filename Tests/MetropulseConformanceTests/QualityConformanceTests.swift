@@ -176,4 +176,32 @@ struct QualityConformanceTests {
         let history = try await store.qualityResults(QualityQuery(check: "over_capacity", sourceID: "bikes"))
         #expect(history.map(\.at) == [Self.now + 300_000, Self.now])
     }
+
+    @Test(
+        "a burst of runs (a backfill) is not the source's cadence: the usual interval is that of its regular runs",
+        arguments: BackendFactory.all)
+    func burst(_ factory: BackendFactory) async throws {
+        let backend = try await factory.make()
+        defer { backend.cleanup() }
+        let store = backend.store
+        var runs: [TaskRun] = []
+        var t = Self.now - 22 * 60_000
+        for index in 0..<30 {  // a backfill: 30 runs 10 ms apart
+            runs.append(Self.run("burst-\(index)", source: "air", at: t + 100, entities: 1))
+            t += 10
+        }
+        t = Self.now - 20 * 60_000
+        for index in 0..<12 {  // then every minute, with one pause of 170 s (under 3 × 60 s)
+            runs.append(Self.run("live-\(index)", source: "air", at: t + 100, entities: 1))
+            t += index == 5 ? 170_000 : 60_000
+        }
+        try await store.write(runs.map { RunResult(run: $0, outcome: nil) })
+        _ = try await DataQualityJob().run(
+            JobContext(
+                jobID: "data_quality_check", now: t, watermark: nil, store: store, queue: backend.queue,
+                logger: Self.logger))
+        let gaps = try #require(try await store.latestQualityResults().first { $0.check == "run_gaps" })
+        #expect(gaps.count == 0, "\(gaps.detail)")
+        #expect(gaps.detail == "runs every 60 s as usual over the last 6 hours")
+    }
 }

@@ -107,11 +107,14 @@ public struct DataQualityJob: Job {
 
     // MARK: The checks
 
-    /// A pause between two runs longer than three times the source's usual interval (its median),
-    /// and at least two minutes; the time since the last run counts as one.
+    /// A pause between two runs longer than three times the source's usual interval (the median
+    /// of those of a second or more), and at least two minutes; the time since the last run counts
+    /// as one.
     static func runGaps(_ sourceID: String, runs: [TaskRun], now: Int64, at: Int64) -> QualityResult {
         let starts = runs.map(\.startedAt).sorted()
-        var intervals = zip(starts.dropFirst(), starts).map { $0 - $1 }.filter { $0 > 0 }
+        // Runs under a second apart are a burst (a backfill, a run asked for now, retries), not the
+        // source's cadence.
+        var intervals = zip(starts.dropFirst(), starts).map { $0 - $1 }.filter { $0 >= 1_000 }
         guard intervals.count >= 2 else {
             return QualityResult(
                 check: Check.runGaps.rawValue, sourceID: sourceID, severity: .warning, count: 0, total: starts.count,
