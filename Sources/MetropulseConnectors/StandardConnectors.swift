@@ -56,16 +56,27 @@ extension DocumentConnector {
         produces: [.transit], keys: ["static_gtfs"])
 
     public static let cityDescription = ConnectorDescription(
-        kind: .city, summary: "city sensors and models for one zone (the `zone` tag, else the source id)",
+        kind: .city,
+        summary: "city sensors, models and city APIs per zone (the `zone` tag, else the zone of each position)",
         produces: [.measurements],
         formats: [
             .init("open-meteo", "the Open-Meteo `/v1/forecast` answer (current, else the nearest hourly value)"),
             .init("openaq", "OpenAQ v3 sensor measurements or a location's latest"),
-        ], keys: ["format"])
+            .init(
+                "eia",
+                "EIA API v2 hourly electricity data (region data: demand, forecast, generation, interchange; or generation by fuel type)"
+            ),
+            .init("socrata-311", "311 service requests from a Socrata dataset (NYC's columns), counted per zone"),
+            .init("open311", "311 service requests in the Open311 GeoReport v2 shape, counted per zone"),
+            .init(
+                "here-flow", "HERE Traffic flow (`RWS`/`FI`/`CF`): speed, free flow, jam factor, congestion per zone"),
+            .init(
+                "tomtom-incidents", "TomTom Traffic incident details: incidents, major ones, closures, delay per zone"),
+        ], keys: ["format", "api_key_param"])
 
     public static let jsonDescription = ConnectorDescription(
         kind: .json, summary: "any JSON document, read through a declared `mapping` (JSON pointers) into readings",
         produces: [.measurements],
         formats: [.init("socrata", "a Socrata SODA dataset read whole, page by page (`$limit` / `$offset`)")],
-        defaultFormatIsNamed: false, keys: ["mapping", "format"])
+        defaultFormatIsNamed: false, keys: ["mapping", "format", "api_key_param"])
 }

@@ -8,8 +8,10 @@ import NIOCore
 public enum DemoFeedServer {
     /// An application serving `/gbfs/*.json` (bike share), `/gtfs-rt/*.pb` (the metro and bus
     /// network's trip updates, vehicle positions and alerts) and `/siri/*.json` (SIRI-Lite stop
-    /// monitoring `?MonitoringRef=S05` and general message) and `/open-meteo/v1/{forecast,air-quality}`
-    /// (sensor readings per point, Open-Meteo's shape); bind port 0 for an ephemeral port.
+    /// monitoring `?MonitoringRef=S05` and general message), `/open-meteo/v1/{forecast,air-quality}`
+    /// (sensor readings per point, Open-Meteo's shape), `/eia/v2/...` (hourly power demand per
+    /// zone, EIA's shape), `/311/resource/demo-311.json` (311 requests, Socrata's) and
+    /// `/here/traffic/6.2/flow.json` (road speeds, HERE's); bind port 0 for an ephemeral port.
     public static func application(
         city: DemoCity, transit: DemoTransit = DemoTransit(), endpoint: DemoEndpoint, port: Int = 0,
         clock: WallClock = .system, logger: Logger
@@ -70,7 +72,19 @@ public enum DemoFeedServer {
         }
         router.get("/open-meteo/v1/forecast") { request, _ in openMeteo(request) }
         router.get("/open-meteo/v1/air-quality") { request, _ in openMeteo(request) }
-        router.get("/city/load.json") { _, _ in json(DemoWeather.cityLoad(nowMillis: clock.nowMillis)) }
+        router.get("/eia/v2/electricity/rto/region-data/data/") { request, _ in
+            let query = request.uri.queryParameters
+            return json(
+                DemoCityAPIs.eia(
+                    nowMillis: clock.nowMillis, respondents: query.getAll("facets[respondent][]").map { String($0) },
+                    length: query.get("length").flatMap { Int($0) }))
+        }
+        router.get("/311/resource/demo-311.json") { request, _ in
+            json(
+                DemoCityAPIs.serviceRequests(
+                    nowMillis: clock.nowMillis, limit: request.uri.queryParameters.get("$limit").flatMap { Int($0) }))
+        }
+        router.get("/here/traffic/6.2/flow.json") { _, _ in json(DemoCityAPIs.hereFlow(nowMillis: clock.nowMillis)) }
         return Application(
             router: router,
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "metropulse-demo"),

@@ -46,29 +46,3 @@ public enum DemoWeather {
         return Array((try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data())
     }
 }
-
-extension DemoWeather {
-    /// Power demand and road traffic per zone, in a home-made JSON shape read through a `json`
-    /// source's mapping: demand follows the day with evening and morning peaks, traffic slows in
-    /// the rush hours.
-    public static func cityLoad(nowMillis: Int64) -> [UInt8] {
-        let minute = nowMillis / 60_000 * 60_000
-        let hours = (Double(minute % 86_400_000) / 3_600_000 + DemoCity.utcOffsetHours).truncatingRemainder(
-            dividingBy: 24)
-        let rush = exp(-pow((hours - 8.5) / 1.5, 2)) + exp(-pow((hours - 18) / 1.8, 2))
-        let zones: [(String, Double)] = [("centre", 1.0), ("nord", 0.7), ("sud", 0.8)]
-        let records = zones.map { zone, weight -> [String: Any] in
-            let demand = weight * (420 + 160 * exp(-pow((hours - 19) / 2.5, 2)) + 90 * rush)
-            let speed = 42 - 24 * rush * weight + 3 * sin(Double(minute) / 600_000 + weight * 5)
-            return [
-                "zone": zone, "time": minute / 1000,
-                "power": ["demand_mw": (demand * 10).rounded() / 10],
-                "traffic": [
-                    "speed_kmh": (speed * 10).rounded() / 10, "congestion": ((1 - speed / 45) * 100).rounded() / 100,
-                ],
-            ]
-        }
-        let document: [String: Any] = ["generated": minute / 1000, "zones": records]
-        return Array((try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data())
-    }
-}

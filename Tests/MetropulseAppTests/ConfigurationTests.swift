@@ -20,7 +20,7 @@ struct ConfigurationTests {
             configuration.sources.map(\.id) == [
                 "demo-bikes", "demo-metro-trips", "demo-metro-vehicles", "demo-metro-alerts", "demo-siri-stop",
                 "demo-siri-messages", "demo-weather-centre", "demo-weather-nord", "demo-weather-sud", "demo-air-centre",
-                "demo-city-load",
+                "demo-air-nord", "demo-air-sud", "demo-power", "demo-311", "demo-traffic",
             ])
         #expect(configuration.demoEnabled)
         #expect(configuration.workers.concurrency == 16)
@@ -221,8 +221,36 @@ struct ConfigurationTests {
                 "line 5: sources[0].format: only city, json sources take format (this one is gbfs)",
                 "line 6: sources[0].mapping: only json sources take mapping (this one is gbfs)",
                 "line 10: sources[1].station_key: only gbfs, ods-records sources take station_key (this one is city)",
-                "line 11: sources[1].format: unknown format 'nowcast' (expected open-meteo, openaq)",
+                "line 11: sources[1].format: unknown format 'nowcast' (expected open-meteo, openaq, eia, socrata-311, open311, here-flow, tomtom-incidents)",
             ])
+    }
+
+    @Test("api_key_param: a city source's key goes in the query, only on the request; other kinds refuse it")
+    func apiKeyParameter() throws {
+        let yaml = """
+            sources:
+              - id: eia
+                kind: city
+                format: eia
+                url: https://api.eia.gov/v2/electricity/rto/region-data/data/?frequency=hourly
+                api_key_env: EIA_API_KEY
+                api_key_param: api_key
+              - id: b
+                kind: gbfs
+                url: https://example.org/gbfs.json
+                api_key_param: key
+            """
+        let result = ConfigurationLoader.validate(yaml: yaml)
+        #expect(
+            result.errors.map(\.description) == [
+                "line 11: sources[1].api_key_param: only city, json sources take api_key_param (this one is gbfs)"
+            ])
+        let eia = try #require(result.configuration.sources.first)
+        #expect(try eia.requestHeaders(environment: ["EIA_API_KEY": "k&1"]).isEmpty)
+        #expect(
+            try eia.requestURL(eia.urls[0], environment: ["EIA_API_KEY": "k&1"])
+                == "https://api.eia.gov/v2/electricity/rto/region-data/data/?frequency=hourly&api_key=k%261")
+        #expect(throws: FetchError.self) { _ = try eia.requestURL(eia.urls[0], environment: [:]) }
     }
 
     @Test("the kinds table of docs/configuration.md is the connectors' own description")

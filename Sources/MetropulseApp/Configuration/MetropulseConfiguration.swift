@@ -243,9 +243,9 @@ public struct MetropulseConfiguration: Sendable {
             ])
     ]
 
-    /// The demo city's sensors: weather at three points and air quality in the centre (each
-    /// reading attached to the zone of its position), power demand and traffic per zone through a
-    /// `json` mapping.
+    /// The demo city's sensors and city APIs: weather and air quality at three points (each reading
+    /// attached to the zone of its position), power demand per zone from an EIA-shaped API, 311
+    /// requests from a Socrata dataset and road speeds from a HERE-shaped flow feed.
     static let demoSensors: [SourceDefinition] = {
         let weather = "current=temperature_2m,relative_humidity_2m,wind_speed_10m,precipitation"
         let zones = [("centre", 48.8566, 2.3522), ("nord", 48.8966, 2.3522), ("sud", 48.8166, 2.3522)]
@@ -256,23 +256,30 @@ public struct MetropulseConfiguration: Sendable {
                 intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo"],
                 format: "open-meteo")
         }
-        sources.append(
+        sources += zones.map { zone, latitude, longitude in
             SourceDefinition(
-                id: "demo-air-centre", kind: .city,
+                id: "demo-air-\(zone)", kind: .city,
                 urls: [
-                    "demo:open-meteo/v1/air-quality?latitude=48.8566&longitude=2.3522&current=pm2_5,pm10,nitrogen_dioxide"
-                ], intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3,
-                tags: ["city": "demo"], format: "open-meteo"))
-        sources.append(
+                    "demo:open-meteo/v1/air-quality?latitude=\(latitude)&longitude=\(longitude)&current=pm2_5,pm10,nitrogen_dioxide"
+                ], intervalMillis: 60_000, timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo"],
+                format: "open-meteo")
+        }
+        sources += [
             SourceDefinition(
-                id: "demo-city-load", kind: .json, urls: ["demo:city/load.json"], intervalMillis: 60_000,
-                timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo"],
-                mapping: JSONMapping(
-                    records: "/zones", id: "/zone", timestamp: "/time",
-                    fields: [
-                        "power_demand": "/power/demand_mw", "traffic_speed": "/traffic/speed_kmh",
-                        "congestion": "/traffic/congestion",
-                    ], units: ["power_demand": "MW", "traffic_speed": "km/h"])))
+                id: "demo-power", kind: .city,
+                urls: [
+                    "demo:eia/v2/electricity/rto/region-data/data/?frequency=hourly&data%5B0%5D=value&facets%5Btype%5D%5B%5D=D&length=144"
+                ], intervalMillis: 300_000, timeoutMillis: 5_000, maxAttempts: 3,
+                tags: ["city": "demo", "respondent_zones": "DEMO-C=centre,DEMO-N=nord,DEMO-S=sud"], format: "eia"),
+            SourceDefinition(
+                id: "demo-311", kind: .city,
+                urls: ["demo:311/resource/demo-311.json?$order=created_date%20DESC&$limit=500"],
+                intervalMillis: 120_000, timeoutMillis: 5_000, maxAttempts: 3,
+                tags: ["city": "demo", "timezone": "+01:00"], format: "socrata-311"),
+            SourceDefinition(
+                id: "demo-traffic", kind: .city, urls: ["demo:here/traffic/6.2/flow.json"], intervalMillis: 60_000,
+                timeoutMillis: 5_000, maxAttempts: 3, tags: ["city": "demo"], format: "here-flow"),
+        ]
         return sources
     }()
 }

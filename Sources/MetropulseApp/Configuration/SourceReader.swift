@@ -12,7 +12,7 @@ struct SourceReader {
 
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
-        "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header",
+        "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header", "api_key_param",
         "format", "mapping", "static_gtfs", "fetch",
     ]
 
@@ -121,6 +121,18 @@ struct SourceReader {
                 source.apiKeyHeader = name
             } else {
                 fail(node.line, "\(prefix).api_key_header", "expected a header name")
+            }
+        }
+        if let (node, _) = values["api_key_param"], description?.keys.contains("api_key_param") == true {
+            if let name = node.string, !name.isEmpty,
+                name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" })
+            {
+                source.apiKeyParam = name
+                if values["api_key_env"] == nil {
+                    fail(node.line, "\(prefix).api_key_param", "needs api_key_env, the variable holding the key")
+                }
+            } else {
+                fail(node.line, "\(prefix).api_key_param", "expected a query parameter name")
             }
         }
         if let (node, _) = values["format"], let description, description.keys.contains("format") {

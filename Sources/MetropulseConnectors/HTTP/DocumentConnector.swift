@@ -9,11 +9,12 @@ public struct DocumentConnector: Connector {
 
     private let http: FeedHTTPClient
     private let copies = LastCopies()
-    private let parse: @Sendable (_ body: [UInt8], _ source: SourceDefinition, _ fetchedAt: Int64) throws -> Parsed
+    private let parse: @Sendable (_ body: [UInt8], _ source: SourceDefinition, _ context: FetchContext) throws -> Parsed
 
     public init(
         http: FeedHTTPClient,
-        parse: @escaping @Sendable (_ body: [UInt8], _ source: SourceDefinition, _ fetchedAt: Int64) throws -> Parsed
+        parse:
+            @escaping @Sendable (_ body: [UInt8], _ source: SourceDefinition, _ context: FetchContext) throws -> Parsed
     ) {
         self.http = http
         self.parse = parse
@@ -22,8 +23,8 @@ public struct DocumentConnector: Connector {
     /// GTFS-Realtime: a `FULL_DATASET` feed replaces the source's departures, vehicles and
     /// disruptions; a `DIFFERENTIAL` one updates them.
     public static func gtfsRealtime(http: FeedHTTPClient) -> DocumentConnector {
-        DocumentConnector(http: http) { body, source, fetchedAt in
-            let feed = try GTFSRealtimeParser.parse(body, sourceID: source.id, fetchedAt: fetchedAt)
+        DocumentConnector(http: http) { body, source, context in
+            let feed = try GTFSRealtimeParser.parse(body, sourceID: source.id, fetchedAt: context.now)
             return (feed.batch, feed.rejected, feed.timestamp)
         }
     }
@@ -31,25 +32,43 @@ public struct DocumentConnector: Connector {
     /// SIRI or SIRI-Lite (XML or JSON, told apart by the body): a delivery is the source's whole
     /// current transit state.
     public static func siri(http: FeedHTTPClient) -> DocumentConnector {
-        DocumentConnector(http: http) { body, source, fetchedAt in
-            let delivery = try SIRIParser.parse(body, sourceID: source.id, fetchedAt: fetchedAt)
+        DocumentConnector(http: http) { body, source, context in
+            let delivery = try SIRIParser.parse(body, sourceID: source.id, fetchedAt: context.now)
             return (delivery.batch, delivery.rejected, delivery.timestamp)
         }
     }
 
-    /// City sensors and models for one zone (the source's `zone` tag, else its id), by `format`:
-    /// `open-meteo` (the `/v1/forecast` answer: `current`, legacy `current_weather`, else the hourly
-    /// value nearest the fetch time) or `openaq` (v3 sensor measurements or location latest).
+    /// City sensors and models, by `format` (`cityDescription` lists them): a reading's zone is the
+    /// source's `zone` tag, else the city zone of its position, else the source id.
     public static func city(http: FeedHTTPClient) -> DocumentConnector {
-        DocumentConnector(http: http) { body, source, fetchedAt in
+        DocumentConnector(http: http) { body, source, context in
             let zone = source.tags["zone"] ?? source.id
             switch Self.cityDescription.format(of: source) {
             case "open-meteo":
-                let reading = try OpenMeteoParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
+                let reading = try OpenMeteoParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: context.now)
                 return (ObservationBatch(measurements: reading.measurements), [], reading.time)
             case "openaq":
-                let result = try OpenAQParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: fetchedAt)
+                let result = try OpenAQParser.parse(body, sourceID: source.id, zone: zone, fetchedAt: context.now)
                 return (ObservationBatch(measurements: result.measurements), result.rejected, result.newest)
+            case "eia":
+                let result = try EIAParser.parse(
+                    body, sourceID: source.id, zone: source.tags["zone"],
+                    respondentZones: EIAParser.respondentZones(source.tags["respondent_zones"]))
+                return (ObservationBatch(measurements: result.measurements), result.rejected, result.newest)
+            case "socrata-311", "open311":
+                let result = try ServiceRequestParser.parse(
+                    body, shape: source.format == "open311" ? .open311 : .socrata, sourceID: source.id,
+                    zone: source.tags["zone"], city: context.city, timezone: source.tags["timezone"],
+                    fetchedAt: context.now)
+                return (ObservationBatch(measurements: result.measurements), result.rejected, result.windowEnd)
+            case "here-flow":
+                let result = try TrafficParsers.hereFlow(
+                    body, sourceID: source.id, zone: source.tags["zone"], city: context.city, fetchedAt: context.now)
+                return (ObservationBatch(measurements: result.measurements), result.rejected, result.time)
+            case "tomtom-incidents":
+                let result = try TrafficParsers.tomtomIncidents(
+                    body, sourceID: source.id, zone: source.tags["zone"], city: context.city, fetchedAt: context.now)
+                return (ObservationBatch(measurements: result.measurements), result.rejected, result.time)
             case let other:
                 let supported = Self.cityDescription.formatNames.joined(separator: ", ")
                 throw FetchError(
@@ -60,11 +79,12 @@ public struct DocumentConnector: Connector {
 
     /// Any JSON document through the source's declared `mapping`.
     public static func json(http: FeedHTTPClient) -> DocumentConnector {
-        DocumentConnector(http: http) { body, source, fetchedAt in
+        DocumentConnector(http: http) { body, source, context in
             guard let mapping = source.mapping else {
                 throw FetchError(.configuration, "source '\(source.id)' of kind json has no mapping")
             }
-            let result = try JSONMappingParser.parse(body, mapping: mapping, sourceID: source.id, fetchedAt: fetchedAt)
+            let result = try JSONMappingParser.parse(
+                body, mapping: mapping, sourceID: source.id, fetchedAt: context.now)
             return (ObservationBatch(measurements: result.measurements), result.rejected, result.newest)
         }
     }
@@ -74,14 +94,15 @@ public struct DocumentConnector: Connector {
         let key = "\(source.id) \(url)"
         let last = await copies.copy(key)
         let document = try await http.get(
-            url, timeoutMillis: source.timeoutMillis, limits: source.limits, ifChangedSince: last?.validators,
+            try source.requestURL(url), timeoutMillis: source.timeoutMillis, limits: source.limits,
+            ifChangedSince: last?.validators,
             headers: try source.requestHeaders())
         if document.notModified, let last {
             return FetchResult(
                 observations: ObservationBatch(), url: url, httpStatus: document.status, bytes: 0,
                 contentHash: last.contentHash, feedTimestamp: last.feedTimestamp, unchanged: true)
         }
-        let parsed = try parse(document.body, source, context.now)
+        let parsed = try parse(document.body, source, context)
         let hash = ContentHash.fnv1a64(document.body)
         await copies.store(
             LastCopies.Copy(validators: document.validators, contentHash: hash, feedTimestamp: parsed.feedTimestamp),

@@ -60,9 +60,9 @@ public struct SocrataConnector: Connector {
         var pages = 0
         while true {
             let limit = min(pageSize, maxRecords - offset)
+            let pageURL = try source.requestURL(Self.pageURL(url, limit: limit, offset: offset))
             let document = try await http.get(
-                Self.pageURL(url, limit: limit, offset: offset), timeoutMillis: source.timeoutMillis,
-                limits: source.limits, headers: headers)
+                pageURL, timeoutMillis: source.timeoutMillis, limits: source.limits, headers: headers)
             pages += 1
             status = document.status
             bytes += document.body.count

@@ -10,14 +10,20 @@ public enum CityLive {
         public var observedAt: Int64
         public var sourceID: String
         public var runID: String
+        /// What else the reading says: for `us_aqi`, the dominant pollutant (`pm2_5`).
+        public var detail: String?
 
-        public init(name: String, value: Double, unit: String?, observedAt: Int64, sourceID: String, runID: String) {
+        public init(
+            name: String, value: Double, unit: String?, observedAt: Int64, sourceID: String, runID: String,
+            detail: String? = nil
+        ) {
             self.name = name
             self.value = value
             self.unit = unit
             self.observedAt = observedAt
             self.sourceID = sourceID
             self.runID = runID
+            self.detail = detail
         }
     }
 
@@ -29,14 +35,27 @@ public enum CityLive {
         ("us_aqi", ["us_aqi", "aqi"]),
         ("pm2_5", ["pm2_5", "pm25"]),
         ("congestion", ["congestion"]),
+        ("jam_factor", ["jam_factor"]),
+        ("traffic_incidents", ["traffic_incidents"]),
         ("traffic_speed_kmh", ["traffic_speed", "speed_kmh"]),
         ("power_demand_mw", ["power_demand", "demand_mw", "demand"]),
         ("requests_311", ["requests_311", "service_requests"]),
     ]
 
-    /// The feature a metric feeds, if any.
+    /// 311 requests of one category are features under their metric's name.
+    public static let requestCategoryPrefix = "requests_311."
+
+    /// The feature a metric feeds, if any: a name of `featureMetrics`, or a 311 category
+    /// (`requests_311.noise_residential`).
     public static func feature(of metric: String) -> String? {
-        featureMetrics.first { $0.metrics.contains(metric) }?.name
+        if metric.hasPrefix(requestCategoryPrefix) { return metric }
+        return featureMetrics.first { $0.metrics.contains(metric) }?.name
+    }
+
+    /// Whether a metric's hours are judged for anomalies: the features of `featureMetrics` (not
+    /// each 311 category, too sparse to have a baseline).
+    public static func isJudged(_ metric: String) -> Bool {
+        featureMetrics.contains { $0.metrics.contains(metric) }
     }
 
     /// A value judged against its baseline.

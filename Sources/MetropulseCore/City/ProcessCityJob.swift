@@ -92,13 +92,21 @@ public struct ProcessCityJob: Job {
                         name: name, value: stored.value.value, unit: stored.value.unit,
                         observedAt: stored.value.observedAt, sourceID: stored.value.sourceID, runID: stored.runID)
                 }
+                // The US AQI's dominant pollutant: the `us_aqi.<pollutant>` reading of the same moment.
+                if let aqi = features["us_aqi"] {
+                    let prefix = ObservationBatch.usAQIMetric + "."
+                    features["us_aqi"]?.detail = latest.first {
+                        $0.value.zone == zone && $0.value.sourceID == aqi.sourceID
+                            && $0.value.observedAt == aqi.observedAt && $0.value.metric.hasPrefix(prefix)
+                    }.map { String($0.value.metric.dropFirst(prefix.count)) }
+                }
                 // Hourly means per metric over 8 weeks (several sources of a metric averaged).
                 let hours = try await store.zoneHours(
                     sourceIDs: sources, zone: zone, metric: nil, since: now - 57 * 86_400_000, until: now,
                     limit: 500_000)
                 read += hours.count
                 var series: [String: [Int64: (sum: Double, count: Int)]] = [:]
-                for row in hours where CityLive.feature(of: row.metric) != nil {
+                for row in hours where CityLive.isJudged(row.metric) {
                     var cell = series[row.metric, default: [:]][row.hour] ?? (0, 0)
                     cell = (cell.sum + row.mean, cell.count + 1)
                     series[row.metric, default: [:]][row.hour] = cell

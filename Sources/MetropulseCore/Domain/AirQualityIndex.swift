@@ -261,7 +261,8 @@ extension ObservationBatch {
     public static let europeanAQIMetric = "eaqi_level"
 
     /// For each zone and time whose readings give pollutant concentrations but no index, adds
-    /// `us_aqi` (the EPA AQI of the worst pollutant, computed from the concentrations as read) and
+    /// `us_aqi` (the EPA AQI of the worst pollutant, computed from the concentrations as read),
+    /// the same value as `us_aqi.<pollutant>` naming that pollutant (`us_aqi.pm2_5`), and
     /// `eaqi_level` (the EEA level, 1 Good to 6 Extremely poor).
     public mutating func deriveAirQualityIndexes() {
         struct Key: Hashable {
@@ -292,6 +293,11 @@ extension ObservationBatch {
                 CityMeasurement(
                     sourceID: key.source, zone: key.zone, metric: Self.usAQIMetric, value: Double(overall.aqi),
                     unit: "AQI", observedAt: key.at, location: location))
+            // The pollutant behind the index, as the index under its name (`us_aqi.pm2_5`).
+            added.append(
+                CityMeasurement(
+                    sourceID: key.source, zone: key.zone, metric: Self.usAQIMetric + "." + overall.dominant.rawValue,
+                    value: Double(overall.aqi), unit: "AQI", observedAt: key.at, location: location))
             if let level = overall.european {
                 added.append(
                     CityMeasurement(

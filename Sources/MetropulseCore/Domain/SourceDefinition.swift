@@ -26,6 +26,9 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     /// request of this source (IDFM PRIM style: `apikey`). The key itself never sits in the file.
     public var apiKeyEnv: String?
     public var apiKeyHeader: String
+    /// For APIs that take their key in the query (EIA's `api_key`): the parameter's name. The key
+    /// is then added to the request URL (and only there: the run records the URL without it).
+    public var apiKeyParam: String?
     /// For kinds that read several APIs (`city`): which one (`open-meteo`).
     public var format: String?
     /// For `json`: where the records, their id, time and fields are.
@@ -80,12 +83,28 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     public func requestHeaders(environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> [(String, String)]
     {
-        guard let variable = apiKeyEnv else { return [] }
+        guard let variable = apiKeyEnv, apiKeyParam == nil else { return [] }
         guard let key = environment[variable], !key.isEmpty else {
             throw FetchError(.configuration, "source '\(id)' needs an API key in the environment variable \(variable)")
         }
         Redaction.register(key)
         return [(apiKeyHeader, key)]
+    }
+}
+
+extension SourceDefinition {
+    /// `url` with the API key added as `apiKeyParam` when the source has one; else `url`.
+    public func requestURL(_ url: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> String
+    {
+        guard let parameter = apiKeyParam, let variable = apiKeyEnv else { return url }
+        guard let key = environment[variable], !key.isEmpty else {
+            throw FetchError(.configuration, "source '\(id)' needs an API key in the environment variable \(variable)")
+        }
+        Redaction.register(key)
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+        let encoded = key.addingPercentEncoding(withAllowedCharacters: allowed) ?? key
+        return url + (url.contains("?") ? "&" : "?") + "\(parameter)=\(encoded)"
     }
 }
 

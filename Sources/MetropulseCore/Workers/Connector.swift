@@ -10,10 +10,14 @@ public struct FetchContext: Sendable {
     /// Fetch time, epoch ms.
     public var now: Int64
     public var logger: Logger
+    /// The source's city (its `city` tag), when the catalogue declares it: a format whose
+    /// entities carry positions (311 requests, road segments) counts them per zone.
+    public var city: City?
 
-    public init(now: Int64, logger: Logger) {
+    public init(now: Int64, logger: Logger, city: City? = nil) {
         self.now = now
         self.logger = logger
+        self.city = city
     }
 }
 

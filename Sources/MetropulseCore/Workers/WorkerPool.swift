@@ -246,9 +246,12 @@ public final class WorkerPool: Service {
         _ source: SourceDefinition, connectors: ConnectorRegistry, catalog: SourceCatalog, context: FetchContext,
         into run: inout TaskRun
     ) async throws -> ObservationBatch {
+        let city = source.tags["city"].flatMap(catalog.city(id:))
+        var context = context
+        context.city = city
         let result = try await connectors.fetch(source, context: context)
         var observations = result.observations
-        if source.tags["zone"] == nil, let city = source.tags["city"].flatMap(catalog.city(id:)) {
+        if source.tags["zone"] == nil, let city {
             observations.attachZones(of: city)
         }
         observations.deriveAirQualityIndexes()
