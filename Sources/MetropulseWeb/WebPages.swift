@@ -370,7 +370,18 @@ public struct WebPages: Sendable {
                     empty: $0.minutesEmpty)
             }
             let observed = Format.millis(s.observedAt) ?? 0
+            let forecast = try await board.forecast(
+                source: source, id: id, aggregates: environment.store, now: now)
+            let ahead: [[String: Any]] =
+                forecast.method == "persistence"
+                ? []
+                : [3, 6, 12].compactMap { step in
+                    guard step <= forecast.points.count else { return nil }
+                    let point = forecast.points[step - 1]
+                    return ["minutes": step * 5, "bikes": String(Int(point.value.rounded()))]
+                }
             return [
+                "forecast": ahead, "hasForecast": !ahead.isEmpty, "forecastSamples": forecast.samples,
                 "hours": hours, "hasHours": !hours.isEmpty, "hourJSON": jsonText(hourPoints),
                 "hasHourChart": hourPoints.count >= 2,
                 "source": s.source, "id": s.id, "name": s.name ?? s.id, "code": s.code ?? "",
@@ -500,7 +511,18 @@ public struct WebPages: Sendable {
                 for r in history.readings {
                     series[r.metric, default: []].append((Format.millis(r.observedAt) ?? 0, r.value))
                 }
-                let metrics: [[String: Any]] = zone.metrics.sorted { $0.metric < $1.metric }.map { m in
+                // 311 categories in one line, and the AQI's dominant pollutant beside the AQI.
+                let categories = zone.metrics.filter { $0.metric.hasPrefix(CityLive.requestCategoryPrefix) }
+                    .filter { $0.value > 0 }.sorted { ($0.value, $1.metric) > ($1.value, $0.metric) }
+                let dominant = zone.metrics.first {
+                    $0.metric.hasPrefix(ObservationBatch.usAQIMetric + ".")
+                        && $0.observedAt == zone.metrics.first { $0.metric == ObservationBatch.usAQIMetric }?.observedAt
+                }.map { String($0.metric.dropFirst(ObservationBatch.usAQIMetric.count + 1)) }
+                let shown = zone.metrics.filter {
+                    !$0.metric.hasPrefix(CityLive.requestCategoryPrefix)
+                        && !$0.metric.hasPrefix(ObservationBatch.usAQIMetric + ".")
+                }
+                let metrics: [[String: Any]] = shown.sorted { $0.metric < $1.metric }.map { m in
                     let observed = Format.millis(m.observedAt) ?? 0
                     let label = m.metric.replacingOccurrences(of: "_", with: " ")
                     let range = ranges[m.metric].map { r in
@@ -508,7 +530,9 @@ public struct WebPages: Sendable {
                     }
                     return [
                         "metric": label, "value": Self.number(m.value), "unit": m.unit ?? "", "observed": observed,
-                        "source": m.source, "range": range ?? "",
+                        "source": m.metric == ObservationBatch.usAQIMetric && dominant != nil
+                            ? "\(m.source) · dominant \(dominant!.replacingOccurrences(of: "_", with: "."))" : m.source,
+                        "range": range ?? "",
                         "spark": Sparkline.svg(
                             series[m.metric] ?? [], from: now - 86_400_000, to: now,
                             label: "\(label) over the last 24 hours"),
@@ -517,6 +541,9 @@ public struct WebPages: Sendable {
                 let risk = riskByZone[zone.zone]
                 cards.append([
                     "zone": zone.zone, "metrics": metrics, "hasMetrics": !metrics.isEmpty,
+                    "requestCategories": categories.map {
+                        "\($0.metric.dropFirst(CityLive.requestCategoryPrefix.count).replacingOccurrences(of: "_", with: " ")) \(Self.number($0.value))"
+                    }.joined(separator: " · "),
                     "observed": zone.dataAgeSeconds.map { now - Int64($0 * 1000) } ?? 0,
                     "hasRisk": risk != nil, "risk": risk.map { Self.number($0.score) } ?? "",
                     "riskLevel": risk?.level ?? "",
@@ -537,7 +564,17 @@ public struct WebPages: Sendable {
                         risk: risk?.level))
             }
             let mapped = points.filter { $0.lat != nil }
+            let forecasts = snapshots.sorted { $0.zone < $1.zone }.compactMap { snapshot -> ForecastSeries? in
+                guard let forecast = snapshot.forecasts?.first(where: { $0.metric == "power_demand" }) else {
+                    return nil
+                }
+                return ForecastSeries(
+                    zone: snapshot.zone, origin: forecast.origin, level: forecast.level, method: forecast.method,
+                    points: forecast.points.map { ForecastSeries.Point(t: $0.at, v: $0.value, p: $0.profile) })
+            }
             return [
+                "forecastJSON": jsonText(forecasts), "hasForecast": !forecasts.isEmpty,
+                "forecastOrigin": forecasts.map(\.origin).max() ?? 0,
                 "city": city, "zones": cards, "hasZones": !cards.isEmpty, "count": cards.count,
                 "alerts": openAlerts.map { a -> [String: Any] in
                     [
@@ -552,6 +589,20 @@ public struct WebPages: Sendable {
                 "tileURL": site.settings.tileURL, "tileAttribution": site.settings.tileAttribution,
             ]
         }
+    }
+
+    /// One zone's power forecast as the city page's chart reads it.
+    struct ForecastSeries: Encodable {
+        struct Point: Encodable {
+            var t: Int64
+            var v: Double
+            var p: Double?
+        }
+        var zone: String
+        var origin: Int64
+        var level: Double
+        var method: String
+        var points: [Point]
     }
 
     static func number(_ value: Double) -> String {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MetropulseApp
 import MetropulseBench
+import MetropulseCore
 import MetropulseKafka
 import MetropulseSQLite
 
@@ -11,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
         subcommands: [
             Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
-            Analytics.self,
+            Analytics.self, Forecast.self,
         ])
 
     struct Parse: ParsableCommand {
@@ -71,6 +72,41 @@ struct BenchCommand: AsyncParsableCommand {
                     stations: stations, days: days, directory: directory, postgresURL: postgres
                 )
                 .run())
+        }
+    }
+
+    struct Forecast: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Backtest the City Live forecasts on the stored history against persistence and seasonal-naive.",
+            discussion: """
+                Power demand per zone (24 hours ahead, from every past hour with 2 days of history before it) \
+                and bikes per station (5 to 60 minutes ahead, every 30 minutes), each forecast only from \
+                what was stored before its origin. Prints the mean absolute error of the method and of both \
+                baselines; exits 1 when the method does not beat both. Run it after `metropulse backfill \
+                --since 7d` (and the jobs: `metropulse jobs run refresh_hourly --here`, `refresh_zone_hours`).
+                """)
+
+        @OptionGroup var options: RuntimeOptions
+
+        @Option(help: "Stations per bike source.")
+        var stations = 100
+
+        func run() async throws {
+            let configuration = try options.load()
+            let catalog = SourceCatalog(configuration.sources, cities: configuration.cities)
+            let limit = stations
+            let scores = try await JobsCommand.withBackend(options) { backend, _ in
+                let backtest = ForecastBacktest(store: backend.store, catalog: catalog)
+                let now = WallClock.system.nowMillis
+                return [try await backtest.power(now: now), try await backtest.bikes(now: now, stations: limit)]
+            }
+            print(ForecastBacktest.table(scores))
+            if scores.contains(where: { $0.points > 0 && !$0.beatsBoth }) { throw ExitCode(1) }
+            if scores.allSatisfy({ $0.points == 0 }) {
+                print("no history to backtest: run `metropulse backfill --since 7d` and the jobs first")
+                throw ExitCode(1)
+            }
         }
     }
 

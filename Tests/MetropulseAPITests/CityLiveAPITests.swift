@@ -67,4 +67,57 @@ struct CityLiveAPITests {
             #expect(state?.requestedBy == "admin")
         }
     }
+
+    @Test("forecasts: a zone's power demand with its input's run and age; a station's bikes for 60 minutes")
+    func forecasts() async throws {
+        let now = TestAPI.now
+        let api = try TestAPI(
+            sources: [
+                SourceDefinition(
+                    id: "power", kind: .city, urls: ["http://127.0.0.1:1/p"], tags: ["city": "demo", "zone": "centre"]),
+                SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:1/gbfs.json"]),
+            ], cities: [City(id: "demo", zones: [.init(id: "centre")])])
+        defer { api.close() }
+        let hour: Int64 = 3_600_000
+        let origin = now - now % hour - hour
+        var hourly: [Int64: Double] = [:]
+        for h in 0..<(8 * 24) { hourly[origin - Int64(h) * hour] = 400 + Double((h % 24) * 5) }
+        let forecast = try #require(Forecasting.power(hourly: hourly, origin: origin))
+        let input = CityLive.Feature(
+            name: "power_demand_mw", value: 400, unit: "MW", observedAt: origin, sourceID: "power", runID: "run-p")
+        try await api.store.putZoneSnapshots([
+            ZoneSnapshot(
+                city: "demo", zone: "centre", computedAt: now - 10_000, features: [input], anomalies: [],
+                risk: CityLive.risk(["power_demand_mw": input], powerPeak: nil), forecasts: [forecast])
+        ])
+        // A station at 3 bikes now, with hourly means of 8 over the last 10 days.
+        let station = StationObservation(
+            sourceID: "bikes", stationID: "1", capacity: 20, bikesAvailable: 3, docksAvailable: 17, isInstalled: true,
+            isRenting: true, isReturning: true, observedAt: now - 60_000)
+        try await api.write(ObservationBatch(stations: [station]), source: "bikes", at: now - 60_000)
+        let hours = (1...240).map { h in
+            StationHour(
+                sourceID: "bikes", stationID: "1", hour: now - now % hour - Int64(h) * hour, observations: 60,
+                bikesMean: 8, bikesMin: 6, bikesMax: 10)
+        }
+        try await api.store.replaceStationHours(
+            sourceID: "bikes", hours: hours.map(\.hour), rows: hours, writtenAt: now)
+        try await api.test { client in
+            let city = try await client.get("/api/cities/demo/forecast", as: CityLiveBoard.ForecastList.self)
+            let zone = try #require(city.zones.first)
+            #expect(zone.zone == "centre" && zone.metric == "power_demand" && zone.points.count == 24)
+            #expect(zone.runId == "run-p" && zone.source == "power" && zone.unit == "MW")
+            #expect(zone.inputAgeSeconds == Double(now - origin) / 1000 && zone.method == "profile+level")
+            _ = try await client.get("/api/cities/nowhere/forecast", as: ErrorBody.self, status: .notFound)
+            let bikes = try await client.get(
+                "/api/stations/bikes/1/forecast", as: StationBoard.StationForecast.self)
+            #expect(bikes.points.count == 12 && bikes.method == "profile+level" && bikes.samples >= 2)
+            #expect(bikes.runId == "bikes@\(now - 60_000)" && bikes.inputAgeSeconds == 60)
+            // From 3 towards the usual 8.
+            let values = bikes.points.map(\.value)
+            #expect(values.first! > 3 && values.last! < 8 && values == values.sorted())
+            _ = try await client.get("/api/stations/bikes/404/forecast", as: ErrorBody.self, status: .notFound)
+            _ = try await client.get("/api/stations/nope/1/forecast", as: ErrorBody.self, status: .notFound)
+        }
+    }
 }

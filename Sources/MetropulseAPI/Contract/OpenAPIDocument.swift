@@ -178,6 +178,14 @@ package enum OpenAPIDocument {
                 .limit(default: 1000, max: 100_000),
             ], success: (200, .json(StationBoard.StationStats.self))),
         Op(
+            method: .get, path: "/api/stations/{source}/{id}/forecast",
+            summary:
+                "Bikes at a station for the next 60 minutes, 5 minutes apart: its hourly profile of the last 15 days blended with its latest observation (docs/city-live.md), with the observation's age and run.",
+            tag: "stations", access: .open,
+            parameters: [stationsSource, .path("id", "The station's id in its feed.")],
+            success: (200, .json(StationBoard.StationForecast.self)),
+            errors: [404: "Unknown source or station."]),
+        Op(
             method: .get, path: "/api/rankings/stations",
             summary:
                 "A source's stations over the last 24 hours ranked by minutes empty, minutes full or turnover (bikes taken and returned), as the compute_station_ranking job left them.",
@@ -257,6 +265,12 @@ package enum OpenAPIDocument {
             summary: "Each zone's risk score (0–100), highest first, with its components and the age of its inputs.",
             tag: "cities", access: .open, parameters: [.path("city", "The city's id.")],
             success: (200, .json(CityLiveBoard.RiskList.self)), errors: [404: "Unknown city."]),
+        Op(
+            method: .get, path: "/api/cities/{city}/forecast",
+            summary:
+                "Each zone's power demand for the next 24 hours, as process_city last computed it: the seasonal profile blended with the recent level, the profile beside each point, the input's age and run.",
+            tag: "cities", access: .open, parameters: [.path("city", "The city's id.")],
+            success: (200, .json(CityLiveBoard.ForecastList.self)), errors: [404: "Unknown city."]),
         Op(
             method: .get, path: "/api/cities/{city}/alerts",
             summary: "A city's alerts with their recommendations, the most recently updated first.",

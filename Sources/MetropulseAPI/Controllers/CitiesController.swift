@@ -18,6 +18,7 @@ struct CitiesController {
         group.get("cities/:city/zones/:zone/stats", use: stats)
         group.get("cities/:city/zones/:zone/features", use: features)
         group.get("cities/:city/risk", use: risk)
+        group.get("cities/:city/forecast", use: forecast)
         group.get("cities/:city/alerts", use: alerts)
         group.get("cities/:city/stream", use: stream)
         let admin = group.requiring(.admin, environment)
@@ -41,6 +42,13 @@ struct CitiesController {
 
     @Sendable func risk(_ request: Request, context: APIRequestContext) async throws -> CityLiveBoard.RiskList {
         try await CityLiveBoard(environment).risk(
+            city: try context.parameters.require("city"), now: environment.clock.nowMillis)
+    }
+
+    @Sendable func forecast(_ request: Request, context: APIRequestContext) async throws
+        -> CityLiveBoard.ForecastList
+    {
+        try await CityLiveBoard(environment).forecast(
             city: try context.parameters.require("city"), now: environment.clock.nowMillis)
     }
 

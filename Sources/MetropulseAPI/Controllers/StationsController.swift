@@ -14,6 +14,7 @@ struct StationsController {
         group.get("stations/:source/:id", use: detail)
         group.get("stations/:source/:id/history", use: history)
         group.get("stations/:source/:id/stats", use: stats)
+        group.get("stations/:source/:id/forecast", use: forecast)
         group.get("rankings/stations", use: ranking)
     }
 
@@ -74,6 +75,14 @@ struct StationsController {
         let limit = try request.intQuery("limit", default: 1000, range: 1...100_000)
         return try await board.stats(
             source: source, id: id, granularity: granularity, since: since, until: until, limit: limit,
+            aggregates: environment.store, now: environment.clock.nowMillis)
+    }
+
+    @Sendable func forecast(_ request: Request, context: APIRequestContext) async throws
+        -> StationBoard.StationForecast
+    {
+        try await StationBoard(environment).forecast(
+            source: try context.parameters.require("source"), id: try context.parameters.require("id"),
             aggregates: environment.store, now: environment.clock.nowMillis)
     }
 

@@ -19,6 +19,8 @@ package struct CityLiveBoard: Sendable {
         package var source: String
         /// The task run that fetched the reading.
         package var runId: String
+        /// For `us_aqi`, the dominant pollutant.
+        package var detail: String?
     }
 
     package struct Features: ResponseCodable, Sendable {
@@ -113,7 +115,8 @@ package struct CityLiveBoard: Sendable {
             features: snapshot.features.map {
                 FeatureDTO(
                     name: $0.name, value: $0.value, unit: $0.unit, observedAt: Timestamp.iso8601($0.observedAt),
-                    ageSeconds: Double(max(0, now - $0.observedAt)) / 1000, source: $0.sourceID, runId: $0.runID)
+                    ageSeconds: Double(max(0, now - $0.observedAt)) / 1000, source: $0.sourceID, runId: $0.runID,
+                    detail: $0.detail)
             }, anomalies: snapshot.anomalies, risk: snapshot.risk)
     }
 
@@ -129,6 +132,52 @@ package struct CityLiveBoard: Sendable {
                     oldestInputAgeSeconds: times.min().map { Double(max(0, now - $0)) / 1000 },
                     newestInputAgeSeconds: times.max().map { Double(max(0, now - $0)) / 1000 })
             })
+    }
+
+    package struct ZoneForecast: Codable, Sendable {
+        package var zone: String
+        package var metric: String
+        package var method: String
+        /// The last hour of readings the forecast starts from, and its age.
+        package var origin: String
+        package var inputAgeSeconds: Double
+        package var level: Double
+        package var unit: String?
+        /// The source and run of the zone's latest reading of the metric.
+        package var source: String?
+        package var runId: String?
+        package var samples: Int
+        package var points: [StationBoard.ForecastPointDTO]
+    }
+
+    package struct ForecastList: ResponseCodable, Sendable {
+        package var city: String
+        /// When process_city computed them; absent before its first run.
+        package var computedAt: String?
+        package var job: String
+        package var zones: [ZoneForecast]
+    }
+
+    /// Each zone's power demand for the next 24 hours, as process_city last computed it.
+    package func forecast(city: String, now: Int64) async throws -> ForecastList {
+        try requireCity(city)
+        let snapshots = try await environment.store.zoneSnapshots(city: city)
+        var zones: [ZoneForecast] = []
+        for snapshot in snapshots.sorted(by: { $0.zone < $1.zone }) {
+            for forecast in snapshot.forecasts ?? [] {
+                let input = snapshot.features.first { $0.name == "power_demand_mw" }
+                zones.append(
+                    ZoneForecast(
+                        zone: snapshot.zone, metric: forecast.metric, method: forecast.method,
+                        origin: Timestamp.iso8601(forecast.origin),
+                        inputAgeSeconds: Double(max(0, now - forecast.origin)) / 1000, level: forecast.level,
+                        unit: input?.unit, source: input?.sourceID, runId: input?.runID, samples: forecast.samples,
+                        points: forecast.points.map(StationBoard.ForecastPointDTO.init)))
+            }
+        }
+        return ForecastList(
+            city: city, computedAt: snapshots.map(\.computedAt).max().map(Timestamp.iso8601), job: "process_city",
+            zones: zones)
     }
 
     /// `state`: open, acknowledged, resolved, pending, active (open or acknowledged, the default), all.

@@ -226,6 +226,61 @@ package struct StationBoard: Sendable {
             stats: rows.map(StationHourDTO.init))
     }
 
+    package struct ForecastPointDTO: Codable, Sendable {
+        package var at: String
+        package var value: Double
+        /// What the seasonal profile alone says; absent without history.
+        package var profile: Double?
+
+        init(_ point: Forecasting.Point) {
+            at = Timestamp.iso8601(point.at)
+            value = point.value
+            profile = point.profile
+        }
+    }
+
+    package struct StationForecast: ResponseCodable, Sendable {
+        package var source: String
+        package var id: String
+        package var metric: String
+        /// `profile+level` (docs/city-live.md), or `persistence` without hourly history.
+        package var method: String
+        /// The latest observation the forecast starts from, its age and the run that fetched it.
+        package var origin: String
+        package var bikes: Int
+        package var capacity: Int?
+        package var inputAgeSeconds: Double
+        package var runId: String
+        /// Past days (or weeks) of hourly means the profile was built from.
+        package var samples: Int
+        package var points: [ForecastPointDTO]
+    }
+
+    /// Bikes at one station for the next 60 minutes, from its latest observation and its hourly
+    /// means of the last 15 days (`Forecasting.bikes`).
+    package func forecast(source: String, id: String, aggregates: any AggregateStore, now: Int64) async throws
+        -> StationForecast
+    {
+        try requireKnownSource(source)
+        guard let latest = try await store.station(sourceID: source, stationID: id) else {
+            throw HTTPError(.notFound, message: "station '\(id)' not found in source '\(source)'")
+        }
+        let observation = latest.observation
+        let rows = try await aggregates.stationHours(
+            sourceID: source, stationID: observation.stationID, since: now - 15 * Forecasting.day, until: now,
+            limit: 1_000)
+        let means = Dictionary(rows.map { ($0.hour, $0.bikesMean) }) { first, _ in first }
+        // From the observation's time: a station that has not reported for a while starts there.
+        let origin = min(now, max(observation.observedAt, latest.fetchedAt))
+        let forecast = Forecasting.bikes(
+            hourlyMeans: means, bikes: observation.bikesAvailable, origin: origin, capacity: observation.capacity)
+        return StationForecast(
+            source: source, id: observation.stationID, metric: forecast.metric, method: forecast.method,
+            origin: Timestamp.iso8601(origin), bikes: observation.bikesAvailable, capacity: observation.capacity,
+            inputAgeSeconds: Double(max(0, now - latest.fetchedAt)) / 1000, runId: latest.runID,
+            samples: forecast.samples, points: forecast.points.map(ForecastPointDTO.init))
+    }
+
     package struct RankedStationDTO: Codable, Sendable {
         package var rank: Int
         package var id: String

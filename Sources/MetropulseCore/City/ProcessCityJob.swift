@@ -9,10 +9,12 @@ public struct ZoneSnapshot: Sendable, Hashable, Codable {
     /// The last complete hour of each metric against its baseline (metrics with enough history).
     public var anomalies: [CityLive.Anomaly]
     public var risk: CityLive.Risk
+    /// Power demand for the next 24 hours (`Forecasting.power`), when the zone has power readings.
+    public var forecasts: [Forecasting.Forecast]?
 
     public init(
         city: String, zone: String, computedAt: Int64, features: [CityLive.Feature], anomalies: [CityLive.Anomaly],
-        risk: CityLive.Risk
+        risk: CityLive.Risk, forecasts: [Forecasting.Forecast]? = nil
     ) {
         self.city = city
         self.zone = zone
@@ -20,6 +22,7 @@ public struct ZoneSnapshot: Sendable, Hashable, Codable {
         self.features = features
         self.anomalies = anomalies
         self.risk = risk
+        self.forecasts = forecasts
     }
 
     public var featuresByName: [String: CityLive.Feature] {
@@ -128,10 +131,17 @@ public struct ProcessCityJob: Job {
                     if Set(week.map(\.hour)).count >= 24 { powerPeak = week.map(\.mean).max() }
                 }
                 let risk = CityLive.risk(features, powerPeak: powerPeak)
+                // Power demand for the next 24 hours, from the hourly means (sources averaged).
+                var forecasts: [Forecasting.Forecast] = []
+                let demand = Self.hourlySeries(hours, feature: "power_demand_mw")
+                if let origin = demand.keys.max(), let forecast = Forecasting.power(hourly: demand, origin: origin) {
+                    forecasts.append(forecast)
+                }
                 snapshots.append(
                     ZoneSnapshot(
                         city: city, zone: zone, computedAt: context.cycle,
-                        features: features.values.sorted { $0.name < $1.name }, anomalies: anomalies, risk: risk))
+                        features: features.values.sorted { $0.name < $1.name }, anomalies: anomalies, risk: risk,
+                        forecasts: forecasts.isEmpty ? nil : forecasts))
                 checks += CityAlerts.checks(zone: zone, features: features, risk: risk, anomalies: anomalies)
             }
             try await store.putZoneSnapshots(snapshots)
@@ -150,5 +160,15 @@ public struct ProcessCityJob: Job {
             detail:
                 "\(plural(snapshotsWritten, "zone")) of \(cities.count) \(cities.count == 1 ? "city" : "cities") processed; \(plural(open, "alert")) open"
         )
+    }
+
+    /// Hour start → mean of the metrics behind `feature` (several sources averaged).
+    public static func hourlySeries(_ hours: [ZoneHour], feature: String) -> [Int64: Double] {
+        var cells: [Int64: (sum: Double, count: Int)] = [:]
+        for row in hours where CityLive.feature(of: row.metric) == feature {
+            let cell = cells[row.hour] ?? (0, 0)
+            cells[row.hour] = (cell.sum + row.mean, cell.count + 1)
+        }
+        return cells.mapValues { $0.sum / Double($0.count) }
     }
 }

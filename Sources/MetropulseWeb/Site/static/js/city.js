@@ -36,3 +36,34 @@ if (panel && window.EventSource) {
     panel.dataset.updates = String(Number(panel.dataset.updates || 0) + 1);
   });
 }
+
+// The power demand forecast: one line per zone, its profile dashed (Chart.js, from the page's data).
+const forecast = document.getElementById('power-forecast');
+if (forecast && window.Chart) {
+  const series = JSON.parse(forecast.dataset.series || '[]');
+  const colours = ['#1565c0', '#c62828', '#2e7d32', '#6a1b9a', '#ef6c00', '#00838f'];
+  const times = series.length ? series[0].points.map((p) => p.t) : [];
+  const label = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const datasets = [];
+  series.forEach((s, i) => {
+    const colour = colours[i % colours.length];
+    const at = new Map(s.points.map((p) => [p.t, p]));
+    datasets.push({
+      label: `${s.zone} (MW)`, data: times.map((t) => at.get(t)?.v ?? null), borderColor: colour,
+      backgroundColor: colour, pointRadius: 0, borderWidth: 2,
+    });
+    datasets.push({
+      label: `${s.zone} profile`, data: times.map((t) => at.get(t)?.p ?? null), borderColor: colour,
+      backgroundColor: colour, pointRadius: 0, borderWidth: 1, borderDash: [4, 4],
+    });
+  });
+  new window.Chart(forecast, {
+    type: 'line',
+    data: { labels: times.map(label), datasets },
+    options: {
+      animation: false, maintainAspectRatio: false, interaction: { mode: 'index', intersect: false },
+      scales: { y: { beginAtZero: false }, x: { ticks: { maxTicksLimit: 12 } } },
+      plugins: { legend: { labels: { filter: (item) => !item.text.endsWith('profile') } } },
+    },
+  });
+}
