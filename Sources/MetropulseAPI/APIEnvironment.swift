@@ -31,6 +31,9 @@ public struct APIEnvironment: Sendable {
     public var metrics: PrometheusCollectorRegistry
     /// The live map's state, shared by every subscriber of `/api/stream` in this process.
     package var live: LiveFeed
+    /// The learned activity of the sources that learn theirs (`FeedActivity`), shared by every
+    /// health answer.
+    package let activity: FeedActivityCache
     /// In the API process of `metropulse supervise`: sets (count) or changes (delta) the number
     /// of worker processes, returning it before and after; nil elsewhere.
     public var scaleProcesses: (@Sendable (Int?, Int?) async throws -> (before: Int, after: Int))?
@@ -74,7 +77,10 @@ public struct APIEnvironment: Sendable {
         self.heartbeatIntervalMillis = heartbeatIntervalMillis
         self.transitNames = transitNames
         self.connectors = connectors
+        let activity = FeedActivityCache()
+        self.activity = activity
         self.live = LiveFeed(
-            store: store, catalog: catalog, names: transitNames, connectors: connectors, logger: logger)
+            store: store, catalog: catalog, names: transitNames, connectors: connectors, logger: logger,
+            activity: activity)
     }
 }

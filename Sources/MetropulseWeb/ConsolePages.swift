@@ -453,9 +453,8 @@ struct ConsolePages: Sendable {
             let now = self.now
             var rows: [[String: Any]] = []
             for source in environment.catalog.all {
-                let runs = try await environment.store.taskRuns(
-                    TaskRunQuery(sourceID: source.id, since: now - FeedHealth.dayMillis, limit: 200_000))
-                let h = FeedHealth.assess(source, runs: runs, now: now)
+                let (h, runs) = try await FeedHealth.assess(
+                    source, store: environment.store, activity: environment.activity, now: now)
                 // 24 hourly buckets, oldest first: all good, some failed, all failed, or no run.
                 var buckets = [(runs: Int, good: Int)](repeating: (0, 0), count: 24)
                 for run in runs {

@@ -124,9 +124,9 @@ struct SourcesController {
         let now = environment.clock.nowMillis
         let environment = self.environment
         return try await recentHealth.value(for: id, now: now) {
-            let runs = try await environment.store.taskRuns(
-                TaskRunQuery(sourceID: id, since: now - FeedHealth.dayMillis, limit: 200_000))
-            return Self.healthDTO(source, assessment: FeedHealth.assess(source, runs: runs, now: now), now: now)
+            let (health, _) = try await FeedHealth.assess(
+                source, store: environment.store, activity: environment.activity, now: now)
+            return Self.healthDTO(source, assessment: health, now: now)
         }
     }
 

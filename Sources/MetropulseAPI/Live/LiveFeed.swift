@@ -157,6 +157,7 @@ package actor LiveFeed {
     let healthIntervalMillis: Int64
     let tombstoneMillis: Int64
     let logger: Logger?
+    let activity: FeedActivityCache
 
     private var version: UInt64 = 0
     /// A subscriber that has seen less than this may have missed a removal: it gets a snapshot.
@@ -173,8 +174,9 @@ package actor LiveFeed {
     package init(
         store: any ObservationStore & RunLog, catalog: SourceCatalog, names: TransitNameBook,
         connectors: ConnectorDescriptions, intervalMillis: Int64 = 1_000, healthIntervalMillis: Int64 = 10_000,
-        tombstoneMillis: Int64 = 10 * 60_000, logger: Logger? = nil
+        tombstoneMillis: Int64 = 10 * 60_000, logger: Logger? = nil, activity: FeedActivityCache = FeedActivityCache()
     ) {
+        self.activity = activity
         self.store = store
         self.catalog = catalog
         self.names = names
@@ -275,9 +277,7 @@ package actor LiveFeed {
             lastHealth = now
             var badges: [(String, SourceBadge)] = []
             for source in catalog.all {
-                let runs = try await store.taskRuns(
-                    TaskRunQuery(sourceID: source.id, since: now - FeedHealth.dayMillis, limit: 200_000))
-                let health = FeedHealth.assess(source, runs: runs, now: now)
+                let (health, runs) = try await FeedHealth.assess(source, store: store, activity: activity, now: now)
                 let lastGood = runs.filter { $0.status == .succeeded }.max { $0.finishedAt < $1.finishedAt }
                 let fallback = source.isFallback(servedBy: lastGood?.url) ? lastGood?.url : nil
                 let isTransit = transitKinds.contains(source.kind)

@@ -13,7 +13,7 @@ struct SourceReader {
     private static let knownKeys: Set = [
         "id", "kind", "url", "urls", "interval", "timeout", "priority", "max_attempts", "tags", "enabled",
         "stale_after", "fallbacks", "station_key", "api_key_env", "api_key_header", "api_key_param",
-        "format", "mapping", "static_gtfs", "fetch",
+        "format", "mapping", "static_gtfs", "fetch", "activity",
     ]
 
     mutating func read(_ node: Node) -> [SourceDefinition] {
@@ -121,6 +121,13 @@ struct SourceReader {
                 source.apiKeyHeader = name
             } else {
                 fail(node.line, "\(prefix).api_key_header", "expected a header name")
+            }
+        }
+        if let (node, _) = values["activity"] {
+            if let value = node.string, ["learned", "steady"].contains(value) {
+                source.activity = value
+            } else {
+                fail(node.line, "\(prefix).activity", "expected learned or steady")
             }
         }
         if let (node, _) = values["api_key_param"], description?.keys.contains("api_key_param") == true {

@@ -60,7 +60,12 @@ public struct DocumentConnector: Connector {
                     body, shape: source.format == "open311" ? .open311 : .socrata, sourceID: source.id,
                     zone: source.tags["zone"], city: context.city, timezone: source.tags["timezone"],
                     fetchedAt: context.now)
-                return (ObservationBatch(measurements: result.measurements), result.rejected, result.windowEnd)
+                // The feed's own time is its newest request: it stands still while no request
+                // arrives, which is what health's learned activity judges.
+                return (
+                    ObservationBatch(measurements: result.measurements), result.rejected,
+                    result.requests.map(\.createdAt).max()
+                )
             case "here-flow":
                 let result = try TrafficParsers.hereFlow(
                     body, sourceID: source.id, zone: source.tags["zone"], city: context.city, fetchedAt: context.now)

@@ -7,7 +7,9 @@
 ///   `staleAfterMillis`;
 /// - `stale`: the feed answers but its data does not move: the content hash (or, for `304` and
 ///   ttl answers, the copy already held) has not changed for longer than `staleAfterMillis`, or the
-///   feed's own timestamp is older than that, or no run at all finished within it;
+///   feed's own timestamp is older than that, or no run at all finished within it. For a source
+///   that learns its activity (`FeedActivity`), a silence is `stale` when 3 changes were usual
+///   during it, and `down` when 10 were, whatever `staleAfterMillis` says;
 /// - `degraded`: the last run failed, or fewer than 90 % of the last hour's runs succeeded, or the
 ///   last hour's p95 latency is above 80 % of the source's timeout;
 /// - `live`: otherwise.
@@ -75,8 +77,12 @@ public struct FeedHealth: Sendable, Hashable, Codable {
         source.staleAfterMillis ?? max(5 * source.intervalMillis, 300_000)
     }
 
-    /// Assesses `source` at `now` from its runs of the last day, in any order.
-    public static func assess(_ source: SourceDefinition, runs: [TaskRun], now: Int64) -> FeedHealth {
+    /// Assesses `source` at `now` from its runs of the last day, in any order. With the source's
+    /// learned `activity` (`FeedActivity`), a feed whose data has not moved is judged by the
+    /// changes usual for the hours of its silence instead of by `staleAfterMillis`.
+    public static func assess(
+        _ source: SourceDefinition, runs: [TaskRun], now: Int64, activity: FeedActivity? = nil
+    ) -> FeedHealth {
         let staleAfter = staleAfterMillis(source)
         let runs =
             runs
@@ -120,10 +126,19 @@ public struct FeedHealth: Sendable, Hashable, Codable {
         } else if now - lastRun.finishedAt > staleAfter {
             health.state = .stale
             health.reason = "no run finished for \(seconds(now - lastRun.finishedAt))"
-        } else if let since = health.contentSince, now - since > staleAfter, health.lastSuccessAt != since {
+        } else if let activity, let moved = health.feedTimestamp ?? health.contentSince,
+            activity.expected(from: moved, to: now) >= FeedActivity.staleExpected
+        {
+            let expected = activity.expected(from: moved, to: now)
+            health.state = expected >= FeedActivity.downExpected ? .down : .stale
+            health.reason =
+                "no new data for \(duration(now - moved)) where \(rounded(expected)) changes are usual at these hours (learned from \(rounded(activity.days)) days)"
+        } else if activity == nil, let since = health.contentSince, now - since > staleAfter,
+            health.lastSuccessAt != since
+        {
             health.state = .stale
             health.reason = "the content has not changed for \(seconds(now - since)) (limit \(seconds(staleAfter)))"
-        } else if let feed = health.feedTimestamp, now - feed > staleAfter {
+        } else if activity == nil, let feed = health.feedTimestamp, now - feed > staleAfter {
             health.state = .stale
             health.reason = "the feed's own timestamp is \(seconds(now - feed)) old (limit \(seconds(staleAfter)))"
         } else if lastRun.status == .failed {
@@ -135,11 +150,28 @@ public struct FeedHealth: Sendable, Hashable, Codable {
         } else if let latency = health.latency, latency.p95Millis * 10 > source.timeoutMillis * 8 {
             health.state = .degraded
             health.reason = "p95 latency \(latency.p95Millis) ms is close to the \(source.timeoutMillis) ms timeout"
+        } else if let activity, let moved = health.feedTimestamp ?? health.contentSince, now - moved > staleAfter {
+            health.state = .live
+            health.reason =
+                "quiet for \(duration(now - moved)), as usual at these hours (\(rounded(activity.expected(from: moved, to: now))) changes expected)"
         } else {
             health.state = .live
             health.reason = "answering, content moving"
         }
         return health
+    }
+
+    /// `2 h 5 min`, `14 min`, `40 s`.
+    static func duration(_ millis: Int64) -> String {
+        let seconds = max(0, millis / 1000)
+        if seconds < 60 { return "\(seconds) s" }
+        if seconds < 3600 { return "\(seconds / 60) min" }
+        return "\(seconds / 3600) h \(seconds % 3600 / 60) min"
+    }
+
+    static func rounded(_ x: Double) -> String {
+        let tenth = (x * 10).rounded() / 10
+        return tenth == tenth.rounded() ? String(Int(tenth)) : String(tenth)
     }
 
     /// Nearest-rank percentiles; nil for no values.

@@ -31,6 +31,14 @@ public struct SourceDefinition: Sendable, Hashable, Codable {
     public var apiKeyParam: String?
     /// For kinds that read several APIs (`city`): which one (`open-meteo`).
     public var format: String?
+    /// `learned`: health judges a silence by the activity usual at that hour of the week
+    /// (`FeedActivity`); `steady`: by `staleAfterMillis`. Unset: learned for 311 formats.
+    public var activity: String?
+
+    /// Whether health learns this source's activity (`activity`).
+    public var learnsActivity: Bool {
+        activity == "learned" || (activity == nil && ["socrata-311", "open311"].contains(format ?? ""))
+    }
     /// For `json`: where the records, their id, time and fields are.
     public var mapping: JSONMapping?
     /// For transit kinds: the static GTFS zip (an http(s) or demo: URL, or a file path) whose stops
