@@ -48,6 +48,8 @@ public struct APIEnvironment: Sendable {
     public var jobsIntervalMillis: Int64 = 300_000
     /// Whether the scheduler runs them (`jobs.enabled`).
     public var jobsEnabled = true
+    /// Whether the deployment serves the demo city (`POST /api/demo/incidents` needs it).
+    public var demoEnabled = false
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,

@@ -31,15 +31,8 @@ public struct ConfigReloader: Service {
                     metadata: ["error": "\(loggable(error))"])
                 (ok, result) = (false, "reload failed, the current sources are kept: \(loggable(error))")
             }
-            guard let workerID, let commandLog, command.applies(to: workerID) else { continue }
-            do {
-                try await commandLog.acknowledge(
-                    CommandAck(commandID: command.id, workerID: workerID, at: clock.nowMillis, ok: ok, result: result))
-            } catch {
-                logger.error(
-                    "command acknowledgement not written",
-                    metadata: ["id": "\(command.id)", "error": "\(loggable(error))"])
-            }
+            await CommandAnswer.send(
+                command, as: workerID, to: commandLog, ok: ok, result: result, clock: clock, logger: logger)
         }
     }
 }

@@ -104,10 +104,15 @@ public struct MetropulseRuntime: Sendable {
         if configuration.logging.centralized { services.append(LogShipper(store: backend.store)) }
         services.append(HTTPClientService(client: httpClient))
         if configuration.demoEnabled && roles.contains(.worker) {
+            let incidents = DemoIncidents()
             services.append(
                 DemoFeedServer.application(
                     city: DemoCity(), endpoint: demoEndpoint, port: configuration.demo.port, clock: clock,
-                    logger: logger))
+                    incidents: incidents, logger: logger))
+            services.append(
+                DemoIncidentListener(
+                    bus: bus, incidents: incidents, workerID: workerPool?.configuration.workerID,
+                    commandLog: backend.store, clock: clock, logger: logger))
         }
         services.append(
             ConfigReloader(
@@ -136,6 +141,7 @@ public struct MetropulseRuntime: Sendable {
                 heartbeatIntervalMillis: configuration.workers.heartbeatMillis,
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
+            environment.demoEnabled = configuration.demoEnabled
             environment.jobsIntervalMillis = configuration.jobs.intervalMillis
             environment.jobsEnabled = configuration.jobs.enabled
             environment.rateLimiter = RateLimiter(

@@ -1,5 +1,6 @@
 import Foundation
-import MetropulseCore
+public import MetropulseCore
+import Synchronization
 
 /// The demo city's power, 311 and road-traffic publishers, each in the shape of a real API (EIA
 /// API v2 region data, a Socrata 311 dataset with NYC's columns, HERE Traffic flow), a pure
@@ -211,5 +212,38 @@ public enum DemoCityAPIs {
             "CREATED_TIMESTAMP": created, "VERSION": "3.2", "UNITS": "metric", "MAP_VERSION": "",
         ]
         return Array((try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])) ?? Data())
+    }
+}
+
+/// The incidents the demo city's feeds report now (`DemoIncident`), shared by the process's demo
+/// feed server and the listener that receives them from the control bus.
+public final class DemoIncidents: Sendable {
+    private let incidents = Mutex<[DemoIncident]>([])
+
+    public init() {}
+
+    public func add(_ incident: DemoIncident) {
+        incidents.withLock { list in
+            list.removeAll { $0.until <= incident.from }
+            list.append(incident)
+        }
+    }
+
+    /// The value an incident gives `metric` in the zone nearest the point, at `millis`.
+    public func value(metric: String, latitude: Double, longitude: Double, at millis: Int64) -> Double? {
+        guard let zone = DemoCityAPIs.zone(latitude: latitude, longitude: longitude) else { return nil }
+        return incidents.withLock { list in
+            list.last { $0.zone == zone && $0.metric == metric && $0.from <= millis && millis < $0.until }?.value
+        }
+    }
+}
+
+extension DemoCityAPIs {
+    /// The demo zones' ids.
+    public static var zoneIDs: [String] { zones.map(\.id) }
+
+    /// The zone whose point is within 0.02° of a position.
+    static func zone(latitude: Double, longitude: Double) -> String? {
+        zones.first { abs($0.latitude - latitude) < 0.02 && abs($0.longitude - longitude) < 0.02 }?.id
     }
 }

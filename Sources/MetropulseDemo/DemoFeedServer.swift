@@ -14,7 +14,7 @@ public enum DemoFeedServer {
     /// `/here/traffic/6.2/flow.json` (road speeds, HERE's); bind port 0 for an ephemeral port.
     public static func application(
         city: DemoCity, transit: DemoTransit = DemoTransit(), endpoint: DemoEndpoint, port: Int = 0,
-        clock: WallClock = .system, logger: Logger
+        clock: WallClock = .system, incidents: DemoIncidents? = nil, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/gbfs/gbfs.json") { request, _ in
@@ -68,7 +68,8 @@ public enum DemoFeedServer {
             let variables = (query.get("current") ?? "").split(separator: ",").map(String.init)
             return json(
                 DemoWeather.current(
-                    latitude: latitude, longitude: longitude, variables: variables, nowMillis: clock.nowMillis))
+                    latitude: latitude, longitude: longitude, variables: variables, nowMillis: clock.nowMillis,
+                    incidents: incidents))
         }
         router.get("/open-meteo/v1/forecast") { request, _ in openMeteo(request) }
         router.get("/open-meteo/v1/air-quality") { request, _ in openMeteo(request) }

@@ -11,7 +11,12 @@ public enum DemoWeather {
         "pm2_5": "μg/m³", "pm10": "μg/m³", "nitrogen_dioxide": "μg/m³",
     ]
 
-    public static func current(latitude: Double, longitude: Double, variables: [String], nowMillis: Int64) -> [UInt8] {
+    /// The variables the demo's sensors know.
+    public static var variables: [String] { units.keys.sorted() }
+
+    public static func current(
+        latitude: Double, longitude: Double, variables: [String], nowMillis: Int64, incidents: DemoIncidents? = nil
+    ) -> [UInt8] {
         let minute = nowMillis / 60_000 * 60_000
         let hours = Double(minute % 86_400_000) / 3_600_000 + DemoCity.utcOffsetHours
         let day = sin((hours - 9) / 24 * 2 * .pi)
@@ -35,7 +40,10 @@ public enum DemoWeather {
         var current: [String: Any] = ["time": String(Timestamp.iso8601(minute).prefix(16)), "interval": 60]
         var units: [String: Any] = ["time": "iso8601", "interval": "seconds"]
         for variable in variables {
-            guard let number = value(variable) else { continue }
+            guard
+                let number = incidents?.value(
+                    metric: variable, latitude: latitude, longitude: longitude, at: nowMillis) ?? value(variable)
+            else { continue }
             current[variable] = (number * 10).rounded() / 10
             units[variable] = Self.units[variable]
         }

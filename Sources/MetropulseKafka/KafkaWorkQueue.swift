@@ -312,7 +312,7 @@
                 case .pauseFetch, .drain: state.operatorPaused = true
                 case .resumeFetch: state.operatorPaused = false
                 case .rebalance: state.rebalanceRequested = true
-                case .reloadConfig, .scale: break
+                case .reloadConfig, .scale, .demoIncident: break
                 }
             }
         }

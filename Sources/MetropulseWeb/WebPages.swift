@@ -492,7 +492,14 @@ public struct WebPages: Sendable {
             let trends = TrendBoard(environment)
             let snapshots = try await environment.store.zoneSnapshots(city: city)
             let riskByZone = Dictionary(snapshots.map { ($0.zone, $0.risk) }) { a, _ in a }
+            // Critical first, then warnings; each the most recently updated first.
             let openAlerts = try await CityLiveBoard(environment).alerts(city: city, state: "active", limit: 50).alerts
+                .enumerated().sorted {
+                    ($0.element.severity == "critical" ? 0 : 1, $0.offset) < (
+                        $1.element.severity == "critical" ? 0 : 1, $1.offset
+                    )
+                }
+                .map(\.element)
             for zone in zones.zones {
                 let stats = try await trends.zoneStats(
                     city: city, zone: zone.zone, metric: nil, since: nil, until: nil, now: now)

@@ -243,6 +243,54 @@ class DashboardTests(unittest.TestCase):
         self.assertTrue(all(level in ("low", "elevated", "high") for level in levels), levels)
         self.assertEqual(problems(d), [])
 
+    def test_city_page_shows_an_alert_after_an_injected_spike(self):
+        d = self.driver
+        # The demo's air sensors in zone sud read 300 µg/m³ of PM2.5 for 30 minutes.
+        status, command = api("/api/demo/incidents", "POST",
+                              b'{"zone": "sud", "metric": "pm2_5", "value": 300, "minutes": 30}',
+                              {"Content-Type": "application/json"})
+        self.assertEqual(status, 202, command)
+        wait_for(lambda: next(c for c in api("/api/system/commands?limit=20")[1]["commands"]
+                              if c["id"] == command["id"])["state"] == "done", 30,
+                 message="every demo server took the incident")
+
+        def sud_pm25():
+            zones = api("/api/cities/demo/zones")[1]["zones"]
+            metrics = next(z for z in zones if z["zone"] == "sud")["metrics"]
+            return next((m["value"] for m in metrics if m["metric"] == "pm2_5"), None)
+
+        def fetched():
+            if sud_pm25() == 300:
+                return True
+            api("/api/sources/demo-air-sud/run", method="POST")
+            return False
+        wait_for(fetched, 45, interval=3, message="the spike fetched and stored")
+
+        def ran_after(requested_at):
+            run = api("/api/jobs/process_city")[1].get("last_run") or {}
+            return run.get("status") == "succeeded" and run.get("started_at", "") >= requested_at
+
+        # Two windows of process_city: the alert opens.
+        for _ in range(2):
+            _, answer = api("/api/cities/demo/process", method="POST")
+            wait_for(lambda: ran_after(answer["job"]["requested_at"]), 45, message="process_city ran")
+        alert = wait_for(lambda: next((a for a in api("/api/cities/demo/alerts?state=open")[1]["alerts"]
+                                       if a["zone"] == "sud" and a["kind"] == "air_quality"), None), 30,
+                         message="an open air-quality alert in zone sud")
+        self.assertEqual(alert["severity"], "critical")
+        d.get(BASE + "/cities/demo")
+        settle(d)
+        item = d.find_element(By.CSS_SELECTOR, '#city-alerts li.city-alert[data-zone="sud"]')
+        self.assertIn("zone sud", item.text)
+        self.assertIn(alert["recommendation"], item.text)
+        # The zone's AQI feature names the dominant pollutant.
+        _, features = api("/api/cities/demo/zones/sud/features")
+        aqi = next(f for f in features["features"] if f["name"] == "us_aqi")
+        self.assertEqual(aqi.get("detail"), "pm2_5")
+        if SHOTS:
+            d.save_screenshot(os.path.join(SHOTS, "city-alert-after-spike.png"))
+        self.assertEqual(problems(d), [])
+
     def test_line_page_shows_the_snapshot_departures(self):
         d = self.driver
         _, lines = api("/api/lines")

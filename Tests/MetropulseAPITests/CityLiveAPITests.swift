@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import MetropulseCore
 import MetropulseSQLite
+import NIOCore
 import Testing
 
 @testable import MetropulseAPI
@@ -119,5 +120,45 @@ struct CityLiveAPITests {
             _ = try await client.get("/api/stations/bikes/404/forecast", as: ErrorBody.self, status: .notFound)
             _ = try await client.get("/api/stations/nope/1/forecast", as: ErrorBody.self, status: .notFound)
         }
+    }
+
+    @Test("demo incidents: refused without the demo, checked field by field, published to the demo servers")
+    func demoIncidents() async throws {
+        var api = try TestAPI(
+            sources: [], cities: [City(id: "demo", zones: [.init(id: "centre"), .init(id: "sud")])])
+        defer { api.close() }
+        let commands = try await api.environment.bus.commands()
+        var headers = HTTPFields()
+        headers[.init("X-API-Key")!] = TestAPI.adminKey
+        headers[.contentType] = "application/json"
+        let adminHeaders = headers
+        func post(_ body: String, _ status: HTTPResponse.Status, mentioning word: String? = nil) async throws {
+            let headers = adminHeaders
+            try await api.test { client in
+                try await client.execute(
+                    uri: "/api/demo/incidents", method: .post, headers: headers, body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == status, "\(body)")
+                    if let word {
+                        #expect(String(buffer: response.body).contains(word), "\(body)")
+                    }
+                }
+            }
+        }
+        try await post(#"{"zone": "sud", "metric": "pm2_5", "value": 300}"#, .conflict, mentioning: "not enabled")
+        api.environment.demoEnabled = true
+        try await post(#"{"zone": "mars", "metric": "pm2_5", "value": 300}"#, .badRequest, mentioning: "zone")
+        try await post(#"{"zone": "sud", "metric": "gold", "value": 300}"#, .badRequest, mentioning: "metric")
+        try await post(#"{"zone": "sud", "metric": "pm2_5", "value": 1e9}"#, .badRequest, mentioning: "value")
+        try await post(
+            #"{"zone": "sud", "metric": "pm2_5", "value": 3, "minutes": 0}"#, .badRequest, mentioning: "minutes")
+        try await post(#"{"zone": "sud", "metric": "pm2_5", "value": 300, "minutes": 20}"#, .accepted)
+        var iterator = commands.makeAsyncIterator()
+        let command = try #require(await iterator.next())
+        #expect(command.kind == .demoIncident)
+        #expect(
+            command.incident
+                == DemoIncident(
+                    zone: "sud", metric: "pm2_5", value: 300, from: TestAPI.now, until: TestAPI.now + 20 * 60_000))
     }
 }

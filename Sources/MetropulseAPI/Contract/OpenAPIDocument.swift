@@ -403,6 +403,13 @@ package enum OpenAPIDocument {
             success: (202, .json(FleetControl.ScaleDTO.self)),
             errors: [409: "No worker pool is running (or none of that target)."]),
         Op(
+            method: .post, path: "/api/demo/incidents",
+            summary:
+                "The demo city's sensors in a zone report a value for a while: {\"zone\": \"sud\", \"metric\": \"pm2_5\", \"value\": 300, \"minutes\": 30} (metric: an Open-Meteo variable of the demo; minutes 1–240, default 30). Every process serving the demo answers the command; City Live then sees a spike.",
+            tag: "operations", access: .key(.admin), requestBody: (SystemController.IncidentRequest.self, true),
+            success: (202, .json(FleetControl.CommandDTO.self)),
+            errors: [409: "The demo city is not enabled in this deployment."]),
+        Op(
             method: .post, path: "/api/system/queue/requeue-dead",
             summary: "Requeue dead tasks (all, or those of task_ids).", tag: "operations", access: .key(.admin),
             requestBody: (SystemController.RequeueRequest.self, false),

@@ -84,6 +84,18 @@ package struct FleetControl: Sendable {
         return Self.dto(CommandRecord(command: command))
     }
 
+    /// Publishes a demo incident to every process serving the demo city (those running a worker
+    /// pool), each expected to answer.
+    package func demoIncident(_ incident: DemoIncident, issuedBy: String?, now: Int64) async throws -> CommandDTO {
+        let workers = try await running(now: now).map(\.workerID)
+        let command = ControlCommand(
+            id: Self.newID(now), kind: .demoIncident, target: nil, issuedAt: now, issuedBy: issuedBy,
+            workers: workers, incident: incident)
+        try await store.recordCommand(command)
+        try await bus.publish(command)
+        return Self.dto(CommandRecord(command: command))
+    }
+
     /// Sets the running pools' slots to `count` in all, or changes them by `delta`, spread as
     /// evenly as the pools allow (each keeps at least one slot). Under `metropulse supervise`
     /// (and without a target), `count` and `delta` are worker processes instead.

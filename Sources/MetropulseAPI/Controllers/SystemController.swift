@@ -16,6 +16,13 @@ struct SystemController {
         var target: String?
     }
 
+    struct IncidentRequest: Decodable {
+        var zone: String
+        var metric: String
+        var value: Double
+        var minutes: Int?
+    }
+
     struct ScaleRequest: Decodable {
         var count: Int?
         var delta: Int?
@@ -49,6 +56,7 @@ struct SystemController {
         let admin = group.requiring(.admin, environment)
         admin.post("system/commands", use: command)
         admin.post("system/workers/scale", use: scale)
+        admin.post("demo/incidents", use: demoIncident)
         admin.post("system/queue/requeue-dead", use: requeueDead)
     }
 
@@ -149,6 +157,38 @@ struct SystemController {
         }
         let sent = try await FleetControl(environment).send(
             kind, target: body.target, issuedBy: context.apiKeyName, now: environment.clock.nowMillis)
+        var response = try sent.response(from: request, context: context)
+        response.status = .accepted
+        return response
+    }
+
+    /// The demo city's sensors in a zone report a value for a while (every process serving the
+    /// demo answers the command): a spike for City Live to flag, on demand.
+    @Sendable func demoIncident(_ request: Request, context: APIRequestContext) async throws -> Response {
+        guard environment.demoEnabled else {
+            throw HTTPError(.conflict, message: "the demo city is not enabled in this deployment")
+        }
+        let body = try await request.decode(as: IncidentRequest.self, context: context)
+        let zones = environment.catalog.city(id: "demo")?.zones.map(\.id) ?? []
+        guard zones.contains(body.zone) else {
+            throw HTTPError(
+                .badRequest, message: "zone must be one of the demo city's: \(zones.joined(separator: ", "))")
+        }
+        guard DemoIncident.metrics.contains(body.metric) else {
+            throw HTTPError(
+                .badRequest, message: "metric must be one of: \(DemoIncident.metrics.joined(separator: ", "))")
+        }
+        guard body.value.isFinite, (-100...5_000).contains(body.value) else {
+            throw HTTPError(.badRequest, message: "value must be a number from -100 to 5000")
+        }
+        let minutes = body.minutes ?? 30
+        guard (1...240).contains(minutes) else {
+            throw HTTPError(.badRequest, message: "minutes must be 1 to 240")
+        }
+        let now = environment.clock.nowMillis
+        let incident = DemoIncident(
+            zone: body.zone, metric: body.metric, value: body.value, from: now, until: now + Int64(minutes) * 60_000)
+        let sent = try await FleetControl(environment).demoIncident(incident, issuedBy: context.apiKeyName, now: now)
         var response = try sent.response(from: request, context: context)
         response.status = .accepted
         return response

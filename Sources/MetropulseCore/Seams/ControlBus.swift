@@ -21,10 +21,13 @@ public struct ControlCommand: Sendable, Hashable, Codable {
         /// Change the number of slots (concurrent tasks) of worker pools: `slots` says how many
         /// each gets. Sent by `POST /api/system/workers/scale`, not `POST /api/system/commands`.
         case scale = "SCALE"
+        /// Make the demo city's feeds report `incident` (a spike in one zone) for a while. Sent by
+        /// `POST /api/demo/incidents`, answered by each process serving the demo city.
+        case demoIncident = "DEMO_INCIDENT"
 
         /// The kinds an operator sends as they are (SCALE goes through the scale endpoint, which
-        /// works out each pool's slots).
-        public static let plain: [Kind] = allCases.filter { $0 != .scale }
+        /// works out each pool's slots; DEMO_INCIDENT through the demo's).
+        public static let plain: [Kind] = allCases.filter { $0 != .scale && $0 != .demoIncident }
     }
 
     public var id: String
@@ -38,11 +41,14 @@ public struct ControlCommand: Sendable, Hashable, Codable {
     public var workers: [String]?
     /// SCALE: the new number of slots of each worker pool, by worker id.
     public var slots: [String: Int]?
+    /// DEMO_INCIDENT: what the demo city's feeds report, where and until when.
+    public var incident: DemoIncident?
 
     public init(
         id: String, kind: Kind, target: String?, issuedAt: Int64, issuedBy: String? = nil, workers: [String]? = nil,
-        slots: [String: Int]? = nil
+        slots: [String: Int]? = nil, incident: DemoIncident? = nil
     ) {
+        self.incident = incident
         self.id = id
         self.kind = kind
         self.target = target
@@ -54,5 +60,30 @@ public struct ControlCommand: Sendable, Hashable, Codable {
 
     public func applies(to workerID: String) -> Bool {
         (target == nil || target == workerID) && (kind != .scale || slots?[workerID] != nil)
+    }
+}
+
+/// A spike the demo city's feeds report on request (`POST /api/demo/incidents`): from `from` to
+/// `until` (epoch ms), the demo's sensors in `zone` read `value` for `metric` (an Open-Meteo
+/// variable: `pm2_5`, `temperature_2m`, ...), so an operator can watch City Live flag it.
+public struct DemoIncident: Sendable, Hashable, Codable {
+    public var zone: String
+    public var metric: String
+    public var value: Double
+    public var from: Int64
+    public var until: Int64
+
+    /// The demo's sensor variables an incident may set (`DemoWeather`'s).
+    public static let metrics = [
+        "nitrogen_dioxide", "pm10", "pm2_5", "precipitation", "relative_humidity_2m", "temperature_2m",
+        "wind_speed_10m",
+    ]
+
+    public init(zone: String, metric: String, value: Double, from: Int64, until: Int64) {
+        self.zone = zone
+        self.metric = metric
+        self.value = value
+        self.from = from
+        self.until = until
     }
 }

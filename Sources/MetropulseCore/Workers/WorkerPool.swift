@@ -471,6 +471,9 @@ public final class WorkerPool: Service {
         case .reloadConfig:
             wake.notify()
             return nil
+        case .demoIncident:
+            // Answered by the process's demo feed server (DemoIncidentListener).
+            return nil
         case .rebalance:
             // A partitioned queue rejoins its group in `control`; the SQL queues have nothing to move.
             wake.notify()
