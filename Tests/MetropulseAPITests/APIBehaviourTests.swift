@@ -51,7 +51,10 @@ struct APIBehaviourTests {
             let list = try await client.get("/api/connectors", as: SourcesController.ConnectorList.self)
             #expect(list.connectors.map(\.kind) == SourceKind.allCases)
             let city = try #require(list.connectors.first { $0.kind == .city })
-            #expect(city.formats.map(\.name) == ["open-meteo", "openaq"] && city.produces == [.measurements])
+            #expect(
+                city.formats.map(\.name) == [
+                    "open-meteo", "openaq", "eia", "socrata-311", "open311", "here-flow", "tomtom-incidents",
+                ] && city.produces == [.measurements])
         }
     }
 

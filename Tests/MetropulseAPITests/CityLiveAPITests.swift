@@ -44,6 +44,7 @@ struct CityLiveAPITests {
             #expect(empty.error.message.contains("sud"))
             let ranked = try await client.get("/api/cities/demo/risk", as: CityLiveBoard.RiskList.self)
             #expect(ranked.zones.map(\.zone) == ["centre", "nord"] && ranked.zones.first?.newestInputAgeSeconds == 60)
+            #expect(ranked.zones.first?.inputRuns == ["us_aqi": "run-1"])
             _ = try await client.get("/api/cities/nowhere/risk", as: ErrorBody.self, status: .notFound)
             let active = try await client.get("/api/cities/demo/alerts", as: CityLiveBoard.AlertList.self)
             #expect(active.alerts.map(\.state) == ["open"])

@@ -41,6 +41,8 @@ package struct CityLiveBoard: Sendable {
         /// The age of the oldest and newest reading behind it.
         package var oldestInputAgeSeconds: Double?
         package var newestInputAgeSeconds: Double?
+        /// The task runs that fetched the readings behind it, by feature.
+        package var inputRuns: [String: String]
     }
 
     package struct RiskList: ResponseCodable, Sendable {
@@ -130,7 +132,12 @@ package struct CityLiveBoard: Sendable {
                 return ZoneRisk(
                     zone: s.zone, score: s.risk.score, level: s.risk.level, components: s.risk.components,
                     oldestInputAgeSeconds: times.min().map { Double(max(0, now - $0)) / 1000 },
-                    newestInputAgeSeconds: times.max().map { Double(max(0, now - $0)) / 1000 })
+                    newestInputAgeSeconds: times.max().map { Double(max(0, now - $0)) / 1000 },
+                    inputRuns: Dictionary(
+                        s.features.filter { !$0.name.hasPrefix(CityLive.requestCategoryPrefix) }.map {
+                            ($0.name, $0.runID)
+                        }
+                    ) { a, _ in a })
             })
     }
 
