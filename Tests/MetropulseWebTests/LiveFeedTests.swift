@@ -90,4 +90,104 @@ struct LiveFeedTests {
             }
         }
     }
+
+    @Test("readings, alerts and disruptions too; each value with its age and run, the run with its endpoint; filters")
+    func topicsAndProvenance() async throws {
+        let site = try TestSite(
+            sources: [
+                SourceDefinition(id: "velib", kind: .gbfs, urls: ["http://127.0.0.1:1/gbfs.json"]),
+                SourceDefinition(
+                    id: "metro", kind: .gtfsRT, urls: ["http://127.0.0.1:1/alerts.pb"], tags: ["network": "idfm"]),
+                SourceDefinition(
+                    id: "air", kind: .city, urls: ["http://127.0.0.1:1/air"], tags: ["city": "paris"]),
+            ], cities: [City(id: "paris", zones: [.init(id: "centre"), .init(id: "nord")])])
+        let feed = site.environment.live
+        let topics = Set(LiveFeed.Topic.allCases)
+        var now = site.clock.now
+        var inside = TestSite.station("in", bikes: 3, at: now - 5_000)
+        (inside.latitude, inside.longitude) = (48.85, 2.35)
+        var outside = TestSite.station("out", bikes: 4, at: now - 5_000)
+        (outside.latitude, outside.longitude) = (45.0, 5.0)
+        try await site.write(
+            ObservationBatch(stations: [inside, outside]), source: "velib", at: now - 1_000,
+            url: "http://127.0.0.1:1/station_status.json")
+        try await site.write(
+            ObservationBatch(measurements: [
+                CityMeasurement(
+                    sourceID: "air", zone: "centre", metric: "pm2_5", value: 12, unit: "µg/m³", observedAt: now - 60_000
+                ),
+                CityMeasurement(
+                    sourceID: "air", zone: "nord", metric: "pm2_5", value: 9, unit: "µg/m³", observedAt: now - 60_000),
+            ]), source: "air", at: now - 1_000)
+        try await site.write(
+            ObservationBatch(
+                disruptions: [
+                    Disruption(
+                        sourceID: "metro", id: "works", header: "Line 4 closed", entities: [.init(routeID: "4")],
+                        observedAt: now - 2_000)
+                ], transitSnapshot: true, transitObservedAt: now - 2_000),
+            source: "metro", at: now - 1_000)
+        let aqi = CityLive.Feature(
+            name: "us_aqi", value: 130, unit: "AQI", observedAt: now - 60_000, sourceID: "air", runID: "r")
+        let checks = CityAlerts.checks(
+            zone: "nord", features: ["us_aqi": aqi], risk: CityLive.risk(["us_aqi": aqi], powerPeak: nil),
+            anomalies: [])
+        var alerts = CityAlerts.step(city: "paris", active: [], checks: checks, now: now - 600_000)
+        alerts = CityAlerts.step(city: "paris", active: alerts, checks: checks, now: now - 300_000)
+        try await site.environment.store.upsertCityAlerts(alerts)
+        await feed.refresh(now: now)
+        let first = await feed.changes(since: nil, topics: topics, filter: LiveFeed.Filter(), now: now)
+        #expect(first.stations?.count == 2 && first.readings?.count == 2 && first.disruptions?.count == 1)
+        #expect(Set(first.alerts?.map(\.zone) ?? []) == ["nord"] && first.alerts?.first?.state == "open")
+        let station = try #require(first.stations?.first { $0.id == "in" })
+        #expect(station.run == "velib@\(now - 1_000)" && station.fetched == now - 1_000 && station.age == 5)
+        let run = try #require(first.runs?.first { $0.id == station.run })
+        #expect(run.url == "http://127.0.0.1:1/station_status.json" && run.source == "velib")
+        let reading = try #require(first.readings?.first { $0.zone == "centre" })
+        #expect(
+            reading.city == "paris" && reading.value == 12 && reading.age == 60 && reading.run == "air@\(now - 1_000)")
+        #expect(first.disruptions?.first?.lines == ["4"] && first.disruptions?.first?.network == "idfm")
+
+        // Filters: a box around Paris, a zone, a line.
+        let boxed = await feed.changes(
+            since: nil, topics: [.stations], filter: LiveFeed.Filter(box: (48.8, 2.2, 48.9, 2.5)), now: now)
+        #expect(boxed.stations?.map(\.id) == ["in"])
+        let zoned = await feed.changes(
+            since: nil, topics: [.readings, .alerts], filter: LiveFeed.Filter(zones: ["centre"]), now: now)
+        #expect(zoned.readings?.map(\.zone) == ["centre"] && zoned.alerts?.isEmpty == true)
+        let lined = await feed.changes(
+            since: nil, topics: [.disruptions], filter: LiveFeed.Filter(lines: ["1"]), now: now)
+        #expect(lined.disruptions?.isEmpty == true)
+
+        // The same values fetched again by a later run: nothing to send (the run is not a change).
+        now += 5_000
+        try await site.write(ObservationBatch(stations: [inside, outside]), source: "velib", at: now - 1_000)
+        await feed.refresh(now: now)
+        #expect(
+            await feed.changes(since: first.version, topics: [.stations], filter: LiveFeed.Filter(), now: now).isEmpty)
+        // A reading that changes is sent alone, with its new run.
+        now += 5_000
+        try await site.write(
+            ObservationBatch(measurements: [
+                CityMeasurement(
+                    sourceID: "air", zone: "centre", metric: "pm2_5", value: 30, unit: "µg/m³", observedAt: now - 2_000)
+            ]), source: "air", at: now - 1_000)
+        await feed.refresh(now: now)
+        let update = await feed.changes(since: first.version, topics: topics, filter: LiveFeed.Filter(), now: now)
+        #expect(update.readings?.map(\.value) == [30] && update.readings?.first?.run == "air@\(now - 1_000)")
+        #expect(update.stations?.isEmpty == true)
+    }
+
+    @Test("GET /api/stream refuses a malformed bbox with a 400 naming it")
+    func badBox() async throws {
+        let site = try TestSite(sources: [SourceDefinition(id: "velib", kind: .gbfs, urls: ["http://127.0.0.1:1/g"])])
+        try await site.test { client in
+            for box in ["1,2,3", "2.4,48.9,2.2,48.8", "a,b,c,d", "200,0,210,1"] {
+                try await client.execute(uri: "/api/stream?bbox=\(box)", method: .get) {
+                    #expect($0.status == .badRequest, "\(box)")
+                    #expect($0.text.contains("bbox"))
+                }
+            }
+        }
+    }
 }

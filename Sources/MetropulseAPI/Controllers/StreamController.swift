@@ -4,14 +4,17 @@ import MetropulseCore
 import NIOCore
 import ServiceLifecycle
 
-/// `GET /api/stream`: the live map's server-sent events, from `LiveFeed`.
+/// `GET /api/stream`: server-sent events of what changes, from `LiveFeed`.
 ///
-/// `?topics=stations,vehicles,stops,sources` (default all) and `?source=a,b` choose what is sent.
-/// The first event (`event: snapshot`) holds the whole state asked for; each `event: update`
-/// after it holds only what changed (a station whose counts or time moved, a vehicle that moved
-/// or left). Every event's `id:` is the feed version; a client reconnecting with
-/// `Last-Event-ID` gets only what changed since, or a snapshot when it is too far behind
-/// (`"snapshot": true`). A comment line every 15 s keeps idle connections open.
+/// `?topics=stations,vehicles,stops,sources,readings,alerts,disruptions` (default all) chooses
+/// what is sent; `source=`, `network=`, `line=`, `zone=` (each a comma-separated list) and
+/// `bbox=minLon,minLat,maxLon,maxLat` narrow it. The first event (`event: snapshot`) holds the
+/// whole state asked for; each `event: update` after it holds only what changed (a station whose
+/// counts or time moved, a vehicle that moved or left, a reading that changed). Values carry their
+/// age and the run that produced them; `runs` names each run's endpoint and feed timestamp. Every
+/// event's `id:` is the feed version; a client reconnecting with `Last-Event-ID` gets only what
+/// changed since, or a snapshot when it is too far behind (`"snapshot": true`). A comment line
+/// every 15 s keeps idle connections open.
 struct StreamController {
     let environment: APIEnvironment
 
@@ -31,19 +34,35 @@ struct StreamController {
                 topics.insert(topic)
             }
         }
-        var sources: Set<String>?
-        if let text = request.query("source") {
-            let ids = Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-            for id in ids where environment.catalog.source(id: id) == nil {
-                throw HTTPError(.badRequest, message: "source: unknown source '\(id)'")
+        func list(_ name: String) -> Set<String>? {
+            request.query(name).map {
+                Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             }
-            sources = ids
+        }
+        var filter = LiveFeed.Filter(
+            sourceIDs: list("source"), networks: list("network"), lines: list("line"), zones: list("zone"))
+        for id in filter.sourceIDs ?? [] where environment.catalog.source(id: id) == nil {
+            throw HTTPError(.badRequest, message: "source: unknown source '\(id)'")
+        }
+        if let text = request.query("bbox") {
+            let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard numbers.count == 4, numbers.allSatisfy(\.isFinite), (-180...180).contains(numbers[0]),
+                (-180...180).contains(numbers[2]), (-90...90).contains(numbers[1]), (-90...90).contains(numbers[3]),
+                numbers[0] <= numbers[2], numbers[1] <= numbers[3]
+            else {
+                throw HTTPError(
+                    .badRequest,
+                    message:
+                        "bbox must be minLon,minLat,maxLon,maxLat (degrees, min not above max), e.g. 2.25,48.81,2.42,48.90"
+                )
+            }
+            filter.box = (minLat: numbers[1], minLon: numbers[0], maxLat: numbers[3], maxLon: numbers[2])
         }
         let resume = try request.lastEventID(UInt64.self)
         let streams = environment.streams
         try streams.admit()
         let (feed, clock) = (environment.live, environment.clock)
-        let (asked, only, from) = (topics, sources, resume)
+        let (asked, only, from) = (topics, filter, resume)
         let interval = feed.intervalMillis
         return Response(
             status: .ok,
@@ -57,7 +76,7 @@ struct StreamController {
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     let now = clock.nowMillis
                     await feed.refresh(now: now)
-                    let changes = await feed.changes(since: seen, topics: asked, sourceIDs: only, now: now)
+                    let changes = await feed.changes(since: seen, topics: asked, filter: only, now: now)
                     if !changes.isEmpty {
                         let event = try ServerSentEvent(
                             id: String(changes.version), event: changes.snapshot ? "snapshot" : "update",

@@ -2,8 +2,12 @@ package import Foundation
 package import Logging
 package import MetropulseCore
 
-/// What the live map shows, kept current from the store and shared by every live subscriber of
-/// this process: stations, vehicles, stops with departures and each source's freshness.
+/// What the live streams carry, kept current from the store and shared by every live subscriber
+/// of this process: stations, vehicles, stops with departures, each source's freshness, city
+/// readings, City Live alerts and transit disruptions. Each value that came from a fetch carries
+/// its provenance (the run that produced its current value, and when it was fetched) and, as
+/// sent, its age; an event lists the runs it names with the endpoint that served each and the
+/// feed's own timestamp.
 ///
 /// Each value carries the version at which it last changed; a subscriber remembers the version
 /// it has seen and asks for what changed since. A slow subscriber therefore gets the latest value
@@ -16,7 +20,45 @@ package import MetropulseCore
 /// whose last run changed. It works across processes because it reads the shared store.
 package actor LiveFeed {
     package enum Topic: String, Sendable, CaseIterable {
-        case stations, vehicles, stops, sources
+        case stations, vehicles, stops, sources, readings, alerts, disruptions
+    }
+
+    /// Which values a subscriber wants, beyond its topics: every condition given must hold.
+    package struct Filter: Sendable {
+        package var sourceIDs: Set<String>?
+        package var networks: Set<String>?
+        /// Line (route) ids: vehicles on them, disruptions naming them.
+        package var lines: Set<String>?
+        /// City zones: readings and alerts.
+        package var zones: Set<String>?
+        /// minLat, minLon, maxLat, maxLon: stations, vehicles and stops inside.
+        package var box: (minLat: Double, minLon: Double, maxLat: Double, maxLon: Double)?
+
+        package init(
+            sourceIDs: Set<String>? = nil, networks: Set<String>? = nil, lines: Set<String>? = nil,
+            zones: Set<String>? = nil, box: (minLat: Double, minLon: Double, maxLat: Double, maxLon: Double)? = nil
+        ) {
+            self.sourceIDs = sourceIDs
+            self.networks = networks
+            self.lines = lines
+            self.zones = zones
+            self.box = box
+        }
+
+        func source(_ id: String) -> Bool { sourceIDs?.contains(id) ?? true }
+        func network(_ id: String?) -> Bool { networks.map { id.map($0.contains) ?? false } ?? true }
+        func line(_ id: String?) -> Bool { lines.map { id.map($0.contains) ?? false } ?? true }
+        func zone(_ id: String) -> Bool { zones?.contains(id) ?? true }
+        func inside(_ lat: Double?, _ lon: Double?) -> Bool {
+            guard let box else { return true }
+            guard let lat, let lon else { return false }
+            return lat >= box.minLat && lat <= box.maxLat && lon >= box.minLon && lon <= box.maxLon
+        }
+    }
+
+    /// A value whose provenance (run, fetch time, age) is not part of what counts as a change.
+    package protocol LiveValue: Sendable, Equatable {
+        func sameData(as other: Self) -> Bool
     }
 
     package struct MapStation: Codable, Sendable, Equatable {
@@ -34,6 +76,11 @@ package actor LiveFeed {
         package var status: String
         /// When the feed reported these counts, epoch ms.
         package var observed: Int64
+        /// The run that fetched these counts, and when.
+        package var run: String?
+        package var fetched: Int64?
+        /// Seconds since `observed`, as sent.
+        package var age: Double?
     }
 
     package struct MapVehicle: Codable, Sendable, Equatable {
@@ -51,6 +98,67 @@ package actor LiveFeed {
         package var bearing: Double?
         package var stop: String?
         package var observed: Int64
+        package var run: String?
+        package var fetched: Int64?
+        package var age: Double?
+    }
+
+    /// A city reading (latest per source, zone and metric).
+    package struct LiveReading: Codable, Sendable, Equatable {
+        package var key: String
+        package var source: String
+        package var city: String?
+        package var zone: String
+        package var metric: String
+        package var value: Double
+        package var unit: String?
+        package var observed: Int64
+        package var run: String?
+        package var fetched: Int64?
+        package var age: Double?
+    }
+
+    /// A City Live alert, as process_city left it.
+    package struct LiveAlert: Codable, Sendable, Equatable {
+        package var key: String
+        package var city: String
+        package var zone: String
+        package var kind: String
+        package var state: String
+        package var severity: String
+        package var message: String
+        package var recommendation: String
+        package var value: Double
+        package var updated: Int64
+    }
+
+    /// A transit disruption (service alert, general message, situation).
+    package struct LiveDisruption: Codable, Sendable, Equatable {
+        package var key: String
+        package var source: String
+        package var network: String
+        package var id: String
+        package var header: String?
+        package var details: String?
+        package var cause: String?
+        package var effect: String?
+        package var severity: String?
+        package var lines: [String]
+        package var start: Int64?
+        package var end: Int64?
+        package var observed: Int64
+        package var run: String?
+        package var fetched: Int64?
+        package var age: Double?
+    }
+
+    /// A run an event names: the endpoint that served it and the feed's own timestamp.
+    package struct RunInfo: Codable, Sendable, Equatable {
+        package var id: String
+        package var source: String
+        package var url: String?
+        package var feedTimestamp: Int64?
+        package var finishedAt: Int64
     }
 
     package struct MapStop: Codable, Sendable, Equatable {
@@ -90,11 +198,19 @@ package actor LiveFeed {
         package var stops: [MapStop]?
         package var removedStops: [String]?
         package var sources: [SourceBadge]?
+        package var readings: [LiveReading]?
+        package var alerts: [LiveAlert]?
+        package var disruptions: [LiveDisruption]?
+        package var removedDisruptions: [String]?
+        /// The runs the values above name (`run`), with their endpoints and feed timestamps.
+        package var runs: [RunInfo]?
         package var generatedAt: Int64
 
         package var isEmpty: Bool {
             !snapshot && (stations ?? []).isEmpty && (vehicles ?? []).isEmpty && (removedVehicles ?? []).isEmpty
                 && (stops ?? []).isEmpty && (removedStops ?? []).isEmpty && (sources ?? []).isEmpty
+                && (readings ?? []).isEmpty && (alerts ?? []).isEmpty && (disruptions ?? []).isEmpty
+                && (removedDisruptions ?? []).isEmpty
         }
     }
 
@@ -103,7 +219,7 @@ package actor LiveFeed {
         var version: UInt64
     }
 
-    private struct Table<Value: Sendable & Equatable>: Sendable {
+    private struct Table<Value: LiveValue>: Sendable {
         var rows: [String: Versioned<Value>] = [:]
         /// key → version at which it was removed, and when.
         var removed: [String: (version: UInt64, at: Int64)] = [:]
@@ -116,11 +232,10 @@ package actor LiveFeed {
             var fresh = Set<String>()
             for (key, value) in values {
                 fresh.insert(key)
-                if rows[key]?.value != value {
-                    rows[key] = Versioned(value: value, version: version)
-                    removed[key] = nil
-                    changed = true
-                }
+                if let current = rows[key]?.value, current.sameData(as: value) { continue }
+                rows[key] = Versioned(value: value, version: version)
+                removed[key] = nil
+                changed = true
             }
             for key in rows.keys where owner(key) && !fresh.contains(key) {
                 rows[key] = nil
@@ -148,11 +263,12 @@ package actor LiveFeed {
         }
     }
 
-    let store: any ObservationStore & RunLog
+    let store: any ObservationStore & RunLog & CityStore
     let catalog: SourceCatalog
     let names: TransitNameBook
     let stationKinds: Set<SourceKind>
     let transitKinds: Set<SourceKind>
+    let readingKinds: Set<SourceKind>
     let intervalMillis: Int64
     let healthIntervalMillis: Int64
     let tombstoneMillis: Int64
@@ -166,13 +282,18 @@ package actor LiveFeed {
     private var vehicles = Table<MapVehicle>()
     private var stops = Table<MapStop>()
     private var sources = Table<SourceBadge>()
+    private var readings = Table<LiveReading>()
+    private var alerts = Table<LiveAlert>()
+    private var disruptions = Table<LiveDisruption>()
+    /// The runs values name, by id (bounded: cleared past 5,000).
+    private var runInfo: [String: RunInfo] = [:]
     private var lastRefresh: Int64?
     private var lastHealth: Int64?
     private var seenRuns: [String: Int64?] = [:]
     private var refreshing = false
 
     package init(
-        store: any ObservationStore & RunLog, catalog: SourceCatalog, names: TransitNameBook,
+        store: any ObservationStore & RunLog & CityStore, catalog: SourceCatalog, names: TransitNameBook,
         connectors: ConnectorDescriptions, intervalMillis: Int64 = 1_000, healthIntervalMillis: Int64 = 10_000,
         tombstoneMillis: Int64 = 10 * 60_000, logger: Logger? = nil, activity: FeedActivityCache = FeedActivityCache()
     ) {
@@ -182,6 +303,7 @@ package actor LiveFeed {
         self.names = names
         self.stationKinds = connectors.kinds(producing: .stations)
         self.transitKinds = connectors.kinds(producing: .transit)
+        self.readingKinds = connectors.kinds(producing: .measurements)
         self.intervalMillis = intervalMillis
         self.healthIntervalMillis = healthIntervalMillis
         self.tombstoneMillis = tombstoneMillis
@@ -204,7 +326,8 @@ package actor LiveFeed {
         }
         if let floor = [
             stations.prune(before: now - tombstoneMillis), vehicles.prune(before: now - tombstoneMillis),
-            stops.prune(before: now - tombstoneMillis),
+            stops.prune(before: now - tombstoneMillis), readings.prune(before: now - tombstoneMillis),
+            alerts.prune(before: now - tombstoneMillis), disruptions.prune(before: now - tombstoneMillis),
         ].compactMap({ $0 }).max() {
             resumeFloor = max(resumeFloor, floor)
         }
@@ -233,15 +356,17 @@ package actor LiveFeed {
                             key: key, source: o.sourceID, id: o.stationID, name: o.name, lat: o.latitude,
                             lon: o.longitude, bikes: o.bikesAvailable, ebikes: o.ebikesAvailable,
                             docks: o.docksAvailable, capacity: o.capacity, status: o.status.rawValue,
-                            observed: o.observedAt)
+                            observed: o.observedAt, run: stored.runID, fetched: stored.fetchedAt)
                     )
                 }
                 changed = stations.replace(values, owner: owned, version: next, now: now) || changed
+                await learnRuns(rows.map(\.runID))
             }
             if transitKinds.contains(source.kind) {
                 let network = network(of: source)
                 let rows = try await store.vehicles(sourceIDs: [source.id], routeID: nil)
-                let values = rows.map(\.value).map { v -> (String, MapVehicle) in
+                let values = rows.map { stored -> (String, MapVehicle) in
+                    let v = stored.value
                     let key = "\(v.sourceID)/\(v.vehicleID)"
                     let route = names.route(source: v.sourceID, route: v.routeID)
                     return (
@@ -250,10 +375,11 @@ package actor LiveFeed {
                             key: key, source: v.sourceID, network: network, id: v.vehicleID, label: v.label,
                             line: v.routeID, lineName: route?.name, color: route?.color.map { "#\($0)" },
                             lat: v.latitude, lon: v.longitude, bearing: v.bearing, stop: v.stopID,
-                            observed: v.observedAt)
+                            observed: v.observedAt, run: stored.runID, fetched: stored.fetchedAt)
                     )
                 }
                 changed = vehicles.replace(values, owner: owned, version: next, now: now) || changed
+                await learnRuns(rows.map(\.runID))
                 let departures = try await store.departures(
                     DepartureQuery(sourceIDs: [source.id], from: now - 60_000, limit: 200_000))
                 var counts: [String: Int] = [:]
@@ -271,6 +397,38 @@ package actor LiveFeed {
                     )
                 }
                 changed = stops.replace(stopValues, owner: owned, version: next, now: now) || changed
+                let stored = try await store.disruptions(sourceIDs: [source.id])
+                let disruptionValues = stored.map { row -> (String, LiveDisruption) in
+                    let d = row.value
+                    let key = "\(d.sourceID)/\(d.id)"
+                    return (
+                        key,
+                        LiveDisruption(
+                            key: key, source: d.sourceID, network: network, id: d.id, header: d.header,
+                            details: d.details, cause: d.cause, effect: d.effect, severity: d.severity,
+                            lines: d.routeIDs, start: d.periods.compactMap(\.start).min(),
+                            end: d.periods.compactMap(\.end).max(), observed: d.observedAt, run: row.runID,
+                            fetched: row.fetchedAt)
+                    )
+                }
+                changed = disruptions.replace(disruptionValues, owner: owned, version: next, now: now) || changed
+                await learnRuns(stored.map(\.runID))
+            }
+            if readingKinds.contains(source.kind) {
+                let rows = try await store.latestMeasurements(sourceIDs: [source.id], zone: nil)
+                let values = rows.map { stored -> (String, LiveReading) in
+                    let m = stored.value
+                    let key = "\(m.sourceID)/\(m.zone)/\(m.metric)"
+                    return (
+                        key,
+                        LiveReading(
+                            key: key, source: m.sourceID, city: source.tags["city"], zone: m.zone, metric: m.metric,
+                            value: m.value, unit: m.unit, observed: m.observedAt, run: stored.runID,
+                            fetched: stored.fetchedAt)
+                    )
+                }
+                changed = readings.replace(values, owner: owned, version: next, now: now) || changed
+                await learnRuns(rows.map(\.runID))
             }
         }
         if lastHealth.map({ now - $0 >= healthIntervalMillis }) ?? true {
@@ -292,33 +450,96 @@ package actor LiveFeed {
                 )
             }
             changed = sources.replace(badges, owner: { _ in true }, version: next, now: now) || changed
+            // City Live alerts: the last 200 of each city (active or resolved).
+            var alertValues: [(String, LiveAlert)] = []
+            for city in ProcessCityJob.cities(catalog).keys.sorted() {
+                for a in try await store.cityAlerts(city: city, states: nil, limit: 200) {
+                    alertValues.append(
+                        (
+                            a.id,
+                            LiveAlert(
+                                key: a.id, city: a.city, zone: a.zone, kind: a.kind, state: a.state.rawValue,
+                                severity: a.severity, message: a.message, recommendation: a.recommendation,
+                                value: a.value, updated: a.updatedAt)
+                        ))
+                }
+            }
+            changed = alerts.replace(alertValues, owner: { _ in true }, version: next, now: now) || changed
         }
         if changed { version = next }
+    }
+
+    /// Remembers the endpoint and feed timestamp of runs not seen yet (at most 50 a refresh).
+    private func learnRuns(_ ids: [String]) async {
+        if runInfo.count > 5_000 { runInfo.removeAll() }
+        for id in Set(ids).subtracting(runInfo.keys).sorted().prefix(50) {
+            guard let run = try? await store.taskRun(id: id) else { continue }
+            runInfo[id] = RunInfo(
+                id: id, source: run.sourceID, url: run.url, feedTimestamp: run.feedTimestamp,
+                finishedAt: run.finishedAt)
+        }
     }
 
     /// What changed after `since` in the topics asked for, limited to `sourceIDs` if given; the whole
     /// state when `since` is nil or older than what the tombstones can tell.
     package func changes(since: UInt64?, topics: Set<Topic>, sourceIDs: Set<String>?, now: Int64) -> Changes {
+        changes(since: since, topics: topics, filter: Filter(sourceIDs: sourceIDs), now: now)
+    }
+
+    /// What changed after `since` in the topics asked for that passes `filter`; the whole state when
+    /// `since` is nil or older than what the tombstones can tell. Values carry their age at `now`.
+    package func changes(since: UInt64?, topics: Set<Topic>, filter: Filter, now: Int64) -> Changes {
         let snapshot = since == nil || since! < resumeFloor
         let from = snapshot ? 0 : since!
-        func keep(_ source: String) -> Bool { sourceIDs?.contains(source) ?? true }
+        func keep(_ source: String) -> Bool { filter.source(source) }
         var changes = Changes(version: version, snapshot: snapshot, generatedAt: now)
+        var named = Set<String>()
+        // Each value as sent: with its age, its run named in `runs`.
+        func sent<Value: Provenanced>(_ values: [Value]) -> [Value] {
+            named.formUnion(values.compactMap(\.run))
+            return values.map { $0.aged(now) }
+        }
         if topics.contains(.stations) {
-            changes.stations = stations.changed(since: from).filter { keep($0.source) }
+            changes.stations = sent(
+                stations.changed(since: from).filter { keep($0.source) && filter.inside($0.lat, $0.lon) })
         }
         if topics.contains(.vehicles) {
-            changes.vehicles = vehicles.changed(since: from).filter { keep($0.source) }
+            changes.vehicles = sent(
+                vehicles.changed(since: from).filter {
+                    keep($0.source) && filter.network($0.network) && filter.line($0.line)
+                        && filter.inside($0.lat, $0.lon)
+                })
             if !snapshot {
                 changes.removedVehicles = vehicles.removedKeys(since: from).filter { keep(sourceOf($0)) }
             }
         }
         if topics.contains(.stops) {
-            changes.stops = stops.changed(since: from).filter { keep($0.source) }
+            changes.stops = stops.changed(since: from)
+                .filter { keep($0.source) && filter.network($0.network) && filter.inside($0.lat, $0.lon) }
             if !snapshot { changes.removedStops = stops.removedKeys(since: from).filter { keep(sourceOf($0)) } }
         }
         if topics.contains(.sources) {
-            changes.sources = sources.changed(since: from).filter { keep($0.id) }
+            changes.sources = sources.changed(since: from)
+                .filter { keep($0.id) && (filter.networks == nil || filter.network($0.network)) }
         }
+        if topics.contains(.readings) {
+            changes.readings = sent(readings.changed(since: from).filter { keep($0.source) && filter.zone($0.zone) })
+        }
+        if topics.contains(.alerts) {
+            changes.alerts = alerts.changed(since: from).filter { filter.zone($0.zone) }
+        }
+        if topics.contains(.disruptions) {
+            changes.disruptions = sent(
+                disruptions.changed(since: from).filter {
+                    keep($0.source) && filter.network($0.network)
+                        && (filter.lines == nil || $0.lines.contains { filter.line($0) })
+                })
+            if !snapshot {
+                changes.removedDisruptions = disruptions.removedKeys(since: from).filter { keep(sourceOf($0)) }
+            }
+        }
+        let runs = named.sorted().compactMap { runInfo[$0] }
+        if !runs.isEmpty { changes.runs = runs }
         return changes
     }
 
@@ -326,3 +547,41 @@ package actor LiveFeed {
         String(key.prefix { $0 != "/" })
     }
 }
+
+extension LiveFeed.LiveValue {
+    package func sameData(as other: Self) -> Bool { self == other }
+}
+
+extension LiveFeed.MapStop: LiveFeed.LiveValue {}
+extension LiveFeed.SourceBadge: LiveFeed.LiveValue {}
+extension LiveFeed.LiveAlert: LiveFeed.LiveValue {}
+
+/// A value that carries where it came from (`run`, `fetched`) and, as sent, its `age`: none of
+/// the three is part of what counts as a change.
+package protocol Provenanced: LiveFeed.LiveValue {
+    var observed: Int64 { get }
+    var run: String? { get set }
+    var fetched: Int64? { get set }
+    var age: Double? { get set }
+}
+
+extension Provenanced {
+    package func sameData(as other: Self) -> Bool {
+        var a = self
+        var b = other
+        (a.run, a.fetched, a.age, b.run, b.fetched, b.age) = (nil, nil, nil, nil, nil, nil)
+        return a == b
+    }
+
+    /// The value as sent at `now`, with its age.
+    func aged(_ now: Int64) -> Self {
+        var value = self
+        value.age = Double(max(0, now - observed)) / 1000
+        return value
+    }
+}
+
+extension LiveFeed.MapStation: Provenanced {}
+extension LiveFeed.MapVehicle: Provenanced {}
+extension LiveFeed.LiveReading: Provenanced {}
+extension LiveFeed.LiveDisruption: Provenanced {}
