@@ -1,5 +1,6 @@
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import MetropulseCore
 import NIOCore
@@ -61,8 +62,10 @@ public func buildApplication(
     site: (@Sendable (Router<APIRequestContext>) -> Void)? = nil,
     onServerRunning: @escaping @Sendable (Int) -> Void = { _ in }
 ) -> Application<RouterResponder<APIRequestContext>> {
-    serve(buildRouter(environment, site: site), server: server, name: "metropulse", logger: environment.logger) {
-        port in
+    serve(
+        buildRouter(environment, site: site), server: server, name: "metropulse", logger: environment.logger,
+        webSockets: WebSocketController(environment: environment).router()
+    ) { port in
         environment.logger.notice("API listening on http://\(server.host):\(port)")
         onServerRunning(port)
     }
@@ -71,11 +74,13 @@ public func buildApplication(
 /// `router` behind an HTTP/1 server with the settings' idle timeout and connection cap.
 private func serve(
     _ router: Router<APIRequestContext>, server: APIServerSettings, name: String, logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) -> Void
+    webSockets: Router<BasicWebSocketRequestContext>? = nil, onServerRunning: @escaping @Sendable (Int) -> Void
 ) -> Application<RouterResponder<APIRequestContext>> {
-    Application(
+    let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(server.idleTimeoutMillis))
+    return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .milliseconds(server.idleTimeoutMillis))),
+        server: webSockets.map { .http1WebSocketUpgrade(webSocketRouter: $0, configuration: .init(http1: http1)) }
+            ?? .http1(configuration: http1),
         configuration: .init(
             address: .hostname(server.host, port: server.port), serverName: name,
             availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),

@@ -46,17 +46,14 @@ struct StreamController {
         }
         if let text = request.query("bbox") {
             let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard numbers.count == 4, numbers.allSatisfy(\.isFinite), (-180...180).contains(numbers[0]),
-                (-180...180).contains(numbers[2]), (-90...90).contains(numbers[1]), (-90...90).contains(numbers[3]),
-                numbers[0] <= numbers[2], numbers[1] <= numbers[3]
-            else {
+            guard let box = LiveFeed.Filter.box(numbers) else {
                 throw HTTPError(
                     .badRequest,
                     message:
                         "bbox must be minLon,minLat,maxLon,maxLat (degrees, min not above max), e.g. 2.25,48.81,2.42,48.90"
                 )
             }
-            filter.box = (minLat: numbers[1], minLon: numbers[0], maxLat: numbers[3], maxLon: numbers[2])
+            filter.box = box
         }
         let resume = try request.lastEventID(UInt64.self)
         let streams = environment.streams

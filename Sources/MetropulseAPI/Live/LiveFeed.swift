@@ -45,6 +45,14 @@ package actor LiveFeed {
             self.box = box
         }
 
+        /// `[minLon, minLat, maxLon, maxLat]` as a box; nil unless four finite degrees, min not above max.
+        package static func box(_ n: [Double]) -> (minLat: Double, minLon: Double, maxLat: Double, maxLon: Double)? {
+            guard n.count == 4, n.allSatisfy(\.isFinite), (-180...180).contains(n[0]), (-180...180).contains(n[2]),
+                (-90...90).contains(n[1]), (-90...90).contains(n[3]), n[0] <= n[2], n[1] <= n[3]
+            else { return nil }
+            return (minLat: n[1], minLon: n[0], maxLat: n[3], maxLon: n[2])
+        }
+
         func source(_ id: String) -> Bool { sourceIDs?.contains(id) ?? true }
         func network(_ id: String?) -> Bool { networks.map { id.map($0.contains) ?? false } ?? true }
         func line(_ id: String?) -> Bool { lines.map { id.map($0.contains) ?? false } ?? true }
