@@ -215,6 +215,47 @@ extension MultiProcessTests {
         for child in children where child.process.isRunning { #expect(await child.stop() == 0) }
     }
 
+    @Test("PostgreSQL: an api process streams the stations a worker process fetched, each with its run and age")
+    func streamAcrossProcesses() async throws {
+        let databaseURL = try await PostgresEndToEndTests.freshDatabase()
+        let folder = try temporaryFolder()
+        try """
+        sources:
+          - id: demo-bikes
+            kind: gbfs
+            url: demo:gbfs/gbfs.json
+            interval: 10s
+        """.write(toFile: folder + "/bikes.yaml", atomically: true, encoding: .utf8)
+        let environment = [
+            "METROPULSE_DATABASE_URL": databaseURL, "METROPULSE_WORKERS_HEARTBEAT": "1s",
+            "METROPULSE_CONFIG": folder + "/bikes.yaml",
+        ]
+        let scheduler = try ChildProcess(arguments: ["scheduler", "--port", "0"], environment: environment)
+        let worker = try ChildProcess(arguments: ["worker", "--workers", "2", "--port", "0"], environment: environment)
+        let api = try ChildProcess(arguments: ["api", "--port", "0"], environment: environment)
+        let children = [api, worker, scheduler]
+        defer { for child in children where child.process.isRunning { child.process.terminate() } }
+        let base = "http://127.0.0.1:\(try await api.apiPort())"
+        // Stations, then an update of them after the worker's next fetch (one demo cycle).
+        func hasStations(_ event: [String: Any]) -> Bool { (event["stations"] as? [Any])?.isEmpty == false }
+        func laterUpdate(_ events: [[String: Any]]) -> [String: Any]? {
+            guard let first = events.firstIndex(where: hasStations) else { return nil }
+            return events[(first + 1)...].first { hasStations($0) && $0["snapshot"] as? Bool == false }
+        }
+        let events = try await readEvents(
+            "\(base)/api/stream?topics=stations&source=demo-bikes", timeout: .seconds(90)
+        ) { laterUpdate($0) != nil }
+        let update = try #require(laterUpdate(events), "no update after the first stations: \(events.count) events")
+        let stations = try #require(update["stations"] as? [[String: Any]])
+        let run = try #require(stations.first?["run"] as? String)
+        #expect(run.hasPrefix("demo-bikes"))
+        #expect(stations.allSatisfy { ($0["age"] as? Double).map { $0 >= 0 && $0 < 600 } == true })
+        let runs = try #require(update["runs"] as? [[String: Any]])
+        let served = try #require(runs.first { $0["id"] as? String == run })
+        #expect((served["url"] as? String)?.hasSuffix("/gbfs/station_status.json") == true)
+        for child in children where child.process.isRunning { #expect(await child.stop() == 0) }
+    }
+
     /// A configuration file with no source (the workers only need the database).
     static func emptySources() throws -> String {
         let folder = try temporaryFolder()
