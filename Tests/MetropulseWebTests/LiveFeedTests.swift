@@ -147,6 +147,9 @@ struct LiveFeedTests {
         #expect(
             reading.city == "paris" && reading.value == 12 && reading.age == 60 && reading.run == "air@\(now - 1_000)")
         #expect(first.disruptions?.first?.lines == ["4"] && first.disruptions?.first?.network == "idfm")
+        // The task runs that finished, oldest first.
+        #expect(Set(first.taskRuns?.map(\.source) ?? []) == ["velib", "air", "metro"])
+        #expect(first.taskRuns?.allSatisfy { $0.status == "succeeded" && $0.finishedAt == now - 1_000 } == true)
 
         // Filters: a box around Paris, a zone, a line.
         let boxed = await feed.changes(
@@ -176,6 +179,7 @@ struct LiveFeedTests {
         let update = await feed.changes(since: first.version, topics: topics, filter: LiveFeed.Filter(), now: now)
         #expect(update.readings?.map(\.value) == [30] && update.readings?.first?.run == "air@\(now - 1_000)")
         #expect(update.stations?.isEmpty == true)
+        #expect(update.taskRuns?.map(\.key) == ["velib@\(now - 6_000)", "air@\(now - 1_000)"])
     }
 
     @Test("GET /api/stream refuses a malformed bbox with a 400 naming it")

@@ -21,6 +21,7 @@ package import MetropulseCore
 package actor LiveFeed {
     package enum Topic: String, Sendable, CaseIterable {
         case stations, vehicles, stops, sources, readings, alerts, disruptions
+        case taskRuns = "task_runs"
     }
 
     /// Which values a subscriber wants, beyond its topics: every condition given must hold.
@@ -160,6 +161,25 @@ package actor LiveFeed {
         package var age: Double?
     }
 
+    /// A task run as it finished (the last `recentRuns` are kept).
+    package struct LiveTaskRun: Codable, Sendable, Equatable {
+        package var key: String
+        package var source: String
+        package var status: String
+        package var attempt: Int
+        package var worker: String
+        package var startedAt: Int64
+        package var finishedAt: Int64
+        package var durationMs: Int64
+        package var url: String?
+        package var httpStatus: Int?
+        package var entities: Int
+        package var rejected: Int
+        package var feedTimestamp: Int64?
+        package var errorKind: String?
+        package var errorMessage: String?
+    }
+
     /// A run an event names: the endpoint that served it and the feed's own timestamp.
     package struct RunInfo: Codable, Sendable, Equatable {
         package var id: String
@@ -210,6 +230,7 @@ package actor LiveFeed {
         package var alerts: [LiveAlert]?
         package var disruptions: [LiveDisruption]?
         package var removedDisruptions: [String]?
+        package var taskRuns: [LiveTaskRun]?
         /// The runs the values above name (`run`), with their endpoints and feed timestamps.
         package var runs: [RunInfo]?
         package var generatedAt: Int64
@@ -218,7 +239,7 @@ package actor LiveFeed {
             !snapshot && (stations ?? []).isEmpty && (vehicles ?? []).isEmpty && (removedVehicles ?? []).isEmpty
                 && (stops ?? []).isEmpty && (removedStops ?? []).isEmpty && (sources ?? []).isEmpty
                 && (readings ?? []).isEmpty && (alerts ?? []).isEmpty && (disruptions ?? []).isEmpty
-                && (removedDisruptions ?? []).isEmpty
+                && (removedDisruptions ?? []).isEmpty && (taskRuns ?? []).isEmpty
         }
     }
 
@@ -251,6 +272,13 @@ package actor LiveFeed {
                 changed = true
             }
             return changed
+        }
+
+        /// Forgets all but the `count` newest rows by `time` (no tombstone: clients keep them).
+        mutating func keepNewest(_ count: Int, by time: (Value) -> Int64) {
+            guard rows.count > count else { return }
+            let oldest = rows.sorted { time($0.value.value) > time($1.value.value) }.dropFirst(count)
+            for (key, _) in oldest { rows[key] = nil }
         }
 
         func changed(since: UInt64) -> [Value] {
@@ -293,6 +321,12 @@ package actor LiveFeed {
     private var readings = Table<LiveReading>()
     private var alerts = Table<LiveAlert>()
     private var disruptions = Table<LiveDisruption>()
+    private var taskRuns = Table<LiveTaskRun>()
+    /// The task runs kept for a snapshot: the most recent.
+    static let recentRuns = 200
+    /// Task runs are read from this finish time on (with some overlap: a run's commit can land
+    /// after a later one's).
+    private var runsReadFrom: Int64?
     /// The runs values name, by id (bounded: cleared past 5,000).
     private var runInfo: [String: RunInfo] = [:]
     private var lastRefresh: Int64?
@@ -439,6 +473,24 @@ package actor LiveFeed {
                 await learnRuns(rows.map(\.runID))
             }
         }
+        // Task runs finished since the last read; the oldest beyond `recentRuns` are forgotten
+        // (not removed from clients: a run does not leave).
+        let finished = try await store.taskRuns(
+            TaskRunQuery(since: (runsReadFrom ?? now - 10 * 60_000) - 30_000, limit: Self.recentRuns))
+        runsReadFrom = max(runsReadFrom ?? 0, finished.map(\.finishedAt).max() ?? 0)
+        let runValues = finished.map { run -> (String, LiveTaskRun) in
+            (
+                run.id,
+                LiveTaskRun(
+                    key: run.id, source: run.sourceID, status: run.status.rawValue, attempt: run.attempt,
+                    worker: run.workerID, startedAt: run.startedAt, finishedAt: run.finishedAt,
+                    durationMs: run.durationMillis, url: run.url, httpStatus: run.httpStatus,
+                    entities: run.entityCount, rejected: run.rejectedCount, feedTimestamp: run.feedTimestamp,
+                    errorKind: run.errorKind?.rawValue, errorMessage: run.errorMessage)
+            )
+        }
+        changed = taskRuns.replace(runValues, owner: { _ in false }, version: next, now: now) || changed
+        taskRuns.keepNewest(Self.recentRuns) { $0.finishedAt }
         if lastHealth.map({ now - $0 >= healthIntervalMillis }) ?? true {
             lastHealth = now
             var badges: [(String, SourceBadge)] = []
@@ -546,6 +598,10 @@ package actor LiveFeed {
                 changes.removedDisruptions = disruptions.removedKeys(since: from).filter { keep(sourceOf($0)) }
             }
         }
+        if topics.contains(.taskRuns) {
+            changes.taskRuns = taskRuns.changed(since: from).filter { keep($0.source) }
+                .sorted { ($0.finishedAt, $0.key) < ($1.finishedAt, $1.key) }
+        }
         let runs = named.sorted().compactMap { runInfo[$0] }
         if !runs.isEmpty { changes.runs = runs }
         return changes
@@ -563,6 +619,7 @@ extension LiveFeed.LiveValue {
 extension LiveFeed.MapStop: LiveFeed.LiveValue {}
 extension LiveFeed.SourceBadge: LiveFeed.LiveValue {}
 extension LiveFeed.LiveAlert: LiveFeed.LiveValue {}
+extension LiveFeed.LiveTaskRun: LiveFeed.LiveValue {}
 
 /// A value that carries where it came from (`run`, `fetched`) and, as sent, its `age`: none of
 /// the three is part of what counts as a change.
