@@ -180,13 +180,16 @@ public struct MetropulseRuntime: Sendable {
                 }
             }
             services.append(FleetSampler(environment: environment))
+            // Streams whose clients stopped reading must not hold the process at shutdown.
             services.append(
-                buildApplication(
-                    environment,
-                    server: APIServerSettings(
-                        host: api.host, port: api.port, idleTimeoutMillis: api.idleTimeoutMillis,
-                        maxConnections: api.maxConnections),
-                    site: site, onServerRunning: onAPIBound))
+                BoundedShutdown(
+                    buildApplication(
+                        environment,
+                        server: APIServerSettings(
+                            host: api.host, port: api.port, idleTimeoutMillis: api.idleTimeoutMillis,
+                            maxConnections: api.maxConnections),
+                        site: site, onServerRunning: onAPIBound),
+                    grace: .seconds(10), logger: logger))
         }
         if !roles.contains(.api), configuration.metrics.port > 0 {
             // A role without the API serves its own /metrics (and /healthz, /readyz) on a port of its own.
