@@ -340,6 +340,11 @@ struct ConsolePages: Sendable {
             context["runsURL"] = filters.query(part: "runs")
             context["sourceIds"] = environment.catalog.all.map(\.id)
             context["canRunNow"] = environment.runNow != nil
+            // A spike on demand in the demo city (POST /api/demo/incidents).
+            let demoZones = environment.demoEnabled ? environment.catalog.city(id: "demo")?.zones.map(\.id) ?? [] : []
+            context["hasDemo"] = !demoZones.isEmpty
+            context["demoZones"] = demoZones
+            context["demoMetrics"] = DemoIncident.metrics
             // Under `metropulse supervise` the buttons start and stop worker processes.
             context["scaleLabel"] = environment.scaleProcesses == nil ? "Worker slots" : "Worker processes"
             return context

@@ -145,3 +145,29 @@ for (const button of document.querySelectorAll('[data-copy]')) {
     }
   });
 }
+
+// A spike in the demo city: its sensors in a zone read a value for a while (every process serving
+// the demo answers; City Live then sees it).
+const incident = document.getElementById('incident-send');
+if (incident) {
+  incident.addEventListener('click', async () => {
+    const zone = document.getElementById('incident-zone').value;
+    const metric = document.getElementById('incident-metric').value;
+    const value = Number(document.getElementById('incident-value').value);
+    const minutes = Number(document.getElementById('incident-minutes').value);
+    incident.disabled = true;
+    try {
+      const result = await post('/api/demo/incidents', { zone, metric, value, minutes });
+      if (result.ok) {
+        say(`The demo's ${metric} in zone ${zone} reads ${value} for ${minutes} min (command ${result.body.id}); City Live judges it at its next runs.`, true);
+        for (const delay of [800, 2500]) setTimeout(refreshSections, delay);
+      } else {
+        say(`Demo incident failed: ${describe(result)}`, false);
+      }
+    } catch (error) {
+      say(`Demo incident failed: ${error.message}`, false);
+    } finally {
+      incident.disabled = false;
+    }
+  });
+}
