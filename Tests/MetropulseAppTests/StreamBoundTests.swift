@@ -98,7 +98,10 @@ struct StreamBoundTests {
         print(
             "50 stalled subscribers of 1,500 changing stations: RSS \(warm >> 20) MiB after 10 rounds, \(filled >> 20) MiB after 40, \(later >> 20) MiB after 70"
         )
-        #expect(later - filled < 32 << 20, "RSS grew by \((later - filled) >> 20) MiB in the last 30 rounds")
+        // Queued, the last 30 rounds alone would add some 600 MB. How soon the plateau is reached
+        // depends on how fast the machine serves the first rounds, so the bound allows the tail of
+        // the filling (64 MiB, a tenth of a backlog).
+        #expect(later - filled < 64 << 20, "RSS grew by \((later - filled) >> 20) MiB in the last 30 rounds")
         // A subscriber that reads is still served.
         let events = try await readEvents("http://127.0.0.1:\(port)/api/stream?topics=stations", timeout: .seconds(20))
         {
