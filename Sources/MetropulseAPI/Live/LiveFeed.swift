@@ -139,6 +139,21 @@ package actor LiveFeed {
         package var recommendation: String
         package var value: Double
         package var updated: Int64
+
+        /// The alert as the stream carries it: times in epoch ms like every other live value (the
+        /// alerts API's answer has them as dates).
+        init(_ a: CityAlert) {
+            key = a.id
+            city = a.city
+            zone = a.zone
+            kind = a.kind
+            state = a.state.rawValue
+            severity = a.severity
+            message = a.message
+            recommendation = a.recommendation
+            value = a.value
+            updated = a.updatedAt
+        }
     }
 
     /// A transit disruption (service alert, general message, situation).
@@ -187,6 +202,14 @@ package actor LiveFeed {
         package var url: String?
         package var feedTimestamp: Int64?
         package var finishedAt: Int64
+
+        init(_ run: TaskRun) {
+            id = run.id
+            source = run.sourceID
+            url = run.url
+            feedTimestamp = run.feedTimestamp
+            finishedAt = run.finishedAt
+        }
     }
 
     package struct MapStop: Codable, Sendable, Equatable {
@@ -332,6 +355,8 @@ package actor LiveFeed {
     private var lastRefresh: Int64?
     private var lastHealth: Int64?
     private var seenRuns: [String: Int64?] = [:]
+    /// Each source's last run time at the last read of the task runs.
+    private var seenRunTimes: [String: Int64] = [:]
     private var refreshing = false
 
     package init(
@@ -382,6 +407,31 @@ package actor LiveFeed {
             try await store.sourceStates().map { ($0.sourceID, $0) }, uniquingKeysWith: { a, _ in a })
         let next = version + 1
         var changed = false
+        // Task runs finished since the last read, read only when some source's last run moved; the
+        // oldest beyond `recentRuns` are forgotten (not removed from clients: a run does not leave).
+        // They also tell the endpoint and feed timestamp of the values they produced.
+        let runTimes = states.mapValues { $0.lastRunAt ?? 0 }
+        if runTimes != seenRunTimes || runsReadFrom == nil {
+            seenRunTimes = runTimes
+            let finished = try await store.taskRuns(
+                TaskRunQuery(since: (runsReadFrom ?? now - 10 * 60_000) - 30_000, limit: Self.recentRuns))
+            runsReadFrom = max(runsReadFrom ?? 0, finished.map(\.finishedAt).max() ?? 0)
+            if runInfo.count > 5_000 { runInfo.removeAll() }
+            for run in finished { runInfo[run.id] = RunInfo(run) }
+            let runValues = finished.map { run -> (String, LiveTaskRun) in
+                (
+                    run.id,
+                    LiveTaskRun(
+                        key: run.id, source: run.sourceID, status: run.status.rawValue, attempt: run.attempt,
+                        worker: run.workerID, startedAt: run.startedAt, finishedAt: run.finishedAt,
+                        durationMs: run.durationMillis, url: run.url, httpStatus: run.httpStatus,
+                        entities: run.entityCount, rejected: run.rejectedCount, feedTimestamp: run.feedTimestamp,
+                        errorKind: run.errorKind?.rawValue, errorMessage: run.errorMessage)
+                )
+            }
+            changed = taskRuns.replace(runValues, owner: { _ in false }, version: next, now: now) || changed
+            taskRuns.keepNewest(Self.recentRuns) { $0.finishedAt }
+        }
         for source in catalog.all {
             let marker = states[source.id]?.lastSuccessAt
             if let seen = seenRuns[source.id], seen == marker { continue }
@@ -473,24 +523,6 @@ package actor LiveFeed {
                 await learnRuns(rows.map(\.runID))
             }
         }
-        // Task runs finished since the last read; the oldest beyond `recentRuns` are forgotten
-        // (not removed from clients: a run does not leave).
-        let finished = try await store.taskRuns(
-            TaskRunQuery(since: (runsReadFrom ?? now - 10 * 60_000) - 30_000, limit: Self.recentRuns))
-        runsReadFrom = max(runsReadFrom ?? 0, finished.map(\.finishedAt).max() ?? 0)
-        let runValues = finished.map { run -> (String, LiveTaskRun) in
-            (
-                run.id,
-                LiveTaskRun(
-                    key: run.id, source: run.sourceID, status: run.status.rawValue, attempt: run.attempt,
-                    worker: run.workerID, startedAt: run.startedAt, finishedAt: run.finishedAt,
-                    durationMs: run.durationMillis, url: run.url, httpStatus: run.httpStatus,
-                    entities: run.entityCount, rejected: run.rejectedCount, feedTimestamp: run.feedTimestamp,
-                    errorKind: run.errorKind?.rawValue, errorMessage: run.errorMessage)
-            )
-        }
-        changed = taskRuns.replace(runValues, owner: { _ in false }, version: next, now: now) || changed
-        taskRuns.keepNewest(Self.recentRuns) { $0.finishedAt }
         if lastHealth.map({ now - $0 >= healthIntervalMillis }) ?? true {
             lastHealth = now
             var badges: [(String, SourceBadge)] = []
@@ -514,14 +546,7 @@ package actor LiveFeed {
             var alertValues: [(String, LiveAlert)] = []
             for city in ProcessCityJob.cities(catalog).keys.sorted() {
                 for a in try await store.cityAlerts(city: city, states: nil, limit: 200) {
-                    alertValues.append(
-                        (
-                            a.id,
-                            LiveAlert(
-                                key: a.id, city: a.city, zone: a.zone, kind: a.kind, state: a.state.rawValue,
-                                severity: a.severity, message: a.message, recommendation: a.recommendation,
-                                value: a.value, updated: a.updatedAt)
-                        ))
+                    alertValues.append((a.id, LiveAlert(a)))
                 }
             }
             changed = alerts.replace(alertValues, owner: { _ in true }, version: next, now: now) || changed
@@ -529,14 +554,12 @@ package actor LiveFeed {
         if changed { version = next }
     }
 
-    /// Remembers the endpoint and feed timestamp of runs not seen yet (at most 50 a refresh).
+    /// Remembers the endpoint and feed timestamp of runs that are not among the recent task runs
+    /// read (values kept from older runs; at most 50 a refresh).
     private func learnRuns(_ ids: [String]) async {
-        if runInfo.count > 5_000 { runInfo.removeAll() }
         for id in Set(ids).subtracting(runInfo.keys).sorted().prefix(50) {
             guard let run = try? await store.taskRun(id: id) else { continue }
-            runInfo[id] = RunInfo(
-                id: id, source: run.sourceID, url: run.url, feedTimestamp: run.feedTimestamp,
-                finishedAt: run.finishedAt)
+            runInfo[id] = RunInfo(run)
         }
     }
 
