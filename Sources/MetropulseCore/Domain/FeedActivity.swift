@@ -100,8 +100,8 @@ public struct FeedActivity: Sendable, Hashable, Codable {
 
 /// The learned activity of each source that asks for it (`activity: learned`), kept for an hour.
 public final class FeedActivityCache: Sendable {
-    private let profiles = Mutex<[String: FeedActivity?]>([:])
-    private let learnedAt = Mutex<[String: Int64]>([:])
+    /// Each source's profile (nil without enough runs) and when it was learned.
+    private let learned = Mutex<[String: (profile: FeedActivity?, at: Int64)]>([:])
     public static let refreshMillis: Int64 = 3_600_000
 
     public init() {}
@@ -110,14 +110,13 @@ public final class FeedActivityCache: Sendable {
     /// one is older than an hour; nil for sources that do not learn theirs, or without enough runs.
     public func activity(of source: SourceDefinition, store: any RunLog, now: Int64) async throws -> FeedActivity? {
         guard source.learnsActivity else { return nil }
-        if let at = learnedAt.withLock({ $0[source.id] }), now - at < Self.refreshMillis, now >= at {
-            return profiles.withLock { $0[source.id] ?? nil }
+        if let cached = learned.withLock({ $0[source.id] }), now - cached.at < Self.refreshMillis, now >= cached.at {
+            return cached.profile
         }
         let runs = try await store.taskRuns(
             TaskRunQuery(sourceID: source.id, since: now - FeedActivity.lookback, limit: 500_000))
         let profile = FeedActivity.learn(runs: runs, now: now)
-        profiles.withLock { $0[source.id] = profile }
-        learnedAt.withLock { $0[source.id] = now }
+        learned.withLock { $0[source.id] = (profile, now) }
         return profile
     }
 }
