@@ -186,7 +186,7 @@ struct LiveFeedTests {
     func badBox() async throws {
         let site = try TestSite(sources: [SourceDefinition(id: "velib", kind: .gbfs, urls: ["http://127.0.0.1:1/g"])])
         try await site.test { client in
-            for box in ["1,2,3", "2.4,48.9,2.2,48.8", "a,b,c,d", "200,0,210,1"] {
+            for box in ["1,2,3", "2.4,48.9,2.2,48.8", "a,b,c,d", "200,0,210,1", "2.2,48.8,x,2.4,48.9"] {
                 try await client.execute(uri: "/api/stream?bbox=\(box)", method: .get) {
                     #expect($0.status == .badRequest, "\(box)")
                     #expect($0.text.contains("bbox"))

@@ -23,38 +23,19 @@ struct StreamController {
     }
 
     @Sendable func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
-        var topics = Set(LiveFeed.Topic.allCases)
-        if let text = request.query("topics") {
-            topics = []
-            for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                guard let topic = LiveFeed.Topic(rawValue: name) else {
-                    let allowed = LiveFeed.Topic.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw HTTPError(.badRequest, message: "topics: unknown topic '\(name)'; known: \(allowed)")
-                }
-                topics.insert(topic)
-            }
-        }
-        func list(_ name: String) -> Set<String>? {
+        func list(_ name: String) -> [String]? {
             request.query(name).map {
-                Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+                $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
         }
-        var filter = LiveFeed.Filter(
-            sourceIDs: list("source"), networks: list("network"), lines: list("line"), zones: list("zone"))
-        for id in filter.sourceIDs ?? [] where environment.catalog.source(id: id) == nil {
-            throw HTTPError(.badRequest, message: "source: unknown source '\(id)'")
-        }
-        if let text = request.query("bbox") {
-            let numbers = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard let box = LiveFeed.Filter.box(numbers) else {
-                throw HTTPError(
-                    .badRequest,
-                    message:
-                        "bbox must be minLon,minLat,maxLon,maxLat (degrees, min not above max), e.g. 2.25,48.81,2.42,48.90"
-                )
-            }
-            filter.box = box
-        }
+        let topics = try LiveFeed.Topic.parse(list("topics"))
+        let filter = try LiveFeed.Filter.parse(
+            source: list("source"), network: list("network"), line: list("line"), zone: list("zone"),
+            bbox: request.query("bbox").map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).map {
+                    Double($0.trimmingCharacters(in: .whitespaces))
+                }
+            }, catalog: environment.catalog)
         let resume = try request.lastEventID(UInt64.self)
         let streams = environment.streams
         try streams.admit()

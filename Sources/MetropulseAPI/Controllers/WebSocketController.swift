@@ -84,28 +84,12 @@ struct WebSocketController {
     static func apply(_ message: ClientMessage, to subscription: inout Subscription, catalog: SourceCatalog) throws
         -> Reply
     {
-        var topics: Set<LiveFeed.Topic> = []
-        for name in message.topics ?? [] {
-            guard let topic = LiveFeed.Topic(rawValue: name) else {
-                let known = LiveFeed.Topic.allCases.map(\.rawValue).joined(separator: ", ")
-                throw HTTPError(.badRequest, message: "topics: unknown topic '\(name)'; known: \(known)")
-            }
-            topics.insert(topic)
-        }
+        let topics = try LiveFeed.Topic.parse(message.topics ?? [])
         switch message.type {
         case "subscribe":
-            for id in message.source ?? [] where catalog.source(id: id) == nil {
-                throw HTTPError(.badRequest, message: "source: unknown source '\(id)'")
-            }
-            var filter = LiveFeed.Filter(
-                sourceIDs: message.source.map(Set.init), networks: message.network.map(Set.init),
-                lines: message.line.map(Set.init), zones: message.zone.map(Set.init))
-            if let numbers = message.bbox {
-                guard let box = LiveFeed.Filter.box(numbers) else {
-                    throw HTTPError(.badRequest, message: "bbox must be [minLon, minLat, maxLon, maxLat] in degrees")
-                }
-                filter.box = box
-            }
+            let filter = try LiveFeed.Filter.parse(
+                source: message.source, network: message.network, line: message.line, zone: message.zone,
+                bbox: message.bbox, catalog: catalog)
             subscription.topics.formUnion(topics.isEmpty ? Set(LiveFeed.Topic.allCases) : topics)
             subscription.filter = filter
             subscription.generation += 1
