@@ -493,13 +493,8 @@ public struct WebPages: Sendable {
             let snapshots = try await environment.store.zoneSnapshots(city: city)
             let riskByZone = Dictionary(snapshots.map { ($0.zone, $0.risk) }) { a, _ in a }
             // Critical first, then warnings; each the most recently updated first.
-            let openAlerts = try await CityLiveBoard(environment).alerts(city: city, state: "active", limit: 50).alerts
-                .enumerated().sorted {
-                    ($0.element.severity == "critical" ? 0 : 1, $0.offset) < (
-                        $1.element.severity == "critical" ? 0 : 1, $1.offset
-                    )
-                }
-                .map(\.element)
+            let active = try await CityLiveBoard(environment).alerts(city: city, state: "active", limit: 50).alerts
+            let openAlerts = active.filter { $0.severity == "critical" } + active.filter { $0.severity != "critical" }
             for zone in zones.zones {
                 let stats = try await trends.zoneStats(
                     city: city, zone: zone.zone, metric: nil, since: nil, until: nil, now: now)
@@ -521,10 +516,8 @@ public struct WebPages: Sendable {
                 // 311 categories in one line, and the AQI's dominant pollutant beside the AQI.
                 let categories = zone.metrics.filter { $0.metric.hasPrefix(CityLive.requestCategoryPrefix) }
                     .filter { $0.value > 0 }.sorted { ($0.value, $1.metric) > ($1.value, $0.metric) }
-                let dominant = zone.metrics.first {
-                    $0.metric.hasPrefix(ObservationBatch.usAQIMetric + ".")
-                        && $0.observedAt == zone.metrics.first { $0.metric == ObservationBatch.usAQIMetric }?.observedAt
-                }.map { String($0.metric.dropFirst(ObservationBatch.usAQIMetric.count + 1)) }
+                let dominant = snapshots.first { $0.zone == zone.zone }?.features
+                    .first { $0.name == ObservationBatch.usAQIMetric }?.detail
                 let shown = zone.metrics.filter {
                     !$0.metric.hasPrefix(CityLive.requestCategoryPrefix)
                         && !$0.metric.hasPrefix(ObservationBatch.usAQIMetric + ".")
@@ -571,17 +564,10 @@ public struct WebPages: Sendable {
                         risk: risk?.level))
             }
             let mapped = points.filter { $0.lat != nil }
-            let forecasts = snapshots.sorted { $0.zone < $1.zone }.compactMap { snapshot -> ForecastSeries? in
-                guard let forecast = snapshot.forecasts?.first(where: { $0.metric == "power_demand" }) else {
-                    return nil
-                }
-                return ForecastSeries(
-                    zone: snapshot.zone, origin: forecast.origin, level: forecast.level, method: forecast.method,
-                    points: forecast.points.map { ForecastSeries.Point(t: $0.at, v: $0.value, p: $0.profile) })
-            }
+            let forecasts = CityLiveBoard.zoneForecasts(snapshots, now: now).filter { $0.metric == "power_demand" }
             return [
                 "forecastJSON": jsonText(forecasts), "hasForecast": !forecasts.isEmpty,
-                "forecastOrigin": forecasts.map(\.origin).max() ?? 0,
+                "forecastOrigin": snapshots.flatMap { $0.forecasts ?? [] }.map(\.origin).max() ?? 0,
                 "city": city, "zones": cards, "hasZones": !cards.isEmpty, "count": cards.count,
                 "alerts": openAlerts.map { a -> [String: Any] in
                     [
@@ -596,20 +582,6 @@ public struct WebPages: Sendable {
                 "tileURL": site.settings.tileURL, "tileAttribution": site.settings.tileAttribution,
             ]
         }
-    }
-
-    /// One zone's power forecast as the city page's chart reads it.
-    struct ForecastSeries: Encodable {
-        struct Point: Encodable {
-            var t: Int64
-            var v: Double
-            var p: Double?
-        }
-        var zone: String
-        var origin: Int64
-        var level: Double
-        var method: String
-        var points: [Point]
     }
 
     static func number(_ value: Double) -> String {

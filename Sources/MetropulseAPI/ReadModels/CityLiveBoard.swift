@@ -165,23 +165,26 @@ package struct CityLiveBoard: Sendable {
         package var zones: [ZoneForecast]
     }
 
+    /// The forecasts the zones' snapshots hold, zone by zone, with the age and run of their input.
+    package static func zoneForecasts(_ snapshots: [ZoneSnapshot], now: Int64) -> [ZoneForecast] {
+        snapshots.sorted { $0.zone < $1.zone }.flatMap { snapshot in
+            (snapshot.forecasts ?? []).map { forecast in
+                let input = snapshot.features.first { $0.name == "power_demand_mw" }
+                return ZoneForecast(
+                    zone: snapshot.zone, metric: forecast.metric, method: forecast.method,
+                    origin: Timestamp.iso8601(forecast.origin),
+                    inputAgeSeconds: Double(max(0, now - forecast.origin)) / 1000, level: forecast.level,
+                    unit: input?.unit, source: input?.sourceID, runId: input?.runID, samples: forecast.samples,
+                    points: forecast.points.map(StationBoard.ForecastPointDTO.init))
+            }
+        }
+    }
+
     /// Each zone's power demand for the next 24 hours, as process_city last computed it.
     package func forecast(city: String, now: Int64) async throws -> ForecastList {
         try requireCity(city)
         let snapshots = try await environment.store.zoneSnapshots(city: city)
-        var zones: [ZoneForecast] = []
-        for snapshot in snapshots.sorted(by: { $0.zone < $1.zone }) {
-            for forecast in snapshot.forecasts ?? [] {
-                let input = snapshot.features.first { $0.name == "power_demand_mw" }
-                zones.append(
-                    ZoneForecast(
-                        zone: snapshot.zone, metric: forecast.metric, method: forecast.method,
-                        origin: Timestamp.iso8601(forecast.origin),
-                        inputAgeSeconds: Double(max(0, now - forecast.origin)) / 1000, level: forecast.level,
-                        unit: input?.unit, source: input?.sourceID, runId: input?.runID, samples: forecast.samples,
-                        points: forecast.points.map(StationBoard.ForecastPointDTO.init)))
-            }
-        }
+        let zones = Self.zoneForecasts(snapshots, now: now)
         return ForecastList(
             city: city, computedAt: snapshots.map(\.computedAt).max().map(Timestamp.iso8601), job: "process_city",
             zones: zones)

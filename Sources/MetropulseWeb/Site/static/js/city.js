@@ -42,18 +42,18 @@ const forecast = document.getElementById('power-forecast');
 if (forecast && window.Chart) {
   const series = JSON.parse(forecast.dataset.series || '[]');
   const colours = ['#1565c0', '#c62828', '#2e7d32', '#6a1b9a', '#ef6c00', '#00838f'];
-  const times = series.length ? series[0].points.map((p) => p.t) : [];
-  const label = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const times = series.length ? series[0].points.map((p) => p.at) : [];
+  const label = (t) => new Date(Date.parse(t)).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   const datasets = [];
   series.forEach((s, i) => {
     const colour = colours[i % colours.length];
-    const at = new Map(s.points.map((p) => [p.t, p]));
+    const at = new Map(s.points.map((p) => [p.at, p]));
     datasets.push({
-      label: `${s.zone} (MW)`, data: times.map((t) => at.get(t)?.v ?? null), borderColor: colour,
+      label: `${s.zone} (MW)`, data: times.map((t) => at.get(t)?.value ?? null), borderColor: colour,
       backgroundColor: colour, pointRadius: 0, borderWidth: 2,
     });
     datasets.push({
-      label: `${s.zone} profile`, data: times.map((t) => at.get(t)?.p ?? null), borderColor: colour,
+      label: `${s.zone} profile`, data: times.map((t) => at.get(t)?.profile ?? null), borderColor: colour,
       backgroundColor: colour, pointRadius: 0, borderWidth: 1, borderDash: [4, 4],
     });
   });
