@@ -58,10 +58,7 @@ public enum EIAParser {
     public static func parse(
         _ body: [UInt8], sourceID: String, zone: String?, respondentZones: [String: String] = [:]
     ) throws -> Result {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)), let root = object as? [String: Any]
-        else {
-            throw FetchError(.decode, "EIA: not a JSON object")
-        }
+        let root = try CityZoning.object(body, "EIA")
         if let error = root["error"] {
             let text = (error as? String) ?? ((error as? [String: Any])?["message"] as? String) ?? "\(error)"
             throw FetchError(.validation, "EIA answered an error: \(text)")

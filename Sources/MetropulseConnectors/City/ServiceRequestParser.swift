@@ -59,9 +59,7 @@ public enum ServiceRequestParser {
         fetchedAt: Int64
     ) throws -> Result {
         let name = shape == .socrata ? "Socrata 311" : "Open311"
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else {
-            throw FetchError(.decode, "\(name): not JSON")
-        }
+        let object = try CityZoning.json(body, name)
         guard let rows = object as? [Any] else {
             if let error = object as? [String: Any] {
                 let text = error["message"] ?? error["description"] ?? error["error"] ?? "no message"
@@ -127,12 +125,10 @@ public enum ServiceRequestParser {
     static func counts(_ requests: [Request], sourceID: String, zone: String?, city: City?, windowEnd: Int64)
         -> [CityMeasurement]
     {
-        let fallback = zone ?? sourceID
         func zoneOf(_ request: Request) -> String {
-            guard zone == nil, let city, let location = request.location else { return fallback }
-            return city.zone(for: location) ?? fallback
+            CityZoning.zone(of: request.location, zone: zone, city: city, sourceID: sourceID)
         }
-        var zones = Set(zone == nil ? (city?.zones.map(\.id) ?? []) : [])
+        var zones = Set(CityZoning.countedZones(zone: zone, city: city, sourceID: sourceID))
         var recent: [String: Int] = [:]
         var open: [String: Int] = [:]
         var byCategory: [String: [String: Int]] = [:]
@@ -146,7 +142,6 @@ public enum ServiceRequestParser {
                 byCategory[zone, default: [:]][MetricSlug.make(request.category), default: 0] += 1
             }
         }
-        if zones.isEmpty { zones.insert(fallback) }
         var measurements: [CityMeasurement] = []
         for zone in zones.sorted() {
             func add(_ metric: String, _ count: Int) {

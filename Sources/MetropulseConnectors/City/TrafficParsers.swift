@@ -10,20 +10,6 @@ public enum TrafficParsers {
         public var time: Int64?
     }
 
-    static func zone(of point: GeoPoint?, zone: String?, city: City?, sourceID: String) -> String {
-        if let zone { return zone }
-        if let point, let city, let found = city.zone(for: point) { return found }
-        return sourceID
-    }
-
-    static func object(_ body: [UInt8], _ name: String) throws -> [String: Any] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else {
-            throw FetchError(.decode, "\(name): not JSON")
-        }
-        guard let root = object as? [String: Any] else { throw FetchError(.validation, "\(name): not a JSON object") }
-        return root
-    }
-
     /// HERE Traffic API v6/v7 flow (`flow.json`: `RWS[].RW[].FIS[].FI[]`, each item a TMC segment
     /// with its current flow `CF[0]`: `SP` speed (capped at the limit; else `SU`, uncapped), `FF` free-flow speed, `JF`
     /// jam factor 0–10, `CN` confidence). Per zone, weighted by segment length (`TMC.LE`):
@@ -33,7 +19,7 @@ public enum TrafficParsers {
     public static func hereFlow(_ body: [UInt8], sourceID: String, zone: String?, city: City?, fetchedAt: Int64)
         throws -> Result
     {
-        let root = try object(body, "HERE flow")
+        let root = try CityZoning.object(body, "HERE flow")
         if let message = root["Details"] ?? root["error_description"] ?? root["message"], root["RWS"] == nil {
             throw FetchError(.validation, "HERE answered an error: \(message)")
         }
@@ -74,7 +60,7 @@ public enum TrafficParsers {
                             else { return nil }
                             return GeoPoint(latitude: numbers[0], longitude: numbers[1])
                         }
-                        let key = Self.zone(of: first, zone: zone, city: city, sourceID: sourceID)
+                        let key = CityZoning.zone(of: first, zone: zone, city: city, sourceID: sourceID)
                         var sum = sums[key] ?? Sums()
                         sum.length += length
                         sum.speed += min(speed, 400) * length
@@ -112,7 +98,7 @@ public enum TrafficParsers {
     public static func tomtomIncidents(
         _ body: [UInt8], sourceID: String, zone: String?, city: City?, fetchedAt: Int64
     ) throws -> Result {
-        let root = try object(body, "TomTom incidents")
+        let root = try CityZoning.object(body, "TomTom incidents")
         if root["incidents"] == nil, let detail = root["detailedError"] ?? root["error"] ?? root["errorText"] {
             throw FetchError(.validation, "TomTom answered an error: \(detail)")
         }
@@ -121,7 +107,7 @@ public enum TrafficParsers {
         }
         struct Counts { var incidents = 0, major = 0, closures = 0, delay = 0.0 }
         var counts: [String: Counts] = [:]
-        for key in zone == nil ? (city?.zones.map(\.id) ?? []) : [zone!] { counts[key] = Counts() }
+        for key in CityZoning.countedZones(zone: zone, city: city, sourceID: sourceID) { counts[key] = Counts() }
         var rejected: [Rejection] = []
         var seen = Set<String>()
         for (index, item) in incidents.enumerated() {
@@ -149,7 +135,7 @@ public enum TrafficParsers {
             if point == nil, zone == nil, city != nil {
                 rejected.append(Rejection(entity: id, reason: "no readable position", field: "geometry"))
             }
-            let key = Self.zone(of: point, zone: zone, city: city, sourceID: sourceID)
+            let key = CityZoning.zone(of: point, zone: zone, city: city, sourceID: sourceID)
             var count = counts[key] ?? Counts()
             count.incidents += 1
             if ((properties["magnitudeOfDelay"] as? NSNumber)?.intValue ?? 0) >= 3 { count.major += 1 }
@@ -159,7 +145,6 @@ public enum TrafficParsers {
             }
             counts[key] = count
         }
-        if counts.isEmpty { counts[zone ?? sourceID] = Counts() }
         var measurements: [CityMeasurement] = []
         for (key, count) in counts.sorted(by: { $0.key < $1.key }) {
             func add(_ metric: String, _ value: Double, _ unit: String) {
