@@ -50,6 +50,9 @@ public struct APIEnvironment: Sendable {
     public var jobsEnabled = true
     /// Whether the deployment serves the demo city (`POST /api/demo/incidents` needs it).
     public var demoEnabled = false
+    /// Why a webhook URL may not be reached (a private address the configuration does not allow),
+    /// or nil; the sender checks again at every delivery and redirect.
+    public var webhookURLRefusal: @Sendable (String) async -> String? = { _ in nil }
 
     public init(
         store: any Store, queue: any WorkQueue, bus: any ControlBus, catalog: SourceCatalog,

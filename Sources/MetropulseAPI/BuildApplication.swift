@@ -48,6 +48,7 @@ public func buildRouter(
     CitiesController(environment: environment).addRoutes(to: api)
     SystemController(environment: environment).addRoutes(to: api)
     JobsController(environment: environment).addRoutes(to: api)
+    WebhooksController(environment: environment).addRoutes(to: api)
     QualityController(environment: environment).addRoutes(to: api)
     ExportController(environment: environment).addRoutes(to: api)
     StreamController(environment: environment).addRoutes(to: api)

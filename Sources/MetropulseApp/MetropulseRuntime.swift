@@ -27,6 +27,8 @@ public struct MetropulseRuntime: Sendable {
     public let workerPool: WorkerPool?
     /// The job runner, in the scheduler role (`jobs.enabled`), led by the scheduler's leader.
     public let jobRunner: JobRunner?
+    /// Webhook events and deliveries, in the scheduler role, led by the scheduler's leader.
+    public let webhooks: WebhookService?
     /// Stop and line names from the sources' static GTFS (loaded where this process serves the API).
     public let transitNames = TransitNameBook()
     private let httpClient: HTTPClient
@@ -95,6 +97,21 @@ public struct MetropulseRuntime: Sendable {
         } else {
             jobRunner = nil
         }
+        if let scheduler {
+            let settings = configuration.webhooks
+            webhooks = WebhookService(
+                store: backend.store, catalog: catalog,
+                sender: WebhookHTTPSender(
+                    client: httpClient, allowPrivateAddresses: settings.allowPrivateAddresses,
+                    timeoutMillis: settings.timeoutMillis),
+                connectors: StandardConnectors.descriptions, clock: clock,
+                configuration: .init(
+                    retryBaseMillis: settings.retryBaseMillis, concurrency: settings.concurrency,
+                    disableAfterMillis: settings.disableAfterMillis),
+                isLeader: { scheduler.isLeader }, logger: logger)
+        } else {
+            webhooks = nil
+        }
     }
 
     /// The services in start order; they stop in reverse (API first, HTTP client last).
@@ -122,6 +139,7 @@ public struct MetropulseRuntime: Sendable {
         if let workerPool { services.append(workerPool) }
         if let scheduler { services.append(scheduler) }
         if let jobRunner { services.append(jobRunner) }
+        if let webhooks { services.append(webhooks) }
         if roles.contains(.api) {
             // Without a scheduler here (an `api` process), "run now" puts the task on the shared queue itself.
             let (catalog, queue, clock) = (self.catalog, backend.queue, self.clock)
@@ -142,6 +160,8 @@ public struct MetropulseRuntime: Sendable {
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
             environment.demoEnabled = configuration.demoEnabled
+            let allowPrivate = configuration.webhooks.allowPrivateAddresses
+            environment.webhookURLRefusal = { await WebhookHTTPSender.refusal($0, allowPrivate: allowPrivate) }
             environment.jobsIntervalMillis = configuration.jobs.intervalMillis
             environment.jobsEnabled = configuration.jobs.enabled
             environment.rateLimiter = RateLimiter(

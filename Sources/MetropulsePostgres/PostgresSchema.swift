@@ -549,6 +549,34 @@ enum PostgresSchema {
                 "CREATE INDEX city_alerts_city ON city_alerts (city, state, updated_at)",
             ]
         ),
+        (
+            "v16-webhooks",
+            [
+                // Webhook endpoints, the conditions their events come from, and the deliveries.
+                "CREATE TABLE webhook_endpoints (id TEXT PRIMARY KEY, enabled BOOLEAN NOT NULL, document TEXT NOT NULL)",
+                """
+                CREATE TABLE webhook_conditions (
+                    endpoint_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (endpoint_id, key)
+                )
+                """,
+                """
+                CREATE TABLE webhook_deliveries (
+                    id TEXT PRIMARY KEY,
+                    endpoint_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    next_attempt_at BIGINT NOT NULL,
+                    lease_until BIGINT,
+                    created_at BIGINT NOT NULL,
+                    document TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+                "CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at)",
+            ]
+        ),
     ]
 
     /// Data conversions that run after a migration's statements, in its transaction.

@@ -471,6 +471,34 @@ enum SQLiteSchema {
                     CREATE INDEX city_alerts_city ON city_alerts(city, state, updated_at);
                     """)
         }
+        migrator.registerMigration("v14-webhooks") { db in
+            // Webhook endpoints, the conditions their events come from, and the deliveries.
+            try db.execute(
+                sql: """
+                    CREATE TABLE webhook_endpoints (
+                        id TEXT PRIMARY KEY,
+                        enabled INTEGER NOT NULL,
+                        document TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE webhook_conditions (
+                        endpoint_id TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        PRIMARY KEY (endpoint_id, key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE webhook_deliveries (
+                        id TEXT PRIMARY KEY,
+                        endpoint_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        next_attempt_at INTEGER NOT NULL,
+                        lease_until INTEGER,
+                        created_at INTEGER NOT NULL,
+                        document TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+                    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, created_at);
+                    """)
+        }
         return migrator
     }
 }

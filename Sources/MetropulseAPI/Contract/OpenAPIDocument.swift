@@ -414,6 +414,56 @@ package enum OpenAPIDocument {
             summary: "Requeue dead tasks (all, or those of task_ids).", tag: "operations", access: .key(.admin),
             requestBody: (SystemController.RequeueRequest.self, false),
             success: (200, .json(SystemController.RequeueResponse.self))),
+        // Webhooks
+        Op(
+            method: .get, path: "/api/webhooks",
+            summary: "The webhook endpoints (secrets hidden), with their pending deliveries, and every event type.",
+            tag: "webhooks", access: .key(.admin), success: (200, .json(WebhookBoard.EndpointList.self))),
+        Op(
+            method: .post, path: "/api/webhooks",
+            summary:
+                "Creates an endpoint: {\"url\": \"https://example.org/hook\", \"events\": [\"station.empty\", \"alert.opened\"]} with optional sources, stations, lines, cities, zones, empty_at_most and full_at_most (0–1000), description, enabled. The answer holds the signing secret (whsec_…), shown only here. Private, loopback and link-local targets are refused unless webhooks.allow_private_addresses.",
+            tag: "webhooks", access: .key(.admin), requestBody: (WebhookBoard.EndpointRequest.self, true),
+            success: (201, .json(WebhookBoard.EndpointDTO.self))),
+        Op(
+            method: .get, path: "/api/webhooks/{id}", summary: "One endpoint.", tag: "webhooks", access: .key(.admin),
+            parameters: [.path("id", "The endpoint's id (ep_…).")],
+            success: (200, .json(WebhookBoard.EndpointDTO.self)),
+            errors: [404: "No such endpoint."]),
+        Op(
+            method: .patch, path: "/api/webhooks/{id}",
+            summary:
+                "Changes an endpoint: any field of the creation; enabled: true re-enables one that was disabled (and forgets its failures); rotate_secret: true makes a new secret, shown in the answer.",
+            tag: "webhooks", access: .key(.admin), parameters: [.path("id", "The endpoint's id (ep_…).")],
+            requestBody: (WebhookBoard.EndpointRequest.self, true),
+            success: (200, .json(WebhookBoard.EndpointDTO.self)),
+            errors: [404: "No such endpoint."]),
+        Op(
+            method: .delete, path: "/api/webhooks/{id}",
+            summary: "Deletes an endpoint with its deliveries.", tag: "webhooks", access: .key(.admin),
+            parameters: [.path("id", "The endpoint's id (ep_…).")], success: (200, .json(WebhookBoard.Deleted.self)),
+            errors: [404: "No such endpoint."]),
+        Op(
+            method: .post, path: "/api/webhooks/{id}/test",
+            summary: "Queues a webhook.test delivery to the endpoint, sent within a second.", tag: "webhooks",
+            access: .key(.admin), parameters: [.path("id", "The endpoint's id (ep_…).")],
+            success: (202, .json(WebhookBoard.DeliveryDTO.self)), errors: [404: "No such endpoint."]),
+        Op(
+            method: .get, path: "/api/webhooks/{id}/deliveries",
+            summary:
+                "The endpoint's deliveries, newest first: status, attempts (time, latency, response code, error) and the body as signed.",
+            tag: "webhooks", access: .key(.admin),
+            parameters: [
+                .path("id", "The endpoint's id (ep_…)."),
+                .choice("status", "Only deliveries in this state.", WebhookDelivery.Status.allCases.map(\.rawValue)),
+                .limit(default: 100, max: 1_000),
+            ], success: (200, .json(WebhookBoard.DeliveryList.self)), errors: [404: "No such endpoint."]),
+        Op(
+            method: .post, path: "/api/webhooks/{id}/deliveries/{delivery}/redeliver",
+            summary: "Sends a delivery again (same webhook-id and body), with a new day of retries.",
+            tag: "webhooks", access: .key(.admin),
+            parameters: [.path("id", "The endpoint's id (ep_…)."), .path("delivery", "The delivery's id (msg_…).")],
+            success: (202, .json(WebhookBoard.DeliveryDTO.self)), errors: [404: "No such endpoint or delivery."]),
         // Jobs
         Op(
             method: .get, path: "/api/jobs",

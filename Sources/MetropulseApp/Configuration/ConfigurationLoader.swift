@@ -107,6 +107,24 @@ public enum ConfigurationLoader {
                 c.jobs.intervalMillis = try duration(v)
                 guard c.jobs.intervalMillis >= 1_000 else { throw ValueError(message: "at least 1s") }
             },
+            Setting(key: "webhooks.allow_private_addresses") { c, v throws(ValueError) in
+                c.webhooks.allowPrivateAddresses = try bool(v)
+            },
+            Setting(key: "webhooks.retry_base") { c, v throws(ValueError) in
+                c.webhooks.retryBaseMillis = try duration(v)
+                guard c.webhooks.retryBaseMillis >= 10 else { throw ValueError(message: "at least 10ms") }
+            },
+            Setting(key: "webhooks.concurrency") { c, v throws(ValueError) in
+                c.webhooks.concurrency = try int(v, 1...1_000)
+            },
+            Setting(key: "webhooks.timeout") { c, v throws(ValueError) in
+                c.webhooks.timeoutMillis = try duration(v)
+                guard c.webhooks.timeoutMillis >= 100 else { throw ValueError(message: "at least 100ms") }
+            },
+            Setting(key: "webhooks.disable_after") { c, v throws(ValueError) in
+                c.webhooks.disableAfterMillis = try duration(v)
+                guard c.webhooks.disableAfterMillis >= 1_000 else { throw ValueError(message: "at least 1s") }
+            },
             Setting(key: "logging.centralized") { c, v throws(ValueError) in c.logging.centralized = try bool(v) },
             Setting(key: "logging.centralized_level") { c, v throws(ValueError) in
                 c.logging.centralizedLevel = try level(v)
@@ -227,6 +245,7 @@ public enum ConfigurationLoader {
         var citiesNode: Node?
         let sections: Set = [
             "database", "kafka", "workers", "fetch", "retention", "api", "demo", "web", "metrics", "logging", "jobs",
+            "webhooks",
         ]
         for (keyNode, valueNode) in mapping {
             guard let key = keyNode.string else { continue }

@@ -77,6 +77,20 @@ public struct MetropulseConfiguration: Sendable {
         public var intervalMillis: Int64 = 300_000
     }
 
+    /// Webhook deliveries (`webhooks.*`), sent by the scheduler's leader.
+    public struct Webhooks: Sendable {
+        /// Let endpoints reach loopback, private and link-local addresses (off: refused).
+        public var allowPrivateAddresses = false
+        /// The first retry's delay; each next one is 4 times longer, at most 10 hours.
+        public var retryBaseMillis: Int64 = 5_000
+        /// Deliveries sent at once.
+        public var concurrency = 32
+        /// A delivery attempt's timeout.
+        public var timeoutMillis: Int64 = 10_000
+        /// An endpoint whose every attempt failed for this long is disabled.
+        public var disableAfterMillis: Int64 = 86_400_000
+    }
+
     /// The console log and the central log (`logging.*`).
     public struct LogSettings: Sendable {
         public enum Format: String, Sendable, CaseIterable {
@@ -158,6 +172,7 @@ public struct MetropulseConfiguration: Sendable {
     public var metrics = Metrics()
     public var logging = LogSettings()
     public var jobs = Jobs()
+    public var webhooks = Webhooks()
     public var dataPath = DataPath.store
     public var logLevel = "info"
     public var sources: [SourceDefinition] = MetropulseConfiguration.demoSources

@@ -6,7 +6,7 @@
 /// Writes are idempotent on natural keys: raw station rows are unique on
 /// (source, station, observed_at); the latest row per (source, station) only moves forward.
 public protocol Store: ObservationStore, RunLog, FleetStore, LeadershipStore, RetentionStore, LogStore, CommandLog,
-    SummaryStore, JobStore, AggregateStore, QualityStore, ExportStore, CityStore
+    SummaryStore, JobStore, AggregateStore, QualityStore, ExportStore, CityStore, WebhookStore
 {}
 
 /// Observations: written with their runs, read as latest values, near a point and as history
@@ -336,4 +336,33 @@ public struct StoredStation: Sendable, Hashable {
         self.fetchedAt = fetchedAt
         self.runID = runID
     }
+}
+
+/// Webhook endpoints, the conditions their events are detected from, and the deliveries with
+/// their attempts (`WebhookConformanceTests`).
+public protocol WebhookStore: Sendable {
+    /// Inserts or replaces.
+    func putWebhookEndpoint(_ endpoint: WebhookEndpoint) async throws
+    func webhookEndpoints() async throws -> [WebhookEndpoint]
+    func webhookEndpoint(id: String) async throws -> WebhookEndpoint?
+    /// Removes the endpoint, its conditions and its deliveries; false when there was none.
+    func deleteWebhookEndpoint(id: String) async throws -> Bool
+
+    /// The conditions recorded for an endpoint, by key.
+    func webhookConditions(endpointID: String) async throws -> [String: String]
+    /// Writes the conditions and inserts the deliveries, in one transaction.
+    func recordWebhookChanges(_ changes: WebhookChanges) async throws
+
+    /// Up to `limit` pending deliveries due at `now` of enabled endpoints that no one holds,
+    /// oldest due first, each held for `leaseMillis` (a process that dies holding one lets it go
+    /// at the lease's end: delivered at least once).
+    func claimWebhookDeliveries(now: Int64, leaseMillis: Int64, limit: Int) async throws -> [WebhookDelivery]
+    /// Stores a delivery after an attempt (or a redelivery), releasing its lease.
+    func updateWebhookDelivery(_ delivery: WebhookDelivery) async throws
+    func webhookDelivery(id: String) async throws -> WebhookDelivery?
+    /// An endpoint's deliveries, newest first, optionally of one status.
+    func webhookDeliveries(endpointID: String, status: WebhookDelivery.Status?, limit: Int) async throws
+        -> [WebhookDelivery]
+    /// Removes finished deliveries created before `before`; returns how many.
+    func pruneWebhookDeliveries(before: Int64) async throws -> Int
 }
