@@ -29,6 +29,7 @@ public struct MetropulseRuntime: Sendable {
     public let jobRunner: JobRunner?
     /// Webhook events and deliveries, in the scheduler role, led by the scheduler's leader.
     public let webhooks: WebhookService?
+    private let webhookClient: HTTPClient?
     /// Stop and line names from the sources' static GTFS (loaded where this process serves the API).
     public let transitNames = TransitNameBook()
     private let httpClient: HTTPClient
@@ -99,18 +100,21 @@ public struct MetropulseRuntime: Sendable {
         }
         if let scheduler {
             let settings = configuration.webhooks
+            let sender = WebhookHTTPSender(
+                allowPrivateAddresses: settings.allowPrivateAddresses, allowedHosts: settings.allowedHosts,
+                timeoutMillis: settings.timeoutMillis)
+            webhookClient = sender.client
             webhooks = WebhookService(
-                store: backend.store, catalog: catalog,
-                sender: WebhookHTTPSender(
-                    client: httpClient, allowPrivateAddresses: settings.allowPrivateAddresses,
-                    timeoutMillis: settings.timeoutMillis),
+                store: backend.store, catalog: catalog, sender: sender,
                 connectors: StandardConnectors.descriptions, clock: clock,
                 configuration: .init(
-                    retryBaseMillis: settings.retryBaseMillis, concurrency: settings.concurrency,
+                    retryBaseMillis: settings.retryBaseMillis, leaseMillis: settings.leaseMillis,
+                    concurrency: settings.concurrency,
                     disableAfterMillis: settings.disableAfterMillis),
                 isLeader: { scheduler.isLeader }, logger: logger)
         } else {
             webhooks = nil
+            webhookClient = nil
         }
     }
 
@@ -120,6 +124,7 @@ public struct MetropulseRuntime: Sendable {
         // Stops after every part that logs, so their last lines reach the central log too.
         if configuration.logging.centralized { services.append(LogShipper(store: backend.store)) }
         services.append(HTTPClientService(client: httpClient))
+        if let webhookClient { services.append(HTTPClientService(client: webhookClient)) }
         if configuration.demoEnabled && roles.contains(.worker) {
             let incidents = DemoIncidents()
             services.append(
@@ -160,8 +165,12 @@ public struct MetropulseRuntime: Sendable {
                 transitNames: transitNames, connectors: StandardConnectors.descriptions, logger: logger,
                 maxStreams: configuration.api.maxStreams, metrics: ProcessMetrics.registry)
             environment.demoEnabled = configuration.demoEnabled
-            let allowPrivate = configuration.webhooks.allowPrivateAddresses
-            environment.webhookURLRefusal = { await WebhookHTTPSender.refusal($0, allowPrivate: allowPrivate) }
+            let (allowPrivate, allowedHosts) = (
+                configuration.webhooks.allowPrivateAddresses, configuration.webhooks.allowedHosts
+            )
+            environment.webhookURLRefusal = {
+                await WebhookHTTPSender.refusal($0, allowPrivate: allowPrivate, allowedHosts: allowedHosts)
+            }
             environment.jobsIntervalMillis = configuration.jobs.intervalMillis
             environment.jobsEnabled = configuration.jobs.enabled
             environment.rateLimiter = RateLimiter(

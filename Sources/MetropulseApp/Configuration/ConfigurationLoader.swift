@@ -110,6 +110,14 @@ public enum ConfigurationLoader {
             Setting(key: "webhooks.allow_private_addresses") { c, v throws(ValueError) in
                 c.webhooks.allowPrivateAddresses = try bool(v)
             },
+            Setting(key: "webhooks.allowed_hosts") { c, v throws(ValueError) in
+                c.webhooks.allowedHosts = v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+            },
+            Setting(key: "webhooks.lease") { c, v throws(ValueError) in
+                c.webhooks.leaseMillis = try duration(v)
+                guard c.webhooks.leaseMillis >= 1_000 else { throw ValueError(message: "at least 1s") }
+            },
             Setting(key: "webhooks.retry_base") { c, v throws(ValueError) in
                 c.webhooks.retryBaseMillis = try duration(v)
                 guard c.webhooks.retryBaseMillis >= 10 else { throw ValueError(message: "at least 10ms") }

@@ -81,6 +81,10 @@ public struct MetropulseConfiguration: Sendable {
     public struct Webhooks: Sendable {
         /// Let endpoints reach loopback, private and link-local addresses (off: refused).
         public var allowPrivateAddresses = false
+        /// Hosts (names or addresses, as the URL writes them) endpoints may reach even when private.
+        public var allowedHosts: [String] = []
+        /// How long a delivery being sent is held by its process: one that dies lets it go then.
+        public var leaseMillis: Int64 = 60_000
         /// The first retry's delay; each next one is 4 times longer, at most 10 hours.
         public var retryBaseMillis: Int64 = 5_000
         /// Deliveries sent at once.

@@ -20,13 +20,21 @@ public enum WebhookSignature {
 /// a loopback, private, link-local or metadata address is refused unless `allowPrivateAddresses`;
 /// redirects (at most 3, each re-sent as the same signed POST) are checked the same way.
 public struct WebhookHTTPSender: WebhookSender {
-    let client: HTTPClient
+    /// Its own client, which follows no redirect by itself (each is checked here); shut it down
+    /// when done (`HTTPClientService` in a process).
+    public let client: HTTPClient
     let allowPrivateAddresses: Bool
+    let allowedHosts: [String]
     let timeoutMillis: Int64
 
-    public init(client: HTTPClient, allowPrivateAddresses: Bool, timeoutMillis: Int64 = 10_000) {
-        self.client = client
+    public init(allowPrivateAddresses: Bool, allowedHosts: [String] = [], timeoutMillis: Int64 = 10_000) {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(60))
+        configuration.redirectConfiguration = .disallow
+        configuration.connectionPool.retryConnectionEstablishment = false
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.allowPrivateAddresses = allowPrivateAddresses
+        self.allowedHosts = allowedHosts
         self.timeoutMillis = max(100, timeoutMillis)
     }
 
@@ -38,7 +46,7 @@ public struct WebhookHTTPSender: WebhookSender {
             id: delivery.id, timestamp: timestamp, body: delivery.body, secret: endpoint.secret)
         var url = endpoint.url
         for _ in 0...3 {
-            if let refusal = await Self.refusal(url, allowPrivate: allowPrivateAddresses) {
+            if let refusal = await Self.refusal(url, allowPrivate: allowPrivateAddresses, allowedHosts: allowedHosts) {
                 return (nil, "not sent to \(url): \(refusal)")
             }
             var request = HTTPClientRequest(url: url)
@@ -69,12 +77,14 @@ public struct WebhookHTTPSender: WebhookSender {
         return (nil, "more than 3 redirects")
     }
 
-    /// Why `url` may not be reached: not http(s), or a private address not allowed.
-    public static func refusal(_ url: String, allowPrivate: Bool) async -> String? {
+    /// Why `url` may not be reached: not http(s), or a private address not allowed (neither all
+    /// of them, nor its host among `allowedHosts`).
+    public static func refusal(_ url: String, allowPrivate: Bool, allowedHosts: [String] = []) async -> String? {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = parsed.host, !host.isEmpty
         else { return "not an http(s) URL with a host" }
-        if allowPrivate { return nil }
-        return await AddressPolicy.refusal(host: FeedHTTPClient.hostname(of: url))
+        let hostname = FeedHTTPClient.hostname(of: url)
+        if allowPrivate || allowedHosts.contains(where: { $0.lowercased() == hostname.lowercased() }) { return nil }
+        return await AddressPolicy.refusal(host: hostname)
     }
 }
