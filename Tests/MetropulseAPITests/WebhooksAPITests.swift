@@ -1,12 +1,12 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Synchronization
 import HummingbirdTesting
 import MetropulseAPI
 import MetropulseConnectors
 import MetropulseCore
 import NIOCore
+import Synchronization
 import Testing
 
 /// `/api/webhooks` in process: every field checked with a 400 naming it, private targets refused,
@@ -49,12 +49,14 @@ struct WebhooksAPITests {
         try await refused(#"{"events": ["station.empty"]}"#, mentioning: "url")
         try await refused(#"{"url": "ftp://example.org/h", "events": ["station.empty"]}"#, mentioning: "url")
         try await refused(#"{"url": "http://10.0.0.5/h", "events": ["station.empty"]}"#, mentioning: "10.0.0.5")
-        try await refused(#"{"url": "http://169.254.169.254/h", "events": ["station.empty"]}"#, mentioning: "link-local")
+        try await refused(
+            #"{"url": "http://169.254.169.254/h", "events": ["station.empty"]}"#, mentioning: "link-local")
         try await refused(#"{"url": "http://localhost:9/h", "events": ["station.empty"]}"#, mentioning: "localhost")
         try await refused(#"{"url": "http://127.0.0.1:9/h", "events": ["station.gone"]}"#, mentioning: "events")
         try await refused(#"{"url": "http://127.0.0.1:9/h", "events": []}"#, mentioning: "events")
         try await refused(
-            #"{"url": "http://127.0.0.1:9/h", "events": ["station.empty"], "sources": ["nope"]}"#, mentioning: "sources")
+            #"{"url": "http://127.0.0.1:9/h", "events": ["station.empty"], "sources": ["nope"]}"#, mentioning: "sources"
+        )
         try await refused(
             #"{"url": "http://127.0.0.1:9/h", "events": ["station.empty"], "empty_at_most": -1}"#,
             mentioning: "empty_at_most")
@@ -84,7 +86,8 @@ struct WebhooksAPITests {
 
         // A test delivery, in the log; redelivered by hand.
         let (queued, test) = try await call(.post, "/api/webhooks/\(id)/test")
-        #expect(queued == .accepted && test["type"] as? String == "webhook.test" && test["status"] as? String == "pending")
+        #expect(
+            queued == .accepted && test["type"] as? String == "webhook.test" && test["status"] as? String == "pending")
         let (_, log) = try await call(.get, "/api/webhooks/\(id)/deliveries?status=pending")
         let deliveries = try #require(log["deliveries"] as? [[String: Any]])
         #expect(deliveries.count == 1 && deliveries[0]["id"] as? String == test["id"] as? String)
