@@ -27,6 +27,7 @@ struct ConsolePages: Sendable {
         router.get("admin/jobs", use: jobsPage)
         router.get("admin/jobs/:job/runs/:run", use: jobRunPage)
         router.get("admin/quality", use: qualityPage)
+        router.get("admin/webhooks", use: webhooksPage)
     }
 
     // MARK: Sign-in
@@ -560,6 +561,87 @@ struct ConsolePages: Sendable {
             return pages.fragment("jobs-grid", grid, request: request)
         }
         return await pages.page("jobs", title: "Jobs", request, build)
+    }
+
+    // MARK: Webhooks
+
+    static let eventLabels: [WebhookEventType: String] = [
+        .stationEmpty: "a station's bikes fall to the threshold",
+        .stationFull: "a station's free docks fall to the threshold",
+        .disruptionStarted: "a disruption appears", .disruptionEnded: "a disruption leaves the feed",
+        .alertOpened: "a City Live alert opens", .alertResolved: "a City Live alert resolves",
+        .sourceStale: "a source goes stale", .sourceDown: "a source goes down",
+        .sourceLive: "a stale or down source is live again",
+    ]
+
+    @Sendable func webhooksPage(_ request: Request, context: APIRequestContext) async throws -> Response {
+        guard case .signedIn(let session) = requireSession(request) else {
+            if case .failure(let redirect) = requireSession(request) { return redirect }
+            return .seeOther("/admin/sign-in")
+        }
+        let canControl = session.key.scope >= .admin
+        let selected = request.uri.queryParameters.get("endpoint").map { String($0) }
+        let build = { () async throws -> [String: Any] in
+            guard canControl else { return ["canControl": false] }
+            let board = WebhookBoard(environment)
+            let list = try await board.endpoints().endpoints
+            let endpoints: [[String: Any]] = list.map { e in
+                let filters =
+                    [
+                        ("sources", e.sources), ("stations", e.stations), ("lines", e.lines), ("cities", e.cities),
+                        ("zones", e.zones),
+                    ].compactMap { name, values in values.map { "\(name) \($0.joined(separator: ", "))" } }
+                    + (e.emptyAtMost > 0 ? ["empty at \(e.emptyAtMost) bikes"] : [])
+                    + (e.fullAtMost > 0 ? ["full at \(e.fullAtMost) docks"] : [])
+                return [
+                    "id": e.id, "url": e.url, "description": e.description ?? "",
+                    "events": e.events.joined(separator: ", "),
+                    "filters": filters.joined(separator: " · "), "enabled": e.enabled,
+                    "disabledReason": e.disabledReason ?? "", "failing": e.failingSince != nil,
+                    "failingSince": e.failingSince.flatMap(Timestamp.parse) ?? 0, "pending": e.pending ?? 0,
+                    "secretHint": e.secretHint, "selected": e.id == selected,
+                ]
+            }
+            var page: [String: Any] = [
+                "canControl": true, "endpoints": endpoints, "hasEndpoints": !endpoints.isEmpty,
+                "selected": selected.map(pathPart) ?? "",
+                "sourceHint": environment.catalog.all.prefix(3).map(\.id).joined(separator: ", "),
+                "eventTypes": WebhookEventType.allCases.filter { $0 != .test }.map {
+                    ["name": $0.rawValue, "label": Self.eventLabels[$0] ?? "", "checked": $0 == .stationEmpty]
+                },
+            ]
+            if let selected, let endpoint = list.first(where: { $0.id == selected }) {
+                let deliveries = try await board.deliveries(endpoint: selected, status: nil, limit: 100).deliveries
+                func answer(_ code: Int?, _ error: String?) -> String {
+                    code.map { "HTTP \($0)" } ?? error ?? "no answer"
+                }
+                page["hasSelected"] = true
+                page["selectedURL"] = endpoint.url
+                page["hasDeliveries"] = !deliveries.isEmpty
+                page["deliveries"] = deliveries.map { d -> [String: Any] in
+                    [
+                        "id": d.id, "endpoint": d.endpointId, "type": d.type, "status": d.status,
+                        "created": Timestamp.parse(d.createdAt) ?? 0, "hasNext": d.nextAttemptAt != nil,
+                        "next": d.nextAttemptAt.flatMap(Timestamp.parse) ?? 0, "attempts": d.attempts,
+                        "hasLast": !d.history.isEmpty,
+                        "lastAnswer": answer(d.lastStatusCode, d.lastError),
+                        "lastLatency": d.lastLatencyMs.map(Format.elapsed) ?? "",
+                        "history": d.history.map {
+                            [
+                                "at": $0.at, "answer": answer($0.statusCode, $0.error),
+                                "latency": Format.elapsed($0.latencyMs),
+                            ]
+                        },
+                        "payload": d.payload,
+                    ]
+                }
+            }
+            return page
+        }
+        if request.uri.queryParameters.get("part") == "list" {
+            return pages.fragment("webhooks-list", try await build(), request: request)
+        }
+        return await pages.page("webhooks", title: "Webhooks", request, build)
     }
 
     // MARK: Quality

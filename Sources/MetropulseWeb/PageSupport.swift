@@ -20,7 +20,7 @@ struct PageFrame {
     /// The console's pages; later pages (logs, jobs, alerts, webhooks) join this list.
     static let consoleNav: [(String, String)] = [
         ("Orchestrator", "/admin/orchestrator"), ("Sources", "/admin/sources"), ("Jobs", "/admin/jobs"),
-        ("Quality", "/admin/quality"), ("Logs", "/admin/logs"),
+        ("Quality", "/admin/quality"), ("Logs", "/admin/logs"), ("Webhooks", "/admin/webhooks"),
     ]
 
     func context(_ site: WebSite, _ page: [String: Any]) -> [String: Any] {

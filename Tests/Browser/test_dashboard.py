@@ -7,8 +7,13 @@ and runs this file; it reads:
   METROPULSE_SCREENSHOTS  where the screenshots of every page go (1280x800 and 390x844)
 """
 
+import base64
+import hashlib
+import hmac
+import http.server
 import json
 import os
+import threading
 import time
 import unittest
 import urllib.error
@@ -113,7 +118,7 @@ class Pages:
     @staticmethod
     def admin_paths():
         paths = ["/admin/orchestrator", "/admin/sources", "/admin/jobs", "/admin/quality", "/admin/logs",
-                 "/admin/sign-in"]
+                 "/admin/webhooks", "/admin/sign-in"]
         _, runs = api("/api/system/task-runs?limit=1")
         if runs["runs"]:
             paths.append(f"/admin/runs/{urllib.request.quote(runs['runs'][0]['id'], safe='')}")
@@ -389,6 +394,64 @@ class DashboardTests(unittest.TestCase):
         settle(d)
         self.assertIn("manual", d.find_element(By.TAG_NAME, "main").text)
         self.assertEqual(problems(d), [])
+
+    def test_webhooks_create_test_delivery_and_delete(self):
+        """An endpoint made on the webhooks page gets a signed test delivery on a loopback receiver."""
+        received = []
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                received.append((self.headers.get("webhook-id"), self.headers.get("webhook-timestamp"),
+                                 self.headers.get("webhook-signature"), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            d = self.driver
+            sign_in(d, "/admin/webhooks")
+            d.execute_script("document.querySelector('details.webhook-new').open = true")
+            url = f"http://127.0.0.1:{server.server_port}/hook"
+            d.find_element(By.ID, "wh-url").send_keys(url)
+            d.find_element(By.ID, "wh-description").send_keys("browser test receiver")
+            d.find_element(By.CSS_SELECTOR, "#webhook-form button[type=submit]").click()
+            wait_for(lambda: d.find_element(By.ID, "webhook-secret").is_displayed(), 10, message="the secret, once")
+            secret = d.find_element(By.ID, "secret-value").text
+            self.assertTrue(secret.startswith("whsec_"), secret)
+            endpoint = next(e for e in api("/api/webhooks")[1]["endpoints"] if e["url"] == url)
+            self.assertNotIn("secret", endpoint)
+            wait_for(lambda: d.find_elements(By.CSS_SELECTOR, f"tr[data-endpoint='{endpoint['id']}']"), 10,
+                     message="the endpoint in the list")
+            d.execute_script(
+                "document.querySelector(`[data-webhook-action=test][data-id='${arguments[0]}']`).click()",
+                endpoint["id"])
+            wait_for(lambda: received, 20, message="the test delivery at the receiver")
+            message_id, timestamp, signature, body = received[0]
+            expected = base64.b64encode(hmac.new(base64.b64decode(secret[len("whsec_"):]),
+                                                 f"{message_id}.{timestamp}.{body}".encode(),
+                                                 hashlib.sha256).digest()).decode()
+            self.assertIn("v1," + expected, signature.split(" "), "the Standard Webhooks signature")
+            self.assertEqual(json.loads(body)["type"], "webhook.test")
+
+            d.get(BASE + f"/admin/webhooks?endpoint={endpoint['id']}")
+            settle(d)
+            wait_for(lambda: "succeeded" in d.find_element(By.CSS_SELECTOR, ".deliveries-table").text, 20,
+                     message="the delivery logged as succeeded")
+            self.assertIn("HTTP 204", d.find_element(By.CSS_SELECTOR, ".deliveries-table").text)
+            self.assertEqual(problems(d), [])
+            d.execute_script("window.confirm = () => true")
+            d.execute_script(
+                "document.querySelector(`[data-webhook-action=delete][data-id='${arguments[0]}']`).click()",
+                endpoint["id"])
+            wait_for(lambda: api(f"/api/webhooks/{endpoint['id']}")[0] == 404, 10, message="the endpoint deleted")
+        finally:
+            server.shutdown()
+            server.server_close()
 
     def test_quality_page_lists_every_latest_result(self):
         d = self.driver
