@@ -68,10 +68,10 @@ export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? '';
 }
 
-/** POSTs JSON with the session's CSRF token; resolves to {ok, status, body}. */
-export async function post(url, body) {
+/** Sends JSON (POST, PATCH, DELETE) with the session's CSRF token; resolves to {ok, status, body}. */
+export async function send(method, url, body) {
   const response = await fetch(url, {
-    method: 'POST',
+    method,
     credentials: 'same-origin',
     headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken() },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -79,6 +79,24 @@ export async function post(url, body) {
   let parsed = null;
   try { parsed = await response.json(); } catch { parsed = null; }
   return { ok: response.ok, status: response.status, body: parsed };
+}
+
+/** POSTs JSON with the session's CSRF token; resolves to {ok, status, body}. */
+export function post(url, body) {
+  return send('POST', url, body);
+}
+
+/** Says what a console control did, in the page's #control-outcome line. */
+export function say(text, ok) {
+  const outcome = document.getElementById('control-outcome');
+  if (!outcome) return;
+  outcome.textContent = text;
+  outcome.className = `outcome ${ok ? 'ok' : 'failed'}`;
+}
+
+/** The API's error message of a failed {ok, status, body}. */
+export function describe(result) {
+  return result.body?.error?.message ?? `HTTP ${result.status}`;
 }
 
 // Sections with data-refresh="URL" are replaced by the HTML fragment that URL answers, at the

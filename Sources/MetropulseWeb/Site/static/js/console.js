@@ -1,19 +1,8 @@
 // The orchestrator's controls: each POSTs to the admin API with the session's CSRF token and
 // says what happened; the sections then refresh to show the effect.
-import { post, refreshSections } from './common.js';
+import { describe, post, refreshSections, say } from './common.js';
 
-const outcome = document.getElementById('control-outcome');
 const target = document.getElementById('control-target');
-
-function say(text, ok) {
-  if (!outcome) return;
-  outcome.textContent = text;
-  outcome.className = `outcome ${ok ? 'ok' : 'failed'}`;
-}
-
-function describe(result) {
-  return result.body?.error?.message ?? `HTTP ${result.status}`;
-}
 
 const names = {
   PAUSE_FETCH: 'Pause', RESUME_FETCH: 'Resume', DRAIN: 'Drain', REBALANCE: 'Rebalance', RELOAD_CONFIG: 'Reload config',

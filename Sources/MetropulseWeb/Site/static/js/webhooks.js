@@ -1,31 +1,6 @@
 // The webhooks page: create an endpoint (its secret shown once), send a test, disable, enable,
 // delete and redeliver, each through the admin API with the session's CSRF token.
-import { csrfToken, post } from './common.js';
-
-const outcome = document.getElementById('control-outcome');
-
-function say(text, ok) {
-  if (!outcome) return;
-  outcome.textContent = text;
-  outcome.className = `outcome ${ok ? 'ok' : 'failed'}`;
-}
-
-function describe(result) {
-  return result.body?.error?.message ?? `HTTP ${result.status}`;
-}
-
-/** PATCH or DELETE with the CSRF token; resolves to {ok, status, body}. */
-async function send(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    credentials: 'same-origin',
-    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let parsed = null;
-  try { parsed = await response.json(); } catch { parsed = null; }
-  return { ok: response.ok, status: response.status, body: parsed };
-}
+import { describe, post, say, send } from './common.js';
 
 function reloadSoon() {
   setTimeout(() => location.reload(), 1200);
