@@ -233,6 +233,7 @@ let package = Package(
         .executableTarget(
             name: "metropulse",
             dependencies: [
+                "MetropulseAPI",
                 "MetropulseApp",
                 "MetropulseBench",
                 "MetropulseConnectors",
@@ -243,6 +244,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -9,7 +9,7 @@ struct Metropulse: AsyncParsableCommand {
             ServeCommand.self, SchedulerCommand.self, WorkerCommand.self, APICommand.self, SinkCommand.self,
             SuperviseCommand.self, LogsCommand.self, DatabaseCommand.self, JobsCommand.self, TasksCommand.self,
             ReplayCommand.self, MigrateCommand.self, AuditCommand.self, SourcesCommand.self, BenchCommand.self,
-            DrillCommand.self, ExportCommand.self, VerifyCommand.self, BackfillCommand.self,
+            DrillCommand.self, ExportCommand.self, VerifyCommand.self, BackfillCommand.self, WebhooksCommand.self,
         ],
         defaultSubcommand: ServeCommand.self
     )

@@ -189,4 +189,39 @@ struct BackfillCommandTests {
         #expect(real.status != 0)
         #expect(real.output.contains("a real source serves only its present, so it has no past to ask for"))
     }
+
+    @Test("webhooks: add (secret shown once), a private URL refused, list, test, deliveries, disable, remove")
+    func webhooks() async throws {
+        let path = try temporaryFolder() + "/w.sqlite"
+        let run = OperatorCommandsTests.run
+        let refused = try await run([
+            "webhooks", "add", "http://10.1.2.3/h", "--events", "station.empty",
+            "--database-path", path,
+        ])
+        #expect(refused.status != 0 && refused.output.contains("10.1.2.3 is a loopback, private"))
+        let unknown = try await run([
+            "webhooks", "add", "https://example.org/h", "--events", "station.gone",
+            "--database-path", path,
+        ])
+        #expect(unknown.status != 0 && unknown.output.contains("unknown event type 'station.gone'"))
+        let added = try await run([
+            "webhooks", "add", "https://example.org/h", "--events", "station.empty,alert.opened", "--zones", "sud",
+            "--description", "ops", "--database-path", path,
+        ])
+        #expect(added.status == 0 && added.output.contains("signing secret (shown only now): whsec_"))
+        let id = try #require(
+            added.output.split(separator: "\n").first { $0.hasPrefix("added ") }?.split(separator: " ")[1])
+        let list = try await run(["webhooks", "list", "--database-path", path])
+        #expect(list.output.contains("\(id)  https://example.org/h  enabled  0 waiting"))
+        #expect(!list.output.contains(added.output.components(separatedBy: "now): ").last ?? "-"))
+        let test = try await run(["webhooks", "test", String(id), "--database-path", path])
+        #expect(test.status == 0 && test.output.contains("(webhook.test)"))
+        let deliveries = try await run(["webhooks", "deliveries", String(id), "--database-path", path])
+        #expect(deliveries.output.contains("webhook.test  pending  0 attempts"))
+        #expect(try await run(["webhooks", "disable", String(id), "--database-path", path]).status == 0)
+        #expect(try await run(["webhooks", "list", "--database-path", path]).output.contains("disabled by hand"))
+        #expect(try await run(["webhooks", "remove", String(id), "--database-path", path]).status == 0)
+        let gone = try await run(["webhooks", "remove", String(id), "--database-path", path])
+        #expect(gone.status != 0 && gone.output.contains("no webhook endpoint"))
+    }
 }

@@ -45,11 +45,7 @@ struct WebhooksController {
     }
 
     @Sendable func delete(_ request: Request, context: APIRequestContext) async throws -> WebhookBoard.Deleted {
-        let id = try context.parameters.require("id")
-        guard try await environment.store.deleteWebhookEndpoint(id: id) else {
-            throw HTTPError(.notFound, message: "no webhook endpoint '\(id)'")
-        }
-        return WebhookBoard.Deleted(deleted: id)
+        try await board.remove(try context.parameters.require("id"))
     }
 
     @Sendable func test(_ request: Request, context: APIRequestContext) async throws -> Response {

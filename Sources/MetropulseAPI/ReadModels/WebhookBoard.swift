@@ -130,6 +130,25 @@ package struct WebhookBoard: Sendable {
         package var enabled: Bool?
         package var rotateSecret: Bool?
 
+        package init(
+            url: String? = nil, description: String? = nil, events: [String]? = nil, sources: [String]? = nil,
+            stations: [String]? = nil, lines: [String]? = nil, cities: [String]? = nil, zones: [String]? = nil,
+            emptyAtMost: Int? = nil, fullAtMost: Int? = nil, enabled: Bool? = nil, rotateSecret: Bool? = nil
+        ) {
+            self.url = url
+            self.description = description
+            self.events = events
+            self.sources = sources
+            self.stations = stations
+            self.lines = lines
+            self.cities = cities
+            self.zones = zones
+            self.emptyAtMost = emptyAtMost
+            self.fullAtMost = fullAtMost
+            self.enabled = enabled
+            self.rotateSecret = rotateSecret
+        }
+
         enum CodingKeys: String, CodingKey {
             case url, description, events, sources, stations, lines, cities, zones, enabled
             case emptyAtMost = "empty_at_most"
@@ -252,6 +271,14 @@ package struct WebhookBoard: Sendable {
                 message: "url: \(refusal) (webhooks.allow_private_addresses lets webhooks reach such addresses)")
         }
         return trimmed
+    }
+
+    /// Removes an endpoint with its deliveries; a 404 when there is none.
+    package func remove(_ id: String) async throws -> Deleted {
+        guard try await environment.store.deleteWebhookEndpoint(id: id) else {
+            throw HTTPError(.notFound, message: "no webhook endpoint '\(id)'")
+        }
+        return Deleted(deleted: id)
     }
 
     package func deliveries(endpoint id: String, status: WebhookDelivery.Status?, limit: Int) async throws
