@@ -47,6 +47,13 @@ struct WebhooksCommand: AsyncParsableCommand {
         let description: String
     }
 
+    static func setEnabled(_ options: RuntimeOptions, _ id: String, _ enabled: Bool) async throws {
+        let endpoint = try await withBoard(options) {
+            try await $0.save(.init(enabled: enabled), existing: try await $0.endpoint(id))
+        }
+        print("\(endpoint.id) \(enabled ? "enabled" : "disabled")")
+    }
+
     static func list(_ text: String?) -> [String]? {
         text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     }
@@ -102,11 +109,7 @@ struct WebhooksCommand: AsyncParsableCommand {
         @Argument(help: "The endpoint's id.") var id: String
 
         func run() async throws {
-            let id = self.id
-            let endpoint = try await WebhooksCommand.withBoard(options) {
-                try await $0.save(.init(enabled: true), existing: try await $0.endpoint(id))
-            }
-            print("\(endpoint.id) enabled")
+            try await WebhooksCommand.setEnabled(options, id, true)
         }
     }
 
@@ -116,11 +119,7 @@ struct WebhooksCommand: AsyncParsableCommand {
         @Argument(help: "The endpoint's id.") var id: String
 
         func run() async throws {
-            let id = self.id
-            let endpoint = try await WebhooksCommand.withBoard(options) {
-                try await $0.save(.init(enabled: false), existing: try await $0.endpoint(id))
-            }
-            print("\(endpoint.id) disabled")
+            try await WebhooksCommand.setEnabled(options, id, false)
         }
     }
 
