@@ -103,13 +103,17 @@ extension PostgresBackend: WebhookStore {
         ).sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
     }
 
-    public func updateWebhookDelivery(_ delivery: WebhookDelivery) async throws {
-        let document = try CityDocuments.encode(delivery)
+    public func updateWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws {
+        guard !deliveries.isEmpty else { return }
+        let documents = try deliveries.map { try CityDocuments.encode($0) }
         try await client.query(
             """
-            UPDATE webhook_deliveries SET status = \(delivery.status.rawValue),
-                next_attempt_at = \(delivery.nextAttemptAt), lease_until = NULL, document = \(document)
-            WHERE id = \(delivery.id)
+            UPDATE webhook_deliveries d SET status = u.status, next_attempt_at = u.next_attempt_at,
+                lease_until = NULL, document = u.document
+            FROM UNNEST(\(deliveries.map(\.id))::text[], \(deliveries.map(\.status.rawValue))::text[],
+                \(deliveries.map(\.nextAttemptAt))::bigint[], \(documents)::text[])
+                AS u(id, status, next_attempt_at, document)
+            WHERE d.id = u.id
             """, logger: logger)
     }
 

@@ -96,14 +96,20 @@ extension SQLiteBackend: WebhookStore {
         return try documents.map { try CityDocuments.decode(WebhookDelivery.self, $0) }
     }
 
-    public func updateWebhookDelivery(_ delivery: WebhookDelivery) async throws {
-        let document = try CityDocuments.encode(delivery)
+    public func updateWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws {
+        guard !deliveries.isEmpty else { return }
+        let rows = try deliveries.map { ($0, try CityDocuments.encode($0)) }
         try await pool.write { db in
-            try db.execute(
+            let update = try db.cachedStatement(
                 sql: """
                     UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, lease_until = NULL, document = ?
                     WHERE id = ?
-                    """, arguments: [delivery.status.rawValue, delivery.nextAttemptAt, document, delivery.id])
+                    """)
+            for (delivery, document) in rows {
+                try update.execute(arguments: [
+                    delivery.status.rawValue, delivery.nextAttemptAt, document, delivery.id,
+                ])
+            }
         }
     }
 

@@ -12,8 +12,44 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
         subcommands: [
             Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
-            Analytics.self, Forecast.self,
+            Analytics.self, Forecast.self, Webhooks.self,
         ])
+
+    /// Where a benchmark makes its throwaway store: a SQLite file in a folder, or a scratch schema.
+    struct ScratchStore: ParsableArguments {
+        @Option(help: "Where to create the throwaway database.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        @Option(
+            help: ArgumentHelp(
+                "Measure on this PostgreSQL database instead of SQLite (a scratch schema, dropped after).",
+                valueName: "postgres-url"))
+        var postgres: String?
+    }
+
+    struct Webhooks: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Webhook deliveries per second to a loopback receiver (stored, signed, recorded), against the same POSTs unsigned and unrecorded."
+        )
+
+        @Option(help: "Deliveries to send.")
+        var deliveries = 20_000
+
+        @Option(help: "Deliveries sent at once (webhooks.concurrency).")
+        var concurrency = 32
+
+        @OptionGroup var scratch: ScratchStore
+
+        func run() async throws {
+            let report = try await WebhookBenchmark(
+                deliveries: deliveries, concurrency: concurrency, directory: scratch.directory,
+                postgresURL: scratch.postgres
+            ).run()
+            print(report)
+            if report.webhookRate < 1_000 || report.signaturesValid != report.signaturesChecked { throw ExitCode(1) }
+        }
+    }
 
     struct Parse: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -57,19 +93,12 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Days of one snapshot a minute.")
         var days = 7
 
-        @Option(help: "Where to create the throwaway database.")
-        var directory = FileManager.default.temporaryDirectory.path
-
-        @Option(
-            help: ArgumentHelp(
-                "Measure on this PostgreSQL database instead of SQLite (a scratch schema, dropped after).",
-                valueName: "postgres-url"))
-        var postgres: String?
+        @OptionGroup var scratch: ScratchStore
 
         func run() async throws {
             print(
                 try await AnalyticsBenchmark(
-                    stations: stations, days: days, directory: directory, postgresURL: postgres
+                    stations: stations, days: days, directory: scratch.directory, postgresURL: scratch.postgres
                 )
                 .run())
         }

@@ -315,7 +315,7 @@ package struct WebhookBoard: Sendable {
         delivery.status = .pending
         delivery.nextAttemptAt = now
         delivery.expiresAt = now + WebhookDelivery.retryWindowMillis
-        try await environment.store.updateWebhookDelivery(delivery)
+        try await environment.store.updateWebhookDeliveries([delivery])
         return DeliveryDTO(delivery)
     }
 }

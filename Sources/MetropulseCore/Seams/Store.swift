@@ -357,8 +357,9 @@ public protocol WebhookStore: Sendable {
     /// oldest due first, each held for `leaseMillis` (a process that dies holding one lets it go
     /// at the lease's end: delivered at least once).
     func claimWebhookDeliveries(now: Int64, leaseMillis: Int64, limit: Int) async throws -> [WebhookDelivery]
-    /// Stores a delivery after an attempt (or a redelivery), releasing its lease.
-    func updateWebhookDelivery(_ delivery: WebhookDelivery) async throws
+    /// Stores deliveries after an attempt (or a redelivery), releasing their leases, in one
+    /// transaction.
+    func updateWebhookDeliveries(_ deliveries: [WebhookDelivery]) async throws
     func webhookDelivery(id: String) async throws -> WebhookDelivery?
     /// An endpoint's deliveries, newest first, optionally of one status.
     func webhookDeliveries(endpointID: String, status: WebhookDelivery.Status?, limit: Int) async throws

@@ -341,9 +341,11 @@ public final class WebhookService: Service, Sendable {
         var endpoints: [String: WebhookEndpoint] = [:]
         for id in Set(due.map(\.endpointID)) { endpoints[id] = try await store.webhookEndpoint(id: id) }
         let (sender, clock, base) = (self.sender, self.clock, configuration.retryBaseMillis)
-        let store = self.store
         var outcomes: [(endpointID: String, attempt: WebhookDelivery.Attempt)] = []
-        try await withThrowingTaskGroup(of: (String, WebhookDelivery.Attempt)?.self) { group in
+        var updated: [WebhookDelivery] = []
+        // Attempts are recorded together after the batch: one write. A process that dies before
+        // lets the batch's leases run out, and the deliveries are sent again (at least once).
+        try await withThrowingTaskGroup(of: WebhookDelivery?.self) { group in
             var iterator = due.makeIterator()
             func start() {
                 guard let delivery = iterator.next() else { return }
@@ -357,29 +359,32 @@ public final class WebhookService: Service, Sendable {
                         number: delivery.attempts.count + 1, at: started,
                         latencyMillis: elapsed.components.seconds * 1000 + elapsed.components.attoseconds
                             / 1_000_000_000_000_000, statusCode: status, error: error)
-                    var updated = delivery
-                    updated.attempts.append(attempt)
+                    var attempted = delivery
+                    attempted.attempts.append(attempt)
                     let finished = clock.nowMillis
                     if attempt.succeeded {
-                        updated.status = .succeeded
+                        attempted.status = .succeeded
                     } else {
                         let next = finished + WebhookDelivery.retryDelay(afterAttempt: attempt.number, baseMillis: base)
-                        if next > updated.expiresAt {
-                            updated.status = .failed
+                        if next > attempted.expiresAt {
+                            attempted.status = .failed
                         } else {
-                            updated.nextAttemptAt = next
+                            attempted.nextAttemptAt = next
                         }
                     }
-                    try await store.updateWebhookDelivery(updated)
-                    return (delivery.endpointID, attempt)
+                    return attempted
                 }
             }
             for _ in 0..<configuration.concurrency { start() }
             while let result = try await group.next() {
-                if let result { outcomes.append((result.0, result.1)) }
+                if let result, let attempt = result.attempts.last {
+                    updated.append(result)
+                    outcomes.append((result.endpointID, attempt))
+                }
                 start()
             }
         }
+        try await store.updateWebhookDeliveries(updated)
         try await judgeEndpoints(outcomes, now: clock.nowMillis)
         return due.count
     }
