@@ -209,6 +209,8 @@ public struct MetropulseRuntime: Sendable {
                 }
             }
             services.append(FleetSampler(environment: environment))
+            services.append(
+                LiveFeedRefresher(environment: environment, intervalMillis: configuration.api.liveIntervalMillis))
             // Streams whose clients stopped reading must not hold the process at shutdown.
             services.append(
                 BoundedShutdown(

@@ -61,9 +61,12 @@ func getText(_ url: String, key: String? = testAdminKey) async throws -> String 
 /// Reads a server-sent event stream until `enough` says so (or `timeout`); returns each event's
 /// `data` as JSON.
 func readEvents(
-    _ url: String, timeout: Duration = .seconds(30), until enough: ([[String: Any]]) -> Bool
+    _ url: String, lastEventID: String? = nil, timeout: Duration = .seconds(30),
+    until enough: ([[String: Any]]) -> Bool
 ) async throws -> [[String: Any]] {
-    let response = try await HTTPClient.shared.execute(keyed(url, testAdminKey), timeout: .seconds(60))
+    var request = keyed(url, testAdminKey)
+    if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
     var events: [[String: Any]] = []
     var pending = ""
     let deadline = ContinuousClock.now + timeout

@@ -73,6 +73,69 @@ struct LiveFeedTests {
         #expect(late.vehicles?.map(\.key) == ["metro/v1"])
     }
 
+    @Test("a client that resumes is sent each version it missed, as it happened; past the log, a snapshot")
+    func replay() async throws {
+        let site = try TestSite(sources: [
+            SourceDefinition(id: "velib", kind: .gbfs, urls: ["http://127.0.0.1:1/gbfs.json"])
+        ])
+        let feed = site.environment.live
+        let topics: Set<LiveFeed.Topic> = [.stations]
+        var now = site.clock.now
+        try await site.write(
+            ObservationBatch(stations: (1...3).map { TestSite.station("s\($0)", bikes: $0, at: now - 5_000) }),
+            source: "velib", at: now - 1_000)
+        await feed.poll(now: now)
+        let first = await feed.changes(since: nil, topics: topics, filter: .init(), now: now)
+        // Two changes while the client is away, each read by the feed's refresher.
+        now += 1_000
+        try await site.write(
+            ObservationBatch(stations: [TestSite.station("s1", bikes: 9, at: now - 100)]), source: "velib",
+            at: now - 50)
+        await feed.poll(now: now)
+        now += 1_000
+        try await site.write(
+            ObservationBatch(stations: [
+                TestSite.station("s1", bikes: 7, at: now - 100), TestSite.station("s2", bikes: 0, at: now - 100),
+            ]), source: "velib", at: now - 50)
+        await feed.poll(now: now)
+        let missed = try #require(
+            await feed.replay(since: first.version, topics: topics, filter: .init(), now: now))
+        #expect(missed.events.map(\.version) == [first.version + 1, first.version + 2])
+        #expect(
+            missed.events.map { $0.stations?.map { "\($0.id)=\($0.bikes)" } ?? [] } == [["s1=9"], ["s1=7", "s2=0"]])
+        #expect(missed.events.allSatisfy { !$0.snapshot && $0.runs?.isEmpty == false })
+        #expect(missed.version == first.version + 2)
+        // The net changes say only where things are now.
+        let net = await feed.changes(since: first.version, topics: topics, filter: .init(), now: now)
+        #expect(net.stations?.map { "\($0.id)=\($0.bikes)" } == ["s1=7", "s2=0"])
+        // Filters apply to what is replayed; a client up to date gets nothing.
+        let filtered = await feed.replay(
+            since: first.version, topics: topics, filter: .init(sourceIDs: ["other"]), now: now)
+        #expect(filtered?.events.isEmpty == true)
+        #expect(
+            await feed.replay(since: missed.version, topics: topics, filter: .init(), now: now)?.events.isEmpty == true)
+        // A waiting subscriber is woken by the next version (its continuation resumed by the poll
+        // that moved the version), not by its timeout.
+        let waiting = Task { await feed.waitForChange(after: missed.version, timeout: .seconds(600)) }
+        while await feed.waitingCount == 0 { await Task.yield() }
+        now += 1_000
+        try await site.write(
+            ObservationBatch(stations: [TestSite.station("s3", bikes: 1, at: now - 100)]), source: "velib",
+            at: now - 50)
+        await feed.poll(now: now)
+        #expect(await feed.waitingCount == 0)
+        await waiting.value
+        // Past the log (older than the tombstones), no replay: the client gets the net changes.
+        now += 11 * 60_000
+        try await site.write(
+            ObservationBatch(stations: [TestSite.station("s3", bikes: 2, at: now - 100)]), source: "velib",
+            at: now - 50)
+        await feed.poll(now: now)
+        #expect(await feed.replay(since: first.version, topics: topics, filter: .init(), now: now) == nil)
+        let late = await feed.changes(since: first.version, topics: topics, filter: .init(), now: now)
+        #expect(late.stations?.map { "\($0.id)=\($0.bikes)" } == ["s1=7", "s2=0", "s3=2"])
+    }
+
     @Test("GET /api/stream refuses unknown topics and sources with a 400 naming the field")
     func badRequests() async throws {
         let site = try TestSite(sources: [SourceDefinition(id: "velib", kind: .gbfs, urls: ["http://127.0.0.1:1/g"])])

@@ -12,9 +12,10 @@ import ServiceLifecycle
 /// whole state asked for; each `event: update` after it holds only what changed (a station whose
 /// counts or time moved, a vehicle that moved or left, a reading that changed). Values carry their
 /// age and the run that produced them; `runs` names each run's endpoint and feed timestamp. Every
-/// event's `id:` is the feed version; a client reconnecting with `Last-Event-ID` gets only what
-/// changed since, or a snapshot when it is too far behind (`"snapshot": true`). A comment line
-/// every 15 s keeps idle connections open.
+/// event's `id:` is the feed version; a client reconnecting with `Last-Event-ID` is sent each
+/// version it missed as it happened (one `update` each) while the feed's log reaches back that
+/// far, else the net changes since, or a snapshot when it is too far behind (`"snapshot": true`).
+/// A comment line every 15 s keeps idle connections open.
 struct StreamController {
     let environment: APIEnvironment
 
@@ -51,6 +52,20 @@ struct StreamController {
                 var seen = from
                 var quietSince = clock.nowMillis
                 try await writer.write(ServerSentEvent.retry(3000))
+                // A client resuming gets each version it missed as it happened, while the log
+                // reaches back that far; else the net changes since (or a snapshot).
+                if let from {
+                    let now = clock.nowMillis
+                    await feed.refresh(now: now)
+                    if let replay = await feed.replay(since: from, topics: asked, filter: only, now: now) {
+                        for missed in replay.events {
+                            let event = try ServerSentEvent(
+                                id: String(missed.version), event: "update", json: missed, encoder: encoder)
+                            try await writer.write(event.buffer)
+                        }
+                        seen = replay.version
+                    }
+                }
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
                     let now = clock.nowMillis
                     await feed.refresh(now: now)
@@ -66,7 +81,7 @@ struct StreamController {
                         quietSince = now
                     }
                     seen = changes.version
-                    try? await Task.sleep(for: .milliseconds(interval))
+                    await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
                 }
                 try await writer.finish(nil)
             })

@@ -150,8 +150,10 @@ struct WebSocketController {
                                 DataMessage(type: changes.snapshot ? "snapshot" : "update", changes: changes))
                         }
                         seen = changes.version
+                        await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
+                    } else {
+                        try? await Task.sleep(for: .milliseconds(interval))
                     }
-                    try? await Task.sleep(for: .milliseconds(interval))
                 }
             }
             try await group.next()

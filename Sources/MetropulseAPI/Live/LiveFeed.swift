@@ -15,9 +15,11 @@ package import MetropulseCore
 /// that leave the feed leave a tombstone, kept `tombstoneMillis`; a subscriber that has not read
 /// for longer is sent a fresh snapshot instead.
 ///
-/// The state is refreshed from the store at most once per `intervalMillis`, only while someone
-/// asks (the first subscriber's read after the interval does it for all), and only for sources
-/// whose last run changed. It works across processes because it reads the shared store.
+/// The state is read from the store by the API process's `LiveFeedRefresher` (every
+/// `api.live_interval`, `poll`), and by subscribers at most once per `intervalMillis` (`refresh`),
+/// only for sources whose last run changed; each new version wakes the subscribers waiting for it
+/// (`waitForChange`) and is kept in a bounded log for clients that resume (`replay`). It works
+/// across processes because it reads the shared store.
 package actor LiveFeed {
     package enum Topic: String, Sendable, CaseIterable {
         case stations, vehicles, stops, sources, readings, alerts, disruptions
@@ -355,6 +357,15 @@ package actor LiveFeed {
     private var lastRefresh: Int64?
     private var lastHealth: Int64?
     private var seenRuns: [String: Int64?] = [:]
+    /// Each version's changes as they happened (unfiltered), for clients that resume: at most
+    /// `logLimit` values in all and no older than the tombstones.
+    private var log: [Changes] = []
+    /// Subscribers waiting for the next version (`waitForChange`).
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var cancelledWaiters: Set<Int> = []
+    private var nextWaiter = 0
+    private var logged = 0
+    package static let logLimit = 50_000
     /// Each source's last run time at the last read of the task runs.
     private var seenRunTimes: [String: Int64] = [:]
     private var refreshing = false
@@ -551,7 +562,83 @@ package actor LiveFeed {
             }
             changed = alerts.replace(alertValues, owner: { _ in true }, version: next, now: now) || changed
         }
-        if changed { version = next }
+        if changed {
+            version = next
+            record(everything(since: next - 1), at: now)
+            for waiter in waiters.values { waiter.resume() }
+            waiters.removeAll()
+        }
+    }
+
+    /// Returns when the version moves past `seen` (at once when it has, or for a first read), or
+    /// after `timeout`, or when the task is cancelled.
+    package nonisolated func waitForChange(after seen: UInt64?, timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { await self.changed(after: seen) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func changed(after seen: UInt64?) async {
+        guard let seen, seen >= version else { return }
+        let id = nextWaiter
+        nextWaiter += 1
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if cancelledWaiters.remove(id) != nil {
+                    continuation.resume()
+                } else {
+                    waiters[id] = continuation
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    /// Subscribers waiting for the next version now.
+    package var waitingCount: Int { waiters.count }
+
+    private func cancelWaiter(_ id: Int) {
+        if let waiter = waiters.removeValue(forKey: id) {
+            waiter.resume()
+        } else {
+            cancelledWaiters.insert(id)
+        }
+    }
+
+    /// Reads what changed now, whatever the interval (the API process's refresher, every
+    /// `live.interval`): versions then follow the store even while no one listens, so a client
+    /// that resumes is sent each version it missed.
+    package func poll(now: Int64) async {
+        lastRefresh = nil
+        await refresh(now: now)
+    }
+
+    /// Keeps a version's changes for `replay`, forgetting the oldest past the bounds.
+    private func record(_ changes: Changes, at now: Int64) {
+        var entry = changes
+        entry.generatedAt = now
+        log.append(entry)
+        logged += Self.size(entry)
+        var drop = 0
+        while drop < log.count - 1,
+            logged > Self.logLimit || log[drop].generatedAt < now - tombstoneMillis
+        {
+            logged -= Self.size(log[drop])
+            drop += 1
+        }
+        if drop > 0 { log.removeFirst(drop) }
+    }
+
+    private static func size(_ c: Changes) -> Int {
+        [
+            c.stations?.count, c.vehicles?.count, c.stops?.count, c.sources?.count, c.readings?.count,
+            c.alerts?.count, c.disruptions?.count, c.taskRuns?.count, c.removedVehicles?.count,
+            c.removedStops?.count, c.removedDisruptions?.count,
+        ].reduce(0) { $0 + ($1 ?? 0) }
     }
 
     /// Remembers the endpoint and feed timestamp of runs that are not among the recent task runs
@@ -573,56 +660,96 @@ package actor LiveFeed {
     /// `since` is nil or older than what the tombstones can tell. Values carry their age at `now`.
     package func changes(since: UInt64?, topics: Set<Topic>, filter: Filter, now: Int64) -> Changes {
         let snapshot = since == nil || since! < resumeFloor
-        let from = snapshot ? 0 : since!
+        // Nothing new: the common case for a waiting subscriber, without a look at the tables.
+        if !snapshot, since == version { return Changes(version: version, snapshot: false, generatedAt: now) }
+        return select(everything(since: snapshot ? nil : since), topics: topics, filter: filter, now: now)
+    }
+
+    /// Each version after `since` as it happened, in order (values as they were then), in the topics
+    /// asked for that passes `filter`, and the version they reach: what a client resuming from
+    /// `since` missed. Nil when the log of versions no longer reaches back to `since` (then
+    /// `changes(since:)` gives the net changes, or a snapshot).
+    package func replay(since: UInt64, topics: Set<Topic>, filter: Filter, now: Int64) -> (
+        events: [Changes], version: UInt64
+    )? {
+        guard since <= version else { return nil }
+        if since == version { return ([], version) }
+        guard let oldest = log.first?.version, oldest <= since + 1 else { return nil }
+        let events = log.filter { $0.version > since }.map { select($0, topics: topics, filter: filter, now: now) }
+            .filter { !$0.isEmpty }
+        return (events, version)
+    }
+
+    /// Every value of every topic changed after `since` (everything when nil), unfiltered and as
+    /// stored (ages are added when sent).
+    private func everything(since: UInt64?) -> Changes {
+        let snapshot = since == nil
+        let from = since ?? 0
+        var changes = Changes(version: version, snapshot: snapshot, generatedAt: 0)
+        changes.stations = stations.changed(since: from)
+        changes.vehicles = vehicles.changed(since: from)
+        changes.stops = stops.changed(since: from)
+        changes.sources = sources.changed(since: from)
+        changes.readings = readings.changed(since: from)
+        changes.alerts = alerts.changed(since: from)
+        changes.disruptions = disruptions.changed(since: from)
+        changes.taskRuns = taskRuns.changed(since: from)
+        if !snapshot {
+            changes.removedVehicles = vehicles.removedKeys(since: from)
+            changes.removedStops = stops.removedKeys(since: from)
+            changes.removedDisruptions = disruptions.removedKeys(since: from)
+        }
+        return changes
+    }
+
+    /// `all` narrowed to the topics and the filter, each value with its age at `now` and the runs
+    /// it names.
+    private func select(_ all: Changes, topics: Set<Topic>, filter: Filter, now: Int64) -> Changes {
         func keep(_ source: String) -> Bool { filter.source(source) }
-        var changes = Changes(version: version, snapshot: snapshot, generatedAt: now)
+        var changes = Changes(version: all.version, snapshot: all.snapshot, generatedAt: now)
         var named = Set<String>()
         // Each value as sent: with its age, its run named in `runs`.
         func sent<Value: Provenanced>(_ values: [Value]) -> [Value] {
             named.formUnion(values.compactMap(\.run))
             return values.map { $0.aged(now) }
         }
+        func removed(_ keys: [String]?) -> [String]? { keys.map { $0.filter { keep(sourceOf($0)) } } }
         if topics.contains(.stations) {
-            changes.stations = sent(
-                stations.changed(since: from).filter { keep($0.source) && filter.inside($0.lat, $0.lon) })
+            changes.stations = sent((all.stations ?? []).filter { keep($0.source) && filter.inside($0.lat, $0.lon) })
         }
         if topics.contains(.vehicles) {
             changes.vehicles = sent(
-                vehicles.changed(since: from).filter {
+                (all.vehicles ?? []).filter {
                     keep($0.source) && filter.network($0.network) && filter.line($0.line)
                         && filter.inside($0.lat, $0.lon)
                 })
-            if !snapshot {
-                changes.removedVehicles = vehicles.removedKeys(since: from).filter { keep(sourceOf($0)) }
-            }
+            changes.removedVehicles = removed(all.removedVehicles)
         }
         if topics.contains(.stops) {
-            changes.stops = stops.changed(since: from)
+            changes.stops = (all.stops ?? [])
                 .filter { keep($0.source) && filter.network($0.network) && filter.inside($0.lat, $0.lon) }
-            if !snapshot { changes.removedStops = stops.removedKeys(since: from).filter { keep(sourceOf($0)) } }
+            changes.removedStops = removed(all.removedStops)
         }
         if topics.contains(.sources) {
-            changes.sources = sources.changed(since: from)
+            changes.sources = (all.sources ?? [])
                 .filter { keep($0.id) && (filter.networks == nil || filter.network($0.network)) }
         }
         if topics.contains(.readings) {
-            changes.readings = sent(readings.changed(since: from).filter { keep($0.source) && filter.zone($0.zone) })
+            changes.readings = sent((all.readings ?? []).filter { keep($0.source) && filter.zone($0.zone) })
         }
         if topics.contains(.alerts) {
-            changes.alerts = alerts.changed(since: from).filter { filter.zone($0.zone) }
+            changes.alerts = (all.alerts ?? []).filter { filter.zone($0.zone) }
         }
         if topics.contains(.disruptions) {
             changes.disruptions = sent(
-                disruptions.changed(since: from).filter {
+                (all.disruptions ?? []).filter {
                     keep($0.source) && filter.network($0.network)
                         && (filter.lines == nil || $0.lines.contains { filter.line($0) })
                 })
-            if !snapshot {
-                changes.removedDisruptions = disruptions.removedKeys(since: from).filter { keep(sourceOf($0)) }
-            }
+            changes.removedDisruptions = removed(all.removedDisruptions)
         }
         if topics.contains(.taskRuns) {
-            changes.taskRuns = taskRuns.changed(since: from).filter { keep($0.source) }
+            changes.taskRuns = (all.taskRuns ?? []).filter { keep($0.source) }
                 .sorted { ($0.finishedAt, $0.key) < ($1.finishedAt, $1.key) }
         }
         let runs = named.sorted().compactMap { runInfo[$0] }

@@ -170,6 +170,12 @@ public enum ConfigurationLoader {
             },
             Setting(key: "api.idle_timeout") { c, v throws(ValueError) in c.api.idleTimeoutMillis = try duration(v) },
             Setting(key: "api.max_streams") { c, v throws(ValueError) in c.api.maxStreams = try int(v, 1...100_000) },
+            Setting(key: "api.live_interval") { c, v throws(ValueError) in
+                c.api.liveIntervalMillis = try duration(v)
+                guard (10...60_000).contains(c.api.liveIntervalMillis) else {
+                    throw ValueError(message: "from 10ms to 60s")
+                }
+            },
             Setting(key: "metrics.host") { c, v in c.metrics.host = v },
             Setting(key: "metrics.port") { c, v throws(ValueError) in c.metrics.port = try int(v, 0...65535) },
             Setting(key: "metrics.require_key") { c, v throws(ValueError) in c.metrics.requireKey = try bool(v) },

@@ -127,6 +127,8 @@ public struct MetropulseConfiguration: Sendable {
         public var idleTimeoutMillis: Int64 = 60_000
         /// Live streams open at once; more are answered 503.
         public var maxStreams = 256
+        /// How often the live streams' feed reads what changed in the store.
+        public var liveIntervalMillis: Int64 = 100
         /// Per-client token buckets on `/api`: clients without a key (by address), read keys, admin
         /// keys; nil: no limit.
         package var rateLimit: RateLimiter.Policy?
