@@ -41,41 +41,17 @@ struct StreamBoundTests {
 
     @Test("50 subscribers that never read, 1,500 stations changing every half second: the API's memory stays bounded")
     func stalledReaders() async throws {
-        let folder = try temporaryFolder()
-        let path = folder + "/s.sqlite"
-        try """
-        sources:
-          - id: paris
-            kind: gbfs
-            url: http://127.0.0.1:9/gbfs.json
-            enabled: false
-        """.write(toFile: folder + "/paris.yaml", atomically: true, encoding: .utf8)
-        let store = try SQLiteBackend(path: path)
+        let paris = try StationRounds(sourceID: "paris")
         let stations = 1_500
         var round = 0
         func writeRound() async throws {
             round += 1
-            let at = Int64(Date().timeIntervalSince1970 * 1000)
-            let observations = (0..<stations).map { i in
-                StationObservation(
-                    sourceID: "paris", stationID: "station-\(i)", name: "Station \(i)", latitude: 48.85,
-                    longitude: 2.35, capacity: 30, bikesAvailable: (i + round) % 30,
-                    docksAvailable: 30 - (i + round) % 30, isInstalled: true, isRenting: true, isReturning: true,
-                    observedAt: at)
-            }
-            let id = "paris-round-\(round)"
-            try await store.write([
-                RunResult(
-                    run: TaskRun(
-                        id: id, jobID: id, taskID: nil, sourceID: "paris", attempt: 1, workerID: "test",
-                        status: .succeeded, startedAt: at - 10, finishedAt: at, entityCount: stations),
-                    observations: ObservationBatch(stations: observations), outcome: nil)
-            ])
+            try await paris.write((0..<stations).map { ("station-\($0)", ($0 + round) % 30) })
         }
         try await writeRound()
         let api = try ChildProcess(
-            arguments: ["api", "--port", "0", "--database-path", path],
-            environment: ["METROPULSE_CONFIG": folder + "/paris.yaml"])
+            arguments: ["api", "--port", "0", "--database-path", paris.path],
+            environment: ["METROPULSE_CONFIG": paris.configPath])
         defer { if api.process.isRunning { api.process.terminate() } }
         let port = try await api.apiPort()
         let sockets = try (0..<50).map { _ in
@@ -110,6 +86,6 @@ struct StreamBoundTests {
         #expect(events.contains { ($0["stations"] as? [Any])?.count == stations })
         // Shutdown does not wait on the stalled streams for ever.
         #expect(await api.stop() == 0)
-        try store.close()
+        try paris.store.close()
     }
 }

@@ -9,39 +9,14 @@ import Testing
 struct StreamResumeTests {
     @Test("a resumed stream replays exactly the missed events, in order, with their ids")
     func resume() async throws {
-        let folder = try temporaryFolder()
-        let path = folder + "/r.sqlite"
-        try """
-        sources:
-          - id: paris
-            kind: gbfs
-            url: http://127.0.0.1:9/gbfs.json
-            enabled: false
-        """.write(toFile: folder + "/paris.yaml", atomically: true, encoding: .utf8)
-        let store = try SQLiteBackend(path: path)
-        var round = 0
+        let rounds = try StationRounds(sourceID: "paris")
         func write(_ bikes: [String: Int]) async throws {
-            round += 1
-            let at = WallClock.system.nowMillis
-            let observations = bikes.sorted { $0.key < $1.key }.map { id, count in
-                StationObservation(
-                    sourceID: "paris", stationID: id, name: "Station \(id)", latitude: 48.85, longitude: 2.35,
-                    capacity: 30, bikesAvailable: count, docksAvailable: 30 - count, isInstalled: true,
-                    isRenting: true, isReturning: true, observedAt: at)
-            }
-            try await store.write([
-                RunResult(
-                    run: TaskRun(
-                        id: "paris-\(round)", jobID: "paris-\(round)", taskID: nil, sourceID: "paris", attempt: 1,
-                        workerID: "test", status: .succeeded, startedAt: at - 10, finishedAt: at,
-                        entityCount: observations.count),
-                    observations: ObservationBatch(stations: observations), outcome: nil)
-            ])
+            try await rounds.write(bikes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
         }
         try await write(["a": 1, "b": 2, "c": 3])
         let api = try ChildProcess(
-            arguments: ["api", "--port", "0", "--database-path", path],
-            environment: ["METROPULSE_CONFIG": folder + "/paris.yaml", "METROPULSE_API_LIVE_INTERVAL": "100ms"])
+            arguments: ["api", "--port", "0", "--database-path", rounds.path],
+            environment: ["METROPULSE_CONFIG": rounds.configPath, "METROPULSE_API_LIVE_INTERVAL": "100ms"])
         defer { if api.process.isRunning { api.process.terminate() } }
         let stream = "http://127.0.0.1:\(try await api.apiPort())/api/stream?topics=stations"
         func stations(_ event: [String: Any]) -> [String] {
@@ -67,6 +42,6 @@ struct StreamResumeTests {
         #expect(resumed.prefix(2).map(version) == versions)
         #expect(resumed.prefix(2).allSatisfy { ($0["snapshot"] as? Bool) == false })
         #expect(await api.stop() == 0)
-        try store.close()
+        try rounds.store.close()
     }
 }

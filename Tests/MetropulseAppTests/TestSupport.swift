@@ -8,6 +8,7 @@ import MetropulseSQLite
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Waits for a condition that an event will make true; fails the test after `timeout`.
@@ -190,5 +191,55 @@ enum TinyGBFS {
          {"station_id": "s1", "num_bikes_available": \(bikes), "num_docks_available": 4, "is_installed": true,
           "is_renting": true, "is_returning": true, "last_reported": \(lastUpdated)}]}}
         """
+    }
+}
+
+/// A SQLite store in a fresh folder, with a configuration file naming one disabled GBFS source,
+/// and rounds of its stations written as that source's runs: for tests whose processes read what
+/// the test writes (streams, webhooks).
+final class StationRounds: Sendable {
+    let folder: String
+    let path: String
+    let configPath: String
+    let sourceID: String
+    let store: SQLiteBackend
+    private let round = Mutex(0)
+
+    init(sourceID: String) throws {
+        folder = try temporaryFolder()
+        path = folder + "/stations.sqlite"
+        configPath = folder + "/sources.yaml"
+        self.sourceID = sourceID
+        try """
+        sources:
+          - id: \(sourceID)
+            kind: gbfs
+            url: http://127.0.0.1:9/gbfs.json
+            enabled: false
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        store = try SQLiteBackend(path: path)
+    }
+
+    /// One run of the source with these stations' bikes (of 30 docks), observed now.
+    func write(_ bikes: [(id: String, bikes: Int)]) async throws {
+        let number = round.withLock {
+            $0 += 1
+            return $0
+        }
+        let at = WallClock.system.nowMillis
+        let observations = bikes.map { station in
+            StationObservation(
+                sourceID: sourceID, stationID: station.id, name: "Station \(station.id)", latitude: 48.85,
+                longitude: 2.35, capacity: 30, bikesAvailable: station.bikes, docksAvailable: 30 - station.bikes,
+                isInstalled: true, isRenting: true, isReturning: true, observedAt: at)
+        }
+        let id = "\(sourceID)-\(number)"
+        try await store.write([
+            RunResult(
+                run: TaskRun(
+                    id: id, jobID: id, taskID: nil, sourceID: sourceID, attempt: 1, workerID: "test",
+                    status: .succeeded, startedAt: at - 10, finishedAt: at, entityCount: observations.count),
+                observations: ObservationBatch(stations: observations), outcome: nil)
+        ])
     }
 }

@@ -72,21 +72,8 @@ struct WebhookDeliveryTests {
         return hit.signature.split(separator: " ").contains { $0 == "v1," + Data(mac).base64EncodedString() }
     }
 
-    static func writeRound(_ store: SQLiteBackend, _ number: Int, stations: Int, bikes: Int) async throws {
-        let at = WallClock.system.nowMillis
-        let observations = (0..<stations).map { i in
-            StationObservation(
-                sourceID: "bikes", stationID: "s\(i)", name: "Station \(i)", latitude: 48.85, longitude: 2.35,
-                capacity: 20, bikesAvailable: bikes, docksAvailable: 20 - bikes, isInstalled: true, isRenting: true,
-                isReturning: true, observedAt: at)
-        }
-        try await store.write([
-            RunResult(
-                run: TaskRun(
-                    id: "bikes-\(number)", jobID: "bikes-\(number)", taskID: nil, sourceID: "bikes", attempt: 1,
-                    workerID: "test", status: .succeeded, startedAt: at - 10, finishedAt: at, entityCount: stations),
-                observations: ObservationBatch(stations: observations), outcome: nil)
-        ])
+    static func writeRound(_ rounds: StationRounds, stations: Int, bikes: Int) async throws {
+        try await rounds.write((0..<stations).map { ("s\($0)", bikes) })
     }
 
     static func endpoint(_ id: String, url: String) -> WebhookEndpoint {
@@ -101,7 +88,8 @@ struct WebhookDeliveryTests {
         let receiver = Receiver(failFirst: 1)
         let publisher = try await Publisher.start(receiver.router())
         defer { publisher.task.cancel() }
-        let store = try SQLiteBackend(path: try temporaryFolder() + "/w.sqlite")
+        let rounds = try StationRounds(sourceID: "bikes")
+        let store = rounds.store
         let ok = Self.endpoint("ep_ok", url: publisher.url("hook"))
         let redirect = Self.endpoint("ep_redirect", url: publisher.url("redirect"))
         let metadata = Self.endpoint("ep_metadata", url: "http://169.254.169.254/latest/meta-data")
@@ -113,7 +101,7 @@ struct WebhookDeliveryTests {
             sender: sender,
             connectors: StandardConnectors.descriptions, clock: .system,
             configuration: .init(detectIntervalMillis: 100, retryBaseMillis: 200), logger: quietLogger)
-        try await Self.writeRound(store, 1, stations: 3, bikes: 5)
+        try await Self.writeRound(rounds, stations: 3, bikes: 5)
         let running = Task { try await service.run() }
         defer { running.cancel() }
         try await eventually("every endpoint's first round") {
@@ -125,7 +113,7 @@ struct WebhookDeliveryTests {
             }
             return true
         }
-        try await Self.writeRound(store, 2, stations: 3, bikes: 0)
+        try await Self.writeRound(rounds, stations: 3, bikes: 0)
         try await eventually("ep_ok's three events delivered") {
             try await store.webhookDeliveries(endpointID: "ep_ok", status: .succeeded, limit: 10).count == 3
         }
@@ -176,31 +164,23 @@ struct WebhookDeliveryTests {
         receiver.holding.withLock { $0 = true }
         let publisher = try await Publisher.start(receiver.router())
         defer { publisher.task.cancel() }
-        let folder = try temporaryFolder()
-        let path = folder + "/w.sqlite"
-        try """
-        sources:
-          - id: bikes
-            kind: gbfs
-            url: http://127.0.0.1:9/gbfs.json
-            enabled: false
-        """.write(toFile: folder + "/bikes.yaml", atomically: true, encoding: .utf8)
-        let store = try SQLiteBackend(path: path)
+        let rounds = try StationRounds(sourceID: "bikes")
+        let store = rounds.store
         let endpoint = Self.endpoint("ep_hook", url: publisher.url("hook"))
         try await store.putWebhookEndpoint(endpoint)
-        try await Self.writeRound(store, 1, stations: 20, bikes: 5)
+        try await Self.writeRound(rounds, stations: 20, bikes: 5)
         let environment = [
-            "METROPULSE_CONFIG": folder + "/bikes.yaml", "METROPULSE_JOBS_ENABLED": "false",
+            "METROPULSE_CONFIG": rounds.configPath, "METROPULSE_JOBS_ENABLED": "false",
             "METROPULSE_WEBHOOKS_ALLOWED_HOSTS": "127.0.0.1", "METROPULSE_WEBHOOKS_LEASE": "2s",
             "METROPULSE_WEBHOOKS_RETRY_BASE": "200ms", "METROPULSE_WEBHOOKS_CONCURRENCY": "4",
         ]
-        let arguments = ["scheduler", "--port", "0", "--database-path", path]
+        let arguments = ["scheduler", "--port", "0", "--database-path", rounds.path]
         let first = try ChildProcess(arguments: arguments, environment: environment)
         defer { if first.process.isRunning { first.process.terminate() } }
         try await eventually("the endpoint's first round") {
             try await store.webhookConditions(endpointID: "ep_hook")["*"] != nil
         }
-        try await Self.writeRound(store, 2, stations: 20, bikes: 0)
+        try await Self.writeRound(rounds, stations: 20, bikes: 0)
         // Four deliveries reach the receiver, which holds them; the scheduler is killed then.
         try await eventually("deliveries in flight") { receiver.hits.withLock { $0.count } >= 4 }
         let inFlight = Set(receiver.hits.withLock { $0.map(\.id) })
