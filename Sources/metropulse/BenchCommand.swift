@@ -12,8 +12,27 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
         subcommands: [
             Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
-            Analytics.self, Forecast.self, Webhooks.self,
+            Analytics.self, Forecast.self, Webhooks.self, Freshness.self,
         ])
+
+    struct Freshness: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "From a feed's answer complete to an SSE client having the change: api.live_interval 100 ms against 1 s, in one run."
+        )
+
+        @Option(help: "Changes measured on each side (one a second).")
+        var samples = 60
+
+        @Option(help: "Where to create the throwaway databases.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            let report = try await FreshnessBenchmark(samples: samples, directory: directory).run()
+            print(report)
+            if !(report.fast.percentile(0.99) < 250) { throw ExitCode(1) }
+        }
+    }
 
     /// Where a benchmark makes its throwaway store: a SQLite file in a folder, or a scratch schema.
     struct ScratchStore: ParsableArguments {
