@@ -1,3 +1,7 @@
+import Foundation
+import Hummingbird
+import MetropulseCore
+import NIOCore
 import Synchronization
 
 /// Answers computed in the last `ttlMillis`, per key, shared by concurrent requests: an expensive
@@ -21,5 +25,28 @@ final class RecentResults<Value: Sendable>: Sendable {
             return task
         }
         return try await task.value
+    }
+}
+
+/// A JSON answer encoded once, with its strong ETag: served as bytes to every client that asks
+/// within its period (a 304 to those that send the tag back).
+struct EncodedAnswer: Sendable {
+    let body: ByteBuffer
+    let etag: String
+
+    init(_ value: some Encodable) throws {
+        let data = try APIRequestContext.jsonEncoder().encode(value)
+        body = ByteBuffer(bytes: data)
+        etag = "\"" + ContentHash.fnv1a64(body.readableBytesView) + "\""
+    }
+
+    func response(to request: Request) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .eTag: etag]
+        if let given = request.headers[.ifNoneMatch], ETagMiddleware.matches(given, etag) {
+            headers[.contentType] = nil
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentLength] = String(body.readableBytes)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -12,8 +12,47 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
         subcommands: [
             Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
-            Analytics.self, Forecast.self, Webhooks.self, Freshness.self,
+            Analytics.self, Forecast.self, Webhooks.self, Freshness.self, Serve.self,
         ])
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "A source's stations (300, 1,500) and a near query under wrk: Metropulse against FastAPI + uvicorn and nginx, in one run.",
+            discussion: """
+                Needs wrk and nginx (Debian: apt-get install wrk nginx-light) and a Python with fastapi, uvicorn \
+                and orjson (python3 -m venv .build/serve-venv && .build/serve-venv/bin/pip install fastapi \
+                uvicorn orjson).
+                """)
+
+        @Option(help: "The Python with fastapi, uvicorn and orjson.")
+        var python = ".build/serve-venv/bin/python"
+
+        @Option(help: "nginx.")
+        var nginx = "/usr/sbin/nginx"
+
+        @Option(help: "wrk.")
+        var wrk = "/usr/bin/wrk"
+
+        @Option(help: "Seconds of load per server and case.")
+        var seconds = 10
+
+        @Option(help: "Connections at once (wrk -c).")
+        var connections = 32
+
+        @Option(help: "Where to create the throwaway databases and files.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            let python =
+                self.python.hasPrefix("/") ? self.python : FileManager.default.currentDirectoryPath + "/" + self.python
+            print(
+                try await ServeBenchmark(
+                    python: python, nginx: nginx, wrk: wrk, seconds: seconds, connections: connections,
+                    directory: directory
+                ).run())
+        }
+    }
 
     struct Freshness: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -18,7 +18,7 @@ struct StationsController {
         group.get("rankings/stations", use: ranking)
     }
 
-    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> StationBoard.StationList {
+    @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         var near: GeoPoint?
         if let text = request.query("near") {
             let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
@@ -37,9 +37,23 @@ struct StationsController {
             }
         }
         let limit = try request.intQuery("limit", default: 5000, range: 1...50_000)
-        return try await board.stations(
-            source: request.query("source"), near: near, radiusMeters: radius, limit: limit,
-            now: environment.clock.nowMillis)
+        let source = request.query("source")
+        // A city app asks the same few questions thousands of times a second: each answer is
+        // encoded once per second and per stored run of its sources, then served as bytes.
+        let states = try await environment.store.sourceStates()
+        let marker = states.filter { source == nil || $0.sourceID == source }
+            .map { "\($0.sourceID):\($0.lastRunAt ?? 0):\($0.lastSuccessAt ?? 0)" }.sorted().joined(separator: ",")
+        let key = [
+            source ?? "*", near.map { "\($0.latitude),\($0.longitude)" } ?? "", radius.map { "\($0)" } ?? "",
+            String(limit), marker,
+        ].joined(separator: "|")
+        let (board, clock, point) = (self.board, environment.clock, near)
+        let answer = try await environment.stationAnswers.value(for: key, now: clock.nowMillis) {
+            try EncodedAnswer(
+                await board.stations(
+                    source: source, near: point, radiusMeters: radius, limit: limit, now: clock.nowMillis))
+        }
+        return answer.response(to: request)
     }
 
     @Sendable func detail(_ request: Request, context: APIRequestContext) async throws -> StationBoard.StationDetail {

@@ -1,0 +1,306 @@
+import AsyncHTTPClient
+public import Foundation
+import GRDB
+import Logging
+import MetropulseAPI
+import MetropulseCore
+import MetropulseSQLite
+import NIOCore
+import NIOHTTP1
+
+/// The answers a city app asks for thousands of times a second, loaded with `wrk` (Debian):
+/// a source's stations (300 and 1,500) and the stations near a point, from Metropulse's API in this
+/// process, from FastAPI with uvicorn (two workers) reading the same rows from a plain SQLite
+/// table (the seeds' stack), and from nginx serving Metropulse's answer bytes as static files (the
+/// machine's limit), in one run. Each server is loaded at its maximum (`connections` at once), then
+/// Metropulse again at about half its maximum rate (wrk's per-connection delay) for its p99.
+public struct ServeBenchmark: Sendable {
+    public var python: String
+    public var nginx: String
+    public var wrk: String
+    public var seconds: Int
+    public var connections: Int
+    public var directory: String
+
+    public init(python: String, nginx: String, wrk: String, seconds: Int, connections: Int, directory: String) {
+        self.python = python
+        self.nginx = nginx
+        self.wrk = wrk
+        self.seconds = max(2, seconds)
+        self.connections = max(2, connections)
+        self.directory = directory
+    }
+
+    /// What wrk measured.
+    public struct Load: Sendable {
+        public var rate: Double
+        public var p50: Double
+        public var p99: Double
+    }
+
+    public struct Case: Sendable {
+        public var name: String
+        public var bytes: Int
+        public var metropulse: Load
+        public var fastapi: Load?
+        public var nginx: Load?
+        public var halfRate: Load
+    }
+
+    public struct Report: Sendable, CustomStringConvertible {
+        public var cases: [Case]
+        public var connections: Int
+        public var seconds: Int
+
+        public var description: String {
+            var lines = [
+                "serve: wrk -t2 -c\(connections) -d\(seconds)s on loopback; Metropulse's API in process (SQLite), FastAPI + uvicorn (2 workers, plain SQLite table), nginx (the same bytes, static)",
+                "| case | bytes | Metropulse req/s | FastAPI req/s | × FastAPI (target ≥ 5) | nginx req/s | × nginx (target ≥ 0.5) | Metropulse p99 at ~half its max (target < 10 ms) |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for c in cases {
+                let fast = c.fastapi.map { String(format: "%.0f", $0.rate) } ?? "—"
+                let fastRatio = c.fastapi.map { String(format: "%.1f", c.metropulse.rate / max(1, $0.rate)) } ?? "—"
+                let nginx = c.nginx.map { String(format: "%.0f", $0.rate) } ?? "—"
+                let nginxRatio = c.nginx.map { String(format: "%.2f", c.metropulse.rate / max(1, $0.rate)) } ?? "—"
+                lines.append(
+                    "| \(c.name) | \(c.bytes) | \(String(format: "%.0f", c.metropulse.rate)) | \(fast) | \(fastRatio) | \(nginx) | \(nginxRatio) | "
+                        + String(format: "%.1f ms at %.0f req/s", c.halfRate.p99, c.halfRate.rate) + " |")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    static let fastAPIApp = #"""
+        import math, os, sqlite3, threading
+        from fastapi import FastAPI, HTTPException
+        from fastapi.responses import ORJSONResponse
+
+        app = FastAPI(default_response_class=ORJSONResponse)
+        local = threading.local()
+
+        def db():
+            if not hasattr(local, "con"):
+                local.con = sqlite3.connect(os.environ["PLAIN_DB"], check_same_thread=False)
+                local.con.row_factory = sqlite3.Row
+            return local.con
+
+        def station(row, distance=None):
+            value = {"source": row["source"], "id": row["id"], "name": row["name"], "lat": row["lat"],
+                     "lon": row["lon"], "capacity": row["capacity"], "bikes": row["bikes"],
+                     "docks": row["docks"], "status": row["status"], "observed_at": row["observed_at"],
+                     "run_id": row["run_id"]}
+            if distance is not None:
+                value["distance_m"] = round(distance, 1)
+            return value
+
+        def metres(lat1, lon1, lat2, lon2):
+            p = math.pi / 180
+            a = (math.sin((lat2 - lat1) * p / 2) ** 2
+                 + math.cos(lat1 * p) * math.cos(lat2 * p) * math.sin((lon2 - lon1) * p / 2) ** 2)
+            return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+        @app.get("/api/stations")
+        def stations(source: str | None = None, near: str | None = None, radius_m: float = 1000, limit: int = 5000):
+            if near:
+                lat, lon = (float(x) for x in near.split(","))
+                dlat = radius_m / 111320
+                dlon = radius_m / (111320 * max(0.01, math.cos(lat * math.pi / 180)))
+                rows = db().execute(
+                    "SELECT * FROM stations WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+                    (lat - dlat, lat + dlat, lon - dlon, lon + dlon)).fetchall()
+                found = sorted(((metres(lat, lon, r["lat"], r["lon"]), r) for r in rows), key=lambda x: x[0])
+                found = [station(r, d) for d, r in found if d <= radius_m][:limit]
+                return {"count": len(found), "stations": found}
+            rows = db().execute("SELECT * FROM stations WHERE source = ? ORDER BY id LIMIT ?", (source, limit)).fetchall()
+            if not rows:
+                raise HTTPException(404, "unknown source")
+            return {"count": len(rows), "stations": [station(r) for r in rows]}
+        """#
+
+    func observations(source: String, count: Int, now: Int64) -> [StationObservation] {
+        (0..<count).map { i in
+            // Spread over Paris: about 10 km across.
+            let lat = 48.815 + Double(i % 40) * 0.0021 + Double(i / 40 % 7) * 0.0003
+            let lon = 2.25 + Double(i / 40) * 0.0041 + Double(i % 7) * 0.0002
+            return StationObservation(
+                sourceID: source, stationID: String(10_000 + i), name: "Station \(i) — Rue \(i % 97)", latitude: lat,
+                longitude: lon, capacity: 30, bikesAvailable: i % 31, docksAvailable: 30 - i % 31, isInstalled: true,
+                isRenting: true, isReturning: true, observedAt: now - Int64(i % 60) * 1000)
+        }
+    }
+
+    public func run() async throws -> Report {
+        for (tool, path) in [("python with fastapi and uvicorn", python), ("nginx", nginx), ("wrk", wrk)]
+        where !FileManager.default.isExecutableFile(atPath: path) {
+            throw DashboardBenchmark.BenchError(description: "needs \(tool): \(path) not found")
+        }
+        let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+        let folder = directory + "/bench-serve-\(getpid())"
+        let now = WallClock.system.nowMillis
+        let sizes = [300, 1_500]
+        let sources = sizes.map {
+            SourceDefinition(id: "bench-\($0)", kind: .gbfs, urls: ["http://127.0.0.1:9/gbfs.json"], enabled: false)
+        }
+        let server = try await DashboardBenchmark.Server(folder: folder, sources: sources, logger: logger) { store in
+            for size in sizes {
+                let source = "bench-\(size)"
+                try await store.write([
+                    RunResult(
+                        run: TaskRun(
+                            id: "\(source)-run", jobID: "\(source)-run", taskID: nil, sourceID: source, attempt: 1,
+                            workerID: "bench", status: .succeeded, startedAt: now - 10, finishedAt: now,
+                            entityCount: size),
+                        observations: ObservationBatch(stations: observations(source: source, count: size, now: now)),
+                        outcome: nil)
+                ])
+            }
+        }
+        defer { Task { await server.stop() } }
+        // The plain table FastAPI reads: the same rows.
+        let plain = try DatabaseQueue(path: folder + "/plain.sqlite")
+        try await plain.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE stations (source TEXT, id TEXT, name TEXT, lat REAL, lon REAL, capacity INTEGER,
+                        bikes INTEGER, docks INTEGER, status TEXT, observed_at INTEGER, run_id TEXT);
+                    CREATE INDEX stations_source ON stations (source, id);
+                    CREATE INDEX stations_position ON stations (lat, lon);
+                    """)
+            for size in sizes {
+                for o in observations(source: "bench-\(size)", count: size, now: now) {
+                    try db.execute(
+                        sql: "INSERT INTO stations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        arguments: [
+                            o.sourceID, o.stationID, o.name, o.latitude, o.longitude, o.capacity, o.bikesAvailable,
+                            o.docksAvailable, o.status.rawValue, o.observedAt, "\(o.sourceID)-run",
+                        ])
+                }
+            }
+        }
+        try Self.fastAPIApp.write(toFile: folder + "/app.py", atomically: true, encoding: .utf8)
+        let fastPort = try WebDriver.freeLoopbackPort()
+        let uvicorn = Process()
+        uvicorn.executableURL = URL(fileURLWithPath: python)
+        uvicorn.arguments = [
+            "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", String(fastPort), "--workers", "2",
+            "--log-level", "warning", "--no-access-log",
+        ]
+        uvicorn.currentDirectoryURL = URL(fileURLWithPath: folder)
+        uvicorn.environment = ProcessInfo.processInfo.environment.merging(["PLAIN_DB": folder + "/plain.sqlite"]) {
+            $1
+        }
+        uvicorn.standardOutput = FileHandle.nullDevice
+        uvicorn.standardError = FileHandle.nullDevice
+        try uvicorn.run()
+        defer { if uvicorn.isRunning { uvicorn.terminate() } }
+
+        // nginx serves Metropulse's own answers as files.
+        let cases: [(name: String, path: String)] = [
+            ("stations, 300", "/api/stations?source=bench-300"),
+            ("stations, 1,500", "/api/stations?source=bench-1500"),
+            ("near a point (800 m)", "/api/stations?near=48.8566,2.3522&radius_m=800"),
+        ]
+        try FileManager.default.createDirectory(atPath: folder + "/static", withIntermediateDirectories: true)
+        var sizesInBytes: [Int] = []
+        for (index, c) in cases.enumerated() {
+            let body = try await get("http://127.0.0.1:\(server.port)\(c.path)")
+            sizesInBytes.append(body.count)
+            try body.write(to: URL(fileURLWithPath: folder + "/static/case-\(index).json"))
+        }
+        let nginxPort = try WebDriver.freeLoopbackPort()
+        try """
+        worker_processes 2;
+        daemon off;
+        pid \(folder)/nginx.pid;
+        error_log \(folder)/nginx-error.log;
+        events { worker_connections 4096; }
+        http {
+            access_log off;
+            default_type application/json;
+            server { listen 127.0.0.1:\(nginxPort); root \(folder)/static; }
+        }
+        """.write(toFile: folder + "/nginx.conf", atomically: true, encoding: .utf8)
+        let web = Process()
+        web.executableURL = URL(fileURLWithPath: nginx)
+        web.arguments = ["-c", folder + "/nginx.conf", "-p", folder]
+        web.standardOutput = FileHandle.nullDevice
+        web.standardError = FileHandle.nullDevice
+        try web.run()
+        defer { if web.isRunning { web.terminate() } }
+        // Both answer before the load starts.
+        for url in ["http://127.0.0.1:\(fastPort)\(cases[0].path)", "http://127.0.0.1:\(nginxPort)/case-0.json"] {
+            let deadline = Date().addingTimeInterval(30)
+            while (try? await get(url)) == nil {
+                guard Date() < deadline else {
+                    throw DashboardBenchmark.BenchError(description: "\(url) does not answer")
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+
+        var results: [Case] = []
+        for (index, c) in cases.enumerated() {
+            FileHandle.standardError.write(Data("  \(c.name)\n".utf8))
+            let ours = try load("http://127.0.0.1:\(server.port)\(c.path)")
+            let theirs = try? load("http://127.0.0.1:\(fastPort)\(c.path)")
+            let limit = try? load("http://127.0.0.1:\(nginxPort)/case-\(index).json")
+            // At most half of our maximum: 8 connections, each waiting between requests so that
+            // together they ask at about half the rate (less by the time each answer takes).
+            let delay = max(1, Int((8 * 1000 / max(1, ours.rate / 2)).rounded()))
+            let half = try load("http://127.0.0.1:\(server.port)\(c.path)", connections: 8, delayMillis: delay)
+            results.append(
+                Case(
+                    name: c.name, bytes: sizesInBytes[index], metropulse: ours, fastapi: theirs, nginx: limit,
+                    halfRate: half))
+        }
+        return Report(cases: results, connections: connections, seconds: seconds)
+    }
+
+    func get(_ url: String) async throws -> Data {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        guard response.status.code == 200 else {
+            throw DashboardBenchmark.BenchError(description: "\(url): HTTP \(response.status.code)")
+        }
+        return Data((try await response.body.collect(upTo: 64 << 20)).readableBytesView)
+    }
+
+    /// wrk's requests per second and latency percentiles (ms).
+    func load(_ url: String, connections: Int? = nil, delayMillis: Int? = nil) throws -> Load {
+        var arguments = ["-t2", "-c\(connections ?? self.connections)", "-d\(seconds)s", "--latency"]
+        if let delayMillis {
+            let script = directory + "/bench-serve-delay-\(getpid()).lua"
+            try "function delay() return \(delayMillis) end\n".write(toFile: script, atomically: true, encoding: .utf8)
+            arguments += ["-s", script]
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: wrk)
+        process.arguments = arguments + [url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        func latency(_ label: String) -> Double {
+            guard
+                let line = output.split(separator: "\n").first(where: {
+                    $0.trimmingCharacters(in: .whitespaces).hasPrefix(label)
+                }),
+                let text = line.split(separator: " ", omittingEmptySubsequences: true).last
+            else { return .nan }
+            let units: [(String, Double)] = [("us", 0.001), ("ms", 1), ("s", 1000)]
+            for (unit, factor) in units where text.hasSuffix(unit) {
+                return (Double(text.dropLast(unit.count)) ?? .nan) * factor
+            }
+            return .nan
+        }
+        let rate =
+            output.split(separator: "\n").first { $0.hasPrefix("Requests/sec:") }
+            .flatMap { Double($0.split(separator: " ", omittingEmptySubsequences: true).last ?? "") } ?? 0
+        if output.contains("Non-2xx") {
+            throw DashboardBenchmark.BenchError(description: "\(url) answered errors under load:\n\(output)")
+        }
+        return Load(rate: rate, p50: latency("50%"), p99: latency("99%"))
+    }
+}
