@@ -41,9 +41,10 @@ public struct APIEnvironment: Sendable {
     package var rateLimiter = RateLimiter()
     /// Database summaries of the last 10 s (`DatabaseBoard`).
     let databaseSummaries = RecentResults<DatabaseBoard.SummaryDTO>(ttlMillis: 10_000)
-    /// `/api/stations` answers encoded once, with their ETag, for a second and while no run of
-    /// their sources was stored (`StationsController`).
-    let stationAnswers = RecentResults<EncodedAnswer>(ttlMillis: 1_000)
+    /// `/api/stations` answers encoded once, with their ETag, while no run of their sources was
+    /// stored; encoded again after a second (for their times) while the last one is served
+    /// (`StationsController`).
+    let stationAnswers = FreshAnswers<EncodedAnswer>(ttlMillis: 1_000)
     /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
     package var fleet = FleetWindow()
     /// The jobs the scheduler's runner runs (`/api/jobs`), and its cycle (`jobs.interval`).

@@ -45,10 +45,10 @@ struct StationsController {
             .map { "\($0.sourceID):\($0.lastRunAt ?? 0):\($0.lastSuccessAt ?? 0)" }.sorted().joined(separator: ",")
         let key = [
             source ?? "*", near.map { "\($0.latitude),\($0.longitude)" } ?? "", radius.map { "\($0)" } ?? "",
-            String(limit), marker,
+            String(limit),
         ].joined(separator: "|")
         let (board, clock, point) = (self.board, environment.clock, near)
-        let answer = try await environment.stationAnswers.value(for: key, now: clock.nowMillis) {
+        let answer = try await environment.stationAnswers.value(for: key, marker: marker, now: clock.nowMillis) {
             try EncodedAnswer(
                 await board.stations(
                     source: source, near: point, radiusMeters: radius, limit: limit, now: clock.nowMillis))
