@@ -13,7 +13,7 @@ struct WebhooksCommand: AsyncParsableCommand {
         commandName: "webhooks",
         abstract: "Webhook endpoints: list, add, enable, disable, remove, test, deliveries, redeliver.",
         subcommands: [
-            List.self, Add.self, Enable.self, Disable.self, Remove.self, Test.self, Deliveries.self,
+            List.self, Add.self, Update.self, Enable.self, Disable.self, Remove.self, Test.self, Deliveries.self,
             Redeliver.self,
         ])
 
@@ -74,14 +74,11 @@ struct WebhooksCommand: AsyncParsableCommand {
         }
     }
 
-    struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Adds an endpoint and prints its signing secret (shown only now).")
-        @OptionGroup var options: RuntimeOptions
-        @Argument(help: "The http(s) URL deliveries are POSTed to.") var url: String
+    /// What an endpoint takes, as `add` and `update` read it.
+    struct EndpointFields: ParsableArguments {
         @Option(help: "Event types, comma-separated (station.empty, station.full, disruption.started, ...).")
-        var events: String
-        @Option(help: "Only these sources (comma-separated).") var sources: String?
+        var events: String?
+        @Option(help: "Only these sources (comma-separated; empty: every source).") var sources: String?
         @Option(help: "Only these station ids.") var stations: String?
         @Option(help: "Only disruptions of these lines.") var lines: String?
         @Option(help: "Only alerts of these cities.") var cities: String?
@@ -90,15 +87,47 @@ struct WebhooksCommand: AsyncParsableCommand {
         @Option(help: "A station is full at this many free docks or fewer.") var fullAtMost: Int?
         @Option(help: "What receives it.") var description: String?
 
-        func run() async throws {
-            let request = WebhookBoard.EndpointRequest(
+        func request(url: String?, rotateSecret: Bool? = nil) -> WebhookBoard.EndpointRequest {
+            WebhookBoard.EndpointRequest(
                 url: url, description: description, events: WebhooksCommand.list(events),
                 sources: WebhooksCommand.list(sources), stations: WebhooksCommand.list(stations),
                 lines: WebhooksCommand.list(lines), cities: WebhooksCommand.list(cities),
-                zones: WebhooksCommand.list(zones), emptyAtMost: emptyAtMost, fullAtMost: fullAtMost)
+                zones: WebhooksCommand.list(zones), emptyAtMost: emptyAtMost, fullAtMost: fullAtMost,
+                rotateSecret: rotateSecret)
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Adds an endpoint and prints its signing secret (shown only now).")
+        @OptionGroup var options: RuntimeOptions
+        @Argument(help: "The http(s) URL deliveries are POSTed to.") var url: String
+        @OptionGroup var fields: EndpointFields
+
+        func run() async throws {
+            let request = fields.request(url: url)
             let endpoint = try await WebhooksCommand.withBoard(options) { try await $0.save(request, existing: nil) }
             print("added \(endpoint.id) → \(endpoint.url)")
             print("signing secret (shown only now): \(endpoint.secret)")
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Changes an endpoint's URL, events, filters or thresholds; a new secret with --rotate-secret.")
+        @OptionGroup var options: RuntimeOptions
+        @Argument(help: "The endpoint's id.") var id: String
+        @Option(help: "A new http(s) URL.") var url: String?
+        @Flag(help: "Make a new signing secret (printed, shown only now).") var rotateSecret = false
+        @OptionGroup var fields: EndpointFields
+
+        func run() async throws {
+            let (id, request) = (self.id, fields.request(url: url, rotateSecret: rotateSecret))
+            let endpoint = try await WebhooksCommand.withBoard(options) {
+                try await $0.save(request, existing: try await $0.endpoint(id))
+            }
+            print("\(endpoint.id) → \(endpoint.url): \(endpoint.events.joined(separator: ", "))")
+            if rotateSecret { print("signing secret (shown only now): \(endpoint.secret)") }
         }
     }
 

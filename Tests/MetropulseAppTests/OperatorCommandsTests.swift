@@ -214,6 +214,16 @@ struct BackfillCommandTests {
         let list = try await run(["webhooks", "list", "--database-path", path])
         #expect(list.output.contains("\(id)  https://example.org/h  enabled  0 waiting"))
         #expect(!list.output.contains(added.output.components(separatedBy: "now): ").last ?? "-"))
+        let updated = try await run([
+            "webhooks", "update", String(id), "--events", "station.full", "--full-at-most", "2", "--rotate-secret",
+            "--database-path", path,
+        ])
+        #expect(updated.status == 0 && updated.output.contains("\(id) → https://example.org/h: station.full"))
+        #expect(updated.output.contains("signing secret (shown only now): whsec_"))
+        let badUpdate = try await run([
+            "webhooks", "update", String(id), "--url", "http://192.168.0.9/", "--database-path", path,
+        ])
+        #expect(badUpdate.status != 0 && badUpdate.output.contains("192.168.0.9"))
         let test = try await run(["webhooks", "test", String(id), "--database-path", path])
         #expect(test.status == 0 && test.output.contains("(webhook.test)"))
         let deliveries = try await run(["webhooks", "deliveries", String(id), "--database-path", path])
