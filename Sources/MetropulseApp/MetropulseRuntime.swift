@@ -29,6 +29,10 @@ public struct MetropulseRuntime: Sendable {
     public let jobRunner: JobRunner?
     /// Webhook events and deliveries, in the scheduler role, led by the scheduler's leader.
     public let webhooks: WebhookService?
+    /// Woken after each commit of this process's workers: its live feed reads the change at once.
+    public let commits = AsyncSignal()
+    /// The backend's committer, waking `commits` after each commit.
+    public let committer: any RunCommitter
     private let webhookClient: HTTPClient?
     /// Stop and line names from the sources' static GTFS (loaded where this process serves the API).
     public let transitNames = TransitNameBook()
@@ -53,6 +57,7 @@ public struct MetropulseRuntime: Sendable {
         let processID = WorkerPool.defaultWorkerID()
         backend = try StorageBackend.make(configuration, clientID: processID, logger: logger)
         bus = backend.bus ?? InProcessControlBus()
+        committer = SignallingRunCommitter(backend.committer, signal: commits)
         catalog = SourceCatalog(configuration.sources, cities: configuration.cities)
         demoEndpoint = DemoEndpoint()
         httpClient = HTTPClient(
@@ -72,7 +77,7 @@ public struct MetropulseRuntime: Sendable {
                     retryPolicy: .exponentialJitter(
                         baseDelayMillis: configuration.workers.retryBaseDelayMillis,
                         maxDelayMillis: configuration.workers.maxRetryDelayMillis)),
-                queue: backend.queue, committer: backend.committer, store: backend.store, catalog: catalog,
+                queue: backend.queue, committer: committer, store: backend.store, catalog: catalog,
                 connectors: StandardConnectors.registry(http: http), bus: bus, clock: clock,
                 logger: logger)
         } else {
@@ -210,7 +215,9 @@ public struct MetropulseRuntime: Sendable {
             }
             services.append(FleetSampler(environment: environment))
             services.append(
-                LiveFeedRefresher(environment: environment, intervalMillis: configuration.api.liveIntervalMillis))
+                LiveFeedRefresher(
+                    environment: environment, intervalMillis: configuration.api.liveIntervalMillis,
+                    commits: roles.contains(.worker) ? commits : nil))
             // Streams whose clients stopped reading must not hold the process at shutdown.
             services.append(
                 BoundedShutdown(

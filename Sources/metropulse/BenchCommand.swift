@@ -12,7 +12,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench", abstract: "Benchmarks that print a ratio against a baseline run alongside.",
         subcommands: [
             Ingest.self, Queue.self, Overhead.self, Parse.self, Kafka.self, Scale.self, Soak.self, Dashboard.self,
-            Analytics.self, Forecast.self, Webhooks.self, Freshness.self, Serve.self,
+            Analytics.self, Forecast.self, Webhooks.self, Freshness.self, Serve.self, Fanout.self, FanoutClients.self,
+            FanoutServer.self,
         ])
 
     struct Serve: AsyncParsableCommand {
@@ -51,6 +52,76 @@ struct BenchCommand: AsyncParsableCommand {
                     python: python, nginx: nginx, wrk: wrk, seconds: seconds, connections: connections,
                     directory: directory
                 ).run())
+        }
+    }
+
+    struct Fanout: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "One station update published to 10,000 SSE subscribers: Metropulse against FastAPI + sse-starlette, in one run.",
+            discussion: """
+                Needs a Python with fastapi, uvicorn and sse-starlette (python3 -m venv .build/serve-venv && \
+                .build/serve-venv/bin/pip install fastapi uvicorn sse-starlette). Each side holds its subscribers in \
+                one process; the subscribers are a child process of this command. Exits 1 unless Metropulse's p99 is \
+                under 100 ms at --subscribers with every update delivered, and under 10 KiB per idle subscriber.
+                """)
+
+        @Option(help: "Subscribers at once (each side then tries half as many until it holds the p99).")
+        var subscribers = 10_000
+
+        @Option(help: "Updates published to them (the first a warm-up).")
+        var rounds = 11
+
+        @Option(help: "Stations of the source they subscribe to (their snapshot).")
+        var stations = 50
+
+        @Option(help: "The Python with fastapi, uvicorn and sse-starlette.")
+        var python = ".build/serve-venv/bin/python"
+
+        @Option(help: "Where to create the throwaway databases and files.")
+        var directory = FileManager.default.temporaryDirectory.path
+
+        func run() async throws {
+            let python =
+                self.python.hasPrefix("/") ? self.python : FileManager.default.currentDirectoryPath + "/" + self.python
+            let executable =
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
+            let report = try await FanoutBenchmark(
+                subscribers: subscribers, rounds: rounds, stations: stations, python: python,
+                executable: executable, directory: directory
+            ).run()
+            print(report)
+            if !report.met { throw ExitCode(1) }
+        }
+    }
+
+    struct FanoutClients: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fanout-clients", abstract: "The subscribers of bench fanout (driven by it).",
+            shouldDisplay: false)
+
+        @Option var port: Int
+        @Option var path: String
+        @Option var count: Int
+
+        func run() async throws {
+            try await MetropulseBench.FanoutClients(port: port, path: path, count: count).run()
+        }
+    }
+
+    struct FanoutServer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fanout-server", abstract: "The Metropulse side of bench fanout (driven by it).",
+            shouldDisplay: false)
+
+        @Option var subscribers: Int
+        @Option var stations: Int
+        @Option var directory: String
+
+        func run() async throws {
+            try await MetropulseBench.FanoutServer(subscribers: subscribers, stations: stations, directory: directory)
+                .run()
         }
     }
 

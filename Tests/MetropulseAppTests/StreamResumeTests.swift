@@ -1,4 +1,5 @@
 import Foundation
+import MetropulseApp
 import MetropulseCore
 import MetropulseSQLite
 import Testing
@@ -43,5 +44,63 @@ struct StreamResumeTests {
         #expect(resumed.prefix(2).allSatisfy { ($0["snapshot"] as? Bool) == false })
         #expect(await api.stop() == 0)
         try rounds.store.close()
+    }
+}
+
+/// In one process (`serve`), a commit of its workers wakes the live feed: the change reaches a
+/// subscriber without waiting for `api.live_interval`.
+@Suite("Live streams: woken by a commit")
+struct StreamCommitWakeTests {
+    @Test("serve with api.live_interval 60 s: a run committed through the workers' committer reaches a subscriber")
+    func wokenByCommit() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wake-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var settings = configuration(
+            database: folder + "/wake.sqlite",
+            sources: [
+                SourceDefinition(id: "bikes", kind: .gbfs, urls: ["http://127.0.0.1:9/gbfs.json"], enabled: false)
+            ]
+        )
+        settings.api.liveIntervalMillis = 60_000
+        settings.demo.enabled = false
+        settings.jobs.enabled = false
+        settings.web.enabled = false
+        let app = try await RunningApp.start(settings)
+        func commit(_ id: String, bikes: Int) async throws {
+            let now = WallClock.system.nowMillis
+            try await app.runtime.committer.commit([
+                RunResult(
+                    run: TaskRun(
+                        id: id, jobID: id, taskID: nil, sourceID: "bikes", attempt: 1, workerID: "test",
+                        status: .succeeded, startedAt: now - 5, finishedAt: now, entityCount: 1),
+                    observations: ObservationBatch(stations: [
+                        StationObservation(
+                            sourceID: "bikes", stationID: "s1", bikesAvailable: bikes, docksAvailable: 10,
+                            isInstalled: true, isRenting: true, isReturning: true, observedAt: now)
+                    ]), outcome: nil)
+            ])
+        }
+        try await commit("first", bikes: 1)
+        func bikes(_ event: [String: Any]) -> [Int] {
+            ((event["stations"] as? [[String: Any]]) ?? []).compactMap { $0["bikes"] as? Int }
+        }
+        let stream = app.base + "/api/stream?topics=stations&source=bikes"
+        // The refresher's first look (at start) may precede the first commit: the snapshot has s1
+        // once that commit woke it.
+        let first = try await readEvents(stream, timeout: .seconds(20)) { $0.contains { bikes($0) == [1] } }
+        #expect(first.contains { bikes($0) == [1] })
+        // The subscriber's answer as plain values (JSON objects are not Sendable).
+        let waiting = Task {
+            try await readEvents(stream, timeout: .seconds(20)) { $0.contains { bikes($0) == [2] } }.map {
+                "\(bikes($0))/\(($0["snapshot"] as? Bool) ?? true)"
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        try await commit("second", bikes: 2)
+        let events = try await waiting.value
+        // Well within the 60 s interval: only the commit's wake-up can have sent it.
+        #expect(events.contains("[2]/false"))
+        try await app.stop()
     }
 }

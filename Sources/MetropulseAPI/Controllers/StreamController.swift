@@ -48,13 +48,13 @@ struct StreamController {
             headers: StreamLimiter.eventStreamHeaders,
             body: ResponseBody { writer in
                 defer { streams.leave() }
-                let encoder = APIRequestContext.jsonEncoder()
                 var seen = from
                 var quietSince = clock.nowMillis
                 try await writer.write(ServerSentEvent.retry(3000))
                 // A client resuming gets each version it missed as it happened, while the log
                 // reaches back that far; else the net changes since (or a snapshot).
                 if let from {
+                    let encoder = APIRequestContext.jsonEncoder()
                     let now = clock.nowMillis
                     await feed.refresh(now: now)
                     if let replay = await feed.replay(since: from, topics: asked, filter: only, now: now) {
@@ -66,22 +66,50 @@ struct StreamController {
                         seen = replay.version
                     }
                 }
-                while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    let now = clock.nowMillis
-                    await feed.refresh(now: now)
-                    let changes = await feed.changes(since: seen, topics: asked, filter: only, now: now)
-                    if !changes.isEmpty {
-                        let event = try ServerSentEvent(
-                            id: String(changes.version), event: changes.snapshot ? "snapshot" : "update",
-                            json: changes, encoder: encoder)
-                        try await writer.write(event.buffer)
-                        quietSince = now
-                    } else if now - quietSince >= 15_000 {
-                        try await writer.write(ServerSentEvent.comment("keep-alive"))
-                        quietSince = now
+                let key = LiveFeed.subscriptionKey(topics: asked, filter: only)
+                let shared = feed.shared
+                // A shutdown wakes every waiting stream at once, which then sees it and ends.
+                try await withGracefulShutdownHandler {
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        let now = clock.nowMillis
+                        // With a refresher following the store, its versions wake this loop; else the
+                        // subscribers read the store themselves, at most every interval.
+                        let followed = shared.isFollowed
+                        if !followed { await feed.refresh(now: now) }
+                        let version = shared.version
+                        if seen != version {
+                            // The same question from the same version is answered once for every
+                            // subscriber asking it: the first encodes, the others write its bytes.
+                            let asking = LiveFeedShared.Key(since: seen, subscription: key, framing: "sse")
+                            let since = seen
+                            let (event, reached) = try await shared.event(asking, version: version) {
+                                let changes = await feed.changes(since: since, topics: asked, filter: only, now: now)
+                                guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
+                                let event = try ServerSentEvent(
+                                    id: String(changes.version), event: changes.snapshot ? "snapshot" : "update",
+                                    json: changes, encoder: APIRequestContext.jsonEncoder())
+                                return (event.buffer, changes.version)
+                            }
+                            seen = reached
+                            if event.readableBytes > 0 {
+                                try await writer.write(event)
+                                quietSince = now
+                            }
+                        }
+                        if now - quietSince >= 15_000 {
+                            try await writer.write(ServerSentEvent.comment("keep-alive"))
+                            quietSince = now
+                        }
+                        // Followed, an idle subscriber waits for a version or its next keep-alive.
+                        if followed, let seen {
+                            let keepAlive = max(1, 15_000 - (clock.nowMillis - quietSince))
+                            await shared.wait(after: seen, until: .now + .milliseconds(keepAlive))
+                        } else {
+                            await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
+                        }
                     }
-                    seen = changes.version
-                    await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
+                } onGracefulShutdown: {
+                    shared.expire(now: .now + .seconds(86_400))
                 }
                 try await writer.finish(nil)
             })

@@ -337,6 +337,8 @@ package actor LiveFeed {
     let activity: FeedActivityCache
 
     private var version: UInt64 = 0
+    /// What subscribers read without waiting for this actor: the version, events already encoded.
+    package nonisolated let shared = LiveFeedShared()
     /// A subscriber that has seen less than this may have missed a removal: it gets a snapshot.
     private var resumeFloor: UInt64 = 0
     private var stations = Table<MapStation>()
@@ -389,6 +391,10 @@ package actor LiveFeed {
     }
 
     package var currentVersion: UInt64 { version }
+
+    /// Whether a refresher keeps this feed current (`LiveFeedRefresher`); subscribers then wait for
+    /// its versions instead of reading the store.
+    package nonisolated func followed(_ value: Bool) { shared.followed(value) }
 
     /// Reads what changed in the store, if the last refresh is older than the interval and no other
     /// subscriber is refreshing already.
@@ -564,6 +570,7 @@ package actor LiveFeed {
         }
         if changed {
             version = next
+            shared.moved(to: next)
             record(everything(since: next - 1), at: now)
             for waiter in waiters.values { waiter.resume() }
             waiters.removeAll()

@@ -45,3 +45,18 @@ extension LiveFeed.Filter {
         return filter
     }
 }
+
+extension LiveFeed {
+    /// A subscription's topics and filter in one canonical string: two subscribers asking the same
+    /// question have the same key, whatever the order they listed things in.
+    static func subscriptionKey(topics: Set<Topic>, filter: Filter) -> String {
+        func list(_ values: Set<String>?) -> String {
+            values.map { $0.sorted().map { "\($0.utf8.count):\($0)" }.joined() } ?? "*"
+        }
+        let box = filter.box.map { "\($0.minLat),\($0.minLon),\($0.maxLat),\($0.maxLon)" } ?? "*"
+        return [
+            topics.map(\.rawValue).sorted().joined(separator: ","), list(filter.sourceIDs), list(filter.networks),
+            list(filter.lines), list(filter.zones), box,
+        ].joined(separator: "|")
+    }
+}

@@ -274,6 +274,23 @@ public struct SequentialRunCommitter: RunCommitter {
     }
 }
 
+/// Commits through another committer, then wakes `signal`: the live feed of a process whose
+/// workers commit reads the change at once instead of at its next interval.
+public struct SignallingRunCommitter: RunCommitter {
+    let base: any RunCommitter
+    let signal: AsyncSignal
+
+    public init(_ base: any RunCommitter, signal: AsyncSignal) {
+        self.base = base
+        self.signal = signal
+    }
+
+    public func commit(_ results: [RunResult]) async throws {
+        try await base.commit(results)
+        signal.notify()
+    }
+}
+
 public struct StationQuery: Sendable, Hashable {
     public var sourceID: String?
     public var near: GeoPoint?
