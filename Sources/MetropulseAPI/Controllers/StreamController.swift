@@ -40,78 +40,117 @@ struct StreamController {
         let resume = try request.lastEventID(UInt64.self)
         let streams = environment.streams
         try streams.admit()
-        let (feed, clock) = (environment.live, environment.clock)
-        let (asked, only, from) = (topics, filter, resume)
-        let interval = feed.intervalMillis
+        let subscriber = EventStreamSubscriber(
+            feed: environment.live, clock: environment.clock, topics: topics, filter: filter)
         return Response(
             status: .ok,
             headers: StreamLimiter.eventStreamHeaders,
             body: ResponseBody { writer in
                 defer { streams.leave() }
-                var seen = from
-                var quietSince = clock.nowMillis
-                try await writer.write(ServerSentEvent.retry(3000))
-                // A client resuming gets each version it missed as it happened, while the log
-                // reaches back that far; else the net changes since (or a snapshot).
-                if let from {
-                    let encoder = APIRequestContext.jsonEncoder()
-                    let now = clock.nowMillis
-                    await feed.refresh(now: now)
-                    if let replay = await feed.replay(since: from, topics: asked, filter: only, now: now) {
-                        for missed in replay.events {
-                            let event = try ServerSentEvent(
-                                id: String(missed.version), event: "update", json: missed, encoder: encoder)
-                            try await writer.write(event.buffer)
-                        }
-                        seen = replay.version
-                    }
-                }
-                let key = LiveFeed.subscriptionKey(topics: asked, filter: only)
-                let shared = feed.shared
-                // A shutdown wakes every waiting stream at once, which then sees it and ends.
-                try await withGracefulShutdownHandler {
-                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                        let now = clock.nowMillis
-                        // With a refresher following the store, its versions wake this loop; else the
-                        // subscribers read the store themselves, at most every interval.
-                        let followed = shared.isFollowed
-                        if !followed { await feed.refresh(now: now) }
-                        let version = shared.version
-                        if seen != version {
-                            // The same question from the same version is answered once for every
-                            // subscriber asking it: the first encodes, the others write its bytes.
-                            let asking = LiveFeedShared.Key(since: seen, subscription: key, framing: "sse")
-                            let since = seen
-                            let (event, reached) = try await shared.event(asking, version: version) {
-                                let changes = await feed.changes(since: since, topics: asked, filter: only, now: now)
-                                guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
-                                let event = try ServerSentEvent(
-                                    id: String(changes.version), event: changes.snapshot ? "snapshot" : "update",
-                                    json: changes, encoder: APIRequestContext.jsonEncoder())
-                                return (event.buffer, changes.version)
-                            }
-                            seen = reached
-                            if event.readableBytes > 0 {
-                                try await writer.write(event)
-                                quietSince = now
-                            }
-                        }
-                        if now - quietSince >= 15_000 {
-                            try await writer.write(ServerSentEvent.comment("keep-alive"))
-                            quietSince = now
-                        }
-                        // Followed, an idle subscriber waits for a version or its next keep-alive.
-                        if followed, let seen {
-                            let keepAlive = max(1, 15_000 - (clock.nowMillis - quietSince))
-                            await shared.wait(after: seen, until: .now + .milliseconds(keepAlive))
-                        } else {
-                            await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
-                        }
-                    }
-                } onGracefulShutdown: {
-                    shared.expire(now: .now + .seconds(86_400))
-                }
+                try await subscriber.run(&writer, from: resume)
                 try await writer.finish(nil)
             })
+    }
+}
+
+/// One SSE subscriber's loop. It is kept small on purpose: while a subscriber waits, only this
+/// loop's frame and its wait are held (ten thousand idle subscribers hold ten thousand of them);
+/// the replay and the encoding run in functions of their own, whose frames live only while they
+/// run.
+struct EventStreamSubscriber: Sendable {
+    let feed: LiveFeed
+    let clock: WallClock
+    let topics: Set<LiveFeed.Topic>
+    let filter: LiveFeed.Filter
+    let key: String
+
+    init(feed: LiveFeed, clock: WallClock, topics: Set<LiveFeed.Topic>, filter: LiveFeed.Filter) {
+        self.feed = feed
+        self.clock = clock
+        self.topics = topics
+        self.filter = filter
+        self.key = LiveFeed.subscriptionKey(topics: topics, filter: filter)
+    }
+
+    @inline(never)
+    func run(_ writer: inout any ResponseBodyWriter, from: UInt64?) async throws {
+        try await writer.write(ServerSentEvent.retry(3000))
+        var seen = from
+        // A client resuming gets each version it missed as it happened, while the log reaches
+        // back that far; else the net changes since (or a snapshot).
+        if let from, let reached = try await replay(since: from, to: &writer) { seen = reached }
+        var quietSince = clock.nowMillis
+        let shared = feed.shared
+        let interval = feed.intervalMillis
+        // A shutdown wakes every waiting stream at once, which then sees it and ends.
+        try await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let now = clock.nowMillis
+                // With a refresher following the store, its versions wake this loop; else the
+                // subscribers read the store themselves, at most every interval.
+                let followed = shared.isFollowed
+                if !followed { await feed.refresh(now: now) }
+                let version = shared.version
+                if seen != version {
+                    let (event, reached) = try await next(since: seen, version: version, now: now)
+                    seen = reached
+                    if event.readableBytes > 0 {
+                        try await writer.write(event)
+                        quietSince = now
+                    }
+                }
+                if now - quietSince >= 15_000 {
+                    try await writer.write(ServerSentEvent.comment("keep-alive"))
+                    quietSince = now
+                }
+                // Followed, an idle subscriber waits for a version or its next keep-alive.
+                if followed, let seen {
+                    let keepAlive = max(1, 15_000 - (clock.nowMillis - quietSince))
+                    await shared.wait(after: seen, until: .now + .milliseconds(keepAlive))
+                } else {
+                    await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
+                }
+            }
+        } onGracefulShutdown: {
+            shared.expire(now: .now + .seconds(86_400))
+        }
+    }
+
+    /// Writes each version missed since `since`, as it happened; the version reached, or nil when
+    /// the log no longer reaches back that far.
+    @inline(never)
+    func replay(since: UInt64, to writer: inout any ResponseBodyWriter) async throws -> UInt64? {
+        let encoder = APIRequestContext.jsonEncoder()
+        let now = clock.nowMillis
+        await feed.refresh(now: now)
+        guard let replay = await feed.replay(since: since, topics: topics, filter: filter, now: now) else {
+            return nil
+        }
+        for missed in replay.events {
+            let event = try ServerSentEvent(id: String(missed.version), event: "update", json: missed, encoder: encoder)
+            try await writer.write(event.buffer)
+        }
+        return replay.version
+    }
+
+    /// The event taking a subscriber from `since` to `version` (empty when nothing it asked for
+    /// changed) and the version it reaches. The same question from the same version is answered
+    /// once for every subscriber asking it: the first encodes, the others get its bytes.
+    @inline(never)
+    func next(since: UInt64?, version: UInt64, now: Int64) async throws -> (ByteBuffer, UInt64) {
+        let asking = LiveFeedShared.Key(since: since, subscription: key, framing: "sse")
+        return try await feed.shared.event(asking, version: version) {
+            try await encode(since: since, now: now)
+        }
+    }
+
+    @inline(never)
+    func encode(since: UInt64?, now: Int64) async throws -> (ByteBuffer, UInt64) {
+        let changes = await feed.changes(since: since, topics: topics, filter: filter, now: now)
+        guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
+        let event = try ServerSentEvent(
+            id: String(changes.version), event: changes.snapshot ? "snapshot" : "update", json: changes,
+            encoder: APIRequestContext.jsonEncoder())
+        return (event.buffer, changes.version)
     }
 }
