@@ -133,6 +133,17 @@ extension PostgresBackend: WebhookStore {
             """)
     }
 
+    public func pendingWebhookDeliveryCounts() async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for try await (endpoint, count) in try await client.query(
+            "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries WHERE status = 'pending' GROUP BY endpoint_id",
+            logger: logger
+        ).decode((String, Int).self) {
+            counts[endpoint] = count
+        }
+        return counts
+    }
+
     public func pruneWebhookDeliveries(before: Int64) async throws -> Int {
         var count = 0
         for try await _ in try await client.query(

@@ -134,6 +134,17 @@ extension SQLiteBackend: WebhookStore {
         return try documents.map { try CityDocuments.decode(WebhookDelivery.self, $0) }
     }
 
+    public func pendingWebhookDeliveryCounts() async throws -> [String: Int] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending' GROUP BY endpoint_id"
+            )
+            return Dictionary(uniqueKeysWithValues: rows.map { (($0["endpoint_id"] as String), ($0["n"] as Int)) })
+        }
+    }
+
     public func pruneWebhookDeliveries(before: Int64) async throws -> Int {
         try await pool.write { db in
             try db.execute(

@@ -99,6 +99,7 @@ struct WebhookConformanceTests {
         try await first.detect(now: Self.now + 3_000)
         try await service(sender).detect(now: Self.now + 4_000)
         #expect(try await store.webhookDeliveries(endpointID: "ep_a", status: nil, limit: 100).count == 2)
+        #expect(try await store.pendingWebhookDeliveryCounts() == ["ep_a": 2])
 
         // A claimed delivery is held: a second claim gets the rest, then nothing.
         let claimed = try await store.claimWebhookDeliveries(now: Self.now + 5_000, leaseMillis: 10_000, limit: 1)
@@ -120,6 +121,7 @@ struct WebhookConformanceTests {
         let done = try await store.webhookDeliveries(endpointID: "ep_a", status: .succeeded, limit: 100)
         #expect(done.count == 2 && done.allSatisfy { $0.attempts.count == 2 && $0.attempts[1].statusCode == 200 })
         #expect(try await store.webhookEndpoint(id: "ep_a")?.failingSince == nil)
+        #expect(try await store.pendingWebhookDeliveryCounts().isEmpty)
 
         // An endpoint that only fails is disabled once it has failed for `disableAfter`.
         try await Self.round(store, 3, bikes: ["s1": 8, "s2": 0, "s3": 5], at: Self.now + 31_000)
@@ -136,6 +138,7 @@ struct WebhookConformanceTests {
         // A disabled endpoint's deliveries wait.
         clock.set(Self.now + 90_000)
         #expect(try await failing.dispatch(now: Self.now + 90_000) == 0)
+        #expect(try await store.pendingWebhookDeliveryCounts() == ["ep_a": 1])
 
         // Pruning keeps pending deliveries; deleting the endpoint removes everything.
         #expect(try await store.pruneWebhookDeliveries(before: Self.now + 100_000) == 2)

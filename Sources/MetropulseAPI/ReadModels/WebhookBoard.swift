@@ -158,12 +158,8 @@ package struct WebhookBoard: Sendable {
     }
 
     package func endpoints() async throws -> EndpointList {
-        var list: [EndpointDTO] = []
-        for e in try await environment.store.webhookEndpoints() {
-            let pending = try await environment.store.webhookDeliveries(
-                endpointID: e.id, status: .pending, limit: 10_000)
-            list.append(EndpointDTO(e, pending: pending.count))
-        }
+        let pending = try await environment.store.pendingWebhookDeliveryCounts()
+        let list = try await environment.store.webhookEndpoints().map { EndpointDTO($0, pending: pending[$0.id] ?? 0) }
         return EndpointList(endpoints: list, eventTypes: WebhookEventType.allCases.map(\.rawValue))
     }
 

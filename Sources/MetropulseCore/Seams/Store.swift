@@ -383,4 +383,7 @@ public protocol WebhookStore: Sendable {
         -> [WebhookDelivery]
     /// Removes finished deliveries created before `before`; returns how many.
     func pruneWebhookDeliveries(before: Int64) async throws -> Int
+    /// How many deliveries wait for an attempt, by endpoint (endpoints with none are left out):
+    /// one count for the endpoint list, whatever the backlog.
+    func pendingWebhookDeliveryCounts() async throws -> [String: Int]
 }
