@@ -228,19 +228,9 @@ public struct FanoutBenchmark: Sendable {
 
     func measureTheirs(subscribers: Int, folder: String) async throws -> Step {
         let port = try WebDriver.freeLoopbackPort()
-        let uvicorn = Process()
-        uvicorn.executableURL = URL(fileURLWithPath: python)
-        uvicorn.arguments = [
-            "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning",
-            "--no-access-log", "--backlog", "4096",
-        ]
-        uvicorn.currentDirectoryURL = URL(fileURLWithPath: folder)
-        uvicorn.environment = ProcessInfo.processInfo.environment.merging(["SNAPSHOT": folder + "/snapshot.json"]) {
-            $1
-        }
-        uvicorn.standardOutput = FileHandle.nullDevice
-        uvicorn.standardError = FileHandle.nullDevice
-        try uvicorn.run()
+        let uvicorn = try ServeBenchmark.uvicorn(
+            python: python, folder: folder, port: port, options: ["--backlog", "4096"],
+            environment: ["SNAPSHOT": folder + "/snapshot.json"])
         // uvicorn waits for open streams at SIGTERM, which never end: it is killed.
         defer { Child.end(uvicorn, after: .zero) }
         let deadline = Date().addingTimeInterval(30)

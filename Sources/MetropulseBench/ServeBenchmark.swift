@@ -180,19 +180,9 @@ public struct ServeBenchmark: Sendable {
         }
         try Self.fastAPIApp.write(toFile: folder + "/app.py", atomically: true, encoding: .utf8)
         let fastPort = try WebDriver.freeLoopbackPort()
-        let uvicorn = Process()
-        uvicorn.executableURL = URL(fileURLWithPath: python)
-        uvicorn.arguments = [
-            "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", String(fastPort), "--workers", "2",
-            "--log-level", "warning", "--no-access-log",
-        ]
-        uvicorn.currentDirectoryURL = URL(fileURLWithPath: folder)
-        uvicorn.environment = ProcessInfo.processInfo.environment.merging(["PLAIN_DB": folder + "/plain.sqlite"]) {
-            $1
-        }
-        uvicorn.standardOutput = FileHandle.nullDevice
-        uvicorn.standardError = FileHandle.nullDevice
-        try uvicorn.run()
+        let uvicorn = try Self.uvicorn(
+            python: python, folder: folder, port: fastPort, options: ["--workers", "2"],
+            environment: ["PLAIN_DB": folder + "/plain.sqlite"])
         defer { if uvicorn.isRunning { uvicorn.terminate() } }
 
         // nginx serves Metropulse's own answers as files.
@@ -255,6 +245,25 @@ public struct ServeBenchmark: Sendable {
                     halfRate: half))
         }
         return Report(cases: results, connections: connections, seconds: seconds)
+    }
+
+    /// `app:app` of `folder` under uvicorn on a loopback port, started (not yet answering).
+    static func uvicorn(
+        python: String, folder: String, port: Int, options: [String], environment: [String: String]
+    ) throws -> Process {
+        let uvicorn = Process()
+        uvicorn.executableURL = URL(fileURLWithPath: python)
+        uvicorn.arguments =
+            [
+                "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning",
+                "--no-access-log",
+            ] + options
+        uvicorn.currentDirectoryURL = URL(fileURLWithPath: folder)
+        uvicorn.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        uvicorn.standardOutput = FileHandle.nullDevice
+        uvicorn.standardError = FileHandle.nullDevice
+        try uvicorn.run()
+        return uvicorn
     }
 
     func get(_ url: String) async throws -> Data {
