@@ -142,14 +142,27 @@ struct WebSocketController {
                     }
                     if !current.topics.isEmpty {
                         let now = clock.nowMillis
-                        await feed.refresh(now: now)
-                        let changes = await feed.changes(
-                            since: seen, topics: current.topics, filter: current.filter, now: now)
-                        if !changes.isEmpty {
-                            try await send(
-                                DataMessage(type: changes.snapshot ? "snapshot" : "update", changes: changes))
+                        if !feed.shared.isFollowed { await feed.refresh(now: now) }
+                        let version = feed.shared.version
+                        if seen != version {
+                            // As for SSE: one encoding per question and version, shared.
+                            let since = seen
+                            let asking = LiveFeedShared.Key(
+                                since: since,
+                                subscription: LiveFeed.subscriptionKey(
+                                    topics: current.topics, filter: current.filter),
+                                framing: "ws")
+                            let (message, reached) = try await feed.shared.event(asking, version: version) {
+                                let changes = await feed.changes(
+                                    since: since, topics: current.topics, filter: current.filter, now: now)
+                                guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
+                                let data = try APIRequestContext.jsonEncoder().encode(
+                                    DataMessage(type: changes.snapshot ? "snapshot" : "update", changes: changes))
+                                return (ByteBuffer(bytes: data), changes.version)
+                            }
+                            if message.readableBytes > 0 { try await outbound.write(.text(String(buffer: message))) }
+                            seen = reached
                         }
-                        seen = changes.version
                         await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
                     } else {
                         try? await Task.sleep(for: .milliseconds(interval))
