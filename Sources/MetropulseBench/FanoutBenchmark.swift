@@ -465,18 +465,13 @@ public struct FanoutServer: Sendable {
         defer {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
-        var configuration = MetropulseConfiguration()
-        configuration.database.path = path
-        configuration.demo.enabled = false
-        configuration.api.host = "127.0.0.1"
-        configuration.api.port = 0
+        var configuration = MetropulseConfiguration.benchServe(
+            database: path,
+            sources: [
+                SourceDefinition(id: "bench", kind: .gbfs, urls: ["http://127.0.0.1:9/gbfs.json"], enabled: false)
+            ])
         configuration.api.maxConnections = subscribers + 256
         configuration.api.maxStreams = subscribers + 64
-        configuration.web.enabled = false
-        configuration.jobs.enabled = false
-        configuration.sources = [
-            SourceDefinition(id: "bench", kind: .gbfs, urls: ["http://127.0.0.1:9/gbfs.json"], enabled: false)
-        ]
         let bound = AsyncStream<Int>.makeStream()
         let runtime = try MetropulseRuntime(
             configuration: configuration, configurationPath: nil, roles: .all, logger: logger,

@@ -8,6 +8,22 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
+extension MetropulseConfiguration {
+    /// `serve` as a benchmark runs it in a process: SQLite at `database`, the API on a free
+    /// loopback port, no demo city, pages or jobs; only `sources`.
+    static func benchServe(database: String, sources: [SourceDefinition]) -> MetropulseConfiguration {
+        var configuration = MetropulseConfiguration()
+        configuration.database.path = database
+        configuration.demo.enabled = false
+        configuration.api.host = "127.0.0.1"
+        configuration.api.port = 0
+        configuration.web.enabled = false
+        configuration.jobs.enabled = false
+        configuration.sources = sources
+        return configuration
+    }
+}
+
 /// From the moment a feed's answer is complete to the moment an SSE client has the change: a GBFS
 /// feed on a loopback port whose station `s1` has one more bike at each answer (the count names
 /// the answer), polled every second by `serve` on SQLite in this process; a client of
@@ -121,18 +137,13 @@ public struct FreshnessBenchmark: Sendable {
         defer {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
-        var configuration = MetropulseConfiguration()
-        configuration.database.path = path
-        configuration.demo.enabled = false
-        configuration.api.host = "127.0.0.1"
-        configuration.api.port = 0
+        var configuration = MetropulseConfiguration.benchServe(
+            database: path,
+            sources: [
+                SourceDefinition(
+                    id: "fresh", kind: .gbfs, urls: ["http://127.0.0.1:\(feedPort)/gbfs.json"], intervalMillis: 1_000)
+            ])
         configuration.api.liveIntervalMillis = intervalMillis
-        configuration.web.enabled = false
-        configuration.jobs.enabled = false
-        configuration.sources = [
-            SourceDefinition(
-                id: "fresh", kind: .gbfs, urls: ["http://127.0.0.1:\(feedPort)/gbfs.json"], intervalMillis: 1_000)
-        ]
         configuration.fetch.allowPrivateAddresses = true
         let bound = AsyncStream<Int>.makeStream()
         let runtime = try MetropulseRuntime(

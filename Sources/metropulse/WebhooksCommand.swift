@@ -11,7 +11,7 @@ import MetropulseCore
 struct WebhooksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "webhooks",
-        abstract: "Webhook endpoints: list, add, enable, disable, remove, test, deliveries, redeliver.",
+        abstract: "Webhook endpoints: list, add, update, enable, disable, remove, test, deliveries, redeliver.",
         subcommands: [
             List.self, Add.self, Update.self, Enable.self, Disable.self, Remove.self, Test.self, Deliveries.self,
             Redeliver.self,

@@ -220,6 +220,14 @@ struct BackfillCommandTests {
         ])
         #expect(updated.status == 0 && updated.output.contains("\(id) → https://example.org/h: station.full"))
         #expect(updated.output.contains("signing secret (shown only now): whsec_"))
+        // A new secret, and the fields given stored (the others kept).
+        func secret(_ output: String) -> String {
+            output.components(separatedBy: "now): ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        }
+        #expect(secret(updated.output) != secret(added.output))
+        let stored = try #require(try await SQLiteBackend(path: path).webhookEndpoint(id: String(id)))
+        #expect(stored.events == ["station.full"] && stored.fullAtMost == 2 && stored.zones == ["sud"])
+        #expect(stored.secret == secret(updated.output))
         let badUpdate = try await run([
             "webhooks", "update", String(id), "--url", "http://192.168.0.9/", "--database-path", path,
         ])

@@ -119,13 +119,13 @@ struct LiveFeedTests {
         // A waiting subscriber is woken by the next version (its continuation resumed by the poll
         // that moved the version), not by its timeout.
         let waiting = Task { await feed.waitForChange(after: missed.version, timeout: .seconds(600)) }
-        while await feed.waitingCount == 0 { await Task.yield() }
+        while feed.waitingCount == 0 { await Task.yield() }
         now += 1_000
         try await site.write(
             ObservationBatch(stations: [TestSite.station("s3", bikes: 1, at: now - 100)]), source: "velib",
             at: now - 50)
         await feed.poll(now: now)
-        #expect(await feed.waitingCount == 0)
+        #expect(feed.waitingCount == 0)
         await waiting.value
         // Past the log (older than the tombstones), no replay: the client gets the net changes.
         now += 11 * 60_000

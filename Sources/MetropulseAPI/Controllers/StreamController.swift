@@ -104,15 +104,11 @@ struct EventStreamSubscriber: Sendable {
                     quietSince = now
                 }
                 // Followed, an idle subscriber waits for a version or its next keep-alive.
-                if followed, let seen {
-                    let keepAlive = max(1, 15_000 - (clock.nowMillis - quietSince))
-                    await shared.wait(after: seen, until: .now + .milliseconds(keepAlive))
-                } else {
-                    await feed.waitForChange(after: seen, timeout: .milliseconds(interval))
-                }
+                let keepAlive = max(1, 15_000 - (clock.nowMillis - quietSince))
+                await feed.waitForChange(after: seen, timeout: .milliseconds(followed ? keepAlive : interval))
             }
         } onGracefulShutdown: {
-            shared.expire(now: .now + .seconds(86_400))
+            shared.wakeAll()
         }
     }
 
@@ -138,19 +134,14 @@ struct EventStreamSubscriber: Sendable {
     /// once for every subscriber asking it: the first encodes, the others get its bytes.
     @inline(never)
     func next(since: UInt64?, version: UInt64, now: Int64) async throws -> (ByteBuffer, UInt64) {
-        let asking = LiveFeedShared.Key(since: since, subscription: key, framing: "sse")
-        return try await feed.shared.event(asking, version: version) {
-            try await encode(since: since, now: now)
+        try await feed.encodedChanges(
+            since: since, version: version, topics: topics, filter: filter, subscription: key, framing: "sse",
+            now: now
+        ) { changes in
+            try ServerSentEvent(
+                id: String(changes.version), event: changes.snapshot ? "snapshot" : "update", json: changes,
+                encoder: APIRequestContext.jsonEncoder()
+            ).buffer
         }
-    }
-
-    @inline(never)
-    func encode(since: UInt64?, now: Int64) async throws -> (ByteBuffer, UInt64) {
-        let changes = await feed.changes(since: since, topics: topics, filter: filter, now: now)
-        guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
-        let event = try ServerSentEvent(
-            id: String(changes.version), event: changes.snapshot ? "snapshot" : "update", json: changes,
-            encoder: APIRequestContext.jsonEncoder())
-        return (event.buffer, changes.version)
     }
 }

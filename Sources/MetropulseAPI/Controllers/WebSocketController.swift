@@ -146,19 +146,14 @@ struct WebSocketController {
                         let version = feed.shared.version
                         if seen != version {
                             // As for SSE: one encoding per question and version, shared.
-                            let since = seen
-                            let asking = LiveFeedShared.Key(
-                                since: since,
-                                subscription: LiveFeed.subscriptionKey(
-                                    topics: current.topics, filter: current.filter),
-                                framing: "ws")
-                            let (message, reached) = try await feed.shared.event(asking, version: version) {
-                                let changes = await feed.changes(
-                                    since: since, topics: current.topics, filter: current.filter, now: now)
-                                guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
-                                let data = try APIRequestContext.jsonEncoder().encode(
-                                    DataMessage(type: changes.snapshot ? "snapshot" : "update", changes: changes))
-                                return (ByteBuffer(bytes: data), changes.version)
+                            let (message, reached) = try await feed.encodedChanges(
+                                since: seen, version: version, topics: current.topics, filter: current.filter,
+                                subscription: LiveFeed.subscriptionKey(topics: current.topics, filter: current.filter),
+                                framing: "ws", now: now
+                            ) { changes in
+                                ByteBuffer(
+                                    bytes: try APIRequestContext.jsonEncoder().encode(
+                                        DataMessage(type: changes.snapshot ? "snapshot" : "update", changes: changes)))
                             }
                             if message.readableBytes > 0 { try await outbound.write(.text(String(buffer: message))) }
                             seen = reached

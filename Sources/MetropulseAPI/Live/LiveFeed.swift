@@ -1,6 +1,7 @@
 package import Foundation
 package import Logging
 package import MetropulseCore
+package import NIOCore
 
 /// What the live streams carry, kept current from the store and shared by every live subscriber
 /// of this process: stations, vehicles, stops with departures, each source's freshness, city
@@ -362,10 +363,6 @@ package actor LiveFeed {
     /// Each version's changes as they happened (unfiltered), for clients that resume: at most
     /// `logLimit` values in all and no older than the tombstones.
     private var log: [Changes] = []
-    /// Subscribers waiting for the next version (`waitForChange`).
-    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    private var cancelledWaiters: Set<Int> = []
-    private var nextWaiter = 0
     private var logged = 0
     package static let logLimit = 50_000
     /// Each source's last run time at the last read of the task runs.
@@ -572,47 +569,44 @@ package actor LiveFeed {
             version = next
             shared.moved(to: next)
             record(everything(since: next - 1), at: now)
-            for waiter in waiters.values { waiter.resume() }
-            waiters.removeAll()
         }
     }
 
     /// Returns when the version moves past `seen` (at once when it has, or for a first read), or
-    /// after `timeout`, or when the task is cancelled.
+    /// after `timeout`, or when the task is cancelled. The wait is one continuation in `shared`,
+    /// woken by each new version; a refresher following the feed also ends it at its deadline,
+    /// else a timer of its own does.
     package nonisolated func waitForChange(after seen: UInt64?, timeout: Duration) async {
+        guard let seen else { return }
+        let shared = self.shared
+        if shared.isFollowed {
+            await shared.wait(after: seen, until: .now + timeout)
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
-            group.addTask { await self.changed(after: seen) }
+            group.addTask { await shared.wait(after: seen, until: .now + timeout) }
             await group.next()
             group.cancelAll()
         }
     }
 
-    private func changed(after seen: UInt64?) async {
-        guard let seen, seen >= version else { return }
-        let id = nextWaiter
-        nextWaiter += 1
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                if cancelledWaiters.remove(id) != nil {
-                    continuation.resume()
-                } else {
-                    waiters[id] = continuation
-                }
-            }
-        } onCancel: {
-            Task { await self.cancelWaiter(id) }
-        }
-    }
-
     /// Subscribers waiting for the next version now.
-    package var waitingCount: Int { waiters.count }
+    package nonisolated var waitingCount: Int { shared.waitingCount }
 
-    private func cancelWaiter(_ id: Int) {
-        if let waiter = waiters.removeValue(forKey: id) {
-            waiter.resume()
-        } else {
-            cancelledWaiters.insert(id)
+    /// The event taking a subscriber of `topics` and `filter` from `since` to `version` (empty
+    /// when nothing it asked for changed) as `encode` frames it, and the version it reaches. The
+    /// same question from the same version is answered once for every subscriber asking it (the
+    /// first encodes, the others get its bytes), whatever the framing (`sse`, `ws`).
+    package nonisolated func encodedChanges(
+        since: UInt64?, version: UInt64, topics: Set<Topic>, filter: Filter, subscription: String,
+        framing: String, now: Int64, encode: (Changes) throws -> ByteBuffer
+    ) async throws -> (ByteBuffer, UInt64) {
+        let key = LiveFeedShared.Key(since: since, subscription: subscription, framing: framing)
+        return try await shared.event(key, version: version) {
+            let changes = await changes(since: since, topics: topics, filter: filter, now: now)
+            guard !changes.isEmpty else { return (ByteBuffer(), changes.version) }
+            return (try encode(changes), changes.version)
         }
     }
 

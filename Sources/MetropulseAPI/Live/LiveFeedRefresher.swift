@@ -25,7 +25,7 @@ public struct LiveFeedRefresher: Service {
         defer {
             // Waiting subscribers go back to looking themselves (and see a shutdown).
             feed.followed(false)
-            feed.shared.expire(now: .now + .seconds(86_400))
+            feed.shared.wakeAll()
         }
         // A shutdown ends the wait at once (the interval may be a minute).
         try? await cancelWhenGracefulShutdown { [commits, intervalMillis] in

@@ -114,6 +114,9 @@ package final class LiveFeedShared: Sendable {
         for continuation in due { continuation.resume() }
     }
 
+    /// Wakes every waiting subscriber (a shutdown, or the refresher stopping).
+    package func wakeAll() { expire(now: .now + .seconds(86_400 * 365)) }
+
     /// Subscribers waiting here now.
     package var waitingCount: Int { waiting.withLock { $0.waiters.count } }
 
