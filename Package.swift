@@ -135,6 +135,7 @@ let package = Package(
             name: "MetropulseAPI",
             dependencies: [
                 "MetropulseCore",
+                "CMetropulseZlib",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -148,7 +149,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        /// zlib (Debian `zlib1g-dev`), for the web assets' gzip encoding.
+        /// zlib (Debian `zlib1g-dev`), for the gzip encoding of the web assets and the API answers.
         .systemLibrary(
             name: "CMetropulseZlib",
             pkgConfig: "zlib",

@@ -42,9 +42,20 @@ public struct APIEnvironment: Sendable {
     /// Database summaries of the last 10 s (`DatabaseBoard`).
     let databaseSummaries = RecentResults<DatabaseBoard.SummaryDTO>(ttlMillis: 10_000)
     /// `/api/stations` answers encoded once, with their ETag, while no run of their sources was
-    /// stored; encoded again after a second (for their times) while the last one is served
-    /// (`StationsController`).
-    let stationAnswers = FreshAnswers<EncodedAnswer>(ttlMillis: 1_000)
+    /// stored; encoded again after ten seconds without one (for their ages) while the last one is
+    /// served (`StationsController`).
+    let stationAnswers = FreshAnswers<EncodedAnswer>(ttlMillis: APIEnvironment.keptAnswerMillis)
+    /// `/api/snapshots/{network}/{line}` answers (the board of a line), kept the same way
+    /// (`TransitController`).
+    let lineAnswers = FreshAnswers<EncodedAnswer>(ttlMillis: APIEnvironment.keptAnswerMillis)
+    /// How long a kept answer is served while none of its sources stored a run. Its times
+    /// (`generated_at`, the ages and `in_minutes` as of then) are at most this old; a feed polled
+    /// every 30 s makes a new answer at each run anyway. (At one second, re-encoding 1,500
+    /// stations every second under load cost `bench serve` its p99.)
+    static let keptAnswerMillis: Int64 = 10_000
+    /// The sources' states those answers are kept by: this process's writes show at once, other
+    /// processes' within 100 ms (the streams' default `api.live_interval`).
+    let sourceMarks = SourceStateMarks(followMillis: 100)
     /// Recent samples of the fleet (backlog, each worker's progress), for the workers' health.
     package var fleet = FleetWindow()
     /// The jobs the scheduler's runner runs (`/api/jobs`), and its cycle (`jobs.interval`).

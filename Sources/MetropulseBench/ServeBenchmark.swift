@@ -9,7 +9,7 @@ import NIOCore
 import NIOHTTP1
 
 /// The answers a city app asks for thousands of times a second, loaded with `wrk` (Debian):
-/// a source's stations (300 and 1,500) and the stations near a point, from Metropulse's API in this
+/// a source's stations (300 and 1,500), the board of a line and the stations near a point, from Metropulse's API in this
 /// process, from FastAPI with uvicorn (two workers) reading the same rows from a plain SQLite
 /// table (the seeds' stack), and from nginx serving Metropulse's answer bytes as static files (the
 /// machine's limit), in one run. Each server is loaded at its maximum (`connections` at once), then
@@ -60,23 +60,36 @@ public struct ServeBenchmark: Sendable {
             ]
             for c in cases {
                 let fast = c.fastapi.map { String(format: "%.0f", $0.rate) } ?? "—"
-                let fastRatio = c.fastapi.map { String(format: "%.1f", c.metropulse.rate / max(1, $0.rate)) } ?? "—"
+                func verdict(_ met: Bool) -> String { met ? "met" : "not met" }
+                let fastRatio =
+                    c.fastapi.map {
+                        let ratio = c.metropulse.rate / max(1, $0.rate)
+                        return String(format: "%.1f: ", ratio) + verdict(ratio >= 5)
+                    } ?? "—"
                 let nginx = c.nginx.map { String(format: "%.0f", $0.rate) } ?? "—"
-                let nginxRatio = c.nginx.map { String(format: "%.2f", c.metropulse.rate / max(1, $0.rate)) } ?? "—"
+                let nginxRatio =
+                    c.nginx.map {
+                        let ratio = c.metropulse.rate / max(1, $0.rate)
+                        return String(format: "%.2f: ", ratio) + verdict(ratio >= 0.5)
+                    } ?? "—"
                 lines.append(
                     "| \(c.name) | \(c.bytes) | \(String(format: "%.0f", c.metropulse.rate)) | \(fast) | \(fastRatio) | \(nginx) | \(nginxRatio) | "
-                        + String(format: "%.1f ms at %.0f req/s", c.halfRate.p99, c.halfRate.rate) + " |")
+                        + String(format: "%.1f ms at %.0f req/s: ", c.halfRate.p99, c.halfRate.rate)
+                        + verdict(c.halfRate.p99 < 10) + " |")
             }
             return lines.joined(separator: "\n")
         }
     }
 
     static let fastAPIApp = #"""
-        import math, os, sqlite3, threading
+        import math, os, sqlite3, threading, time
+        from datetime import datetime, timezone
         from fastapi import FastAPI, HTTPException
+        from fastapi.middleware.gzip import GZipMiddleware
         from fastapi.responses import ORJSONResponse
 
         app = FastAPI(default_response_class=ORJSONResponse)
+        app.add_middleware(GZipMiddleware, minimum_size=1024)
         local = threading.local()
 
         def db():
@@ -116,6 +129,35 @@ public struct ServeBenchmark: Sendable {
             if not rows:
                 raise HTTPException(404, "unknown source")
             return {"count": len(rows), "stations": [station(r) for r in rows]}
+
+        def iso(ms):
+            return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        @app.get("/api/snapshots/{network}/{line}")
+        def line_board(network: str, line: str, per_stop: int = 3):
+            now = int(time.time() * 1000)
+            rows = db().execute(
+                "SELECT * FROM departures WHERE network = ? AND route_id = ? AND expected_at >= ? "
+                "ORDER BY stop_sequence, stop_id, expected_at", (network, line, now - 60000)).fetchall()
+            if not rows:
+                raise HTTPException(404, "unknown line")
+            stops, order = {}, []
+            for r in rows:
+                if r["stop_id"] not in stops:
+                    stops[r["stop_id"]] = (r["stop_name"], [])
+                    order.append(r["stop_id"])
+                if len(stops[r["stop_id"]][1]) < per_stop:
+                    stops[r["stop_id"]][1].append({
+                        "source": r["source"], "stop_id": r["stop_id"], "stop_name": r["stop_name"],
+                        "stop_sequence": r["stop_sequence"], "line": r["route_id"], "trip_id": r["trip_id"],
+                        "direction_id": 0, "scheduled_at": iso(r["scheduled_at"]), "expected_at": iso(r["expected_at"]),
+                        "delay_seconds": r["delay_seconds"], "relationship": "scheduled",
+                        "in_minutes": round((r["expected_at"] - now) / 60000, 1), "observed_at": iso(r["observed_at"]),
+                        "data_age_seconds": (now - r["observed_at"]) / 1000})
+            newest = max(r["observed_at"] for r in rows)
+            return {"network": network, "line": line, "status": "normal",
+                    "stops": [{"stop_id": s, "stop_name": stops[s][0], "departures": stops[s][1]} for s in order],
+                    "data_age_seconds": (now - newest) / 1000, "generated_at": iso(now)}
         """#
 
     func observations(source: String, count: Int, now: Int64) -> [StationObservation] {
@@ -130,6 +172,26 @@ public struct ServeBenchmark: Sendable {
         }
     }
 
+    /// The board's network: 12 lines of 25 stops, 8 trips each from 10 minutes on.
+    func departures(now: Int64) -> [Departure] {
+        var all: [Departure] = []
+        for line in 1...12 {
+            for trip in 0..<8 {
+                for stop in 0..<25 {
+                    let at = now + 600_000 + Int64(trip) * 360_000 + Int64(stop) * 90_000
+                    let delay = (trip * 7 + stop) % 5 * 30
+                    all.append(
+                        Departure(
+                            sourceID: "bench-transit", stopID: "L\(line)-S\(stop)", stopSequence: stop + 1,
+                            routeID: "L\(line)", tripID: "L\(line)-T\(trip)", directionID: 0,
+                            scheduledAt: at, expectedAt: at + Int64(delay) * 1000, delaySeconds: delay,
+                            observedAt: now - 5_000))
+                }
+            }
+        }
+        return all
+    }
+
     public func run() async throws -> Report {
         for (tool, path) in [("python with fastapi and uvicorn", python), ("nginx", nginx), ("wrk", wrk)]
         where !FileManager.default.isExecutableFile(atPath: path) {
@@ -139,9 +201,15 @@ public struct ServeBenchmark: Sendable {
         let folder = directory + "/bench-serve-\(getpid())"
         let now = WallClock.system.nowMillis
         let sizes = [300, 1_500]
-        let sources = sizes.map {
-            SourceDefinition(id: "bench-\($0)", kind: .gbfs, urls: ["http://127.0.0.1:9/gbfs.json"], enabled: false)
-        }
+        let sources =
+            sizes.map {
+                SourceDefinition(id: "bench-\($0)", kind: .gbfs, urls: ["http://127.0.0.1:9/gbfs.json"], enabled: false)
+            } + [
+                SourceDefinition(
+                    id: "bench-transit", kind: .gtfsRT, urls: ["http://127.0.0.1:9/trip-updates.pb"],
+                    tags: ["network": "bench"], enabled: false)
+            ]
+        let departures = departures(now: now)
         let server = try await DashboardBenchmark.Server(folder: folder, sources: sources, logger: logger) { store in
             for size in sizes {
                 let source = "bench-\(size)"
@@ -155,6 +223,14 @@ public struct ServeBenchmark: Sendable {
                         outcome: nil)
                 ])
             }
+            try await store.write([
+                RunResult(
+                    run: TaskRun(
+                        id: "bench-transit-run", jobID: "bench-transit-run", taskID: nil, sourceID: "bench-transit",
+                        attempt: 1, workerID: "bench", status: .succeeded, startedAt: now - 10, finishedAt: now,
+                        entityCount: departures.count),
+                    observations: ObservationBatch(departures: departures, transitSnapshot: true), outcome: nil)
+            ])
         }
         defer { Task { await server.stop() } }
         // The plain table FastAPI reads: the same rows.
@@ -166,7 +242,19 @@ public struct ServeBenchmark: Sendable {
                         bikes INTEGER, docks INTEGER, status TEXT, observed_at INTEGER, run_id TEXT);
                     CREATE INDEX stations_source ON stations (source, id);
                     CREATE INDEX stations_position ON stations (lat, lon);
+                    CREATE TABLE departures (source TEXT, network TEXT, stop_id TEXT, stop_name TEXT,
+                        stop_sequence INTEGER, route_id TEXT, trip_id TEXT, scheduled_at INTEGER, expected_at INTEGER,
+                        delay_seconds INTEGER, observed_at INTEGER);
+                    CREATE INDEX departures_line ON departures (network, route_id, expected_at);
                     """)
+            for d in departures {
+                try db.execute(
+                    sql: "INSERT INTO departures VALUES (?, 'bench', ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        d.sourceID, d.stopID, d.stopSequence, d.routeID, d.tripID, d.scheduledAt, d.expectedAt,
+                        d.delaySeconds, d.observedAt,
+                    ])
+            }
             for size in sizes {
                 for o in observations(source: "bench-\(size)", count: size, now: now) {
                     try db.execute(
@@ -186,17 +274,34 @@ public struct ServeBenchmark: Sendable {
         defer { if uvicorn.isRunning { uvicorn.terminate() } }
 
         // nginx serves Metropulse's own answers as files.
-        let cases: [(name: String, path: String)] = [
-            ("stations, 300", "/api/stations?source=bench-300"),
-            ("stations, 1,500", "/api/stations?source=bench-1500"),
-            ("near a point (800 m)", "/api/stations?near=48.8566,2.3522&radius_m=800"),
+        // A client that accepts gzip gets it from each server (FastAPI's GZipMiddleware, nginx's
+        // gzip_static of the same compressed bytes).
+        let cases: [(name: String, path: String, gzip: Bool)] = [
+            ("stations, 300", "/api/stations?source=bench-300", false),
+            ("stations, 1,500", "/api/stations?source=bench-1500", false),
+            ("stations, 1,500, gzip", "/api/stations?source=bench-1500", true),
+            ("line board (25 stops × 3)", "/api/snapshots/bench/L7", false),
+            ("near a point (800 m)", "/api/stations?near=48.8566,2.3522&radius_m=800", false),
         ]
         try FileManager.default.createDirectory(atPath: folder + "/static", withIntermediateDirectories: true)
         var sizesInBytes: [Int] = []
         for (index, c) in cases.enumerated() {
-            let body = try await get("http://127.0.0.1:\(server.port)\(c.path)")
+            var body = try await get("http://127.0.0.1:\(server.port)\(c.path)", gzip: c.gzip)
+            // The gzip encoding is made after the first client asks for it.
+            for _ in 0..<100 where c.gzip && Gzip.decompress(Array(body)) == nil {
+                try await Task.sleep(for: .milliseconds(20))
+                body = try await get("http://127.0.0.1:\(server.port)\(c.path)", gzip: true)
+            }
             sizesInBytes.append(body.count)
-            try body.write(to: URL(fileURLWithPath: folder + "/static/case-\(index).json"))
+            if c.gzip {
+                try body.write(to: URL(fileURLWithPath: folder + "/static/case-\(index).json.gz"))
+                guard let plain = Gzip.decompress(Array(body)) else {
+                    throw DashboardBenchmark.BenchError(description: "\(c.path): not a gzip answer")
+                }
+                try Data(plain).write(to: URL(fileURLWithPath: folder + "/static/case-\(index).json"))
+            } else {
+                try body.write(to: URL(fileURLWithPath: folder + "/static/case-\(index).json"))
+            }
         }
         let nginxPort = try WebDriver.freeLoopbackPort()
         try """
@@ -208,6 +313,7 @@ public struct ServeBenchmark: Sendable {
         http {
             access_log off;
             default_type application/json;
+            gzip_static on;
             server { listen 127.0.0.1:\(nginxPort); root \(folder)/static; }
         }
         """.write(toFile: folder + "/nginx.conf", atomically: true, encoding: .utf8)
@@ -232,13 +338,14 @@ public struct ServeBenchmark: Sendable {
         var results: [Case] = []
         for (index, c) in cases.enumerated() {
             FileHandle.standardError.write(Data("  \(c.name)\n".utf8))
-            let ours = try load("http://127.0.0.1:\(server.port)\(c.path)")
-            let theirs = try? load("http://127.0.0.1:\(fastPort)\(c.path)")
-            let limit = try? load("http://127.0.0.1:\(nginxPort)/case-\(index).json")
+            let ours = try await load("http://127.0.0.1:\(server.port)\(c.path)", gzip: c.gzip)
+            let theirs = try? await load("http://127.0.0.1:\(fastPort)\(c.path)", gzip: c.gzip)
+            let limit = try? await load("http://127.0.0.1:\(nginxPort)/case-\(index).json", gzip: c.gzip)
             // At most half of our maximum: 8 connections, each waiting between requests so that
             // together they ask at about half the rate (less by the time each answer takes).
             let delay = max(1, Int((8 * 1000 / max(1, ours.rate / 2)).rounded()))
-            let half = try load("http://127.0.0.1:\(server.port)\(c.path)", connections: 8, delayMillis: delay)
+            let half = try await load(
+                "http://127.0.0.1:\(server.port)\(c.path)", gzip: c.gzip, connections: 8, delayMillis: delay)
             results.append(
                 Case(
                     name: c.name, bytes: sizesInBytes[index], metropulse: ours, fastapi: theirs, nginx: limit,
@@ -266,8 +373,23 @@ public struct ServeBenchmark: Sendable {
         return uvicorn
     }
 
-    func get(_ url: String) async throws -> Data {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+    /// The answer's bytes as sent (gzip-encoded when asked for: that client does not decode them).
+    func get(_ url: String, gzip: Bool = false) async throws -> Data {
+        var request = HTTPClientRequest(url: url)
+        guard gzip else { return try await body(of: HTTPClient.shared.execute(request, timeout: .seconds(10)), url) }
+        request.headers.add(name: "Accept-Encoding", value: "gzip")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(decompression: .disabled))
+        do {
+            let bytes = try await body(of: client.execute(request, timeout: .seconds(10)), url)
+            try await client.shutdown()
+            return bytes
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func body(of response: HTTPClientResponse, _ url: String) async throws -> Data {
         guard response.status.code == 200 else {
             throw DashboardBenchmark.BenchError(description: "\(url): HTTP \(response.status.code)")
         }
@@ -275,22 +397,31 @@ public struct ServeBenchmark: Sendable {
     }
 
     /// wrk's requests per second and latency percentiles (ms).
-    func load(_ url: String, connections: Int? = nil, delayMillis: Int? = nil) throws -> Load {
+    func load(_ url: String, gzip: Bool = false, connections: Int? = nil, delayMillis: Int? = nil) async throws
+        -> Load
+    {
         var arguments = ["-t2", "-c\(connections ?? self.connections)", "-d\(seconds)s", "--latency"]
+        if gzip { arguments += ["-H", "Accept-Encoding: gzip"] }
         if let delayMillis {
             let script = directory + "/bench-serve-delay-\(getpid()).lua"
             try "function delay() return \(delayMillis) end\n".write(toFile: script, atomically: true, encoding: .utf8)
             arguments += ["-s", script]
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: wrk)
-        process.arguments = arguments + [url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (wrk, command) = (self.wrk, arguments + [url])
+        // Waited for on a thread of its own: blocking one of the concurrency pool's threads (two
+        // here) would leave the server in this process one thread to answer on.
+        let output = try await Self.onOwnThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: wrk)
+            process.arguments = command
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return output
+        }
         func latency(_ label: String) -> Double {
             guard
                 let line = output.split(separator: "\n").first(where: {
@@ -311,5 +442,12 @@ public struct ServeBenchmark: Sendable {
             throw DashboardBenchmark.BenchError(description: "\(url) answered errors under load:\n\(output)")
         }
         return Load(rate: rate, p50: latency("50%"), p99: latency("99%"))
+    }
+
+    /// `body` run on a thread of its own (a blocking wait), its result awaited.
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 }

@@ -6,6 +6,7 @@ import PostgresNIO
 extension PostgresBackend: Store {
     public func write(_ results: [RunResult]) async throws {
         guard !results.isEmpty else { return }
+        defer { writes.bump() }
         try await Self.commit(
             results, finishingTasks: false, cache: latestCache, commits: oneStatementCommits, client: client,
             logger: logger)
@@ -107,6 +108,8 @@ extension PostgresBackend: Store {
                 """, logger: logger)
         ).first
     }
+
+    public var runsWritten: UInt64 { writes.value }
 
     public func sourceStates() async throws -> [SourceState] {
         var states: [SourceState] = []

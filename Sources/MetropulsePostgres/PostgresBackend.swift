@@ -17,6 +17,8 @@ public final class PostgresBackend: Sendable {
     let latestCache: LatestStationCache
     /// The one-statement commits' state: sources another process writes too, and counts.
     let oneStatementCommits = OneStatementCommits()
+    /// Writes of runs finished by this handle (`RunLog.runsWritten`).
+    let writes = WriteCount()
     private let committer: GroupCommit<RunResult>
 
     /// `commitTimeout`: a commit not answered by then fails (its tasks run again when their leases
@@ -77,6 +79,7 @@ public final class PostgresBackend: Sendable {
 
 extension PostgresBackend: RunCommitter {
     public func commit(_ results: [RunResult]) async throws {
+        defer { writes.bump() }
         if results.count == 1 {
             try await committer.submit(results[0])
         } else {

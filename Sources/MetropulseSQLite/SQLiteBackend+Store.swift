@@ -4,6 +4,7 @@ public import MetropulseCore
 extension SQLiteBackend: Store {
     public func write(_ results: [RunResult]) async throws {
         guard !results.isEmpty else { return }
+        defer { writes.bump() }
         try await pool.write { [latestCache] db in
             try SQLiteBackend.writeResults(results, finishingTasks: false, cache: latestCache, in: db)
         }
@@ -131,6 +132,8 @@ extension SQLiteBackend: Store {
                 .map(Self.taskRun)
         }
     }
+
+    public var runsWritten: UInt64 { writes.value }
 
     public func sourceStates() async throws -> [SourceState] {
         try await pool.read { db in

@@ -32,6 +32,8 @@ public final class SQLiteBackend: Sendable {
     let workSignal = AsyncSignal()
     /// Decoded latest-tier blocks, shared by the writers and the readers of this process.
     let latestCache: LatestStationCache
+    /// Writes of runs finished by this handle (`RunLog.runsWritten`).
+    let writes = WriteCount()
     private let committer: GroupCommit<RunResult>
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -71,6 +73,7 @@ public final class SQLiteBackend: Sendable {
 
 extension SQLiteBackend: RunCommitter {
     public func commit(_ results: [RunResult]) async throws {
+        defer { writes.bump() }
         if results.count == 1 {
             try await committer.submit(results[0])
         } else {

@@ -152,15 +152,6 @@ extension Response {
     }
 }
 
-func acceptsGzip(_ request: Request) -> Bool {
-    guard let accept = request.headers[.acceptEncoding]?.lowercased() else { return false }
-    return accept.split(separator: ",").contains { part in
-        let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard fields.first == "gzip" else { return false }
-        return !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
-    }
-}
-
 /// Escapes text for an HTML attribute or element (for the few fragments built in Swift).
 func escapeHTML(_ text: String) -> String {
     var out = ""

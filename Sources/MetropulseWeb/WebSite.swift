@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import MetropulseAPI
 import Mustache
 
 /// How the pages are served: where map tiles come from, where Debian's browser libraries are,

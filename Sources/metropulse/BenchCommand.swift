@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "A source's stations (300, 1,500) and a near query under wrk: Metropulse against FastAPI + uvicorn and nginx, in one run.",
+                "A source's stations (300, 1,500, gzip), a line board and a near query under wrk: Metropulse against FastAPI + uvicorn and nginx, in one run.",
             discussion: """
                 Needs wrk and nginx (Debian: apt-get install wrk nginx-light) and a Python with fastapi, uvicorn \
                 and orjson (python3 -m venv .build/serve-venv && .build/serve-venv/bin/pip install fastapi \

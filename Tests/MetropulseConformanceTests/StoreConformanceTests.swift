@@ -125,8 +125,13 @@ struct StoreConformanceTests {
         let backend = try await factory.make()
         defer { backend.cleanup() }
         try await backend.store.recordScheduled([ScheduledSlot(sourceID: "bikes", slotAt: 1_000, nextRunAt: 2_000)])
+        let written = backend.store.runsWritten
         try await backend.store.write([Self.result("ok", at: 1_100, [Self.station("1", bikes: 1, at: 1_000)])])
+        // Each write of runs moves the count at once (the API's kept answers look at it).
+        let afterOne = backend.store.runsWritten
+        #expect(afterOne > written)
         try await backend.store.write([Self.result("bad", at: 1_200, [], status: .failed)])
+        #expect(backend.store.runsWritten > afterOne)
         let failed = try await backend.store.taskRuns(TaskRunQuery(status: .failed))
         #expect(failed.map(\.id) == ["bad"])
         #expect(failed.first?.errorKind == .timeout)

@@ -1,3 +1,6 @@
+import Foundation
+import MetropulseCore
+import MetropulseSQLite
 import Synchronization
 import Testing
 
@@ -64,5 +67,36 @@ struct FreshAnswersTests {
             _ = try await answers.value(for: "q", marker: "m", now: 0) { throw Broken() }
         }
         #expect(try await answers.value(for: "q", marker: "m", now: 1_000) { 7 } == 7)
+    }
+
+    @Test("the sources' states behind the markers: this process's writes at once, another's within the follow period")
+    func sourceStateMarks() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mp-marks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Two handles on one file: `here` is this process's, `there` stands for another process.
+        let here = try SQLiteBackend(path: folder.appendingPathComponent("m.sqlite").path)
+        let there = try SQLiteBackend(path: folder.appendingPathComponent("m.sqlite").path)
+        defer {
+            try? here.close()
+            try? there.close()
+        }
+        func run(_ id: String, source: String, at time: Int64) -> RunResult {
+            RunResult(
+                run: TaskRun(
+                    id: id, jobID: id, taskID: nil, sourceID: source, attempt: 1, workerID: "w", status: .succeeded,
+                    startedAt: time - 5, finishedAt: time, entityCount: 0),
+                observations: ObservationBatch(), outcome: nil)
+        }
+        let marks = SourceStateMarks(followMillis: 100)
+        #expect(try await marks.marker(of: here, scope: "*", sources: nil, now: 0) == "")
+        // Another process's run: not seen until the follow period has passed.
+        try await there.write([run("a1", source: "a", at: 1_000)])
+        #expect(try await marks.marker(of: here, scope: "*", sources: nil, now: 50) == "")
+        #expect(try await marks.marker(of: here, scope: "*", sources: nil, now: 100) == "a:1000:1000")
+        // This process's run: seen by the next request, whatever the time.
+        try await here.write([run("b1", source: "b", at: 2_000)])
+        #expect(try await marks.marker(of: here, scope: "*", sources: nil, now: 101) == "a:1000:1000,b:2000:2000")
+        #expect(try await marks.marker(of: here, scope: "b", sources: { $0 == "b" }, now: 101) == "b:2000:2000")
     }
 }

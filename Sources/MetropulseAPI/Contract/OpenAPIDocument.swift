@@ -210,7 +210,7 @@ package enum OpenAPIDocument {
                 .query(
                     "per_stop", "Departures per stop (default 3).",
                     ["type": "integer", "minimum": 1, "maximum": 50, "default": 3]),
-            ], success: (200, .json(TransitBoard.LineSnapshot.self))),
+            ], success: (200, .json(TransitBoard.LineSnapshot.self)), errors: [404: "Unknown network."]),
         Op(
             method: .get, path: "/api/traffic/status", summary: "Disruptions per line.", tag: "transit",
             access: .open, parameters: [.query("network", "Only this network.")],

@@ -19,9 +19,11 @@ struct StationsController {
     }
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
+        // Parsed once: this answer is asked thousands of times a second.
+        let query = QueryValues(request)
         var near: GeoPoint?
-        if let text = request.query("near") {
-            let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        if let text = query.string("near") {
+            let parts = text.split(separator: ",").map { Double($0.trimmingSpaces) }
             guard parts.count == 2, let lat = parts[0], let lon = parts[1], (-90...90).contains(lat),
                 (-180...180).contains(lon)
             else {
@@ -29,22 +31,24 @@ struct StationsController {
             }
             near = GeoPoint(latitude: lat, longitude: lon)
         }
-        let radius = try request.doubleQuery("radius_m")
+        let radius = try query.double("radius_m")
         if let radius {
             guard near != nil else { throw HTTPError(.badRequest, message: "radius_m needs near=lat,lon") }
             guard radius > 0, radius <= 200_000 else {
                 throw HTTPError(.badRequest, message: "radius_m must be between 0 and 200000 meters")
             }
         }
-        let limit = try request.intQuery("limit", default: 5000, range: 1...50_000)
-        let source = request.query("source")
+        let limit = try query.int("limit", default: 5000, range: 1...50_000)
+        let source = query.string("source")
         // A city app asks the same few questions thousands of times a second: each answer is
         // encoded once per second and per stored run of its sources, then served as bytes.
-        let states = try await environment.store.sourceStates()
-        let marker = states.filter { source == nil || $0.sourceID == source }
-            .map { "\($0.sourceID):\($0.lastRunAt ?? 0):\($0.lastSuccessAt ?? 0)" }.sorted().joined(separator: ",")
+        let marker = try await environment.sourceMarks.marker(
+            of: environment.store, scope: source.map { "source:" + $0 } ?? "*",
+            sources: source.map { wanted in { $0 == wanted } }, now: environment.clock.nowMillis)
+        // The parameters as given (each spelling of a point is its own entry, which is harmless).
         let key = [
-            source ?? "*", near.map { "\($0.latitude),\($0.longitude)" } ?? "", radius.map { "\($0)" } ?? "",
+            source ?? "*", near == nil ? "" : query.string("near") ?? "",
+            radius == nil ? "" : query.string("radius_m") ?? "",
             String(limit),
         ].joined(separator: "|")
         let (board, clock, point) = (self.board, environment.clock, near)

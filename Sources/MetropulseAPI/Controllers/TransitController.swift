@@ -21,12 +21,22 @@ struct TransitController {
         try await board.lines(now: environment.clock.nowMillis)
     }
 
-    @Sendable func snapshot(_ request: Request, context: APIRequestContext) async throws -> TransitBoard.LineSnapshot {
+    /// The board of a line. Like `/api/stations`, each answer is encoded once per second and per
+    /// stored run of the network's sources, then served as bytes with its ETag.
+    @Sendable func snapshot(_ request: Request, context: APIRequestContext) async throws -> Response {
         let network = try context.parameters.require("network")
         let line = try context.parameters.require("line")
-        let perStop = try request.intQuery("per_stop", default: 3, range: 1...50)
-        return try await board.snapshot(
-            network: network, line: line, perStop: perStop, now: environment.clock.nowMillis)
+        let perStop = try QueryValues(request).int("per_stop", default: 3, range: 1...50)
+        let (board, clock) = (self.board, environment.clock)
+        let sources = Set(try TransitBoard.Networks(board.catalog, kinds: board.transitKinds).sources(in: network))
+        let marker = try await environment.sourceMarks.marker(
+            of: environment.store, scope: "network:" + network, sources: { sources.contains($0) }, now: clock.nowMillis)
+        let key = [network, line, String(perStop)].joined(separator: "|")
+        let answer = try await environment.lineAnswers.value(for: key, marker: marker, now: clock.nowMillis) {
+            try EncodedAnswer(
+                await board.snapshot(network: network, line: line, perStop: perStop, now: clock.nowMillis))
+        }
+        return answer.response(to: request)
     }
 
     @Sendable func punctuality(_ request: Request, context: APIRequestContext) async throws

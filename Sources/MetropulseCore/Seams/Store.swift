@@ -45,6 +45,9 @@ public protocol RunLog: Sendable {
     func taskRun(id: String) async throws -> TaskRun?
 
     func sourceStates() async throws -> [SourceState]
+    /// Moves when this handle has written runs (by `write` or as a `RunCommitter`), at once and
+    /// without a read; other processes' writes show only in `sourceStates()`.
+    var runsWritten: UInt64 { get }
     /// Records enqueued slots in their sources' states (the last slot only moves forward).
     func recordScheduled(_ slots: [ScheduledSlot]) async throws
 }

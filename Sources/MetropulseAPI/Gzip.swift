@@ -1,10 +1,11 @@
 import CMetropulseZlib
 import Foundation
+package import Hummingbird
 
 /// gzip encoding (RFC 1952) of a whole body, through zlib.
-enum Gzip {
+package enum Gzip {
     /// `data` gzip-compressed at the given level (1 fastest … 9 smallest); nil only if zlib fails.
-    static func compress(_ data: [UInt8], level: Int32 = 9) -> [UInt8]? {
+    package static func compress(_ data: [UInt8], level: Int32 = 9) -> [UInt8]? {
         var stream = z_stream()
         // 15 window bits + 16: a gzip header and trailer instead of zlib's.
         guard
@@ -29,7 +30,7 @@ enum Gzip {
     }
 
     /// The original bytes of a gzip body (for tests and the benchmark's size check).
-    static func decompress(_ data: [UInt8], limit: Int = 64 << 20) -> [UInt8]? {
+    package static func decompress(_ data: [UInt8], limit: Int = 64 << 20) -> [UInt8]? {
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             return nil
@@ -54,5 +55,15 @@ enum Gzip {
                 if status != Z_OK { return nil }
             }
         }
+    }
+}
+
+/// Whether the client accepts a gzip-encoded answer (`Accept-Encoding`, not refused by `q=0`).
+package func acceptsGzip(_ request: Request) -> Bool {
+    guard let accept = request.headers[.acceptEncoding]?.lowercased() else { return false }
+    return accept.split(separator: ",").contains { part in
+        let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard fields.first == "gzip" else { return false }
+        return !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
     }
 }
