@@ -29,6 +29,13 @@ public func buildRouter(
     _ environment: APIEnvironment, site: (@Sendable (Router<APIRequestContext>) -> Void)? = nil
 ) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
+    let rateLimit =
+        environment.rateLimiter.isEnabled
+        ? RateLimitMiddleware(limiter: environment.rateLimiter, keys: environment.keys, clock: environment.clock)
+        : nil
+    // First: a live stream is answered before the rest of the chain (it does their part itself).
+    router.add(
+        middleware: StreamEntryMiddleware(controller: StreamController(environment: environment), rateLimit: rateLimit))
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware())
@@ -37,11 +44,7 @@ public func buildRouter(
     ContractController().addRoutes(to: router)
     let api = router.group("api")
     api.add(middleware: ETagMiddleware())
-    if environment.rateLimiter.isEnabled {
-        api.add(
-            middleware: RateLimitMiddleware(
-                limiter: environment.rateLimiter, keys: environment.keys, clock: environment.clock))
-    }
+    if let rateLimit { api.add(middleware: rateLimit) }
     SourcesController(environment: environment).addRoutes(to: api)
     StationsController(environment: environment).addRoutes(to: api)
     TransitController(environment: environment).addRoutes(to: api)

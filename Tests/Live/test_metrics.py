@@ -35,6 +35,10 @@ def total(family, suffix="", **labels):
 class MetricsTests(unittest.TestCase):
     def test_series_types_and_labels(self):
         urllib.request.urlopen(BASE + "/api/stations?limit=1", timeout=10).read()
+        # A live stream is answered before the router; it is counted all the same.
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(BASE + "/api/stream?topics=nope", timeout=10)
+        self.assertEqual(refused.exception.code, 400)
         families = scrape()
         families.update({k: v for k, v in scrape(WORKER).items() if k not in families})
         expected = {
@@ -63,6 +67,7 @@ class MetricsTests(unittest.TestCase):
         self.assertTrue(outcomes <= {"succeeded", "unchanged", "failed"}, outcomes)
         routes = {s.labels["route"] for s in families["metropulse_http_request_duration_seconds"].samples}
         self.assertIn("/api/stations", routes, "routes are the router's templates")
+        self.assertIn("/api/stream", routes)
         for sample in families["metropulse_feed_age_seconds"].samples:
             self.assertGreaterEqual(sample.value, 0)
 

@@ -31,6 +31,11 @@ struct RateLimitTests {
                 let body = try JSONDecoder().decode(ErrorBody.self, from: Data(response.body.readableBytesView))
                 #expect(body.error.message.hasPrefix("rate limit: 100 requests per 60 s for this address"))
             }
+            // A live stream, answered before the router, counts against the same bucket.
+            try await client.execute(uri: "/api/stream?topics=stations", method: .get) { response in
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers[.init("RateLimit")!] == "\"anonymous\";r=0;t=60")
+            }
             // An admin key has its own bucket and policy; a read key here has none (no limit).
             var admin = HTTPFields()
             admin[.init("X-API-Key")!] = TestAPI.adminKey

@@ -92,13 +92,8 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         let start = ContinuousClock.now
         func record(_ status: HTTPResponse.Status) {
-            let labels = [
-                ("route", context.endpointPath ?? "unmatched"), ("method", request.method.rawValue),
-                ("status", String(status.code)),
-            ]
-            Counter(label: "metropulse_http_requests_total", dimensions: labels).increment()
-            Timer(label: "metropulse_http_request_duration_seconds", dimensions: labels)
-                .record(duration: ContinuousClock.now - start)
+            Self.record(
+                route: context.endpointPath ?? "unmatched", method: request.method, status: status, since: start)
         }
         do {
             // Measured to the answer's head: a handler's work, not the client's reading of a long
@@ -110,5 +105,14 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             record((error as? any HTTPResponseError)?.status ?? .internalServerError)
             throw error
         }
+    }
+
+    static func record(
+        route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, since start: ContinuousClock.Instant
+    ) {
+        let labels = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
+        Counter(label: "metropulse_http_requests_total", dimensions: labels).increment()
+        Timer(label: "metropulse_http_request_duration_seconds", dimensions: labels)
+            .record(duration: ContinuousClock.now - start)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import MetropulseCore
 import NIOCore
 import ServiceLifecycle
@@ -50,6 +51,48 @@ struct StreamController {
                 try await subscriber.run(&writer, from: resume)
                 try await writer.finish(nil)
             })
+    }
+}
+
+/// `GET /api/stream` taken before the router and its middleware: a stream's connection lives as
+/// long as the subscriber, and its task keeps the memory its deepest point needed until it ends
+/// (Swift's task allocator frees its slabs only then), so the stream is answered from the
+/// shallowest place there is. What the middleware does for a stream is done here: the request is
+/// logged (debug) and counted in the HTTP metrics (route `/api/stream`), and the rate limit applies
+/// when one is set. `bench fanout`: 36.4 KiB per idle subscriber through the middleware, 26.6 here.
+struct StreamEntryMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let controller: StreamController
+    /// The `/api` rate limit, when one is set.
+    let rateLimit: RateLimitMiddleware?
+
+    static let path = "/api/stream"
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard request.method == .get, request.uri.path == Self.path else { return try await next(request, context) }
+        let start = ContinuousClock.now
+        context.logger.debug(
+            "Request",
+            metadata: ["hb.request.path": .stringConvertible(request.uri), "hb.request.method": .string("GET")])
+        do {
+            let response =
+                if let rateLimit {
+                    try await rateLimit.handle(request, context: context) { request, context in
+                        try await controller.stream(request, context: context)
+                    }
+                } else {
+                    try await controller.stream(request, context: context)
+                }
+            HTTPMetricsMiddleware<Context>.record(route: Self.path, method: .get, status: response.status, since: start)
+            return response
+        } catch {
+            HTTPMetricsMiddleware<Context>.record(
+                route: Self.path, method: .get,
+                status: (error as? any HTTPResponseError)?.status ?? .internalServerError, since: start)
+            throw error
+        }
     }
 }
 
