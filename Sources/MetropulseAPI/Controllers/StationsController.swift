@@ -41,7 +41,8 @@ struct StationsController {
         let limit = try query.int("limit", default: 5000, range: 1...50_000)
         let source = query.string("source")
         // A city app asks the same few questions thousands of times a second: each answer is
-        // encoded once per second and per stored run of its sources, then served as bytes.
+        // encoded once per stored run of its sources (and every ten seconds without one, for its
+        // times), then served as bytes.
         let marker = try await environment.sourceMarks.marker(
             of: environment.store, scope: source.map { "source:" + $0 } ?? "*",
             sources: source.map { wanted in { $0 == wanted } }, now: environment.clock.nowMillis)

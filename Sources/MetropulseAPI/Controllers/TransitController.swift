@@ -21,7 +21,7 @@ struct TransitController {
         try await board.lines(now: environment.clock.nowMillis)
     }
 
-    /// The board of a line. Like `/api/stations`, each answer is encoded once per second and per
+    /// The board of a line. Like `/api/stations`, each answer is encoded once per ten seconds and per
     /// stored run of the network's sources, then served as bytes with its ETag.
     @Sendable func snapshot(_ request: Request, context: APIRequestContext) async throws -> Response {
         let network = try context.parameters.require("network")
