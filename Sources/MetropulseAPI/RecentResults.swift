@@ -86,6 +86,18 @@ struct EncodedAnswer: Sendable {
         }
 
         private let state = Mutex(State.none)
+        /// The most an answer may shrink and still be sent gzip-encoded.
+        static let maxRatio = 20
+
+        /// The gzip encoding of `body`, or nil when zlib fails or it shrinks past `maxRatio`:
+        /// clients that guard against decompression bombs refuse such bodies (AsyncHTTPClient's
+        /// browser-like configuration past 25:1), so those answers are sent plain.
+        static func encode(_ body: ByteBuffer) -> ByteBuffer? {
+            guard let bytes = Gzip.compress(Array(body.readableBytesView), level: 5),
+                bytes.count * maxRatio >= body.readableBytes
+            else { return nil }
+            return ByteBuffer(bytes: bytes)
+        }
 
         func gzip(of body: ByteBuffer) -> ByteBuffer? {
             let start: Bool = state.withLock { state in
@@ -95,8 +107,8 @@ struct EncodedAnswer: Sendable {
             }
             if start {
                 Task.detached(priority: .utility) {
-                    let bytes = Gzip.compress(Array(body.readableBytesView), level: 5)
-                    self.state.withLock { $0 = bytes.map { .made(ByteBuffer(bytes: $0)) } ?? .failed }
+                    let bytes = Self.encode(body)
+                    self.state.withLock { $0 = bytes.map { .made($0) } ?? .failed }
                 }
             }
             return state.withLock { if case .made(let buffer) = $0 { buffer } else { nil } }

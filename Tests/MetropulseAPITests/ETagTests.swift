@@ -169,4 +169,19 @@ struct ETagTests {
             }
         }
     }
+
+    @Test("an answer that would shrink past 20:1 is sent plain (clients refuse such bodies as bombs)")
+    func gzipRatio() throws {
+        let repetitive = ByteBuffer(string: String(repeating: #"{"bikes":0,"docks":0,"status":"ok"},"#, count: 2_000))
+        #expect(EncodedAnswer.Packed.encode(repetitive) == nil)
+        var varied = ""
+        var seed: UInt64 = 42
+        for i in 0..<2_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            varied += #"{"id":"s\#(i)","bikes":\#(seed >> 58),"lat":48.\#(seed >> 40 % 100_000)},"#
+        }
+        let packed = try #require(EncodedAnswer.Packed.encode(ByteBuffer(string: varied)))
+        #expect(packed.readableBytes * EncodedAnswer.Packed.maxRatio >= varied.utf8.count)
+        #expect(Gzip.decompress(Array(packed.readableBytesView)) == Array(varied.utf8))
+    }
 }
