@@ -62,8 +62,8 @@ package enum Gzip {
 package func acceptsGzip(_ request: Request) -> Bool {
     guard let accept = request.headers[.acceptEncoding]?.lowercased() else { return false }
     return accept.split(separator: ",").contains { part in
-        let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        let fields = part.split(separator: ";").map(\.trimmingSpaces)
         guard fields.first == "gzip" else { return false }
-        return !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+        return !fields.dropFirst().contains { $0.filter { $0 != " " } == "q=0" }
     }
 }

@@ -15,12 +15,6 @@ extension Request {
 
     package func query(_ name: String) -> String? { QueryValues(self).string(name) }
 
-    /// A number parameter's one value: absent is nil; empty or given twice is a 400 (a string
-    /// parameter's empty value means "not given", a number's cannot).
-    package func numberText(_ name: String, _ what: String) throws -> String? {
-        try QueryValues(self).numberText(name, what)
-    }
-
     package func intQuery(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         try QueryValues(self).int(name, default: value, range: range)
     }
@@ -65,7 +59,8 @@ package struct QueryValues {
         return String(value)
     }
 
-    /// A number parameter's one value: absent is nil; empty or given twice is a 400.
+    /// A number parameter's one value: absent is nil; empty or given twice is a 400 (a string
+    /// parameter's empty value means "not given", a number's cannot).
     package func numberText(_ name: String, _ what: String) throws -> String? {
         let values = parameters.getAll(name)
         guard let first = values.first else { return nil }

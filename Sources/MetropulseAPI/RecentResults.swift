@@ -175,46 +175,19 @@ final class FreshAnswers<Value: Sendable>: Sendable {
 /// once (`RunLog.runsWritten` moves), another process's within `followMillis`, the states being
 /// read at most that often, once for every request.
 final class SourceStateMarks: Sendable {
+    /// One reading of the states, and the markers made from it (by scope).
     private struct Entry {
         var written: UInt64
         var at: Int64
-        var serial: UInt64
         var task: Task<[SourceState], any Error>
+        var markers: [String: String] = [:]
     }
 
     private let entry = Mutex<Entry?>(nil)
-    private let serials = Atomic<UInt64>(0)
-    /// The markers made from the states of one entry (`serial`), by scope.
-    private let markers = Mutex<(serial: UInt64, byScope: [String: String])>((0, [:]))
     let followMillis: Int64
 
     init(followMillis: Int64) {
         self.followMillis = followMillis
-    }
-
-    func states(of store: any RunLog, now: Int64) async throws -> [SourceState] {
-        try await read(store, now: now).states
-    }
-
-    private func read(_ store: any RunLog, now: Int64) async throws -> (serial: UInt64, states: [SourceState]) {
-        // Read before the states: a write finishing meanwhile moves it again, so the next
-        // request reads once more rather than keeping states older than its write.
-        let written = store.runsWritten
-        let (serial, task) = entry.withLock { entry in
-            if let current = entry, current.written == written, now - current.at < followMillis, now >= current.at {
-                return (current.serial, current.task)
-            }
-            let task = Task { try await store.sourceStates() }
-            let serial = serials.add(1, ordering: .relaxed).newValue
-            entry = Entry(written: written, at: now, serial: serial, task: task)
-            return (serial, task)
-        }
-        do {
-            return (serial, try await task.value)
-        } catch {
-            entry.withLock { if $0?.task == task { $0 = nil } }
-            throw error
-        }
     }
 
     /// What moves when a run of one of `sources` (nil: of any source) is stored; `scope` names
@@ -222,14 +195,28 @@ final class SourceStateMarks: Sendable {
     func marker(of store: any RunLog, scope: String, sources: ((String) -> Bool)?, now: Int64) async throws
         -> String
     {
-        let (serial, states) = try await read(store, now: now)
-        if let made = markers.withLock({ $0.serial == serial ? $0.byScope[scope] : nil }) { return made }
+        // Read before the states: a write finishing meanwhile moves it again, so the next
+        // request reads once more rather than keeping states older than its write.
+        let written = store.runsWritten
+        let (task, made) = entry.withLock { entry in
+            if let current = entry, current.written == written, now - current.at < followMillis, now >= current.at {
+                return (current.task, current.markers[scope])
+            }
+            let task = Task { try await store.sourceStates() }
+            entry = Entry(written: written, at: now, task: task)
+            return (task, nil)
+        }
+        if let made { return made }
+        let states: [SourceState]
+        do {
+            states = try await task.value
+        } catch {
+            entry.withLock { if $0?.task == task { $0 = nil } }
+            throw error
+        }
         let marker = states.filter { sources?($0.sourceID) ?? true }
             .map { "\($0.sourceID):\($0.lastRunAt ?? 0):\($0.lastSuccessAt ?? 0)" }.sorted().joined(separator: ",")
-        markers.withLock { markers in
-            if serial > markers.serial { markers = (serial, [:]) }
-            if serial == markers.serial, markers.byScope.count < 4_096 { markers.byScope[scope] = marker }
-        }
+        entry.withLock { if $0?.task == task { $0?.markers[scope] = marker } }
         return marker
     }
 }

@@ -47,11 +47,8 @@ struct StationsController {
             of: environment.store, scope: source.map { "source:" + $0 } ?? "*",
             sources: source.map { wanted in { $0 == wanted } }, now: environment.clock.nowMillis)
         // The parameters as given (each spelling of a point is its own entry, which is harmless).
-        let key = [
-            source ?? "*", near == nil ? "" : query.string("near") ?? "",
-            radius == nil ? "" : query.string("radius_m") ?? "",
-            String(limit),
-        ].joined(separator: "|")
+        let key = [source ?? "*", query.string("near") ?? "", query.string("radius_m") ?? "", String(limit)]
+            .joined(separator: "|")
         let (board, clock, point) = (self.board, environment.clock, near)
         let answer = try await environment.stationAnswers.value(for: key, marker: marker, now: clock.nowMillis) {
             try EncodedAnswer(
