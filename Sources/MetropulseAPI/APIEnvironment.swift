@@ -30,7 +30,9 @@ public struct APIEnvironment: Sendable {
     /// `/metrics` adds the state of the queue, the sources and the fleet to it at each scrape.
     public var metrics: PrometheusCollectorRegistry
     /// The live map's state, shared by every subscriber of `/api/stream` in this process.
-    package var live: LiveFeed
+    package let live: LiveFeed
+    /// The live streams served from the event loops (`StreamTakeoverHandler`), from `live`.
+    let streamHub: StreamHub
     /// The learned activity of the sources that learn theirs (`FeedActivity`), shared by every
     /// health answer.
     package let activity: FeedActivityCache
@@ -99,8 +101,10 @@ public struct APIEnvironment: Sendable {
         self.connectors = connectors
         let activity = FeedActivityCache()
         self.activity = activity
-        self.live = LiveFeed(
+        let live = LiveFeed(
             store: store, catalog: catalog, names: transitNames, connectors: connectors, logger: logger,
             activity: activity)
+        self.live = live
+        self.streamHub = StreamHub(feed: live, clock: clock, logger: logger)
     }
 }

@@ -29,13 +29,9 @@ public func buildRouter(
     _ environment: APIEnvironment, site: (@Sendable (Router<APIRequestContext>) -> Void)? = nil
 ) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
-    let rateLimit =
-        environment.rateLimiter.isEnabled
-        ? RateLimitMiddleware(limiter: environment.rateLimiter, keys: environment.keys, clock: environment.clock)
-        : nil
+    let rateLimit = rateLimitMiddleware(environment)
     // First: a live stream is answered before the rest of the chain (it does their part itself).
-    router.add(
-        middleware: StreamEntryMiddleware(controller: StreamController(environment: environment), rateLimit: rateLimit))
+    router.add(middleware: streamEntry(environment))
     router.add(middleware: LogRequestsMiddleware(.debug))
     router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware())
@@ -59,6 +55,19 @@ public func buildRouter(
     return router
 }
 
+/// The `/api` rate limit, when one is set.
+private func rateLimitMiddleware(_ environment: APIEnvironment) -> RateLimitMiddleware? {
+    environment.rateLimiter.isEnabled
+        ? RateLimitMiddleware(limiter: environment.rateLimiter, keys: environment.keys, clock: environment.clock)
+        : nil
+}
+
+/// What a live stream goes through before it is served.
+private func streamEntry(_ environment: APIEnvironment) -> StreamEntryMiddleware {
+    StreamEntryMiddleware(
+        controller: StreamController(environment: environment), rateLimit: rateLimitMiddleware(environment))
+}
+
 /// The API as a service: the router of `buildRouter` behind an HTTP/1 server with the settings'
 /// idle timeout and connection cap. `onServerRunning` gets the port it listens on.
 public func buildApplication(
@@ -68,7 +77,8 @@ public func buildApplication(
 ) -> Application<RouterResponder<APIRequestContext>> {
     serve(
         buildRouter(environment, site: site), server: server, name: "metropulse", logger: environment.logger,
-        webSockets: WebSocketController(environment: environment).router()
+        webSockets: WebSocketController(environment: environment).router(),
+        streams: StreamTakeover(entry: streamEntry(environment), hub: environment.streamHub, logger: environment.logger)
     ) { port in
         environment.logger.notice("API listening on http://\(server.host):\(port)")
         onServerRunning(port)
@@ -78,9 +88,13 @@ public func buildApplication(
 /// `router` behind an HTTP/1 server with the settings' idle timeout and connection cap.
 private func serve(
     _ router: Router<APIRequestContext>, server: APIServerSettings, name: String, logger: Logger,
-    webSockets: Router<BasicWebSocketRequestContext>? = nil, onServerRunning: @escaping @Sendable (Int) -> Void
+    webSockets: Router<BasicWebSocketRequestContext>? = nil, streams: StreamTakeover? = nil,
+    onServerRunning: @escaping @Sendable (Int) -> Void
 ) -> Application<RouterResponder<APIRequestContext>> {
-    let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(server.idleTimeoutMillis))
+    // A connection whose first request is the live stream is served from its event loop.
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: streams.map { [StreamTakeoverHandler($0)] } ?? [],
+        idleTimeout: .milliseconds(server.idleTimeoutMillis))
     return Application(
         router: router,
         server: webSockets.map { .http1WebSocketUpgrade(webSocketRouter: $0, configuration: .init(http1: http1)) }

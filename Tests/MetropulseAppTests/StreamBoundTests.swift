@@ -20,10 +20,20 @@ struct StreamBoundTests {
 
     /// A client that asks for the stream and never reads: a 4 KiB receive buffer, nothing taken.
     static func stalledSubscriber(port: Int, path: String) throws -> Int32 {
+        let fd = try connection(port: port, receiveBuffer: 4096)
+        try ask(fd, path)
+        return fd
+    }
+
+    /// A connection to the API (with this receive buffer), reads timing out after a second.
+    static func connection(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(fd >= 0)
-        var size: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -34,9 +44,74 @@ struct StreamBoundTests {
             }
         }
         try #require(connected == 0)
+        return fd
+    }
+
+    /// Sends `GET path` on the connection.
+    static func ask(_ fd: Int32, _ path: String) throws {
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
         try #require(send(fd, request, request.count, 0) == request.count)
-        return fd
+    }
+
+    /// Reads the connection until what was read holds `text` (then true) or 20 s have passed.
+    static func read(_ fd: Int32, until text: String) -> Bool {
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while ContinuousClock.now < deadline {
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count == 0 { return false }
+            if count > 0 {
+                received += chunk[..<count]
+                if String(decoding: received, as: UTF8.self).contains(text) { return true }
+            }
+        }
+        return false
+    }
+
+    /// `metropulse_api_streams_open` in the API's metrics.
+    static func streamsOpen(port: Int) async throws -> Double? {
+        let metrics = try await getText("http://127.0.0.1:\(port)/metrics")
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("metropulse_api_streams_open ") }
+        return line?.split(separator: " ").last.flatMap { Double($0) }
+    }
+
+    @Test("a stream asked after another request on its connection is served too; closed streams give their places back")
+    func placesAndKeptConnections() async throws {
+        let paris = try StationRounds(sourceID: "paris")
+        try await paris.write((0..<3).map { ("station-\($0)", $0) })
+        let api = try ChildProcess(
+            arguments: ["api", "--port", "0", "--database-path", paris.path],
+            environment: ["METROPULSE_CONFIG": paris.configPath, "METROPULSE_API_ADMIN_KEY": testAdminKey])
+        defer { if api.process.isRunning { api.process.terminate() } }
+        let port = try await api.apiPort()
+        // The first request of its connection: served from the event loop.
+        let first = try Self.connection(port: port)
+        try Self.ask(first, "/api/stream?topics=stations")
+        #expect(Self.read(first, until: "station-2"))
+        // After another answer on the same connection: served by the request's task.
+        let kept = try Self.connection(port: port)
+        try Self.ask(kept, "/healthz")
+        #expect(Self.read(kept, until: "HTTP/1.1 200"))
+        try Self.ask(kept, "/api/stream?topics=stations")
+        #expect(Self.read(kept, until: "station-2"))
+        try await eventually("both streams counted") { try await Self.streamsOpen(port: port) == 2 }
+        // Both see the next change.
+        try await paris.write([("station-1", 29)])
+        #expect(Self.read(first, until: "\"bikes\":29"))
+        #expect(Self.read(kept, until: "\"bikes\":29"))
+        close(first)
+        close(kept)
+        // The event loop sees the close at once; a request's task when its next write fails
+        // (there are changes to send).
+        var bikes = 0
+        try await eventually("the places given back") {
+            bikes = (bikes + 1) % 29
+            try await paris.write([("station-1", bikes)])
+            return try await Self.streamsOpen(port: port) == 0
+        }
+        #expect(await api.stop() == 0)
+        try paris.store.close()
     }
 
     @Test("50 subscribers that never read, 1,500 stations changing every half second: the API's memory stays bounded")
@@ -51,7 +126,7 @@ struct StreamBoundTests {
         try await writeRound()
         let api = try ChildProcess(
             arguments: ["api", "--port", "0", "--database-path", paris.path],
-            environment: ["METROPULSE_CONFIG": paris.configPath])
+            environment: ["METROPULSE_CONFIG": paris.configPath, "METROPULSE_API_ADMIN_KEY": testAdminKey])
         defer { if api.process.isRunning { api.process.terminate() } }
         let port = try await api.apiPort()
         let sockets = try (0..<50).map { _ in
@@ -84,6 +159,12 @@ struct StreamBoundTests {
             $0.contains { ($0["stations"] as? [Any])?.count == stations }
         }
         #expect(events.contains { ($0["stations"] as? [Any])?.count == stations })
+        // What the stalled subscribers were not sent is counted.
+        let metrics = try await getText("http://127.0.0.1:\(port)/metrics")
+        let skipped = metrics.split(separator: "\n").first {
+            $0.hasPrefix("metropulse_api_stream_events_skipped_total ")
+        }
+        #expect((skipped?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 50, "\(skipped ?? "no counter")")
         // Shutdown does not wait on the stalled streams for ever.
         #expect(await api.stop() == 0)
         try paris.store.close()

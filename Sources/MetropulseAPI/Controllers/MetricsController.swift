@@ -74,6 +74,10 @@ struct MetricsController {
         gauge(
             "metropulse_api_streams_open", "Live streams (server-sent events) open in this process.", [],
             Double(environment.streams.count))
+        registry.makeCounter(
+            name: "metropulse_api_stream_events_skipped_total",
+            help: "Live stream events not sent to a subscriber that was not reading (it got the net changes later)."
+        ).increment(by: Int64(environment.streamHub.skipped))
         var text = environment.metrics.emitToBuffer()
         registry.emit(into: &text)
         return Response(

@@ -24,7 +24,16 @@ struct StreamController {
         group.get("stream", use: stream)
     }
 
-    @Sendable func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
+    /// A stream asked for and admitted: what it is sent, and from which version it resumes.
+    struct Opening: Sendable {
+        let subscriber: EventStreamSubscriber
+        let resume: UInt64?
+    }
+
+    /// Checks the request (a 400 naming the field) and takes a place among the process's streams
+    /// (a 503 when every place is taken); whoever serves the stream gives the place back
+    /// (`streams.leave()`) when it ends.
+    func open(_ request: Request) throws -> Opening {
         func list(_ name: String) -> [String]? {
             request.query(name).map {
                 $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -39,16 +48,25 @@ struct StreamController {
                 }
             }, catalog: environment.catalog)
         let resume = try request.lastEventID(UInt64.self)
+        try environment.streams.admit()
+        return Opening(
+            subscriber: EventStreamSubscriber(
+                feed: environment.live, clock: environment.clock, topics: topics, filter: filter),
+            resume: resume)
+    }
+
+    /// The stream served by this request's task (`EventStreamSubscriber.run`): the way when the
+    /// event loops cannot take it (`StreamTakeoverHandler`), e.g. a stream asked for after other
+    /// requests on the same connection.
+    @Sendable func stream(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let opening = try open(request)
         let streams = environment.streams
-        try streams.admit()
-        let subscriber = EventStreamSubscriber(
-            feed: environment.live, clock: environment.clock, topics: topics, filter: filter)
         return Response(
             status: .ok,
             headers: StreamLimiter.eventStreamHeaders,
             body: ResponseBody { writer in
                 defer { streams.leave() }
-                try await subscriber.run(&writer, from: resume)
+                try await opening.subscriber.run(&writer, from: opening.resume)
                 try await writer.finish(nil)
             })
     }
@@ -72,6 +90,16 @@ struct StreamEntryMiddleware: RouterMiddleware {
         async throws -> Response
     {
         guard request.method == .get, request.uri.path == Self.path else { return try await next(request, context) }
+        return try await respond(request, context: context) { request, context in
+            try await controller.stream(request, context: context)
+        }
+    }
+
+    /// What the middleware does for a stream (log, metrics, rate limit) around `answer`, which
+    /// opens it.
+    func respond(
+        _ request: Request, context: Context, answer: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         let start = ContinuousClock.now
         context.logger.debug(
             "Request",
@@ -79,11 +107,9 @@ struct StreamEntryMiddleware: RouterMiddleware {
         do {
             let response =
                 if let rateLimit {
-                    try await rateLimit.handle(request, context: context) { request, context in
-                        try await controller.stream(request, context: context)
-                    }
+                    try await rateLimit.handle(request, context: context, next: answer)
                 } else {
-                    try await controller.stream(request, context: context)
+                    try await answer(request, context)
                 }
             HTTPMetricsMiddleware<Context>.record(route: Self.path, method: .get, status: response.status, since: start)
             return response
@@ -159,17 +185,24 @@ struct EventStreamSubscriber: Sendable {
     /// the log no longer reaches back that far.
     @inline(never)
     func replay(since: UInt64, to writer: inout any ResponseBodyWriter) async throws -> UInt64? {
+        guard let (events, reached) = try await missed(since: since) else { return nil }
+        for event in events { try await writer.write(event) }
+        return reached
+    }
+
+    /// Each version missed since `since` as it happened, one `update` event each, and the version
+    /// they reach; nil when the log no longer reaches back that far.
+    func missed(since: UInt64) async throws -> ([ByteBuffer], UInt64)? {
         let encoder = APIRequestContext.jsonEncoder()
         let now = clock.nowMillis
         await feed.refresh(now: now)
         guard let replay = await feed.replay(since: since, topics: topics, filter: filter, now: now) else {
             return nil
         }
-        for missed in replay.events {
-            let event = try ServerSentEvent(id: String(missed.version), event: "update", json: missed, encoder: encoder)
-            try await writer.write(event.buffer)
+        let events = try replay.events.map {
+            try ServerSentEvent(id: String($0.version), event: "update", json: $0, encoder: encoder).buffer
         }
-        return replay.version
+        return (events, replay.version)
     }
 
     /// The event taking a subscriber from `since` to `version` (empty when nothing it asked for
@@ -179,12 +212,14 @@ struct EventStreamSubscriber: Sendable {
     func next(since: UInt64?, version: UInt64, now: Int64) async throws -> (ByteBuffer, UInt64) {
         try await feed.encodedChanges(
             since: since, version: version, topics: topics, filter: filter, subscription: key, framing: "sse",
-            now: now
-        ) { changes in
-            try ServerSentEvent(
-                id: String(changes.version), event: changes.snapshot ? "snapshot" : "update", json: changes,
-                encoder: APIRequestContext.jsonEncoder()
-            ).buffer
-        }
+            now: now, encode: Self.event)
+    }
+
+    /// The event of `changes`: a `snapshot` of the whole state asked for, or an `update`.
+    static func event(_ changes: LiveFeed.Changes) throws -> ByteBuffer {
+        try ServerSentEvent(
+            id: String(changes.version), event: changes.snapshot ? "snapshot" : "update", json: changes,
+            encoder: APIRequestContext.jsonEncoder()
+        ).buffer
     }
 }

@@ -50,6 +50,8 @@ package final class LiveFeedShared: Sendable {
     private let current = Atomic<UInt64>(0)
     private let encoded = Mutex(Encoded())
     private let waiting = Mutex(Waiting())
+    /// Called at each new version, after the waiting subscribers are woken (`StreamHub`).
+    private let listeners = Mutex<[@Sendable () -> Void]>([])
     /// At most this many events kept for one version (distinct subscriptions and starting points).
     static let limit = 4_096
 
@@ -70,7 +72,11 @@ package final class LiveFeedShared: Sendable {
             return state.waiters.values.map(\.continuation)
         }
         for continuation in woken { continuation.resume() }
+        for listener in listeners.withLock({ $0 }) { listener() }
     }
+
+    /// `listener` is called at each new version.
+    package func onMove(_ listener: @escaping @Sendable () -> Void) { listeners.withLock { $0.append(listener) } }
 
     /// Returns when the version moves past `seen`, when `deadline` has passed (noticed by the
     /// refresher's next `expire`), or when the task is cancelled. An idle subscriber is one
