@@ -97,13 +97,28 @@ private func serve(
         idleTimeout: .milliseconds(server.idleTimeoutMillis))
     return Application(
         router: router,
-        server: webSockets.map { .http1WebSocketUpgrade(webSocketRouter: $0, configuration: .init(http1: http1)) }
-            ?? .http1(configuration: http1),
+        server: webSockets.map { webSockets in
+            streams == nil
+                ? .http1WebSocketUpgrade(webSocketRouter: webSockets, configuration: .init(http1: http1))
+                : streamFirst(webSockets.buildResponder(), http1: http1)
+        } ?? .http1(configuration: http1),
         configuration: .init(
             address: .hostname(server.host, port: server.port), serverName: name,
             availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),
         onServerRunning: { (channel: any Channel) in onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
+}
+
+/// HTTP/1 with the WebSocket upgrade, a connection whose first request is the live stream left
+/// to its event loop (`StreamFirstChannel`).
+private func streamFirst(
+    _ webSockets: RouterResponder<BasicWebSocketRequestContext>, http1: HTTP1Channel.Configuration
+) -> HTTPServerBuilder {
+    HTTPServerBuilder { responder in
+        StreamFirstChannel(
+            inner: HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: webSockets, configuration: .init(http1: http1)))
+    }
 }
 
 /// A role without the API (a worker, a scheduler) serving only `/metrics`, `/healthz` and `/readyz`.

@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import MetropulseCore
 import NIOCore
@@ -14,11 +16,16 @@ struct StreamTakeover: Sendable {
     let hub: StreamHub
     let logger: Logger
 
-    /// Whether a request's path (with its query) is the live stream's.
-    static func isStream(_ head: HTTPRequest) -> Bool {
-        guard head.method == .get, let path = head.path else { return false }
+    /// Whether a request is the live stream's: `GET` of its path (with any query), not asking
+    /// for a protocol upgrade.
+    static func isStream(get: Bool, path: String?, upgrade: Bool) -> Bool {
+        guard get, !upgrade, let path else { return false }
         let end = path.firstIndex(of: "?") ?? path.endIndex
         return path[..<end] == StreamEntryMiddleware.path
+    }
+
+    static func isStream(_ head: HTTPRequest) -> Bool {
+        isStream(get: head.method == .get, path: head.path, upgrade: head.headerFields[.upgrade] != nil)
     }
 
     /// Answers the stream asked for by `head` on `handler`'s channel: its checks and middleware in
@@ -149,8 +156,10 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
                 state = .opening
                 takeover.open(
                     head, channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
-                // Hummingbird's task learns there is no request for it and stops reading.
+                // Hummingbird's side of the channel learns there is no request for it and nothing
+                // to answer: its task (if it runs) ends its loop, and its writer counts as finished.
                 context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+                context.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
                 return
             }
             state = .passing
@@ -172,6 +181,13 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Hummingbird's side reads no more once its stream of requests is gone; the stream keeps
+        // reading (and dropping) what the client sends, to see it close.
+        guard !takenOver else { return context.read() }
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -238,6 +254,7 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
             for event in first { context.write(wrapOutboundOut(HTTPResponsePart.body(event)), promise: nil) }
         }
         context.flush()
+        context.read()
         hub.add(connection)
     }
 
@@ -351,4 +368,73 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
         if takenOver { state = .ended }
     }
+}
+
+/// The API's connections: Hummingbird's HTTP/1 with the WebSocket upgrade, except that a
+/// connection whose first request is the live stream is left to its event loop
+/// (`StreamTakeoverHandler`) and its task ends as soon as that is known, instead of waiting for
+/// the connection to close: ten thousand subscribers hold no task.
+struct StreamFirstChannel: ServerChildChannel {
+    struct Value: ServerChildChannelValue {
+        let inner: HTTP1WebSocketUpgradeChannel.Value
+        /// Whether the connection's first request is the live stream.
+        let stream: EventLoopFuture<Bool>
+        var channel: any Channel { inner.channel }
+    }
+
+    let inner: HTTP1WebSocketUpgradeChannel
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        inner.setup(channel: channel, logger: logger).map { value in
+            let signal = FirstRequestSignal(channel.eventLoop.makePromise())
+            let pipeline = channel.pipeline.syncOperations
+            do {
+                // Right after the HTTP decoder: it sees the first request before the WebSocket
+                // upgrade does.
+                let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                try pipeline.addHandler(signal, position: .after(decoder))
+            } catch {
+                signal.decide(false)
+            }
+            return Value(inner: value, stream: signal.decided.futureResult)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        if (try? await value.stream.get()) == true { return }
+        await inner.handle(value: value.inner, logger: logger)
+    }
+}
+
+/// Says whether a connection's first request is the live stream (`StreamFirstChannel`).
+final class FirstRequestSignal: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    let decided: EventLoopPromise<Bool>
+    private var open = true
+
+    init(_ decided: EventLoopPromise<Bool>) {
+        self.decided = decided
+    }
+
+    func decide(_ stream: Bool) {
+        guard open else { return }
+        open = false
+        decided.succeed(stream)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data) {
+            decide(
+                StreamTakeover.isStream(
+                    get: head.method == .GET, path: head.uri, upgrade: head.headers.contains(name: "upgrade")))
+            context.fireChannelRead(data)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { decide(false) }
 }
