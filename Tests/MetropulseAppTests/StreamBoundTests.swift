@@ -96,6 +96,12 @@ struct StreamBoundTests {
         try Self.ask(kept, "/api/stream?topics=stations")
         #expect(Self.read(kept, until: "station-2"))
         try await eventually("both streams counted") { try await Self.streamsOpen(port: port) == 2 }
+        // Bytes that are not HTTP, before any request: a 400, and the connection closes.
+        let garbage = try Self.connection(port: port)
+        let bytes: [UInt8] = [0, 1] + Array("garbage\r\n\r\n".utf8)
+        try #require(send(garbage, bytes, bytes.count, 0) == bytes.count)
+        #expect(Self.read(garbage, until: "HTTP/1.1 400 Bad Request"))
+        close(garbage)
         // Both see the next change.
         try await paris.write([("station-1", 29)])
         #expect(Self.read(first, until: "\"bikes\":29"))

@@ -436,5 +436,21 @@ final class FirstRequestSignal: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Bytes that are not HTTP before any request: nothing else would answer them (the
+        // WebSocket upgrade waits for a request), and the connection would stay open.
+        if open, error is HTTPParserError {
+            decide(false)
+            let head = HTTPResponseHead(
+                version: .http1_1, status: .badRequest, headers: ["connection": "close", "content-length": "0"])
+            context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        decide(false)
+        context.fireErrorCaught(error)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) { decide(false) }
 }
