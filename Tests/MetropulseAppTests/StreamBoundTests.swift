@@ -69,6 +69,49 @@ struct StreamBoundTests {
         return false
     }
 
+    /// Reads a stream's answer from the start (head, then chunks of events), keeping each
+    /// station's bikes as the events say, until `enough` holds or 30 s have passed; returns them.
+    static func drain(_ fd: Int32, until enough: ([String: Int]) -> Bool) -> [String: Int] {
+        var raw: [UInt8] = []
+        var headDone = false
+        var text = ""
+        var bikes: [String: Int] = [:]
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count == 0 { break }
+            guard count > 0 else { continue }
+            raw += chunk[..<count]
+            if !headDone {
+                let blank: [UInt8] = [13, 10, 13, 10]
+                guard let end = raw.indices.dropLast(3).first(where: { raw[$0..<$0 + 4].elementsEqual(blank) })
+                else { continue }
+                raw.removeFirst(end + 4)
+                headDone = true
+            }
+            // Whole chunks: a hex length, CRLF, the bytes, CRLF.
+            while let line = raw.indices.dropLast().first(where: { raw[$0] == 13 && raw[$0 + 1] == 10 }),
+                let size = Int(String(decoding: raw[..<line], as: UTF8.self), radix: 16),
+                raw.count >= line + 2 + size + 2
+            {
+                text += String(decoding: raw[(line + 2)..<(line + 2 + size)], as: UTF8.self)
+                raw.removeFirst(line + 2 + size + 2)
+            }
+            while let end = text.range(of: "\n\n") {
+                for line in text[..<end.lowerBound].split(separator: "\n") where line.hasPrefix("data: ") {
+                    let event = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+                    for station in event?["stations"] as? [[String: Any]] ?? [] {
+                        if let id = station["id"] as? String, let count = station["bikes"] as? Int { bikes[id] = count }
+                    }
+                }
+                text = String(text[end.upperBound...])
+            }
+            if enough(bikes) { break }
+        }
+        return bikes
+    }
+
     /// `metropulse_api_streams_open` in the API's metrics.
     static func streamsOpen(port: Int) async throws -> Double? {
         let metrics = try await getText("http://127.0.0.1:\(port)/metrics")
@@ -159,6 +202,11 @@ struct StreamBoundTests {
         // depends on how fast the machine serves the first rounds, so the bound allows the tail of
         // the filling (64 MiB, a tenth of a backlog).
         #expect(later - filled < 64 << 20, "RSS grew by \((later - filled) >> 20) MiB in the last 30 rounds")
+        // A stalled subscriber that reads again catches up: what it ends with is the latest round
+        // (it was sent the net changes, not the rounds it missed).
+        let latest = Dictionary(uniqueKeysWithValues: (0..<stations).map { ("station-\($0)", ($0 + round) % 30) })
+        let caughtUp = Self.drain(sockets[0]) { $0 == latest }
+        #expect(caughtUp == latest, "a stalled subscriber reading again did not reach the latest round")
         // A subscriber that reads is still served.
         let events = try await readEvents("http://127.0.0.1:\(port)/api/stream?topics=stations", timeout: .seconds(20))
         {
