@@ -33,6 +33,8 @@ public struct APIEnvironment: Sendable {
     package let live: LiveFeed
     /// The live streams served from the event loops (`StreamTakeoverHandler`), from `live`.
     let streamHub: StreamHub
+    /// The transit networks' sources, per version of the catalog (line boards).
+    let networkSources = TransitBoard.NetworkSources()
     /// The learned activity of the sources that learn theirs (`FeedActivity`), shared by every
     /// health answer.
     package let activity: FeedActivityCache

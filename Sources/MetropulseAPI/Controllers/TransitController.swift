@@ -27,14 +27,17 @@ struct TransitController {
         let network = try context.parameters.require("network")
         let line = try context.parameters.require("line")
         let perStop = try QueryValues(request).int("per_stop", default: 3, range: 1...50)
-        let (board, clock) = (self.board, environment.clock)
-        let sources = Set(try TransitBoard.Networks(board.catalog, kinds: board.transitKinds).sources(in: network))
+        let (environment, clock) = (self.environment, environment.clock)
+        let sources = try environment.networkSources.sources(in: network, catalog: environment.catalog) {
+            environment.connectors.kinds(producing: .transit)
+        }
         let marker = try await environment.sourceMarks.marker(
             of: environment.store, scope: "network:" + network, sources: { sources.contains($0) }, now: clock.nowMillis)
         let key = [network, line, String(perStop)].joined(separator: "|")
         let answer = try await environment.lineAnswers.value(for: key, marker: marker, now: clock.nowMillis) {
             try EncodedAnswer(
-                await board.snapshot(network: network, line: line, perStop: perStop, now: clock.nowMillis))
+                await TransitBoard(environment).snapshot(
+                    network: network, line: line, perStop: perStop, now: clock.nowMillis))
         }
         return answer.response(to: request)
     }

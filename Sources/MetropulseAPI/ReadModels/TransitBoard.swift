@@ -1,3 +1,4 @@
+import Synchronization
 package import Hummingbird
 package import MetropulseCore
 
@@ -198,6 +199,24 @@ package struct TransitBoard: Sendable {
 
     /// The transit sources by network and each source's network, read from the catalogue once
     /// per request.
+    /// The transit networks' sources, made once per version of the catalog: a line board asked
+    /// thousands of times a second needs its network's sources at each request.
+    final class NetworkSources: Sendable {
+        private let kept = Mutex<(version: Int, sources: [String: Set<String>])?>(nil)
+
+        /// The sources of `network` (a 404 naming the known networks when there is none).
+        func sources(in network: String, catalog: SourceCatalog, kinds: () -> Set<SourceKind>) throws -> Set<String> {
+            let version = catalog.versioned.version
+            if let kept = kept.withLock({ $0 }), kept.version == version {
+                if let found = kept.sources[network] { return found }
+            }
+            let networks = Networks(catalog, kinds: kinds())
+            let found = Set(try networks.sources(in: network))
+            kept.withLock { $0 = (version, networks.sources.mapValues { Set($0) }) }
+            return found
+        }
+    }
+
     package struct Networks {
         private(set) var sources: [String: [String]] = [:]
         private var networkOf: [String: String] = [:]
