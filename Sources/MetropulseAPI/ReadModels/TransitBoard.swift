@@ -1,6 +1,6 @@
-import Synchronization
 package import Hummingbird
 package import MetropulseCore
+import Synchronization
 
 /// Transit as the pages and endpoints show it, read from the store (never fetched on demand):
 /// lines with their traffic status, a line's stops with their next departures, disruptions per
