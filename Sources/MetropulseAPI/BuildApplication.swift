@@ -77,31 +77,31 @@ public func buildApplication(
 ) -> Application<RouterResponder<APIRequestContext>> {
     serve(
         buildRouter(environment, site: site), server: server, name: "metropulse", logger: environment.logger,
-        webSockets: WebSocketController(environment: environment).router(),
-        streams: StreamTakeover(entry: streamEntry(environment), hub: environment.streamHub, logger: environment.logger)
+        live: (
+            WebSocketController(environment: environment).router(),
+            StreamTakeover(entry: streamEntry(environment), hub: environment.streamHub, logger: environment.logger)
+        )
     ) { port in
         environment.logger.notice("API listening on http://\(server.host):\(port)")
         onServerRunning(port)
     }
 }
 
-/// `router` behind an HTTP/1 server with the settings' idle timeout and connection cap.
+/// `router` behind an HTTP/1 server with the settings' idle timeout and connection cap; with
+/// `live`, the WebSocket upgrade of its router and the live streams served from the event loops.
 private func serve(
     _ router: Router<APIRequestContext>, server: APIServerSettings, name: String, logger: Logger,
-    webSockets: Router<BasicWebSocketRequestContext>? = nil, streams: StreamTakeover? = nil,
+    live: (webSockets: Router<BasicWebSocketRequestContext>, streams: StreamTakeover)? = nil,
     onServerRunning: @escaping @Sendable (Int) -> Void
 ) -> Application<RouterResponder<APIRequestContext>> {
     // A connection whose first request is the live stream is served from its event loop.
+    let streams = live?.streams
     let http1 = HTTP1Channel.Configuration(
         additionalChannelHandlers: streams.map { [StreamTakeoverHandler($0)] } ?? [],
         idleTimeout: .milliseconds(server.idleTimeoutMillis))
     return Application(
         router: router,
-        server: webSockets.map { webSockets in
-            streams == nil
-                ? .http1WebSocketUpgrade(webSocketRouter: webSockets, configuration: .init(http1: http1))
-                : streamFirst(webSockets.buildResponder(), http1: http1)
-        } ?? .http1(configuration: http1),
+        server: live.map { streamFirst($0.webSockets.buildResponder(), http1: http1) } ?? .http1(configuration: http1),
         configuration: .init(
             address: .hostname(server.host, port: server.port), serverName: name,
             availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)),

@@ -46,9 +46,6 @@ final class StreamHub: Sendable {
         feed.shared.onMove { [weak self] in self?.kick() }
     }
 
-    /// Subscribers served by the hub now.
-    var count: Int { state.withLock { $0.connections.count } }
-
     /// Events not sent to a subscriber that was not reading (it got the net changes later).
     var skipped: Int { skippedEvents.load(ordering: .relaxed) }
 
@@ -153,13 +150,12 @@ final class StreamHub: Sendable {
         var subscription: String
     }
 
-    /// One subscriber's event in a batch: the bytes taking it from `from` to `to` (empty when
-    /// nothing it asked for changed), and the same as one HTTP chunk.
+    /// One subscriber's event in a batch: the HTTP chunk taking it from `from` to `to` (empty
+    /// when nothing it asked for changed).
     struct Delivery {
         let connection: StreamConnection
         let from: UInt64?
         let to: UInt64
-        let bytes: ByteBuffer
         let chunk: ByteBuffer
     }
 
@@ -184,7 +180,7 @@ final class StreamHub: Sendable {
             questions[Question(since: seen, subscription: connection.key), default: []].append(connection)
         }
         guard !questions.isEmpty else { return }
-        var batches: [ObjectIdentifier: (loop: any EventLoop, deliveries: [Delivery])] = [:]
+        var deliveries: [Delivery] = []
         for (question, asking) in questions {
             let first = asking[0]
             let event: (ByteBuffer, UInt64)
@@ -199,31 +195,29 @@ final class StreamHub: Sendable {
             let chunk = event.0.readableBytes > 0 ? Self.chunk(event.0) : event.0
             for connection in asking {
                 connection.seen = event.1
-                let loop = ObjectIdentifier(connection.eventLoop)
-                batches[loop, default: (connection.eventLoop, [])].deliveries.append(
-                    Delivery(connection: connection, from: question.since, to: event.1, bytes: event.0, chunk: chunk))
+                deliveries.append(Delivery(connection: connection, from: question.since, to: event.1, chunk: chunk))
             }
         }
-        for batch in batches.values {
-            let deliveries = batch.deliveries
-            batch.loop.execute {
-                for delivery in deliveries { delivery.connection.handler.value.deliver(delivery) }
-            }
-        }
+        Self.onEachLoop(deliveries, of: \.connection) { $0.connection.handler.value.deliver($0) }
     }
 
     /// A comment line to each subscriber sent nothing for `keepAliveMillis`.
     private func keepAlive(_ connections: [StreamConnection], now: Int64) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [StreamConnection])] = [:]
-        for connection in connections {
-            byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].connections.append(
-                connection)
+        Self.onEachLoop(connections, of: { $0 }) { $0.handler.value.keepAlive(now: now) }
+    }
+
+    /// Runs `body` for each item on its connection's event loop: one task per loop for all its
+    /// items.
+    private static func onEachLoop<Item: Sendable>(
+        _ items: [Item], of connection: (Item) -> StreamConnection, _ body: @escaping @Sendable (Item) -> Void
+    ) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, items: [Item])] = [:]
+        for item in items {
+            let loop = connection(item).eventLoop
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].items.append(item)
         }
-        for batch in byLoop.values {
-            let connections = batch.connections
-            batch.loop.execute {
-                for connection in connections { connection.handler.value.keepAlive(now: now) }
-            }
+        for (loop, items) in byLoop.values {
+            loop.execute { for item in items { body(item) } }
         }
     }
 }

@@ -125,8 +125,6 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var written: UInt64?
     private var lagging = false
     private var lastWrite: Int64 = 0
-    /// The HTTP codec is out of the pipeline: the stream writes its bytes (head, chunks) itself.
-    private var raw = false
 
     init(_ takeover: StreamTakeover) {
         self.takeover = takeover
@@ -147,9 +145,6 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Once the stream has the connection, nothing the client sends is read (it may be raw
-        // bytes: the HTTP decoder is gone).
-        guard !takenOver else { return }
         switch state {
         case .first:
             if case .head(let head) = unwrapInboundIn(data), StreamTakeover.isStream(head) {
@@ -167,7 +162,8 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .passing:
             context.fireChannelRead(data)
         case .opening, .streaming, .ended:
-            // The stream request's end, and whatever the client sends after it.
+            // The stream request's end, and whatever the client sends after it (raw bytes once
+            // the HTTP decoder is gone): dropped.
             break
         }
     }
@@ -238,29 +234,33 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
             streams.leave()
             return
         }
+        // The stream writes its own bytes (head, chunks framed once for every subscriber): the
+        // HTTP codec leaves the pipeline. A server whose pipeline lacks it cannot take streams.
+        guard Self.dropHTTPCodec(context) else {
+            takeover.logger.error("live stream refused: the connection's HTTP codec was not found")
+            streams.leave()
+            refuse(
+                HTTPResponse(
+                    status: .internalServerError, headerFields: [.contentType: "application/json; charset=utf-8"]),
+                body: ByteBuffer(string: #"{"error":{"message":"live stream unavailable"}}"#))
+            return
+        }
         state = .streaming(connection, hub, streams)
         written = connection.seen
-        lastWrite = takeover.hub.clock.nowMillis
+        lastWrite = hub.clock.nowMillis
         // An answer without a body has a length of 0; the stream's is open-ended (chunked).
         var head = head
         head.headerFields[.contentLength] = nil
-        raw = Self.dropHTTPCodec(context)
-        if raw {
-            head.headerFields[.transferEncoding] = "chunked"
-            context.write(NIOAny(Self.bytes(of: head)), promise: nil)
-            for event in first { context.write(NIOAny(StreamHub.chunk(event)), promise: nil) }
-        } else {
-            context.write(wrapOutboundOut(HTTPResponsePart.head(head)), promise: nil)
-            for event in first { context.write(wrapOutboundOut(HTTPResponsePart.body(event)), promise: nil) }
-        }
+        head.headerFields[.transferEncoding] = "chunked"
+        context.write(NIOAny(Self.bytes(of: head)), promise: nil)
+        for event in first { context.write(NIOAny(StreamHub.chunk(event)), promise: nil) }
         context.flush()
         context.read()
         hub.add(connection)
     }
 
-    /// Takes the HTTP codec out of the pipeline (the stream's writes then go straight to the
-    /// socket, its chunks framed once for every subscriber); false, leaving it, when one of its
-    /// handlers is not there.
+    /// Takes the HTTP codec out of the pipeline; false, leaving it, when one of its handlers is
+    /// not there.
     private static func dropHTTPCodec(_ context: ChannelHandlerContext) -> Bool {
         let pipeline = context.pipeline.syncOperations
         guard let codec = try? pipeline.context(handlerType: HTTP1ToHTTPServerCodec.self),
@@ -303,7 +303,7 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
             hub.catchUp(connection)
             return
         }
-        guard delivery.bytes.readableBytes > 0 else {
+        guard delivery.chunk.readableBytes > 0 else {
             written = delivery.to
             return
         }
@@ -313,7 +313,7 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
             hub.countSkipped()
             return
         }
-        write(delivery.bytes, chunk: delivery.chunk, context)
+        context.writeAndFlush(NIOAny(delivery.chunk), promise: nil)
         written = delivery.to
         lastWrite = hub.clock.nowMillis
     }
@@ -323,21 +323,11 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard case .streaming = state, let context, !lagging, now - lastWrite >= StreamHub.keepAliveMillis,
             context.channel.isWritable
         else { return }
-        write(Self.keepAliveComment, chunk: Self.keepAliveChunk, context)
+        context.writeAndFlush(NIOAny(Self.keepAliveChunk), promise: nil)
         lastWrite = now
     }
 
-    private static let keepAliveComment = ServerSentEvent.comment("keep-alive")
-    private static let keepAliveChunk = StreamHub.chunk(keepAliveComment)
-
-    /// Writes an event (already framed as a chunk, for when the codec is gone) and flushes.
-    private func write(_ bytes: ByteBuffer, chunk: ByteBuffer, _ context: ChannelHandlerContext) {
-        if raw {
-            context.writeAndFlush(NIOAny(chunk), promise: nil)
-        } else {
-            context.writeAndFlush(wrapOutboundOut(HTTPResponsePart.body(bytes)), promise: nil)
-        }
-    }
+    private static let keepAliveChunk = StreamHub.chunk(ServerSentEvent.comment("keep-alive"))
 
     /// Ends the stream: its last chunk, then the channel closes.
     private func finish(_ context: ChannelHandlerContext) {
@@ -346,11 +336,7 @@ final class StreamTakeoverHandler: ChannelDuplexHandler, RemovableChannelHandler
             end()
             // Closed at once, not once the last chunk is taken: a client that does not read must
             // not hold a shutdown.
-            if raw {
-                context.writeAndFlush(NIOAny(ByteBuffer(string: "0\r\n\r\n")), promise: nil)
-            } else {
-                context.writeAndFlush(wrapOutboundOut(HTTPResponsePart.end(nil)), promise: nil)
-            }
+            context.writeAndFlush(NIOAny(ByteBuffer(string: "0\r\n\r\n")), promise: nil)
             context.close(promise: nil)
         case .opening:
             state = .ended

@@ -197,8 +197,6 @@ package struct TransitBoard: Sendable {
         package var generatedAt: String
     }
 
-    /// The transit sources by network and each source's network, read from the catalogue once
-    /// per request.
     /// The transit networks' sources, made once per version of the catalog: a line board asked
     /// thousands of times a second needs its network's sources at each request.
     final class NetworkSources: Sendable {
@@ -217,6 +215,8 @@ package struct TransitBoard: Sendable {
         }
     }
 
+    /// The transit sources by network and each source's network, read from the catalogue once
+    /// per request.
     package struct Networks {
         private(set) var sources: [String: [String]] = [:]
         private var networkOf: [String: String] = [:]
